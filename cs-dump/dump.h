@@ -1,0 +1,70 @@
+/*
+ * cs-dump internals: the steps of a dump, one file per kind of state.
+ * Each step takes the dump context and what it needs, returns 0 or -1.
+ */
+#ifndef CS_DUMP_H
+#define CS_DUMP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ptrace.h"
+#include "image.h"
+#include "proc.h"
+#include "core.pb-c.h"
+#include "mm.pb-c.h"
+#include "fdinfo.pb-c.h"
+
+struct dump_ctx {
+	pid_t pid;
+	struct pt_proc pt;		/* seized threads */
+	int dirfd;			/* the temporary image directory */
+	struct img_sums sums;
+	unsigned long scratch;		/* remote scratch page in the target, 0: none */
+
+	ProcessEntry *proc;		/* collected state, written by write_* */
+	ThreadCoreEntry **cores;
+	MmEntry *mm;
+	FdEntry **fds;
+	size_t nr_fds;
+
+	/* pages copied while frozen, compressed after */
+	struct page_run { uint64_t vaddr, nr; } *runs;
+	size_t nr_runs;
+	uint8_t *pagebuf;
+	uint64_t pages_present;
+
+	int *repair_fds;		/* our copies of connections dropped by --tcp-close */
+	size_t nr_repair;
+	int pidfd;
+};
+
+/* threads.c */
+#include <signal.h>
+/* peek_pending - queued siginfos of tid (shared=1: the process-wide queue), appended to *out. */
+int peek_pending(pid_t tid, int shared, SiginfoEntry ***out, size_t *n);
+int add_siginfo(SiginfoEntry ***arr, size_t *n, const siginfo_t *si);
+int dump_threads(struct dump_ctx *c);
+int write_threads(struct dump_ctx *c);
+
+/* process.c: remote scratch page, per-process state */
+int remote_scratch_map(struct dump_ctx *c);
+int remote_scratch_unmap(struct dump_ctx *c);
+int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len);
+int dump_process(struct dump_ctx *c);
+int write_process(struct dump_ctx *c);
+
+/* mm.c */
+int dump_mm(struct dump_ctx *c);
+int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes);
+
+/* files.c */
+int dump_files(struct dump_ctx *c, int tcp_close, int shell_job);
+int write_files(struct dump_ctx *c);
+/* tcp_repair_dropped - put --tcp-close connections in repair mode so that
+ * the kill sends no packet and leaves nothing in FIN-WAIT. */
+void tcp_repair_dropped(struct dump_ctx *c);
+
+void dump_ctx_free(struct dump_ctx *c);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * File descriptors: regular files, character devices, pipes, epoll, eventfd,
+ * inet sockets. Objects are inspected through copies taken with pidfd_getfd
+ * (kernel 5.6, pidfd_getfd(2)), so the target's own fds are never touched.
+ * Anything else stops the dump with an error naming the fd and its kind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/kcmp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+
+#define LOG_PREFIX "files: "
+#include "log.h"
+#include "util.h"
+#include "sockdiag.h"
+#include "dump.h"
+
+enum { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
+
+#ifndef TCP_REPAIR
+#define TCP_REPAIR 19
+#endif
+
+static int getfd(struct dump_ctx *c, int fd)
+{
+	int r = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0);
+
+	if (r < 0)
+		pr_perror("cannot copy fd %d of %d (pidfd_getfd)", fd, c->pid);
+	return r;
+}
+
+/* Unread bytes of a pipe, peeked with tee(2) so the pipe keeps them. */
+static int pipe_data(struct dump_ctx *c, int fd, FdEntry *e)
+{
+	char path[64];
+	int rfd, p[2] = { -1, -1 }, ret = -1, size;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0)
+		return pr_perror("cannot open fd %d (pipe) of %d to read it", fd, c->pid);
+	size = fcntl(rfd, F_GETPIPE_SZ);
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) || size < 0 || fcntl(p[1], F_SETPIPE_SZ, size) < 0) {
+		pr_perror("cannot make a pipe to copy fd %d", fd);
+		goto out;
+	}
+	n = tee(rfd, p[1], size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno != EAGAIN) {
+		pr_perror("cannot peek into pipe fd %d", fd);
+		goto out;
+	}
+	if (n > 0) {
+		e->has_pipe_data = 1;
+		e->pipe_data.data = xmalloc(n);
+		if (!e->pipe_data.data || read_all(p[0], e->pipe_data.data, n) != n) {
+			pr_err("cannot copy %zd bytes of pipe fd %d", n, fd);
+			goto out;
+		}
+		e->pipe_data.len = n;
+	}
+	ret = 0;
+out:
+	close(rfd);
+	if (p[0] >= 0) {
+		close(p[0]);
+		close(p[1]);
+	}
+	return ret;
+}
+
+static int epoll_tfds(struct dump_ctx *c, int fd, FdEntry *e)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", c->pid, fd);
+	f = fopen(path, "re");
+	if (!f)
+		return pr_perror("cannot read %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned tfd, events;
+		unsigned long long data;
+		EpollTfdEntry *t, **arr;
+
+		if (sscanf(line, "tfd: %u events: %x data: %llx", &tfd, &events, &data) != 3)
+			continue;
+		t = xzalloc(sizeof(*t));
+		arr = xrealloc(e->tfds, (e->n_tfds + 1) * sizeof(*arr));
+		if (!t || !arr) {
+			fclose(f);
+			return -1;
+		}
+		e->tfds = arr;
+		epoll_tfd_entry__init(t);
+		t->tfd = tfd;
+		t->events = events;
+		t->data = data;
+		arr[e->n_tfds++] = t;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int sockopt_int(int sk, int level, int name)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	getsockopt(sk, level, name, &v, &l);
+	return v;
+}
+
+static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family, int tcp_close)
+{
+	InetSkEntry *s = xzalloc(sizeof(*s));
+	struct sockaddr_storage a;
+	socklen_t al = sizeof(a);
+	struct sk_diag d;
+	int type = sockopt_int(sk, SOL_SOCKET, SO_TYPE), proto = sockopt_int(sk, SOL_SOCKET, SO_PROTOCOL);
+
+	if (!s)
+		return -1;
+	inet_sk_entry__init(s);
+	e->sk = s;
+	s->family = family;
+	s->type = type;
+	s->proto = proto;
+	if (type != SOCK_STREAM || proto != IPPROTO_TCP)
+		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP is supported yet",
+			      fd, family == AF_INET ? "AF_INET" : "AF_INET6", type, proto);
+	if (sockdiag_inet(family, proto, e->ino, &d))
+		return pr_err("fd %d (TCP socket, inode %llu) not found by sock_diag", fd, (unsigned long long)e->ino);
+	s->state = d.state;
+	if (getsockname(sk, (struct sockaddr *)&a, &al))
+		return pr_perror("cannot read the address of fd %d", fd);
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&a;
+
+		s->src_addr.len = 4;
+		s->src_addr.data = xmalloc(4);
+		memcpy(s->src_addr.data, &in->sin_addr, 4);
+		s->src_port = ntohs(in->sin_port);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a;
+
+		s->src_addr.len = 16;
+		s->src_addr.data = xmalloc(16);
+		memcpy(s->src_addr.data, &in6->sin6_addr, 16);
+		s->src_port = ntohs(in6->sin6_port);
+		s->has_v6only = 1;
+		s->v6only = sockopt_int(sk, IPPROTO_IPV6, IPV6_V6ONLY);
+	}
+	s->has_reuseaddr = s->has_reuseport = s->has_nodelay = s->has_keepalive = 1;
+	s->reuseaddr = sockopt_int(sk, SOL_SOCKET, SO_REUSEADDR);
+	s->reuseport = sockopt_int(sk, SOL_SOCKET, SO_REUSEPORT);
+	s->nodelay = sockopt_int(sk, IPPROTO_TCP, TCP_NODELAY);
+	s->keepalive = sockopt_int(sk, SOL_SOCKET, SO_KEEPALIVE);
+	s->dst_addr.len = 0;
+	s->dst_addr.data = NULL;
+	if (d.state == TCP_LISTEN) {
+		s->has_backlog = 1;
+		s->backlog = d.wqueue;
+		return 0;
+	}
+	if (d.state == TCP_CLOSE && !s->src_port)
+		return 0;	/* a fresh socket, never bound */
+	{
+		char addr[INET6_ADDRSTRLEN] = "?";
+		struct sockaddr_storage p;
+		socklen_t pl = sizeof(p);
+		int port = 0;
+
+		if (getpeername(sk, (struct sockaddr *)&p, &pl) == 0) {
+			if (p.ss_family == AF_INET) {
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&p)->sin_addr, addr, sizeof(addr));
+				port = ntohs(((struct sockaddr_in *)&p)->sin_port);
+			} else {
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&p)->sin6_addr, addr, sizeof(addr));
+				port = ntohs(((struct sockaddr_in6 *)&p)->sin6_port);
+			}
+		}
+		if (!tcp_close)
+			return pr_err("fd %d is a TCP connection (state %d, local port %u, peer %s:%d): "
+				      "use --tcp-close to drop it", fd, d.state, s->src_port, addr, port);
+		pr_info("fd %d: TCP connection to %s:%d dropped (--tcp-close)", fd, addr, port);
+		s->has_closed = 1;
+		s->closed = 1;
+	}
+	return 0;
+}
+
+static int is_tty(const char *path, const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && (!strncmp(path, "/dev/pts/", 9) || !strncmp(path, "/dev/tty", 8) ||
+					!strcmp(path, "/dev/console") || major(st->st_rdev) == 136 ||
+					major(st->st_rdev) == 4 || major(st->st_rdev) == 5);
+}
+
+static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int shell_job)
+{
+	char path[64], link[4096], val[64];
+	struct stat st;
+	ssize_t l;
+
+	fd_entry__init(e);
+	e->fd = fd;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	l = readlink(path, link, sizeof(link) - 1);
+	if (l < 0)
+		return pr_perror("cannot read %s", path);
+	link[l] = 0;
+	if (stat(path, &st))
+		return pr_perror("cannot stat fd %d (%s)", fd, link);
+	if (proc_fdinfo_field(c->pid, fd, "flags", val, sizeof(val)))
+		return pr_err("cannot read the flags of fd %d", fd);
+	e->flags = strtoul(val, NULL, 8);
+	if (proc_fdinfo_field(c->pid, fd, "pos", val, sizeof(val)) == 0) {
+		e->has_pos = 1;
+		e->pos = strtoull(val, NULL, 10);
+	}
+	e->has_ino = e->has_mode = 1;
+	e->ino = st.st_ino;
+	e->mode = st.st_mode;
+
+	if (S_ISREG(st.st_mode)) {
+		if (strstr(link, " (deleted)"))
+			return pr_err("fd %d is deleted file %s: not supported yet", fd, link);
+		e->type = FD_REG;
+		e->path = xstrdup(link);
+		e->has_size = e->has_mtime_ns = 1;
+		e->size = st.st_size;
+		e->mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+		return 0;
+	}
+	if (S_ISCHR(st.st_mode)) {
+		if (is_tty(link, &st) && !shell_job)
+			return pr_err("fd %d is terminal %s: use --shell-job to dump a process attached to a terminal",
+				      fd, link);
+		e->type = FD_CHR;
+		e->path = xstrdup(link);
+		e->has_rdev = 1;
+		e->rdev = st.st_rdev;
+		return 0;
+	}
+	if (S_ISFIFO(st.st_mode)) {
+		if (strncmp(link, "pipe:", 5))
+			return pr_err("fd %d is named FIFO %s: not supported yet", fd, link);
+		e->type = FD_PIPE;
+		return pipe_data(c, fd, e);
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		int sk = getfd(c, fd), family, ret;
+
+		if (sk < 0)
+			return -1;
+		family = sockopt_int(sk, SOL_SOCKET, SO_DOMAIN);
+		e->type = FD_INET;
+		if (family != AF_INET && family != AF_INET6) {
+			close(sk);
+			return pr_err("fd %d is a socket of family %d: only TCP over IPv4/IPv6 is supported yet",
+				      fd, family);
+		}
+		ret = dump_inet(c, fd, e, sk, family, tcp_close);
+		if (!ret && e->sk->has_closed && e->sk->closed) {
+			int *r = xrealloc(c->repair_fds, (c->nr_repair + 1) * sizeof(int));
+
+			if (!r) {
+				close(sk);
+				return -1;
+			}
+			c->repair_fds = r;
+			r[c->nr_repair++] = sk;	/* kept: repaired before the kill */
+			return 0;
+		}
+		close(sk);
+		return ret;
+	}
+	if (!strcmp(link, "anon_inode:[eventpoll]")) {
+		e->type = FD_EPOLL;
+		return epoll_tfds(c, fd, e);
+	}
+	if (!strcmp(link, "anon_inode:[eventfd]")) {
+		e->type = FD_EVENTFD;
+		if (proc_fdinfo_field(c->pid, fd, "eventfd-count", val, sizeof(val)))
+			return pr_err("cannot read the counter of eventfd %d", fd);
+		e->has_eventfd_count = 1;
+		e->eventfd_count = strtoull(val, NULL, 16);
+		return 0;
+	}
+	return pr_err("fd %d is %s: this kind of file is not supported yet", fd, link);
+}
+
+static int cmp_fd(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
+{
+	char path[64];
+	struct dirent *de;
+	int *fds = NULL, n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", c->pid);
+	d = opendir(path);
+	if (!d)
+		return pr_perror("cannot list %s", path);
+	while ((de = readdir(d))) {
+		int *nf;
+
+		if (de->d_name[0] == '.')
+			continue;
+		nf = xrealloc(fds, (n + 1) * sizeof(int));
+		if (!nf) {
+			closedir(d);
+			free(fds);
+			return -1;
+		}
+		fds = nf;
+		fds[n++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(fds, n, sizeof(int), cmp_fd);
+	c->fds = xzalloc((n + 1) * sizeof(*c->fds));
+	if (!c->fds) {
+		free(fds);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		FdEntry *e = xzalloc(sizeof(*e));
+
+		if (!e)
+			goto err;
+		c->fds[c->nr_fds++] = e;
+		if (dump_fd(c, fds[i], e, tcp_close, shell_job))
+			goto err;
+		/* an fd dup'ed from an earlier one shares its open file description */
+		for (size_t j = 0; j + 1 < c->nr_fds; j++)
+			if (c->fds[j]->ino == e->ino && c->fds[j]->type == e->type &&
+			    syscall(SYS_kcmp, c->pid, c->pid, KCMP_FILE, c->fds[j]->fd, e->fd) == 0) {
+				e->has_peer_fd = 1;
+				e->peer_fd = c->fds[j]->has_peer_fd ? c->fds[j]->peer_fd : c->fds[j]->fd;
+				break;
+			}
+	}
+	free(fds);
+	pr_info("%zu fds collected", c->nr_fds);
+	return 0;
+err:
+	free(fds);
+	return -1;
+}
+
+int write_files(struct dump_ctx *c)
+{
+	struct img *img = img_create(c->dirfd, "files.img", MAGIC_FILES);
+
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < c->nr_fds; i++)
+		if (img_write_msg(img, &c->fds[i]->base)) {
+			img_free(img);
+			return -1;
+		}
+	return img_close(img, &c->sums);
+}
+
+void tcp_repair_dropped(struct dump_ctx *c)
+{
+	int one = 1;
+
+	for (size_t i = 0; i < c->nr_repair; i++)
+		if (setsockopt(c->repair_fds[i], IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)))
+			pr_warn("cannot put a dropped connection in repair mode: %m");
+}
+
+void dump_ctx_free(struct dump_ctx *c)
+{
+	for (size_t i = 0; i < c->nr_repair; i++)
+		close(c->repair_fds[i]);
+	free(c->repair_fds);
+	c->nr_repair = 0;
+	if (c->pagebuf)
+		munmap(c->pagebuf, c->pages_present * PAGE_SIZE);
+	c->pagebuf = NULL;
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->dirfd = c->pidfd = -1;
+	pt_free(&c->pt);
+}

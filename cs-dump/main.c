@@ -1,0 +1,385 @@
+/*
+ * cs-dump: checkpoint a running process into an image directory.
+ *
+ * The driver is a flat list of steps. Until the image directory is renamed
+ * into place, any failure detaches the target unharmed and removes the
+ * partial directory; the target is killed only after a complete dump.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#define LOG_PREFIX ""
+#include "log.h"
+#include "util.h"
+#include "dump.h"
+#include "inventory.pb-c.h"
+#include "stats.pb-c.h"
+#include "config.h"
+
+struct dump_opts {
+	pid_t pid;
+	const char *dir;
+	int leave_running;
+	int tcp_close;
+	int shell_job;
+	int display_stats;
+	int verbosity;
+	const char *log_file;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cs-dump -t PID -D DIR [options]\n"
+		"Checkpoint process PID (and its threads) into the image directory DIR.\n"
+		"\n"
+		"  -t, --tree PID         process to dump (-p, --pid is the same)\n"
+		"  -D, --images-dir DIR   where to write the images; must not exist or be empty\n"
+		"  -R, --leave-running    let the process go on after the dump (default: kill it)\n"
+		"      --tcp-close        drop established TCP connections instead of refusing\n"
+		"      --tcp-established  keep established connections (not supported yet: refused)\n"
+		"  -j, --shell-job        allow a process attached to a terminal\n"
+		"      --display-stats    print the dump statistics on stderr\n"
+		"  -v[N], --verbosity[=N] log level 0..4 (each -v adds one; default 1: errors and warnings)\n"
+		"  -o, --log-file FILE    write the log to FILE (errors still go to stderr)\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Exit status: 0 on success, 1 on any error (the process is left running as before).\n"
+		"See cs-dump(8).\n");
+}
+
+static int parse_opts(int argc, char **argv, struct dump_opts *o)
+{
+	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS };
+	static const struct option lo[] = {
+		{ "tree", required_argument, 0, 't' },
+		{ "pid", required_argument, 0, 'p' },
+		{ "images-dir", required_argument, 0, 'D' },
+		{ "leave-running", no_argument, 0, 'R' },
+		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
+		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "shell-job", no_argument, 0, 'j' },
+		{ "display-stats", no_argument, 0, OPT_STATS },
+		{ "verbosity", optional_argument, 0, 'v' },
+		{ "log-file", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },
+		{ 0, 0, 0, 0 }
+	};
+	int c;
+
+	o->verbosity = LOG_WARN;
+	while ((c = getopt_long(argc, argv, "t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 't':
+		case 'p':
+			o->pid = parse_pid(optarg);
+			if (o->pid < 0) {
+				fprintf(stderr, "cs-dump: invalid PID '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'D':
+			o->dir = optarg;
+			break;
+		case 'R':
+			o->leave_running = 1;
+			break;
+		case OPT_TCP_CLOSE:
+			o->tcp_close = 1;
+			break;
+		case OPT_TCP_EST:
+			fprintf(stderr, "cs-dump: --tcp-established is not supported yet; use --tcp-close\n");
+			return -1;
+		case 'j':
+			o->shell_job = 1;
+			break;
+		case OPT_STATS:
+			o->display_stats = 1;
+			break;
+		case 'v':
+			if (optarg) {
+				char *end;
+
+				o->verbosity = strtol(optarg, &end, 10);
+				if (*end || o->verbosity < 0 || o->verbosity > 4) {
+					fprintf(stderr, "cs-dump: invalid verbosity '%s' (0..4)\n", optarg);
+					return -1;
+				}
+			} else if (o->verbosity < LOG_TRACE) {
+				o->verbosity++;
+			}
+			break;
+		case 'o':
+			o->log_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("cs-dump %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "cs-dump: try 'cs-dump --help'\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cs-dump: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->pid || !o->dir) {
+		fprintf(stderr, "cs-dump: %s is required (try 'cs-dump --help')\n", !o->pid ? "-t PID" : "-D DIR");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The images are written into a hidden sibling directory and renamed onto DIR
+ * when complete: an interrupted dump never leaves a DIR that looks valid.
+ */
+static int prepare_dir(const char *dir, char *tmp, size_t len)
+{
+	char *d1 = xstrdup(dir), *d2 = xstrdup(dir);
+	struct stat st;
+	int ret = -1;
+
+	if (!d1 || !d2)
+		goto out;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			pr_err("images directory %s exists and is not a directory", dir);
+			goto out;
+		}
+		/* must be empty: never overwrite a checkpoint */
+		if (rmdir(dir)) {
+			if (errno == ENOTEMPTY || errno == EEXIST)
+				pr_err("images directory %s is not empty", dir);
+			else
+				pr_perror("images directory %s cannot be used", dir);
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		pr_perror("cannot use images directory %s", dir);
+		goto out;
+	}
+	snprintf(tmp, len, "%s/.%s.partial-%d", dirname(d1), basename(d2), getpid());
+	if (mkdir(tmp, 0700)) {
+		pr_perror("cannot create %s", tmp);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(d1);
+	free(d2);
+	return ret;
+}
+
+static void remove_dir(const char *path)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[64];
+
+	if (dfd < 0)
+		return;
+	/* only our own image names live there */
+	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
+				       "files.img", "stats-dump.img" };
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		unlinkat(dfd, fixed[i], 0);
+	{
+		DIR *d = fdopendir(dup(dfd));
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, "core-", 5)) {
+				snprintf(name, sizeof(name), "%s", de->d_name);
+				unlinkat(dfd, name, 0);
+			}
+		if (d)
+			closedir(d);
+	}
+	close(dfd);
+	rmdir(path);
+}
+
+static void boot_id(char *buf, size_t len)
+{
+	char *b = read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", NULL, 64);
+
+	snprintf(buf, len, "%s", b ? b : "");
+	buf[strcspn(buf, "\n")] = 0;
+	free(b);
+}
+
+static int write_stats(struct dump_ctx *c, DumpStatsEntry *s)
+{
+	struct img *img = img_create(c->dirfd, "stats-dump.img", MAGIC_STATS);
+
+	if (!img)
+		return -1;
+	if (img_write_msg(img, &s->base)) {
+		img_free(img);
+		return -1;
+	}
+	return img_close(img, &c->sums);
+}
+
+static int write_inventory(struct dump_ctx *c)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	struct utsname u;
+	char bid[64];
+
+	uname(&u);
+	boot_id(bid, sizeof(bid));
+	inv.format_version = CS_FORMAT_VERSION;
+	inv.root_pid = c->pid;
+	inv.tool_version = PACKAGE_VERSION;
+	inv.kernel = u.release;
+	inv.boot_id = bid;
+	inv.has_xfeatures = 1;
+	inv.xfeatures = c->cores[0]->xfeatures;
+	return inventory_write(c->dirfd, &inv, &c->sums);
+}
+
+/* Wait (bounded) until the killed PID is really gone: a zombie still holds it. */
+static int wait_gone(pid_t pid, int secs)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	for (int i = 0; i < secs * 100; i++) {
+		if (access(path, F_OK) && errno == ENOENT)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void print_stats(const DumpStatsEntry *s)
+{
+	fprintf(stderr, "cs-dump: freeze_us=%llu frozen_us=%llu dump_us=%llu pages_present=%llu "
+		"pages_written=%llu pages_zero=%llu pages_dead=%llu bytes_written=%llu\n",
+		(unsigned long long)s->freeze_us, (unsigned long long)s->frozen_us,
+		(unsigned long long)s->dump_us, (unsigned long long)s->pages_present,
+		(unsigned long long)s->pages_written, (unsigned long long)s->pages_zero,
+		(unsigned long long)s->pages_dead, (unsigned long long)s->bytes_written);
+}
+
+int main(int argc, char **argv)
+{
+	struct dump_opts o = { 0 };
+	struct dump_ctx c = { 0 };
+	DumpStatsEntry st = DUMP_STATS_ENTRY__INIT;
+	char tmp[PATH_MAX];
+	uint64_t t0, t_start = now_us(), t_frozen;
+	int seized = 0, released = 0, dir_made = 0;
+
+	c.dirfd = c.pidfd = -1;
+	if (parse_opts(argc, argv, &o))
+		return 1;
+	if (log_init(o.verbosity, o.log_file)) {
+		fprintf(stderr, "cs-dump: cannot open log file %s: %m\n", o.log_file);
+		return 1;
+	}
+	log_banner("cs-dump");
+	c.pid = o.pid;
+	if (o.pid == getpid())
+		return pr_err("cannot dump myself"), 1;
+	if (kill(o.pid, 0) && errno == ESRCH)
+		return pr_err("no process with PID %d", o.pid), 1;
+	if (prepare_dir(o.dir, tmp, sizeof(tmp)))
+		return 1;
+	dir_made = 1;
+	c.dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c.pidfd = syscall(SYS_pidfd_open, o.pid, 0);
+	if (c.dirfd < 0 || c.pidfd < 0) {
+		pr_perror("cannot open %s", c.dirfd < 0 ? tmp : "a pidfd for the target");
+		goto err;
+	}
+
+	t0 = now_us();
+	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))
+		goto err;
+	seized = 1;
+	st.freeze_us = now_us() - t0;
+	pr_info("froze %d threads of %d in %llu us", c.pt.nr, o.pid, (unsigned long long)st.freeze_us);
+
+	if (remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
+	    cs_fault("process") || dump_process(&c) || remote_scratch_unmap(&c))
+		goto err;
+	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job))
+		goto err;
+	if (dump_mm(&c))
+		goto err;
+	st.pages_present = c.pages_present;
+
+	if (o.leave_running) {
+		/* every page is in our buffer: let the target go before compressing */
+		if (pt_release(&c.pt))
+			goto err;
+		released = 1;
+		st.frozen_us = now_us() - t0;
+	}
+	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) ||
+	    write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
+		goto err;
+	t_frozen = now_us();
+	if (!o.leave_running)
+		st.frozen_us = t_frozen - t0;	/* the kill follows right after the rename */
+	st.dump_us = t_frozen - t_start;
+	if (write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
+		goto err;
+	if (cs_fault("rename") || fsync(c.dirfd) || rename(tmp, o.dir)) {
+		pr_perror("cannot rename %s to %s", tmp, o.dir);
+		goto err;
+	}
+	dir_made = 0;
+
+	if (!o.leave_running) {
+		tcp_repair_dropped(&c);
+		kill(o.pid, SIGKILL);
+		pt_release(&c.pt);	/* the kill is pending: detaching lets it die */
+		released = 1;
+		if (wait_gone(o.pid, 10)) {
+			unsigned long long f[53] = { 0 };
+
+			proc_stat_fields(o.pid, f);
+			pr_err("process %d was killed but is still there after 10 s (parent %llu has not reaped it)",
+			       o.pid, f[4]);
+			goto out_fail;
+		}
+	}
+	if (o.display_stats)
+		print_stats(&st);
+	pr_info("dump of %d complete in %s", o.pid, o.dir);
+	dump_ctx_free(&c);
+	return 0;
+err:
+	if (seized && !released) {
+		if (c.scratch)
+			remote_scratch_unmap(&c);
+		pt_release(&c.pt);
+	}
+	if (dir_made)
+		remove_dir(tmp);
+	pr_err("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
+out_fail:
+	dump_ctx_free(&c);
+	return 1;
+}

@@ -1,0 +1,337 @@
+/*
+ * The address space: VMAs from smaps, mm fields, auxv, the executable, and the
+ * pages. Pages that exist (pagemap bit 63 present, or 62 swapped) and are not
+ * page-cache pages of a file (bit 61) are copied with process_vm_readv while
+ * the target is frozen, and compressed after (write_mm).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#define LOG_PREFIX "mm: "
+#include "log.h"
+#include "util.h"
+#include "pages.h"
+#include "dump.h"
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+
+enum { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
+
+static int vma_kind(const struct vma *v)
+{
+	if (!strcmp(v->path, "[vdso]"))
+		return VK_VDSO;
+	if (!strcmp(v->path, "[vvar]"))
+		return VK_VVAR;
+	if (!strcmp(v->path, "[vvar_vclock]"))
+		return VK_VVAR_VCLOCK;
+	if (!strcmp(v->path, "[vsyscall]"))
+		return VK_VSYSCALL;
+	if (v->path[0] == '/' || (v->ino && strncmp(v->path, "[", 1)))
+		return v->shared ? VK_FILE_SHARED : VK_FILE;
+	return v->shared ? VK_ANON_SHARED : VK_ANON;
+}
+
+static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr)
+{
+	if (c->nr_runs && c->runs[c->nr_runs - 1].vaddr + c->runs[c->nr_runs - 1].nr * PAGE_SIZE == vaddr) {
+		c->runs[c->nr_runs - 1].nr += nr;
+		return 0;
+	}
+	if (!(c->nr_runs & 1023)) {
+		struct page_run *r = xrealloc(c->runs, (c->nr_runs + 1024) * sizeof(*r));
+
+		if (!r)
+			return -1;
+		c->runs = r;
+	}
+	c->runs[c->nr_runs].vaddr = vaddr;
+	c->runs[c->nr_runs].nr = nr;
+	c->nr_runs++;
+	return 0;
+}
+
+/* Which pages of [v->start, v->end) must be saved: appended to c->runs. */
+static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v)
+{
+	static uint64_t pm[4096];
+	uint64_t addr = v->start;
+
+	while (addr < v->end) {
+		uint64_t n = (v->end - addr) / PAGE_SIZE;
+		ssize_t r;
+
+		if (n > ARRAY_SIZE(pm))
+			n = ARRAY_SIZE(pm);
+		r = pread(pmfd, pm, n * 8, addr / PAGE_SIZE * 8);
+		if (r != (ssize_t)(n * 8))
+			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t e = pm[i];
+
+			if (((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)) {
+				if (add_run(c, addr + i * PAGE_SIZE, 1))
+					return -1;
+				c->pages_present++;
+			}
+		}
+		addr += n * PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call. */
+static int copy_pages(struct dump_ctx *c)
+{
+	struct iovec local, remote[1024];
+	uint64_t off = 0;
+	size_t i = 0;
+
+	if (!c->pages_present)
+		return 0;
+	c->pagebuf = mmap(NULL, c->pages_present * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (c->pagebuf == MAP_FAILED) {
+		c->pagebuf = NULL;
+		return pr_perror("cannot allocate %llu pages to copy into", (unsigned long long)c->pages_present);
+	}
+	while (i < c->nr_runs) {
+		size_t n = 0, bytes = 0;
+		ssize_t r;
+
+		for (; i < c->nr_runs && n < 1024; i++, n++) {
+			remote[n].iov_base = (void *)c->runs[i].vaddr;
+			remote[n].iov_len = c->runs[i].nr * PAGE_SIZE;
+			bytes += remote[n].iov_len;
+		}
+		local.iov_base = c->pagebuf + off;
+		local.iov_len = bytes;
+		r = process_vm_readv(c->pid, &local, 1, remote, n, 0);
+		if (r != (ssize_t)bytes)
+			return pr_perror("cannot copy pages of %d (%zd of %zu bytes)", c->pid, r, bytes);
+		off += bytes;
+	}
+	return 0;
+}
+
+static int file_times(const char *path, uint64_t *size, int64_t *mtime_ns, uint64_t *ino, uint64_t *dev)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -1;
+	*size = st.st_size;
+	*mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	if (ino)
+		*ino = st.st_ino;
+	if (dev)
+		*dev = st.st_dev;
+	return 0;
+}
+
+static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
+{
+	int kind = vma_kind(v);
+	char *words, *w, *save = NULL;
+
+	vma_entry__init(e);
+	e->start = v->start;
+	e->end = v->end;
+	e->prot = v->prot;
+	e->flags = (v->shared ? MAP_SHARED : MAP_PRIVATE) |
+		   (kind == VK_ANON || kind == VK_ANON_SHARED ? MAP_ANONYMOUS : 0) |
+		   (vma_has_flag(v, "gd") ? MAP_GROWSDOWN : 0);
+	e->pgoff = v->pgoff;
+	e->has_kind = 1;
+	e->kind = kind;
+	e->has_dev = e->has_ino = 1;
+	e->dev = v->dev;
+	e->ino = v->ino;
+	if (v->path[0])
+		e->path = xstrdup(v->path);
+	words = xstrdup(v->vmflags);
+	if (!words)
+		return -1;
+	e->vmflags = xzalloc(sizeof(char *) * 64);
+	if (!e->vmflags) {
+		free(words);
+		return -1;
+	}
+	for (w = strtok_r(words, " ", &save); w && e->n_vmflags < 64; w = strtok_r(NULL, " ", &save))
+		e->vmflags[e->n_vmflags++] = xstrdup(w);
+	free(words);
+
+	switch (kind) {
+	case VK_ANON_SHARED:
+		return pr_err("VMA %#llx-%#llx (%s) is shared anonymous memory: not supported yet",
+			      (unsigned long long)v->start, (unsigned long long)v->end, v->path[0] ? v->path : "anon");
+	case VK_FILE:
+	case VK_FILE_SHARED:
+		if (strstr(v->path, " (deleted)"))
+			return pr_err("VMA %#llx-%#llx maps deleted file %s: not supported yet",
+				      (unsigned long long)v->start, (unsigned long long)v->end, v->path);
+		if (v->path[0] != '/')
+			return pr_err("VMA %#llx-%#llx maps %s: not supported yet",
+				      (unsigned long long)v->start, (unsigned long long)v->end, v->path);
+		e->has_file_size = e->has_file_mtime_ns = 1;
+		if (file_times(v->path, &e->file_size, &e->file_mtime_ns, NULL, NULL))
+			return pr_perror("cannot stat %s mapped at %#llx", v->path, (unsigned long long)v->start);
+		break;
+	}
+	return 0;
+}
+
+int dump_mm(struct dump_ctx *c)
+{
+	MmEntry *mm = xzalloc(sizeof(*mm));
+	unsigned long long st[53];
+	struct vma *vmas;
+	char path[64];
+	size_t alen;
+	uint64_t *auxv;
+	int n, pmfd, ret = -1;
+	long brk;
+
+	if (!mm)
+		return -1;
+	mm_entry__init(mm);
+	c->mm = mm;
+	if (proc_stat_fields(c->pid, st))
+		return -1;
+	mm->start_code = st[26];
+	mm->end_code = st[27];
+	mm->start_stack = st[28];
+	mm->start_data = st[45];
+	mm->end_data = st[46];
+	mm->start_brk = st[47];
+	mm->arg_start = st[48];
+	mm->arg_end = st[49];
+	mm->env_start = st[50];
+	mm->env_end = st[51];
+	if (pt_syscall(&c->pt, &c->pt.t[0], &brk, SYS_brk, 0, 0, 0, 0, 0, 0))
+		return -1;
+	mm->brk = brk;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", c->pid);
+	auxv = read_file_at(AT_FDCWD, path, &alen, 1 << 16);
+	if (!auxv)
+		return pr_perror("cannot read %s", path);
+	mm->n_auxv = alen / 8;
+	mm->auxv = auxv;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", c->pid);
+	{
+		char buf[4096];
+		ssize_t l = readlink(path, buf, sizeof(buf) - 1);
+
+		if (l < 0)
+			return pr_perror("cannot read %s", path);
+		buf[l] = 0;
+		if (strstr(buf, " (deleted)"))
+			return pr_err("the executable %s of %d was deleted: cannot be restored", buf, c->pid);
+		mm->exe = xstrdup(buf);
+		mm->has_exe_size = mm->has_exe_mtime_ns = mm->has_exe_ino = mm->has_exe_dev = 1;
+		if (file_times(path, &mm->exe_size, &mm->exe_mtime_ns, &mm->exe_ino, &mm->exe_dev))
+			return pr_perror("cannot stat the executable %s", buf);
+	}
+
+	vmas = proc_vmas(c->pid, &n);
+	if (!vmas)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pmfd < 0) {
+		pr_perror("cannot open %s", path);
+		goto out;
+	}
+	mm->vmas = xzalloc(n * sizeof(*mm->vmas));
+	if (!mm->vmas)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		VmaEntry *e = xzalloc(sizeof(*e));
+
+		if (!e)
+			goto out;
+		mm->vmas[mm->n_vmas++] = e;
+		if (dump_vma(c, &vmas[i], e))
+			goto out;
+		if (e->kind == VK_ANON || e->kind == VK_FILE)
+			if (scan_pagemap(c, pmfd, &vmas[i]))
+				goto out;
+	}
+	if (cs_fault("memory") || copy_pages(c))
+		goto out;
+	pr_info("%d VMAs, %llu pages present", n, (unsigned long long)c->pages_present);
+	ret = 0;
+out:
+	if (pmfd >= 0)
+		close(pmfd);
+	free(vmas);
+	return ret;
+}
+
+static int page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+
+	for (size_t i = 0; i < PAGE_SIZE / 8; i += 4)
+		if (q[i] | q[i + 1] | q[i + 2] | q[i + 3])
+			return 0;
+	return 1;
+}
+
+int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes)
+{
+	struct page_writer *pw;
+	struct img *img;
+	uint64_t off = 0;
+
+	img = img_create(c->dirfd, "mm.img", MAGIC_MM);
+	if (!img)
+		return -1;
+	if (img_write_msg(img, &c->mm->base)) {
+		img_free(img);
+		return -1;
+	}
+	if (img_close(img, &c->sums))
+		return -1;
+
+	pw = pw_open(c->dirfd);
+	if (!pw)
+		return -1;
+	*pages_written = *pages_zero = 0;
+	for (size_t r = 0; r < c->nr_runs; r++) {
+		uint64_t i = 0;
+
+		/* split each run into stretches of data and all-zero pages */
+		while (i < c->runs[r].nr) {
+			const uint8_t *p = c->pagebuf + (off + i) * PAGE_SIZE;
+			int zero = page_is_zero(p);
+			uint64_t j = i + 1;
+
+			while (j < c->runs[r].nr && page_is_zero(c->pagebuf + (off + j) * PAGE_SIZE) == zero)
+				j++;
+			if (pw_add(pw, c->runs[r].vaddr + i * PAGE_SIZE, j - i, zero ? PM_ZERO : PM_DATA, p)) {
+				pw_abort(pw);
+				return -1;
+			}
+			if (zero)
+				*pages_zero += j - i;
+			else
+				*pages_written += j - i;
+			i = j;
+		}
+		off += c->runs[r].nr;
+	}
+	return pw_close(pw, &c->sums, bytes);
+}

@@ -1,0 +1,295 @@
+/*
+ * Per-process state: signal handlers, credentials, rlimits, ids, cwd/root,
+ * umask, personality, process-wide pending signals. Also the remote scratch
+ * page that remote syscalls write their results into.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+
+#define LOG_PREFIX "process: "
+#include "log.h"
+#include "util.h"
+#include "dump.h"
+
+#define SCRATCH_SIZE 4096
+
+int remote_scratch_map(struct dump_ctx *c)
+{
+	long ret;
+
+	if (pt_install_gadget(&c->pt))
+		return -1;
+	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+		return -1;
+	if (ret < 0 && ret > -4096)
+		return pr_err("remote mmap in %d failed: %s", c->pid, strerror(-ret));
+	c->scratch = ret;
+	return 0;
+}
+
+int remote_scratch_unmap(struct dump_ctx *c)
+{
+	long ret;
+
+	if (!c->scratch)
+		return 0;
+	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0) || ret)
+		return pr_err("remote munmap in %d failed (%ld)", c->pid, ret);
+	c->scratch = 0;
+	return 0;
+}
+
+int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len)
+{
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+
+	if (process_vm_readv(c->pid, &l, 1, &r, 1, 0) != (ssize_t)len)
+		return pr_perror("cannot read %zu bytes at %#lx of %d", len, addr, c->pid);
+	return 0;
+}
+
+static int dump_sigactions(struct dump_ctx *c, ProcessEntry *pe)
+{
+	struct { uint64_t handler, flags, restorer, mask; } ka;
+
+	pe->sigactions = xzalloc(64 * sizeof(*pe->sigactions));
+	if (!pe->sigactions)
+		return -1;
+	for (int sig = 1; sig <= 64; sig++) {
+		SigactionEntry *s;
+		long ret;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_rt_sigaction, sig, 0, c->scratch, 8, 0, 0) || ret)
+			return pr_err("cannot read the handler of signal %d (%ld)", sig, ret);
+		if (remote_read(c, c->scratch, &ka, sizeof(ka)))
+			return -1;
+		if (!ka.handler && !ka.flags && !ka.mask)
+			continue;	/* SIG_DFL, nothing set */
+		s = xzalloc(sizeof(*s));
+		if (!s)
+			return -1;
+		sigaction_entry__init(s);
+		s->sig = sig;
+		s->handler = ka.handler;
+		s->flags = ka.flags;
+		s->restorer = ka.restorer;
+		s->mask = ka.mask;
+		pe->sigactions[pe->n_sigactions++] = s;
+	}
+	return 0;
+}
+
+/* Interval and POSIX timers are not restored yet: refuse rather than drop them. */
+static int check_timers(struct dump_ctx *c)
+{
+	static const char *names[] = { "ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF" };
+	char path[64], *buf;
+	size_t len = 0;
+
+	for (int w = 0; w < 3; w++) {
+		struct itimerval it;
+		long ret;
+
+		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_getitimer, w, c->scratch, 0, 0, 0, 0) || ret)
+			return pr_err("cannot read interval timer %s (%ld)", names[w], ret);
+		if (remote_read(c, c->scratch, &it, sizeof(it)))
+			return -1;
+		if (it.it_value.tv_sec || it.it_value.tv_usec || it.it_interval.tv_sec || it.it_interval.tv_usec)
+			return pr_err("process %d has interval timer %s armed: not supported yet", c->pid, names[w]);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/timers", c->pid);
+	buf = read_file_at(AT_FDCWD, path, &len, 1 << 20);
+	if (buf && len) {
+		free(buf);
+		return pr_err("process %d has POSIX timers (%s): not supported yet", c->pid, path);
+	}
+	free(buf);
+	return 0;
+}
+
+static int parse_ids(pid_t pid, const char *key, uint32_t **out, size_t *n)
+{
+	char buf[1024], *p = buf;
+
+	if (proc_status_line(pid, 0, key, buf, sizeof(buf)))
+		return pr_err("no %s in /proc/%d/status", key, pid);
+	*out = xzalloc(sizeof(uint32_t) * 64);
+	if (!*out)
+		return -1;
+	*n = 0;
+	while (*p && *n < 64) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		(*out)[(*n)++] = v;
+		p = end;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	return 0;
+}
+
+static uint64_t status_hex(pid_t pid, const char *key)
+{
+	char buf[64];
+
+	if (proc_status_line(pid, 0, key, buf, sizeof(buf)))
+		return 0;
+	return strtoull(buf, NULL, 16);
+}
+
+static int dump_creds(struct dump_ctx *c, ProcessEntry *pe)
+{
+	CredsEntry *cr = xzalloc(sizeof(*cr));
+	char buf[64];
+
+	if (!cr)
+		return -1;
+	creds_entry__init(cr);
+	pe->creds = cr;
+	if (parse_ids(c->pid, "Uid", &cr->uid, &cr->n_uid) || parse_ids(c->pid, "Gid", &cr->gid, &cr->n_gid) ||
+	    parse_ids(c->pid, "Groups", &cr->groups, &cr->n_groups))
+		return -1;
+	if (cr->n_uid != 4 || cr->n_gid != 4)
+		return pr_err("cannot parse the credentials of %d", c->pid);
+	cr->cap_inh = status_hex(c->pid, "CapInh");
+	cr->cap_prm = status_hex(c->pid, "CapPrm");
+	cr->cap_eff = status_hex(c->pid, "CapEff");
+	cr->cap_bnd = status_hex(c->pid, "CapBnd");
+	cr->has_cap_amb = 1;
+	cr->cap_amb = status_hex(c->pid, "CapAmb");
+	if (proc_status_line(c->pid, 0, "NoNewPrivs", buf, sizeof(buf)) == 0) {
+		cr->has_no_new_privs = 1;
+		cr->no_new_privs = atoi(buf);
+	}
+	return 0;
+}
+
+static char *link_of(pid_t pid, const char *what)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		pr_perror("cannot read %s", path);
+		return NULL;
+	}
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
+int dump_process(struct dump_ctx *c)
+{
+	ProcessEntry *pe = xzalloc(sizeof(*pe));
+	unsigned long long st[53];
+	char buf[256];
+
+	if (!pe)
+		return -1;
+	process_entry__init(pe);
+	c->proc = pe;
+	if (proc_stat_fields(c->pid, st))
+		return -1;
+	pe->pid = c->pid;
+	pe->ppid = st[4];
+	pe->pgid = st[5];
+	pe->sid = st[6];
+	pe->has_exit_signal = 1;
+	pe->exit_signal = st[38];
+	pe->n_threads = c->pt.nr;
+	pe->threads = xzalloc(c->pt.nr * sizeof(uint32_t));
+	if (!pe->threads)
+		return -1;
+	for (int i = 0; i < c->pt.nr; i++)
+		pe->threads[i] = c->pt.t[i].tid;
+	snprintf(buf, sizeof(buf), "/proc/%d/comm", c->pid);
+	{
+		char *comm = read_file_at(AT_FDCWD, buf, NULL, 64);
+
+		if (!comm)
+			return pr_perror("cannot read %s", buf);
+		comm[strcspn(comm, "\n")] = 0;
+		pe->comm = comm;
+	}
+	snprintf(buf, sizeof(buf), "/proc/%d/personality", c->pid);
+	{
+		char *p = read_file_at(AT_FDCWD, buf, NULL, 64);
+
+		if (!p)
+			return pr_perror("cannot read %s", buf);
+		pe->personality = strtoul(p, NULL, 16);
+		free(p);
+	}
+	if (proc_status_line(c->pid, 0, "Umask", buf, sizeof(buf)))
+		return pr_err("no Umask in /proc/%d/status", c->pid);
+	pe->umask = strtoul(buf, NULL, 8);
+	pe->cwd = link_of(c->pid, "cwd");
+	pe->root = link_of(c->pid, "root");
+	if (!pe->cwd || !pe->root)
+		return -1;
+	if (strcmp(pe->root, "/"))
+		return pr_err("process %d has root %s (chroot): not supported yet", c->pid, pe->root);
+	snprintf(buf, sizeof(buf), "/proc/%d/oom_score_adj", c->pid);
+	{
+		char *p = read_file_at(AT_FDCWD, buf, NULL, 64);
+
+		if (p) {
+			pe->has_oom_score_adj = 1;
+			pe->oom_score_adj = atoi(p);
+			free(p);
+		}
+	}
+	pe->rlimits = xzalloc(RLIM_NLIMITS * sizeof(*pe->rlimits));
+	if (!pe->rlimits)
+		return -1;
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		struct rlimit rl;
+		RlimitEntry *e;
+
+		if (prlimit(c->pid, r, NULL, &rl))
+			return pr_perror("cannot read rlimit %d of %d", r, c->pid);
+		e = xzalloc(sizeof(*e));
+		if (!e)
+			return -1;
+		rlimit_entry__init(e);
+		e->resource = r;
+		e->cur = rl.rlim_cur;
+		e->max = rl.rlim_max;
+		pe->rlimits[pe->n_rlimits++] = e;
+	}
+	if (dump_creds(c, pe) || dump_sigactions(c, pe) || check_timers(c))
+		return -1;
+	if (peek_pending(c->pid, 1, &pe->shared_pending, &pe->n_shared_pending))
+		return -1;
+	return 0;
+}
+
+int write_process(struct dump_ctx *c)
+{
+	struct img *img = img_create(c->dirfd, "pstree.img", MAGIC_PSTREE);
+
+	if (!img)
+		return -1;
+	if (img_write_msg(img, &c->proc->base)) {
+		img_free(img);
+		return -1;
+	}
+	return img_close(img, &c->sums);
+}

@@ -1,0 +1,396 @@
+/* Image files: records, checksums, the inventory. See image.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#define LOG_PREFIX "image: "
+#include "log.h"
+#include "image.h"
+#include "util.h"
+#include "inventory.pb-c.h"
+
+struct img {
+	int fd;
+	char name[64];
+	uint32_t crc;
+	uint64_t size;
+	char buf[1 << 16];
+	size_t len, pos;	/* write: bytes buffered; read: buffered and consumed */
+	int writing;
+};
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (unsigned i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (!crc_table[0][1])
+		crc_init();
+	crc = ~crc;
+	/* slicing by 8: the page stream is hundreds of MiB */
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		w ^= crc;
+		crc = crc_table[7][w & 0xff] ^ crc_table[6][(w >> 8) & 0xff] ^
+		      crc_table[5][(w >> 16) & 0xff] ^ crc_table[4][(w >> 24) & 0xff] ^
+		      crc_table[3][(w >> 32) & 0xff] ^ crc_table[2][(w >> 40) & 0xff] ^
+		      crc_table[1][(w >> 48) & 0xff] ^ crc_table[0][w >> 56];
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+	return ~crc;
+}
+
+static int img_flush(struct img *img)
+{
+	if (write_all(img->fd, img->buf, img->len))
+		return pr_perror("cannot write image %s", img->name);
+	img->len = 0;
+	return 0;
+}
+
+int img_write_raw(struct img *img, const void *data, size_t len)
+{
+	img->crc = crc32c(img->crc, data, len);
+	img->size += len;
+	if (len > sizeof(img->buf) / 2) {
+		if (img_flush(img))
+			return -1;
+		if (write_all(img->fd, data, len))
+			return pr_perror("cannot write image %s", img->name);
+		return 0;
+	}
+	if (img->len + len > sizeof(img->buf) && img_flush(img))
+		return -1;
+	memcpy(img->buf + img->len, data, len);
+	img->len += len;
+	return 0;
+}
+
+struct img *img_create(int dirfd, const char *name, uint32_t magic)
+{
+	struct img *img = xzalloc(sizeof(*img));
+
+	if (!img)
+		return NULL;
+	snprintf(img->name, sizeof(img->name), "%s", name);
+	img->writing = 1;
+	img->fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (img->fd < 0) {
+		pr_perror("cannot create image %s", name);
+		free(img);
+		return NULL;
+	}
+	if (img_write_raw(img, &magic, 4)) {
+		img_free(img);
+		return NULL;
+	}
+	return img;
+}
+
+int img_write_msg(struct img *img, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint32_t l32 = len;
+	uint8_t *buf;
+	int ret;
+
+	if (len > CS_MAX_RECORD)
+		return pr_err("record of %zu bytes too large for image %s", len, img->name);
+	buf = xmalloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	protobuf_c_message_pack(msg, buf);
+	ret = img_write_raw(img, &l32, 4) || img_write_raw(img, buf, len) ? -1 : 0;
+	free(buf);
+	return ret;
+}
+
+static int sums_add(struct img_sums *s, const char *name, uint64_t size, uint32_t crc)
+{
+	char **n = realloc(s->names, (s->n + 1) * sizeof(*n));
+	uint64_t *sz;
+	uint32_t *c;
+
+	if (!n)
+		return pr_err("out of memory");
+	s->names = n;
+	sz = realloc(s->sizes, (s->n + 1) * sizeof(*sz));
+	if (!sz)
+		return pr_err("out of memory");
+	s->sizes = sz;
+	c = realloc(s->crcs, (s->n + 1) * sizeof(*c));
+	if (!c)
+		return pr_err("out of memory");
+	s->crcs = c;
+	s->names[s->n] = xstrdup(name);
+	if (!s->names[s->n])
+		return -1;
+	s->sizes[s->n] = size;
+	s->crcs[s->n] = crc;
+	s->n++;
+	return 0;
+}
+
+void img_sums_free(struct img_sums *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->sizes);
+	free(s->crcs);
+	memset(s, 0, sizeof(*s));
+}
+
+int img_close(struct img *img, struct img_sums *sums)
+{
+	int ret = 0;
+
+	if (img->writing && img_flush(img))
+		ret = -1;
+	if (close(img->fd) && img->writing)
+		ret = pr_perror("cannot close image %s", img->name);
+	img->fd = -1;
+	if (!ret && img->writing && sums)
+		ret = sums_add(sums, img->name, img->size, img->crc);
+	free(img);
+	return ret;
+}
+
+void img_free(struct img *img)
+{
+	if (!img)
+		return;
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img);
+}
+
+/* The inventory loaded by inventory_load: images not listed are refused. */
+static InventoryEntry *loaded_inv;
+
+struct img *img_open(int dirfd, const char *name, uint32_t magic)
+{
+	struct img *img;
+	uint32_t m;
+
+	if (loaded_inv) {
+		size_t i;
+
+		for (i = 0; i < loaded_inv->n_images; i++)
+			if (!strcmp(loaded_inv->images[i]->name, name))
+				break;
+		if (i == loaded_inv->n_images) {
+			pr_err("image %s is not listed in the inventory", name);
+			return NULL;
+		}
+	}
+	img = xzalloc(sizeof(*img));
+	if (!img)
+		return NULL;
+	snprintf(img->name, sizeof(img->name), "%s", name);
+	img->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		pr_perror("cannot open image %s", name);
+		free(img);
+		return NULL;
+	}
+	if (img_read_raw(img, &m, 4) != 4 || m != magic) {
+		pr_err("image %s: bad magic (not a checksync image of this kind)", name);
+		img_free(img);
+		return NULL;
+	}
+	return img;
+}
+
+ssize_t img_read_raw(struct img *img, void *out, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		size_t n;
+
+		if (img->pos == img->len) {
+			ssize_t r;
+
+			if (len - got >= sizeof(img->buf)) {
+				r = read(img->fd, (char *)out + got, len - got);
+				if (r < 0)
+					return pr_perror("cannot read image %s", img->name);
+				if (r == 0)
+					break;
+				got += r;
+				continue;
+			}
+			r = read(img->fd, img->buf, sizeof(img->buf));
+			if (r < 0)
+				return pr_perror("cannot read image %s", img->name);
+			if (r == 0)
+				break;
+			img->len = r;
+			img->pos = 0;
+		}
+		n = img->len - img->pos;
+		if (n > len - got)
+			n = len - got;
+		memcpy((char *)out + got, img->buf + img->pos, n);
+		img->pos += n;
+		got += n;
+	}
+	return got;
+}
+
+int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+	uint32_t len;
+	ssize_t r = img_read_raw(img, &len, 4);
+	uint8_t *buf;
+
+	if (r == 0)
+		return 0;
+	if (r != 4)
+		return pr_err("image %s: truncated record header", img->name);
+	if (len > CS_MAX_RECORD)
+		return pr_err("image %s: record length %u is corrupt", img->name, len);
+	buf = xmalloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	if (img_read_raw(img, buf, len) != (ssize_t)len) {
+		free(buf);
+		return pr_err("image %s: truncated record", img->name);
+	}
+	*out = protobuf_c_message_unpack(desc, NULL, len, buf);
+	free(buf);
+	if (!*out)
+		return pr_err("image %s: record does not decode as %s", img->name, desc->name);
+	return 1;
+}
+
+int inventory_write(int dirfd, InventoryEntry *inv, struct img_sums *sums)
+{
+	ImageSum *arr, **ptrs;
+	struct img *img;
+	uint32_t crc;
+	int ret;
+
+	arr = xzalloc(sizeof(*arr) * (sums->n + 1));
+	ptrs = xzalloc(sizeof(*ptrs) * (sums->n + 1));
+	if (!arr || !ptrs) {
+		free(arr);
+		free(ptrs);
+		return -1;
+	}
+	for (size_t i = 0; i < sums->n; i++) {
+		image_sum__init(&arr[i]);
+		arr[i].name = sums->names[i];
+		arr[i].size = sums->sizes[i];
+		arr[i].crc32c = sums->crcs[i];
+		ptrs[i] = &arr[i];
+	}
+	inv->n_images = sums->n;
+	inv->images = ptrs;
+	img = img_create(dirfd, "inventory.img", MAGIC_INVENTORY);
+	ret = img ? img_write_msg(img, &inv->base) : -1;
+	if (!ret) {
+		crc = img->crc;
+		ret = img_write_raw(img, &crc, 4);
+	}
+	if (img && img_close(img, NULL))
+		ret = -1;
+	inv->n_images = 0;
+	inv->images = NULL;
+	free(arr);
+	free(ptrs);
+	return ret;
+}
+
+static int check_image(int dirfd, const ImageSum *s)
+{
+	char buf[1 << 16];
+	uint32_t crc = 0;
+	uint64_t size = 0;
+	ssize_t r;
+	int fd;
+
+	if (strchr(s->name, '/') || s->name[0] == '.')
+		return pr_err("inventory names a bad image file %s", s->name);
+	fd = openat(dirfd, s->name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("image %s listed in the inventory cannot be opened", s->name);
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		crc = crc32c(crc, buf, r);
+		size += r;
+	}
+	close(fd);
+	if (r < 0)
+		return pr_perror("cannot read image %s", s->name);
+	if (size != s->size)
+		return pr_err("image %s is corrupt: %llu bytes, inventory says %llu", s->name,
+			      (unsigned long long)size, (unsigned long long)s->size);
+	if (crc != s->crc32c)
+		return pr_err("image %s is corrupt: checksum mismatch (crc32c %08x, inventory says %08x)",
+			      s->name, crc, s->crc32c);
+	return 0;
+}
+
+int inventory_load(int dirfd, InventoryEntry **out)
+{
+	size_t len;
+	uint8_t *buf = read_file_at(dirfd, "inventory.img", &len, CS_MAX_RECORD);
+	uint32_t magic, rlen, crc;
+	InventoryEntry *inv;
+
+	if (!buf)
+		return pr_perror("cannot read inventory.img (not an image directory?)");
+	if (len < 12)
+		goto corrupt;
+	memcpy(&magic, buf, 4);
+	memcpy(&rlen, buf + 4, 4);
+	memcpy(&crc, buf + len - 4, 4);
+	if (magic != MAGIC_INVENTORY || rlen != len - 12 || crc32c(0, buf, len - 4) != crc)
+		goto corrupt;
+	inv = inventory_entry__unpack(NULL, rlen, buf + 8);
+	free(buf);
+	if (!inv)
+		return pr_err("image inventory.img is corrupt: does not decode");
+	if (inv->format_version != CS_FORMAT_VERSION) {
+		pr_err("inventory.img has format version %u; this checksync reads version %u",
+		       inv->format_version, CS_FORMAT_VERSION);
+		inventory_entry__free_unpacked(inv, NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < inv->n_images; i++)
+		if (check_image(dirfd, inv->images[i])) {
+			inventory_entry__free_unpacked(inv, NULL);
+			return -1;
+		}
+	loaded_inv = inv;
+	*out = inv;
+	return 0;
+corrupt:
+	free(buf);
+	return pr_err("image inventory.img is corrupt: checksum or header mismatch");
+}

@@ -1,0 +1,91 @@
+/*
+ * Image files: a 4-byte magic, then records, each a 4-byte little-endian
+ * length followed by that many bytes of one protobuf message. The inventory
+ * records the size and CRC-32C of every other image; the inventory itself ends
+ * with a 4-byte CRC-32C of all its preceding bytes.
+ */
+#ifndef CS_IMAGE_H
+#define CS_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#define CS_FORMAT_VERSION 1
+#define CS_MAX_RECORD (256u << 20)	/* bytes; a larger length on disk is corruption */
+
+/* Magics, one per image kind (little-endian u32 at offset 0). */
+#define MAGIC_INVENTORY 0x43534956u	/* "VISC" */
+#define MAGIC_PSTREE	0x43535053u
+#define MAGIC_CORE	0x4353434fu
+#define MAGIC_MM	0x43534d4du
+#define MAGIC_PAGEMAP	0x4353504du
+#define MAGIC_PAGES	0x43535047u
+#define MAGIC_FILES	0x43534644u
+#define MAGIC_STATS	0x43535354u
+
+struct img;
+
+/* crc32c - CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+/*
+ * img_create - create image NAME in directory dirfd for writing, write its magic.
+ * Returns a handle or NULL (error logged).
+ */
+struct img *img_create(int dirfd, const char *name, uint32_t magic);
+
+/* img_write_msg - append one record. Returns 0 or -1 (error logged). */
+int img_write_msg(struct img *img, const ProtobufCMessage *msg);
+
+/* img_write_raw - append raw bytes (pages.img only). Returns 0 or -1. */
+int img_write_raw(struct img *img, const void *buf, size_t len);
+
+/*
+ * img_close - flush, fsync-free close. When sums is non-NULL the file's name,
+ * size and CRC are appended to it for the inventory. Returns 0 or -1.
+ */
+struct img_sums;
+int img_close(struct img *img, struct img_sums *sums);
+
+/* Accumulated image sums (owned by the dump driver). */
+struct img_sums {
+	size_t n;
+	char **names;
+	uint64_t *sizes;
+	uint32_t *crcs;
+};
+void img_sums_free(struct img_sums *s);
+
+/*
+ * img_open - open image NAME for reading, check its magic. When the inventory
+ * was loaded with img_verify_all, NAME must be listed there. Returns a handle
+ * or NULL (error logged, naming the image).
+ */
+struct img *img_open(int dirfd, const char *name, uint32_t magic);
+
+/*
+ * img_read_msg - read the next record and unpack it with desc.
+ * Returns 1 and sets *out, 0 at a clean end of file, -1 on a short or
+ * corrupt record (error logged). Free with protobuf_c_message_free_unpacked.
+ */
+int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+
+/* img_read_raw - read up to len raw bytes; returns bytes read, 0 at EOF, -1 on error. */
+ssize_t img_read_raw(struct img *img, void *buf, size_t len);
+
+void img_free(struct img *img);
+
+/*
+ * Inventory. inventory_write writes inventory.img with the sums of every image
+ * written so far. inventory_load reads and checks inventory.img (its own CRC,
+ * magic, format version) and then every image it lists (size and CRC), so a
+ * restore can refuse a damaged directory before touching anything. The loaded
+ * message is returned through *out (free with inventory_entry__free_unpacked).
+ * Both return 0 or -1 (error logged, naming the image).
+ */
+struct InventoryEntry;
+int inventory_write(int dirfd, struct InventoryEntry *inv, struct img_sums *sums);
+int inventory_load(int dirfd, struct InventoryEntry **out);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Page images: pagemap.img (one record per run of pages, in address order)
+ * and pages.img (one zstd stream with the 4 KiB pages of every data run,
+ * concatenated in record order). See checksync-images(5).
+ */
+#ifndef CS_PAGES_H
+#define CS_PAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { PM_DATA = 1, PM_ZERO = 2, PM_DEAD = 3 };
+
+struct img_sums;
+struct page_writer;
+struct page_reader;
+
+/* pw_open - create pagemap.img and pages.img in dirfd. NULL on error (logged). */
+struct page_writer *pw_open(int dirfd);
+
+/*
+ * pw_add - record nr_pages 4 KiB pages at vaddr of the given type; for
+ * PM_DATA, data holds nr_pages * 4096 bytes to compress. Adjacent runs of the
+ * same type are merged into one record. Returns 0 or -1.
+ */
+int pw_add(struct page_writer *pw, uint64_t vaddr, uint64_t nr_pages, int type, const void *data);
+
+/*
+ * pw_close - finish the zstd stream, write the last record, close both
+ * images (adding them to sums). *bytes gets the compressed size of
+ * pages.img. Frees pw. Returns 0 or -1.
+ */
+int pw_close(struct page_writer *pw, struct img_sums *sums, uint64_t *bytes);
+void pw_abort(struct page_writer *pw);
+
+/* pr_open - open both images for reading. NULL on error (logged). */
+struct page_reader *pr_open(int dirfd);
+
+/*
+ * pr_next - the next pagemap record: *vaddr, *nr_pages, *type. Returns 1, 0 at
+ * the end, -1 on a corrupt record.
+ */
+int pr_next(struct page_reader *pr, uint64_t *vaddr, uint64_t *nr_pages, int *type);
+
+/* pr_read - the next len bytes of the page stream into buf. Returns 0 or -1 (truncated/corrupt). */
+int pr_read(struct page_reader *pr, void *buf, size_t len);
+
+void pr_close(struct page_reader *pr);
+
+#endif

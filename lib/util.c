@@ -1,0 +1,179 @@
+/* Small helpers shared by both commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX ""
+#include "log.h"
+#include "util.h"
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size);
+
+	if (!p)
+		pr_err("out of memory (%zu bytes)", size);
+	return p;
+}
+
+void *xzalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		pr_err("out of memory (%zu bytes)", size);
+	return p;
+}
+
+void *xrealloc(void *old, size_t size)
+{
+	void *p = realloc(old, size);
+
+	if (!p)
+		pr_err("out of memory (%zu bytes)", size);
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		pr_err("out of memory");
+	return p;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= w;
+	}
+	return 0;
+}
+
+ssize_t read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+void *read_file_at(int dirfd, const char *path, size_t *lenp, size_t max)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, len = 0;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t r;
+
+		if (len + 1 >= cap) {
+			char *n;
+
+			if (cap > max) {
+				free(buf);
+				close(fd);
+				errno = EFBIG;
+				return NULL;
+			}
+			n = realloc(buf, cap * 2);
+			if (!n)
+				break;
+			buf = n;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0) {
+			buf[len] = 0;
+			close(fd);
+			if (len > max) {
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
+			if (lenp)
+				*lenp = len;
+			return buf;
+		}
+		len += r;
+	}
+	free(buf);
+	close(fd);
+	errno = ENOMEM;
+	return NULL;
+}
+
+uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+int cs_fault(const char *name)
+{
+	const char *f = getenv("CS_FAULT");
+	size_t n = strlen(name);
+
+	/* CS_FAULT=STEP (fail there) or CS_FAULT=exit:STEP (exit 42 there) */
+	if (!f)
+		return 0;
+	if (!strncmp(f, "exit:", 5) && !strcmp(f + 5, name)) {
+		pr_warn("fault injection: exiting at step %s", name);
+		_exit(42);
+	}
+	if (!strncmp(f, name, n) && f[n] == 0)
+		return pr_err("fault injection: step %s fails", name);
+	return 0;
+}
+
+pid_t parse_pid(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 4194304)
+		return -1;
+	return v;
+}

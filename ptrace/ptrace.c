@@ -1,0 +1,372 @@
+/*
+ * Seize, freeze, drive and release a traced thread group. See ptrace.h.
+ *
+ * Remote syscalls do not write into the target: they jump to a "syscall"
+ * instruction (0f 05) that already exists in an executable mapping (the vDSO
+ * has them, for its fallbacks) and single-step over it, so the target's
+ * text never changes and nothing has to be put back if we die.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#define LOG_PREFIX "ptrace: "
+#include "log.h"
+#include "util.h"
+#include "ptrace.h"
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+
+uint64_t host_xcr0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+int pt_getregs(pid_t tid, struct user_regs_struct *r)
+{
+	struct iovec iov = { r, sizeof(*r) };
+
+	return ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) ? -1 : 0;
+}
+
+int pt_setregs(pid_t tid, const struct user_regs_struct *r)
+{
+	struct iovec iov = { (void *)r, sizeof(*r) };
+
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) ? -1 : 0;
+}
+
+ssize_t pt_get_xstate(pid_t tid, void *buf)
+{
+	struct iovec iov = { buf, XSAVE_BUF_MAX };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov))
+		return -1;
+	return iov.iov_len;
+}
+
+int pt_set_xstate(pid_t tid, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	return ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) ? -1 : 0;
+}
+
+int pt_wait_stop(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (WIFSTOPPED(status))
+			return status;
+		return -1;	/* exited or killed */
+	}
+}
+
+static int has_tid(struct pt_proc *p, pid_t tid)
+{
+	for (int i = 0; i < p->nr; i++)
+		if (p->t[i].tid == tid)
+			return 1;
+	return 0;
+}
+
+/* Seize and interrupt the TIDs in /proc/PID/task not seized yet; returns how many, or -1. */
+static int seize_new(struct pt_proc *p)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int added = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", p->pid);
+	d = opendir(path);
+	if (!d) {
+		if (errno == ENOENT)
+			errno = ESRCH;
+		return pr_perror("cannot list threads of process %d", p->pid);
+	}
+	while ((de = readdir(d))) {
+		pid_t tid = parse_pid(de->d_name);
+		struct pt_thread *t;
+
+		if (tid <= 0 || has_tid(p, tid))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, 0, 0)) {
+			if (errno == ESRCH && tid != p->pid)
+				continue;	/* thread exited meanwhile */
+			closedir(d);
+			return pr_perror("cannot seize %s %d", tid == p->pid ? "process" : "thread", tid);
+		}
+		t = xrealloc(p->t, (p->nr + 1) * sizeof(*t));
+		if (!t) {
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+			closedir(d);
+			return -1;
+		}
+		p->t = t;
+		t = &p->t[p->nr++];
+		memset(t, 0, sizeof(*t));
+		t->tid = tid;
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) && errno != ESRCH) {
+			closedir(d);
+			return pr_perror("cannot interrupt thread %d", tid);
+		}
+		added++;
+	}
+	closedir(d);
+	return added;
+}
+
+static void drop_thread(struct pt_proc *p, int i)
+{
+	memmove(&p->t[i], &p->t[i + 1], (p->nr - i - 1) * sizeof(p->t[0]));
+	p->nr--;
+}
+
+/* Wait for the first stop of every thread seized but not yet waited for. */
+static int wait_seized(struct pt_proc *p, int from)
+{
+	for (int i = from; i < p->nr; i++) {
+		struct pt_thread *t = &p->t[i];
+		int status = pt_wait_stop(t->tid);
+
+		if (status < 0) {
+			if (t->tid == p->pid)
+				return pr_err("process %d exited while being seized", p->pid);
+			drop_thread(p, i--);
+			continue;
+		}
+		if (status >> 16 != PTRACE_EVENT_STOP) {
+			/* A signal-delivery-stop: the signal is dequeued; keep it. */
+			t->stop_sig = WSTOPSIG(status);
+			t->in_sigstop = 1;
+			if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->stop_info))
+				return pr_perror("cannot read the siginfo of thread %d", t->tid);
+			pr_debug("thread %d was stopped delivering signal %d", t->tid, t->stop_sig);
+		}
+		if (pt_getregs(t->tid, &t->regs))
+			return pr_perror("cannot read registers of thread %d", t->tid);
+	}
+	return 0;
+}
+
+int pt_seize(pid_t pid, struct pt_proc *p)
+{
+	int waited = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	for (;;) {
+		int n = seize_new(p);
+
+		if (n < 0)
+			goto err;
+		if (n == 0 && waited == p->nr)
+			break;
+		/* Wait for the ones just seized, then list again: a thread may
+		 * have been cloned while we were seizing. */
+		if (wait_seized(p, waited))
+			goto err;
+		waited = p->nr;
+	}
+	if (!p->nr || p->t[0].tid != pid) {
+		/* keep the leader first */
+		for (int i = 1; i < p->nr; i++)
+			if (p->t[i].tid == pid) {
+				struct pt_thread tmp = p->t[0];
+
+				p->t[0] = p->t[i];
+				p->t[i] = tmp;
+			}
+		if (!p->nr || p->t[0].tid != pid) {
+			pr_err("process %d has no thread group leader to seize", pid);
+			goto err;
+		}
+	}
+	return 0;
+err:
+	pt_release(p);
+	pt_free(p);
+	return -1;
+}
+
+int pt_install_gadget(struct pt_proc *p)
+{
+	char path[64], line[512];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pr_perror("cannot read %s", path);
+	snprintf(path, sizeof(path), "/proc/%d/mem", p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fclose(f);
+		return pr_perror("cannot open %s", path);
+	}
+	/* Prefer the vDSO, then any executable mapping: find bytes 0f 05. */
+	for (int pass = 0; pass < 2 && !p->gadget; pass++) {
+		rewind(f);
+		while (!p->gadget && fgets(line, sizeof(line), f)) {
+			unsigned long s, e;
+			char perms[8];
+			int vdso = strstr(line, "[vdso]") != NULL;
+
+			if (sscanf(line, "%lx-%lx %7s", &s, &e, perms) != 3 || perms[2] != 'x')
+				continue;
+			if (strstr(line, "[vsyscall]") || vdso != (pass == 0))
+				continue;
+			for (unsigned long a = s; a < e && !p->gadget; a += 65536) {
+				static unsigned char buf[65536];
+				size_t n = e - a < sizeof(buf) ? e - a : sizeof(buf);
+				ssize_t r = pread(fd, buf, n, a);
+
+				for (ssize_t i = 0; i + 1 < r; i++)
+					if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+						p->gadget = a + i;
+						break;
+					}
+			}
+		}
+	}
+	close(fd);
+	fclose(f);
+	if (!p->gadget)
+		return pr_err("no syscall instruction found in the executable mappings of %d", p->pid);
+	pr_debug("remote syscalls through the syscall instruction at %#lx", p->gadget);
+	return 0;
+}
+
+int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
+	       unsigned long a1, unsigned long a2, unsigned long a3,
+	       unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	struct user_regs_struct r = t->regs;
+
+	r.rip = p->gadget;
+	r.orig_rax = -1;	/* no syscall-restart logic on resume */
+	r.rax = nr;
+	r.rdi = a1;
+	r.rsi = a2;
+	r.rdx = a3;
+	r.r10 = a4;
+	r.r8 = a5;
+	r.r9 = a6;
+	if (pt_setregs(t->tid, &r))
+		return pr_perror("cannot set registers of thread %d", t->tid);
+	t->regs_dirty = 1;
+	for (;;) {
+		int status, sig;
+
+		if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0))
+			return pr_perror("cannot step thread %d", t->tid);
+		status = pt_wait_stop(t->tid);
+		if (status < 0)
+			return pr_err("thread %d died during a remote syscall %ld", t->tid, nr);
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			continue;	/* the pending PTRACE_INTERRUPT: go on */
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP) {
+			if (pt_getregs(t->tid, &r))
+				return pr_perror("cannot read registers of thread %d", t->tid);
+			if (r.rip != p->gadget + 2)
+				return pr_err("thread %d: unexpected trap at %#llx in remote syscall %ld",
+					      t->tid, r.rip, nr);
+			t->in_sigstop = 1;
+			*ret = r.rax;
+			return 0;
+		}
+		/* Another signal arrived meanwhile: keep the first one, else say so. */
+		if (!t->stop_sig) {
+			t->stop_sig = sig;
+			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->stop_info);
+		} else {
+			pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill",
+				t->tid, sig);
+			syscall(__NR_tgkill, p->pid, t->tid, sig);
+		}
+		/* The signal is suppressed by stepping on with 0. If the syscall
+		 * already ran (rip past it), that was its result; else start over. */
+		if (pt_getregs(t->tid, &r))
+			return pr_perror("cannot read registers of thread %d", t->tid);
+		if (r.rip == p->gadget + 2) {
+			t->in_sigstop = 1;
+			*ret = r.rax;
+			return 0;
+		}
+		r = t->regs;
+		r.rip = p->gadget;
+		r.orig_rax = -1;
+		r.rax = nr;
+		r.rdi = a1;
+		r.rsi = a2;
+		r.rdx = a3;
+		r.r10 = a4;
+		r.r8 = a5;
+		r.r9 = a6;
+		if (pt_setregs(t->tid, &r))
+			return pr_perror("cannot set registers of thread %d", t->tid);
+	}
+}
+
+int pt_restore_regs(struct pt_thread *t)
+{
+	if (!t->regs_dirty)
+		return 0;
+	if (pt_setregs(t->tid, &t->regs))
+		return pr_perror("cannot restore registers of thread %d", t->tid);
+	t->regs_dirty = 0;
+	return 0;
+}
+
+int pt_release(struct pt_proc *p)
+{
+	int ret = 0;
+
+	for (int i = 0; i < p->nr; i++) {
+		struct pt_thread *t = &p->t[i];
+		int sig = 0;
+
+		if (pt_restore_regs(t))
+			ret = -1;
+		if (t->in_sigstop && t->stop_sig) {
+			/* re-inject the signal we took out of delivery, as it was */
+			if (ptrace(PTRACE_SETSIGINFO, t->tid, 0, &t->stop_info) == 0)
+				sig = t->stop_sig;
+		}
+		if (ptrace(PTRACE_DETACH, t->tid, 0, sig) && errno != ESRCH)
+			ret = pr_perror("cannot detach thread %d", t->tid);
+	}
+	return ret;
+}
+
+void pt_free(struct pt_proc *p)
+{
+	free(p->t);
+	p->t = NULL;
+	p->nr = 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * Everything that touches a traced task: seize and freeze a thread group,
+ * register sets, remote syscalls (a syscall executed by a stopped thread of
+ * the target on our behalf), release.
+ *
+ * Kernel facts relied on (shared/KERNEL-FACTS.md, ptrace(2)):
+ *  - PTRACE_SEIZE + PTRACE_INTERRUPT stops a thread without a signal; the
+ *    wait may instead report a signal-delivery-stop (Go's SIGURG): that signal
+ *    was dequeued and is lost unless re-injected at detach.
+ *  - NT_X86_XSTATE is sized by the kernel (2440 bytes on AVX2, 11008 with
+ *    AMX); the read buffer is large and the kernel trims iov_len.
+ *  - A remote syscall: write "syscall; int3" (0f 05 cc) at an executable
+ *    address, set rip there, orig_rax = -1 (no restart logic), rax = nr,
+ *    args in rdi rsi rdx r10 r8 r9; PTRACE_CONT; wait for SIGTRAP.
+ */
+#ifndef CS_PTRACE_H
+#define CS_PTRACE_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#define XSAVE_BUF_MAX 16384	/* bytes; larger than any xsave area we know */
+
+struct pt_thread {
+	pid_t tid;
+	int stop_sig;			/* signal of the signal-delivery-stop seen at seize, or 0 */
+	siginfo_t stop_info;		/* its siginfo */
+	int in_sigstop;			/* now in a signal-delivery-stop (detach may inject) */
+	int regs_dirty;			/* regs changed by remote syscalls: put `regs` back */
+	struct user_regs_struct regs;	/* as seized */
+};
+
+struct pt_proc {
+	pid_t pid;
+	int nr;				/* threads in t[] */
+	struct pt_thread *t;		/* t[0] is the thread group leader */
+	unsigned long gadget;		/* address of "syscall; int3", 0: none */
+	unsigned long gadget_saved;	/* original word at gadget (dump side) */
+	int gadget_poked;		/* gadget bytes written over program text */
+	int exitkill;			/* restore side: the tracee dies with us */
+};
+
+/*
+ * pt_seize - seize every thread of process pid and stop it with
+ * PTRACE_INTERRUPT, re-reading /proc/PID/task until no new TID appears.
+ * Fills p (free with pt_free). Returns 0, or -1 with every seized thread
+ * released as it was (error logged: ESRCH "no such process", EPERM "not
+ * permitted to trace").
+ */
+int pt_seize(pid_t pid, struct pt_proc *p);
+
+/*
+ * pt_install_gadget - find an executable mapping of p and write the
+ * remote-syscall gadget at its start (original word kept for pt_release).
+ * Returns 0 or -1.
+ */
+int pt_install_gadget(struct pt_proc *p);
+
+/*
+ * pt_syscall - run syscall nr with up to 6 args in thread t of p (stopped).
+ * The thread's registers are saved in t->regs on first use and put back by
+ * pt_release / pt_restore_regs. *ret gets the raw return (-errno on error).
+ * Returns 0 when the syscall ran, -1 when the tracee could not be driven
+ * (it died, or an unexpected stop).
+ */
+int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
+	       unsigned long a1, unsigned long a2, unsigned long a3,
+	       unsigned long a4, unsigned long a5, unsigned long a6);
+
+/* pt_restore_regs - put t->regs back if remote syscalls changed them. 0 or -1. */
+int pt_restore_regs(struct pt_thread *t);
+
+/*
+ * pt_release - undo the gadget, put registers back, and detach every thread,
+ * re-injecting a signal caught at seize (with its siginfo). Returns 0 or -1
+ * (some thread could not be detached; it is logged).
+ */
+int pt_release(struct pt_proc *p);
+
+/* pt_free - free p's arrays (does not detach). */
+void pt_free(struct pt_proc *p);
+
+/* pt_getregs / pt_setregs - NT_PRSTATUS (struct user_regs_struct, 216 bytes). 0 or -1 (errno). */
+int pt_getregs(pid_t tid, struct user_regs_struct *r);
+int pt_setregs(pid_t tid, const struct user_regs_struct *r);
+
+/*
+ * pt_get_xstate - NT_X86_XSTATE into buf (XSAVE_BUF_MAX bytes). Returns the
+ * size the kernel filled (bytes), or -1 (errno).
+ */
+ssize_t pt_get_xstate(pid_t tid, void *buf);
+/* pt_set_xstate - NT_X86_XSTATE from buf of len bytes. 0 or -1 (errno). */
+int pt_set_xstate(pid_t tid, const void *buf, size_t len);
+
+/* pt_wait_stop - waitpid(tid, __WALL) until a stop; returns the status or -1 if it exited. */
+int pt_wait_stop(pid_t tid);
+
+/* host_xcr0 - XCR0 of this CPU (xgetbv 0): the xsave features the kernel enabled. */
+uint64_t host_xcr0(void);
+
+#endif

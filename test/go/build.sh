@@ -1,0 +1,49 @@
+#!/bin/sh
+# Build the Go test workloads (kvserver, kvclient, kvload) into OUTDIR.
+#
+#   test/go/build.sh OUTDIR
+#
+# Builds offline in GOPATH mode against Debian's packaged go-cache
+# (golang-github-patrickmn-go-cache-dev); no network, no go.mod.
+set -eu
+
+die() {
+	echo "build.sh: $*" >&2
+	exit 1
+}
+
+[ $# -eq 1 ] || die "usage: $0 OUTDIR"
+
+# Resolve our own directory so this works from any cwd.
+here=$(cd "$(dirname "$0")" && pwd)
+gopath=/usr/share/gocode
+gocache_src=$gopath/src/github.com/patrickmn/go-cache
+
+command -v go >/dev/null 2>&1 ||
+	die "'go' not found in PATH (install golang-go)"
+[ -f "$gocache_src/cache.go" ] ||
+	die "go-cache source not found in $gocache_src (install golang-github-patrickmn-go-cache-dev)"
+
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+mkdir -p "$out/gocache"
+
+# The value generator is copied into each program; make sure the copies
+# have not drifted apart.
+shared() {
+	sed -n '/^\/\/ BEGIN shared value generator/,/^\/\/ END shared value generator/p' "$1"
+}
+ref=$(shared "$here/kvserver/main.go")
+[ -n "$ref" ] || die "shared value generator block not found in kvserver/main.go"
+for prog in kvclient kvload; do
+	[ "$(shared "$here/$prog/main.go")" = "$ref" ] ||
+		die "shared value generator in $prog/main.go differs from kvserver/main.go"
+done
+
+cd "$here"
+for prog in kvserver kvclient kvload; do
+	echo "  GO       $out/$prog"
+	GO111MODULE=off GOPATH=$gopath CGO_ENABLED=0 GOCACHE=$out/gocache \
+		go build -o "$out/$prog" "./$prog" ||
+		die "building $prog failed"
+done
