@@ -353,8 +353,7 @@ int main(int argc, char **argv)
 
 	if (!o.leave_running) {
 		tcp_repair_dropped(&c);
-		kill(o.pid, SIGKILL);
-		pt_release(&c.pt);	/* the kill is pending: detaching lets it die */
+		pt_kill(&c.pt);	/* still frozen: it does nothing after the dump */
 		released = 1;
 		if (wait_gone(o.pid, 10)) {
 			unsigned long long f[53] = { 0 };

@@ -1,1 +1,325 @@
+/*
+ * File descriptors. check_files runs before anything is created (files
+ * exist, ports can be bound); stub_files runs inside the stub and creates
+ * every fd at its saved number: objects are first made at high numbers, then
+ * everything else is closed and they are moved into place with dup3.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
+#define LOG_PREFIX "files: "
+#include "log.h"
+#include "util.h"
+#include "restore.h"
+
+enum { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
+
+#define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+static int inet_addr_of(const InetSkEntry *s, struct sockaddr_storage *a, socklen_t *len)
+{
+	memset(a, 0, sizeof(*a));
+	if (s->family == AF_INET && s->src_addr.len == 4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)a;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(s->src_port);
+		memcpy(&in->sin_addr, s->src_addr.data, 4);
+		*len = sizeof(*in);
+		return 0;
+	}
+	if (s->family == AF_INET6 && s->src_addr.len == 16) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(s->src_port);
+		memcpy(&in6->sin6_addr, s->src_addr.data, 16);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -1;
+}
+
+static void setopt(int sk, int level, int name, int v)
+{
+	setsockopt(sk, level, name, &v, sizeof(v));
+}
+
+/* A listening socket, bound and listening as saved. Returns the fd or -1 (errno). */
+static int make_listener(const InetSkEntry *s, int listen_too)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	int sk = socket(s->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+
+	if (sk < 0)
+		return -1;
+	if (inet_addr_of(s, &a, &al)) {
+		close(sk);
+		errno = EINVAL;
+		return -1;
+	}
+	setopt(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
+	setopt(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
+	setopt(sk, IPPROTO_TCP, TCP_NODELAY, s->nodelay);
+	setopt(sk, SOL_SOCKET, SO_KEEPALIVE, s->keepalive);
+	if (s->family == AF_INET6)
+		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
+	if (bind(sk, (struct sockaddr *)&a, al) || (listen_too && listen(sk, s->backlog))) {
+		int e = errno;
+
+		close(sk);
+		errno = e;
+		return -1;
+	}
+	return sk;
+}
+
+int check_files(struct rst_ctx *c)
+{
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		FdEntry *e = c->fds[i];
+		struct stat st;
+
+		switch (e->type) {
+		case FD_REG:
+		case FD_CHR:
+			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job && !strncmp(e->path, "/dev/pts/", 9)))
+				break;
+			if (stat(e->path, &st))
+				return pr_perror("fd %u: cannot restore file %s", e->fd, e->path);
+			break;
+		case FD_INET:
+			if (e->sk && e->sk->has_backlog && !e->has_peer_fd) {
+				int sk = make_listener(e->sk, 0);
+
+				if (sk < 0) {
+					char addr[INET6_ADDRSTRLEN] = "?";
+
+					inet_ntop(e->sk->family, e->sk->src_addr.data, addr, sizeof(addr));
+					return pr_perror("fd %u: cannot listen on %s port %u again", e->fd, addr,
+							 e->sk->src_port);
+				}
+				close(sk);
+			}
+			break;
+		case FD_PIPE:
+		case FD_EPOLL:
+		case FD_EVENTFD:
+			break;
+		default:
+			return pr_err("fd %u has an unknown type %u in files.img", e->fd, e->type);
+		}
+	}
+	return 0;
+}
+
+/* Position in c->fds of the entry for target fd, or -1. */
+static int entry_of(struct rst_ctx *c, uint32_t fd)
+{
+	for (size_t i = 0; i < c->nr_fds; i++)
+		if (c->fds[i]->fd == fd)
+			return i;
+	return -1;
+}
+
+/* temporaries are made at or above this fd number (stub_files) */
+static int tmp_min;
+
+/* Create the object for entry i; returns an fd (any number) or -1 with err set. */
+static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t len)
+{
+	FdEntry *e = c->fds[i];
+	int fd = -1;
+
+	switch (e->type) {
+	case FD_REG:
+	case FD_CHR:
+		if (e->type == FD_CHR && c->shell_job && (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))) {
+			/* --shell-job: the process gets the terminal cs-restore runs on */
+			for (int s = 0; s < 3 && fd < 0; s++)
+				if (isatty(s))
+					fd = dup(s);
+			if (fd < 0)
+				snprintf(err, len, "fd %u: --shell-job but cs-restore has no terminal", e->fd);
+			return fd;
+		}
+		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
+		if (fd < 0) {
+			snprintf(err, len, "fd %u: cannot open %s: %m", e->fd, e->path);
+			return -1;
+		}
+		if (e->type == FD_REG && e->has_pos && lseek(fd, e->pos, SEEK_SET) < 0) {
+			snprintf(err, len, "fd %u: cannot seek %s to %llu: %m", e->fd, e->path,
+				 (unsigned long long)e->pos);
+			close(fd);
+			return -1;
+		}
+		return fd;
+	case FD_PIPE: {
+		int p[2], end = (e->flags & O_ACCMODE) == O_WRONLY;
+
+		/* the first fd of this pipe makes it; the others take their end */
+		for (size_t j = 0; j < i; j++)
+			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino && tmp[j] >= 0 &&
+			    ((c->fds[j]->flags & O_ACCMODE) == O_WRONLY) == end)
+				return dup(tmp[j]);
+		for (size_t j = 0; j < i; j++)
+			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino && tmp[j] >= 0) {
+				/* the other end was made: its pipe's spare end was kept */
+				snprintf(err, len, "fd %u: pipe inode %llu has both ends opened separately: not supported",
+					 e->fd, (unsigned long long)e->ino);
+				return -1;
+			}
+		if (pipe2(p, 0)) {
+			snprintf(err, len, "fd %u: cannot create a pipe: %m", e->fd);
+			return -1;
+		}
+		if (e->has_pipe_data && e->pipe_data.len) {
+			if ((size_t)fcntl(p[1], F_GETPIPE_SZ) < e->pipe_data.len)
+				fcntl(p[1], F_SETPIPE_SZ, e->pipe_data.len);
+			if (write_all(p[1], e->pipe_data.data, e->pipe_data.len)) {
+				snprintf(err, len, "fd %u: cannot refill the pipe: %m", e->fd);
+				return -1;
+			}
+		}
+		/* keep the other end only if the process has it too */
+		for (size_t j = i + 1; j < c->nr_fds; j++)
+			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino &&
+			    ((c->fds[j]->flags & O_ACCMODE) == O_WRONLY) != end && !c->fds[j]->has_peer_fd) {
+				tmp[j] = fcntl(p[!end], F_DUPFD_CLOEXEC, tmp_min);
+				break;
+			}
+		close(p[!end]);
+		return p[end];
+	}
+	case FD_EPOLL:
+		fd = epoll_create1(0);
+		if (fd < 0)
+			snprintf(err, len, "fd %u: cannot create an epoll instance: %m", e->fd);
+		return fd;
+	case FD_EVENTFD:
+		fd = eventfd(e->eventfd_count, 0);
+		if (fd < 0)
+			snprintf(err, len, "fd %u: cannot create an eventfd: %m", e->fd);
+		return fd;
+	case FD_INET:
+		if (e->sk->has_closed && e->sk->closed) {
+			/* dropped by --tcp-close: a socket whose reads return 0 */
+			int sp[2];
+
+			if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp)) {
+				snprintf(err, len, "fd %u: cannot create a socket pair: %m", e->fd);
+				return -1;
+			}
+			close(sp[1]);
+			return sp[0];
+		}
+		if (e->sk->has_backlog) {
+			fd = make_listener(e->sk, 1);
+			if (fd < 0)
+				snprintf(err, len, "fd %u: cannot listen on port %u: %m", e->fd, e->sk->src_port);
+			return fd;
+		}
+		fd = socket(e->sk->family, SOCK_STREAM, IPPROTO_TCP);
+		if (fd < 0)
+			snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);
+		return fd;
+	}
+	snprintf(err, len, "fd %u: unknown type %u", e->fd, e->type);
+	return -1;
+}
+
+int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
+{
+	int base = 0, *tmp, errfd = *errfdp;
+
+	for (size_t i = 0; i < c->nr_fds; i++)
+		if ((int)c->fds[i]->fd >= base)
+			base = c->fds[i]->fd + 1;
+	base += 64;
+	tmp = calloc(c->nr_fds + 1, sizeof(int));
+	if (!tmp) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < c->nr_fds; i++)
+		tmp[i] = -1;
+	/* the error pipe moves above every target fd */
+	if (dup3(errfd, base, O_CLOEXEC) < 0) {
+		snprintf(err, len, "cannot move the error pipe: %m");
+		return -1;
+	}
+	close(errfd);
+	errfd = *errfdp = base++;
+	tmp_min = base;
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		int fd;
+
+		if (c->fds[i]->has_peer_fd || tmp[i] >= 0)
+			continue;
+		fd = make_object(c, i, tmp, err, len);
+		if (fd < 0)
+			return -1;
+		tmp[i] = fcntl(fd, F_DUPFD_CLOEXEC, tmp_min);
+		close(fd);
+		if (tmp[i] < 0) {
+			snprintf(err, len, "fd %u: cannot move: %m", c->fds[i]->fd);
+			return -1;
+		}
+	}
+	/* everything below the error pipe that is not ours goes */
+	syscall(SYS_close_range, 0, errfd - 1, 0);
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		FdEntry *e = c->fds[i];
+		int src = tmp[i];
+
+		if (e->has_peer_fd) {
+			if (entry_of(c, e->peer_fd) < 0) {
+				snprintf(err, len, "fd %u: shares a file with fd %u, which is not saved", e->fd, e->peer_fd);
+				return -1;
+			}
+			src = e->peer_fd;	/* already in place: lower numbers come first */
+		}
+		if (dup3(src, e->fd, e->flags & O_CLOEXEC) < 0) {
+			snprintf(err, len, "fd %u: cannot move into place: %m", e->fd);
+			return -1;
+		}
+		if (!e->has_peer_fd && fcntl(e->fd, F_SETFL, e->flags & STATUS_FLAGS) < 0) {
+			snprintf(err, len, "fd %u: cannot set its flags: %m", e->fd);
+			return -1;
+		}
+	}
+	/* epoll sets, once every target fd is at its number */
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		FdEntry *e = c->fds[i];
+
+		if (e->type != FD_EPOLL || e->has_peer_fd)
+			continue;
+		for (size_t t = 0; t < e->n_tfds; t++) {
+			struct epoll_event ev = { .events = e->tfds[t]->events, .data.u64 = e->tfds[t]->data };
+
+			if (epoll_ctl(e->fd, EPOLL_CTL_ADD, e->tfds[t]->tfd, &ev)) {
+				snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m",
+					 e->fd, e->tfds[t]->tfd);
+				return -1;
+			}
+		}
+	}
+	/* the temporaries go; the error pipe stays until the stub stops */
+	syscall(SYS_close_range, errfd + 1, ~0U, 0);
+	free(tmp);
+	return 0;
+}

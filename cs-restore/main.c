@@ -1,1 +1,273 @@
-int main(void){return 0;}
+/*
+ * cs-restore: recreate a process from an image directory.
+ *
+ * Every image is read and verified, and every check made, before anything
+ * is created. From the moment the stub exists it is traced with
+ * PTRACE_O_EXITKILL: if cs-restore fails or dies, the half-made process dies
+ * with it and its PID is reaped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#define LOG_PREFIX ""
+#include "log.h"
+#include "util.h"
+#include "restore.h"
+#include "config.h"
+
+struct restore_opts {
+	const char *dir;
+	int detach;
+	int shell_job;
+	int verbosity;
+	const char *log_file;
+	const char *pidfile;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cs-restore -D DIR [options]\n"
+		"Recreate the process saved in the image directory DIR, with its PID and TIDs.\n"
+		"\n"
+		"  -D, --images-dir DIR      the image directory written by cs-dump\n"
+		"  -d, --restore-detached    return once the process runs (default: wait for it\n"
+		"                            and exit with its status)\n"
+		"  -j, --shell-job           give terminal fds the terminal cs-restore runs on\n"
+		"      --pidfile FILE        write the restored PID to FILE\n"
+		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
+		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
+		"  -h, --help                this help\n"
+		"  -V, --version             print the version\n"
+		"\n"
+		"Exit status: with -d, 0 once restored; without, the process's exit status\n"
+		"(128+N if killed by signal N); 1 if the restore failed (nothing is left behind).\n"
+		"See cs-restore(8).\n");
+}
+
+static int parse_opts(int argc, char **argv, struct restore_opts *o)
+{
+	enum { OPT_PIDFILE = 256 };
+	static const struct option lo[] = {
+		{ "images-dir", required_argument, 0, 'D' },
+		{ "restore-detached", no_argument, 0, 'd' },
+		{ "shell-job", no_argument, 0, 'j' },
+		{ "pidfile", required_argument, 0, OPT_PIDFILE },
+		{ "verbosity", optional_argument, 0, 'v' },
+		{ "log-file", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },
+		{ 0, 0, 0, 0 }
+	};
+	int c;
+
+	o->verbosity = LOG_WARN;
+	while ((c = getopt_long(argc, argv, "D:djv::o:hV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			o->dir = optarg;
+			break;
+		case 'd':
+			o->detach = 1;
+			break;
+		case 'j':
+			o->shell_job = 1;
+			break;
+		case OPT_PIDFILE:
+			o->pidfile = optarg;
+			break;
+		case 'v':
+			if (optarg) {
+				char *end;
+
+				o->verbosity = strtol(optarg, &end, 10);
+				if (*end || o->verbosity < 0 || o->verbosity > 4) {
+					fprintf(stderr, "cs-restore: invalid verbosity '%s' (0..4)\n", optarg);
+					return -1;
+				}
+			} else if (o->verbosity < LOG_TRACE) {
+				o->verbosity++;
+			}
+			break;
+		case 'o':
+			o->log_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("cs-restore %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "cs-restore: try 'cs-restore --help'\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cs-restore: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->dir) {
+		fprintf(stderr, "cs-restore: -D DIR is required (try 'cs-restore --help')\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int read_one(int dirfd, const char *name, uint32_t magic, const ProtobufCMessageDescriptor *d,
+		    ProtobufCMessage **out)
+{
+	struct img *img = img_open(dirfd, name, magic);
+	int r;
+
+	if (!img)
+		return -1;
+	r = img_read_msg(img, d, out);
+	img_free(img);
+	if (r == 0)
+		return pr_err("image %s is empty", name);
+	return r < 0 ? -1 : 0;
+}
+
+static int read_images(struct rst_ctx *c)
+{
+	struct img *img;
+	int r;
+
+	if (inventory_load(c->dirfd, &c->inv))
+		return -1;
+	if (read_one(c->dirfd, "pstree.img", MAGIC_PSTREE, &process_entry__descriptor, (ProtobufCMessage **)&c->proc) ||
+	    read_one(c->dirfd, "mm.img", MAGIC_MM, &mm_entry__descriptor, (ProtobufCMessage **)&c->mm))
+		return -1;
+	c->pid = c->proc->pid;
+	c->nr_cores = c->proc->n_threads;
+	if (!c->nr_cores || c->nr_cores > 65536)
+		return pr_err("pstree.img: corrupt thread list");
+	c->cores = xzalloc(c->nr_cores * sizeof(*c->cores));
+	if (!c->cores)
+		return -1;
+	for (size_t i = 0; i < c->nr_cores; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "core-%u.img", c->proc->threads[i]);
+		if (read_one(c->dirfd, name, MAGIC_CORE, &thread_core_entry__descriptor,
+			     (ProtobufCMessage **)&c->cores[i]))
+			return -1;
+		if (c->cores[i]->tid != c->proc->threads[i])
+			return pr_err("%s: holds thread %u", name, c->cores[i]->tid);
+	}
+	img = img_open(c->dirfd, "files.img", MAGIC_FILES);
+	if (!img)
+		return -1;
+	for (;;) {
+		FdEntry *e, **arr;
+
+		r = img_read_msg(img, &fd_entry__descriptor, (ProtobufCMessage **)&e);
+		if (r <= 0)
+			break;
+		arr = xrealloc(c->fds, (c->nr_fds + 1) * sizeof(*arr));
+		if (!arr) {
+			r = -1;
+			break;
+		}
+		c->fds = arr;
+		arr[c->nr_fds++] = e;
+	}
+	img_free(img);
+	return r < 0 ? -1 : 0;
+}
+
+static int unmap_hole(struct rst_ctx *c)
+{
+	long r = rsys(c, 0, SYS_munmap, c->hole, HOLE_SIZE, 0, 0, 0, 0);
+
+	if (r)
+		return pr_err("cannot unmap the restore gadget: %s", strerror(-r));
+	return 0;
+}
+
+static int detach_all(struct rst_ctx *c)
+{
+	for (int i = 0; i < c->pt.nr; i++)
+		if (ptrace(PTRACE_DETACH, c->pt.t[i].tid, 0, 0))
+			return pr_perror("cannot detach thread %d", c->pt.t[i].tid);
+	return 0;
+}
+
+static void kill_stub(struct rst_ctx *c)
+{
+	int status;
+
+	if (!c->pt.pid)
+		return;
+	kill(c->pt.pid, SIGKILL);
+	while (waitpid(c->pt.pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	/* threads are reaped with the group; wait for the PID to be free */
+	c->pt.pid = 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct restore_opts o = { 0 };
+	struct rst_ctx c = { 0 };
+	uint64_t t0 = now_us();
+	int status;
+
+	if (parse_opts(argc, argv, &o))
+		return 1;
+	if (log_init(o.verbosity, o.log_file)) {
+		fprintf(stderr, "cs-restore: cannot open log file %s: %m\n", o.log_file);
+		return 1;
+	}
+	log_banner("cs-restore");
+	c.shell_job = o.shell_job;
+	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.dirfd < 0)
+		return pr_perror("cannot open images directory %s", o.dir), 1;
+
+	/* 1. check: nothing is created until all of this passed */
+	if (read_images(&c) || check_process(&c) || check_threads(&c) || check_mm(&c) || check_files(&c) ||
+	    cs_fault("check") || find_hole(&c))
+		goto err;
+	/* 2. create, 3. state */
+	if (create_stub(&c) || cs_fault("create"))
+		goto err;
+	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_signals(&c) ||
+	    restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
+		goto err;
+	if (o.pidfile) {
+		FILE *f = fopen(o.pidfile, "w");
+
+		if (!f || fprintf(f, "%d\n", c.pid) < 0 || fclose(f)) {
+			pr_perror("cannot write pidfile %s", o.pidfile);
+			goto err;
+		}
+	}
+	/* 4. go */
+	if (detach_all(&c))
+		goto err;
+	pr_info("process %d restored in %llu us", c.pid, (unsigned long long)(now_us() - t0));
+	if (o.detach)
+		return 0;
+	while (waitpid(c.pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return pr_perror("cannot wait for process %d", c.pid), 1;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+err:
+	kill_stub(&c);
+	pr_err("restore from %s failed; nothing was left running", o.dir);
+	return 1;
+}

@@ -1,1 +1,382 @@
+/*
+ * The address space, rebuilt in the stub with remote syscalls: unmap what
+ * the stub inherited from cs-restore, move the vDSO where it was, map every
+ * saved VMA at its address, write the saved pages with process_vm_writev,
+ * set the final protections and the mm fields (PR_SET_MM_MAP, which also
+ * sets the executable link).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/prctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
+#define LOG_PREFIX "mm: "
+#include "log.h"
+#include "util.h"
+#include "pages.h"
+#include "restore.h"
+
+enum { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+static int is_special(uint32_t kind)
+{
+	return kind == VK_VDSO || kind == VK_VVAR || kind == VK_VVAR_VCLOCK || kind == VK_VSYSCALL;
+}
+
+static int same_file(const char *path, uint64_t size, int64_t mtime_ns)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -1;
+	return (uint64_t)st.st_size == size && st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == mtime_ns;
+}
+
+int check_mm(struct rst_ctx *c)
+{
+	MmEntry *mm = c->mm;
+	int r = same_file(mm->exe, mm->exe_size, mm->exe_mtime_ns);
+
+	if (r < 0)
+		return pr_perror("the executable %s is missing", mm->exe);
+	if (!r)
+		return pr_err("the executable %s changed since the dump (size or mtime differ)", mm->exe);
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		VmaEntry *v = mm->vmas[i];
+
+		if (v->start >= v->end || (v->start | v->end) & (PAGE_SIZE - 1))
+			return pr_err("mm.img: corrupt VMA %#llx-%#llx", (unsigned long long)v->start,
+				      (unsigned long long)v->end);
+		if (v->kind == VK_ANON_SHARED)
+			return pr_err("VMA %#llx-%#llx: shared anonymous memory is not supported yet",
+				      (unsigned long long)v->start, (unsigned long long)v->end);
+		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
+			r = same_file(v->path, v->file_size, v->file_mtime_ns);
+			if (r < 0)
+				return pr_perror("file %s mapped at %#llx is missing", v->path,
+						 (unsigned long long)v->start);
+			if (!r)
+				return pr_err("file %s mapped at %#llx changed since the dump", v->path,
+					      (unsigned long long)v->start);
+		}
+	}
+	return 0;
+}
+
+static int unmap_inherited(struct rst_ctx *c)
+{
+	struct { uint64_t addr; uint32_t size, sig, flags, pad; } rc;
+	struct vma *v;
+	int n;
+	long r;
+
+	/* glibc registered rseq in cs-restore's main thread, and fork kept it:
+	 * unregister before its area disappears */
+	memset(&rc, 0, sizeof(rc));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, c->pid, sizeof(rc), &rc) > 0 && rc.addr) {
+		r = rsys(c, 0, SYS_rseq, rc.addr, rc.size, 1 /* RSEQ_FLAG_UNREGISTER */, rc.sig, 0, 0);
+		if (r)
+			return pr_err("cannot unregister the stub's rseq area: %s", strerror(-r));
+	}
+	v = proc_vmas(c->pid, &n);
+	if (!v)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (v[i].start >= c->hole && v[i].end <= c->hole + HOLE_SIZE)
+			continue;
+		if (v[i].path[0] == '[' && (!strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
+					     !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")))
+			continue;
+		r = rsys(c, 0, SYS_munmap, v[i].start, v[i].end - v[i].start, 0, 0, 0, 0);
+		if (r) {
+			free(v);
+			return pr_err("cannot unmap %#llx-%#llx in the stub: %s", (unsigned long long)v[i].start,
+				      (unsigned long long)v[i].end, strerror(-r));
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/* Move [vvar] [vvar_vclock] [vdso] together to where they were at dump time. */
+static int move_vdso(struct rst_ctx *c)
+{
+	static const char *names[] = { "[vvar]", "[vvar_vclock]", "[vdso]" };
+	static const int kinds[] = { VK_VVAR, VK_VVAR_VCLOCK, VK_VDSO };
+	uint64_t cur_s[3] = { 0 }, cur_e[3] = { 0 }, sav_s[3] = { 0 }, sav_e[3] = { 0 };
+	struct vma *v;
+	int n;
+	int64_t delta;
+
+	v = proc_vmas(c->pid, &n);
+	if (!v)
+		return -1;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(v[i].path, names[k])) {
+				cur_s[k] = v[i].start;
+				cur_e[k] = v[i].end;
+			}
+	free(v);
+	for (size_t i = 0; i < c->mm->n_vmas; i++)
+		for (int k = 0; k < 3; k++)
+			if (c->mm->vmas[i]->kind == (uint32_t)kinds[k]) {
+				sav_s[k] = c->mm->vmas[i]->start;
+				sav_e[k] = c->mm->vmas[i]->end;
+			}
+	if (!sav_s[2])
+		return pr_err("the dump has no [vdso]: not supported");
+	delta = sav_s[2] - cur_s[2];
+	for (int k = 0; k < 3; k++)
+		if (cur_s[k] + delta != sav_s[k] || cur_e[k] - cur_s[k] != sav_e[k] - sav_s[k])
+			return pr_err("the vDSO layout of this kernel differs from the dump's (%s)", names[k]);
+	if (!delta)
+		return 0;
+	/* two hops: to the hole's spare space, then into place, so that no
+	 * move lands on a mapping not moved yet */
+	for (int hop = 0; hop < 2; hop++) {
+		uint64_t lo = cur_s[0] ? cur_s[0] : cur_s[2];
+		uint64_t base = hop == 0 ? c->hole + 0x10000 : lo + delta;
+		int64_t d = base - lo;
+
+		for (int k = 0; k < 3; k++) {
+			long r;
+
+			if (!cur_s[k])
+				continue;
+			r = rsys(c, 0, SYS_mremap, cur_s[k], cur_e[k] - cur_s[k], cur_e[k] - cur_s[k],
+				 MREMAP_MAYMOVE | MREMAP_FIXED, cur_s[k] + d, 0);
+			if (r != (long)(cur_s[k] + d))
+				return pr_err("cannot move %s: %s", names[k], strerror(-r));
+		}
+		for (int k = 0; k < 3; k++)
+			if (cur_s[k]) {
+				cur_s[k] += d;
+				cur_e[k] += d;
+			}
+		delta -= d;
+	}
+	return 0;
+}
+
+static int remote_open(struct rst_ctx *c, const char *path, int flags)
+{
+	long r;
+
+	if (strlen(path) >= 4000)
+		return pr_err("path too long: %s", path);
+	if (scratch_write(c, 0, path, strlen(path) + 1))
+		return -1;
+	r = rsys(c, 0, SYS_openat, AT_FDCWD, SCRATCH(c), flags | O_CLOEXEC, 0, 0, 0);
+	if (r < 0)
+		return pr_err("cannot open %s in the restored process: %s", path, strerror(-r));
+	return r;
+}
+
+static int map_vmas(struct rst_ctx *c)
+{
+	static const struct { const char *fl; int advice; } adv[] = {
+		{ "hg", MADV_HUGEPAGE }, { "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
+		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK },
+	};
+	for (size_t i = 0; i < c->mm->n_vmas; i++) {
+		VmaEntry *v = c->mm->vmas[i];
+		uint64_t len = v->end - v->start;
+		int shared = v->kind == VK_FILE_SHARED, fd = -1;
+		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
+		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (v->flags & MAP_GROWSDOWN);
+		long r;
+
+		if (is_special(v->kind))
+			continue;
+		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
+			fd = remote_open(c, v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+			if (fd < 0)
+				return -1;
+		} else {
+			flags |= MAP_ANONYMOUS;
+		}
+		r = rsys(c, 0, SYS_mmap, v->start, len, prot, flags, fd, fd >= 0 ? v->pgoff : 0);
+		if (fd >= 0)
+			rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
+		if (r != (long)v->start)
+			return pr_err("cannot map VMA %#llx-%#llx (%s): %s", (unsigned long long)v->start,
+				      (unsigned long long)v->end, v->path ? v->path : "anon",
+				      r < 0 ? strerror(-r) : "mapped elsewhere");
+		for (size_t f = 0; f < v->n_vmflags; f++)
+			for (size_t a = 0; a < ARRAY_SIZE(adv); a++)
+				if (!strcmp(v->vmflags[f], adv[a].fl)) {
+					r = rsys(c, 0, SYS_madvise, v->start, len, adv[a].advice, 0, 0, 0);
+					if (r)
+						pr_warn("VMA %#llx: madvise %s failed: %s", (unsigned long long)v->start,
+							adv[a].fl, strerror(-r));
+				}
+	}
+	return 0;
+}
+
+static VmaEntry *vma_at(struct rst_ctx *c, uint64_t addr)
+{
+	for (size_t i = 0; i < c->mm->n_vmas; i++)
+		if (addr >= c->mm->vmas[i]->start && addr < c->mm->vmas[i]->end)
+			return c->mm->vmas[i];
+	return NULL;
+}
+
+#define WBUF (64UL << 20)
+
+static int flush_writes(struct rst_ctx *c, uint8_t *buf, struct iovec *rv, size_t *n, size_t *used)
+{
+	struct iovec l = { buf, *used };
+	ssize_t w;
+
+	if (!*n)
+		return 0;
+	w = process_vm_writev(c->pid, &l, 1, rv, *n, 0);
+	if (w != (ssize_t)*used)
+		return pr_perror("cannot write %zu bytes of pages into the restored process (wrote %zd)", *used, w);
+	*n = 0;
+	*used = 0;
+	return 0;
+}
+
+/* Page contents from pagemap.img + pages.img, batched 64 MiB / 1024 iovecs at a time. */
+static int fill_pages(struct rst_ctx *c)
+{
+	struct page_reader *pr = pr_open(c->dirfd);
+	static struct iovec rv[1024];
+	uint8_t *buf = NULL;
+	size_t n = 0, used = 0;
+	uint64_t vaddr, nr, pages = 0;
+	int type, r, ret = -1;
+
+	if (!pr)
+		return -1;
+	buf = xmalloc(WBUF);
+	if (!buf)
+		goto out;
+	while ((r = pr_next(pr, &vaddr, &nr, &type)) > 0) {
+		while (nr) {
+			/* a record may span adjacent VMAs: take it VMA by VMA */
+			VmaEntry *v = vma_at(c, vaddr);
+			uint64_t chunk = nr, in_vma;
+
+			if (!v || v->kind == VK_FILE_SHARED || is_special(v->kind)) {
+				pr_err("pagemap.img: pages at %#llx are outside any private VMA",
+				       (unsigned long long)vaddr);
+				goto out;
+			}
+			in_vma = (v->end - vaddr) / PAGE_SIZE;
+			if (chunk > in_vma)
+				chunk = in_vma;
+			if (chunk * PAGE_SIZE > WBUF - used)
+				chunk = (WBUF - used) / PAGE_SIZE;
+			if (!chunk || n == ARRAY_SIZE(rv)) {
+				if (flush_writes(c, buf, rv, &n, &used))
+					goto out;
+				continue;
+			}
+			if (type == PM_DATA) {
+				if (pr_read(pr, buf + used, chunk * PAGE_SIZE))
+					goto out;
+			} else if (v->kind == VK_ANON) {
+				/* fresh anonymous memory is already zero */
+				vaddr += chunk * PAGE_SIZE;
+				nr -= chunk;
+				continue;
+			} else {
+				/* a zero page over a file mapping is not */
+				memset(buf + used, 0, chunk * PAGE_SIZE);
+			}
+			rv[n].iov_base = (void *)vaddr;
+			rv[n].iov_len = chunk * PAGE_SIZE;
+			n++;
+			used += chunk * PAGE_SIZE;
+			vaddr += chunk * PAGE_SIZE;
+			nr -= chunk;
+			pages += chunk;
+		}
+	}
+	if (r < 0 || flush_writes(c, buf, rv, &n, &used))
+		goto out;
+	pr_info("%llu pages written", (unsigned long long)pages);
+	ret = 0;
+out:
+	free(buf);
+	pr_close(pr);
+	return ret;
+}
+
+static int protect_vmas(struct rst_ctx *c)
+{
+	for (size_t i = 0; i < c->mm->n_vmas; i++) {
+		VmaEntry *v = c->mm->vmas[i];
+		long r;
+
+		if (is_special(v->kind) || v->kind == VK_FILE_SHARED || v->prot == (v->prot | PROT_READ | PROT_WRITE))
+			continue;
+		r = rsys(c, 0, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
+		if (r)
+			return pr_err("cannot protect VMA %#llx-%#llx: %s", (unsigned long long)v->start,
+				      (unsigned long long)v->end, strerror(-r));
+	}
+	return 0;
+}
+
+static int set_mm_map(struct rst_ctx *c)
+{
+	MmEntry *mm = c->mm;
+	struct prctl_mm_map m;
+	size_t alen = mm->n_auxv * 8;
+	int fd;
+	long r;
+
+	if (alen > 2048)
+		return pr_err("mm.img: auxv of %zu bytes is too large", alen);
+	memset(&m, 0, sizeof(m));
+	m.start_code = mm->start_code;
+	m.end_code = mm->end_code;
+	m.start_data = mm->start_data;
+	m.end_data = mm->end_data;
+	m.start_brk = mm->start_brk;
+	m.brk = mm->brk;
+	m.start_stack = mm->start_stack;
+	m.arg_start = mm->arg_start;
+	m.arg_end = mm->arg_end;
+	m.env_start = mm->env_start;
+	m.env_end = mm->env_end;
+	m.auxv = (__u64 *)(SCRATCH(c) + 2048);
+	m.auxv_size = alen;
+	fd = remote_open(c, mm->exe, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	m.exe_fd = fd;
+	if (scratch_write(c, 2048, mm->auxv, alen) || scratch_write(c, 1024, &m, sizeof(m)))
+		return -1;
+	r = rsys(c, 0, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, SCRATCH(c) + 1024, sizeof(m), 0, 0);
+	rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot set the mm fields and executable (PR_SET_MM_MAP): %s", strerror(-r));
+	return 0;
+}
+
+int restore_mm(struct rst_ctx *c)
+{
+	if (unmap_inherited(c) || move_vdso(c) || map_vmas(c) || cs_fault("memory") || fill_pages(c) ||
+	    protect_vmas(c) || set_mm_map(c))
+		return -1;
+	return 0;
+}

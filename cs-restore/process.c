@@ -1,1 +1,103 @@
+/*
+ * Process-wide checks and credentials. Credentials are restored last: once
+ * the process runs as another user, cs-restore may lose the right to trace it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
+#define LOG_PREFIX "process: "
+#include "log.h"
+#include "util.h"
+#include "restore.h"
+
+static const char *rlimit_name(unsigned r)
+{
+	static const char *n[] = { "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
+				   "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME" };
+	return r < ARRAY_SIZE(n) ? n[r] : "?";
+}
+
+int check_process(struct rst_ctx *c)
+{
+	ProcessEntry *pe = c->proc;
+
+	if (pe->pid != c->inv->root_pid || !pe->n_threads || pe->threads[0] != pe->pid)
+		return pr_err("pstree.img does not match the inventory");
+	if (!pe->creds || pe->creds->n_uid != 4 || pe->creds->n_gid != 4)
+		return pr_err("pstree.img: corrupt credentials");
+	for (size_t i = 0; i < pe->n_rlimits; i++) {
+		RlimitEntry *r = pe->rlimits[i];
+		struct rlimit cur;
+
+		if (getrlimit(r->resource, &cur))
+			return pr_err("pstree.img: unknown rlimit %u", r->resource);
+		/* no CAP_SYS_RESOURCE here: a hard limit cannot be raised (KERNEL-FACTS.md) */
+		if (r->max > cur.rlim_max && cur.rlim_max != RLIM_INFINITY)
+			return pr_err("rlimit %s: the saved hard limit %llu is above what can be set here (%llu)",
+				      rlimit_name(r->resource), (unsigned long long)r->max,
+				      (unsigned long long)cur.rlim_max);
+	}
+	return 0;
+}
+
+int restore_creds(struct rst_ctx *c)
+{
+	CredsEntry *cr = c->proc->creds;
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	long r;
+
+	/* bounding set first: dropping needs CAP_SETPCAP, which capset may remove */
+	for (int cap = 0; cap < 64; cap++)
+		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1) {
+			r = rsys(c, 0, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
+			if (r)
+				return pr_err("cannot drop capability %d from the bounding set: %s", cap, strerror(-r));
+		}
+	if (cr->n_groups) {
+		if (scratch_write(c, 0, cr->groups, cr->n_groups * sizeof(uint32_t)))
+			return -1;
+	}
+	r = rsys(c, 0, SYS_setgroups, cr->n_groups, SCRATCH(c), 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot set supplementary groups: %s", strerror(-r));
+	r = rsys(c, 0, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], 0, 0, 0);
+	if (r)
+		return pr_err("cannot set gids %u/%u/%u: %s", cr->gid[0], cr->gid[1], cr->gid[2], strerror(-r));
+	/* keep capabilities across the uid change, then set them exactly */
+	rsys(c, 0, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
+	r = rsys(c, 0, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], 0, 0, 0);
+	if (r)
+		return pr_err("cannot set uids %u/%u/%u: %s", cr->uid[0], cr->uid[1], cr->uid[2], strerror(-r));
+	rsys(c, 0, SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0);
+	data[0].effective = cr->cap_eff;
+	data[1].effective = cr->cap_eff >> 32;
+	data[0].permitted = cr->cap_prm;
+	data[1].permitted = cr->cap_prm >> 32;
+	data[0].inheritable = cr->cap_inh;
+	data[1].inheritable = cr->cap_inh >> 32;
+	hdr.pid = 0;
+	if (scratch_write(c, 0, &hdr, sizeof(hdr)) || scratch_write(c, 64, data, sizeof(data)))
+		return -1;
+	r = rsys(c, 0, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot set capabilities: %s", strerror(-r));
+	for (int cap = 0; cap < 64; cap++)
+		if (cr->cap_amb & (1ULL << cap)) {
+			r = rsys(c, 0, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
+			if (r)
+				return pr_err("cannot raise ambient capability %d: %s", cap, strerror(-r));
+		}
+	/* the stub asked to die with us; the restored process must not */
+	r = rsys(c, 0, SYS_prctl, PR_SET_PDEATHSIG, c->proc->has_pdeath_sig ? c->proc->pdeath_sig : 0, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot reset the parent-death signal: %s", strerror(-r));
+	return 0;
+}

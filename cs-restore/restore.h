@@ -1,1 +1,73 @@
+/*
+ * cs-restore internals. The restore is ptrace-driven (shared/DESIGN.md): a
+ * stub task with the saved PID is forked from cs-restore, sets up what plain
+ * C can set up in itself (fds, handlers, cwd, umask), then stops; cs-restore
+ * rebuilds its address space, threads and registers with remote syscalls
+ * and detaches. We chose this over a freestanding restorer blob because
+ * PTRACE_SETREGSET takes the whole xsave area (an rt_sigreturn frame drops
+ * AVX state, KERNEL-FACTS.md), and every step keeps libc and a log.
+ */
+#ifndef CS_RESTORE_H
+#define CS_RESTORE_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ptrace.h"
+#include "image.h"
+#include "proc.h"
+#include "inventory.pb-c.h"
+#include "core.pb-c.h"
+#include "mm.pb-c.h"
+#include "fdinfo.pb-c.h"
+
+#define HOLE_SIZE (2 * 4096UL)	/* gadget page + scratch page in the stub */
+
+struct rst_ctx {
+	int dirfd;
+	pid_t pid;
+	InventoryEntry *inv;
+	ProcessEntry *proc;
+	ThreadCoreEntry **cores;	/* in the order of proc->threads */
+	size_t nr_cores;
+	MmEntry *mm;
+	FdEntry **fds;
+	size_t nr_fds;
+
+	unsigned long hole;		/* gadget page, then scratch page */
+	struct pt_proc pt;		/* the stub and, later, its threads */
+	int shell_job;
+};
+
+/* files.c */
+int check_files(struct rst_ctx *c);
+/* stub_files - run in the stub: create every fd at its number. Returns 0 or
+ * -1 with a message in err (the stub has no log). *errfd (the pipe that
+ * carries that message) is moved above every target fd. */
+int stub_files(struct rst_ctx *c, int *errfd, char *err, size_t len);
+
+/* stub.c */
+int find_hole(struct rst_ctx *c);
+int create_stub(struct rst_ctx *c);
+
+/* mm.c */
+int check_mm(struct rst_ctx *c);
+int restore_mm(struct rst_ctx *c);
+
+/* threads.c */
+int check_threads(struct rst_ctx *c);
+int restore_threads(struct rst_ctx *c);
+int finish_threads(struct rst_ctx *c);
+
+/* process.c */
+int check_process(struct rst_ctx *c);
+int restore_creds(struct rst_ctx *c);
+int restore_signals(struct rst_ctx *c);
+
+/* remote helpers (stub.c): a syscall in the stub's main thread / write to scratch */
+long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+	  unsigned long a4, unsigned long a5, unsigned long a6);
+int scratch_write(struct rst_ctx *c, unsigned long off, const void *buf, size_t len);
+#define SCRATCH(c) ((c)->hole + 4096)
+
+#endif

@@ -1,1 +1,226 @@
+/*
+ * Threads: check that every TID is free and this CPU has the saved xsave
+ * features; create each thread with clone3(set_tid) inside the stub; give
+ * each its per-thread state; set registers last and detach.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
+#define LOG_PREFIX "threads: "
+#include "log.h"
+#include "util.h"
+#include "restore.h"
+
+#ifndef ERESTARTSYS
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+#endif
+
+static int pid_taken(pid_t pid)
+{
+	char path[64], *comm;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	comm = read_file_at(AT_FDCWD, path, NULL, 64);
+	if (!comm)
+		return 0;
+	comm[strcspn(comm, "\n")] = 0;
+	pr_err("PID %d is taken (by %s): cannot restore there", pid, comm);
+	free(comm);
+	return 1;
+}
+
+int check_threads(struct rst_ctx *c)
+{
+	uint64_t xcr0 = host_xcr0();
+
+	for (size_t i = 0; i < c->nr_cores; i++) {
+		ThreadCoreEntry *tc = c->cores[i];
+
+		if (pid_taken(tc->tid))
+			return -1;
+		if (tc->xfeatures & ~xcr0)
+			return pr_err("thread %u uses xsave features %#llx that this CPU lacks (XCR0 %#llx)", tc->tid,
+				      (unsigned long long)tc->xfeatures, (unsigned long long)xcr0);
+		if (tc->regs->n_gpr != sizeof(struct user_regs_struct) / 8)
+			return pr_err("core-%u.img: %zu registers, expected %zu", tc->tid, tc->regs->n_gpr,
+				      sizeof(struct user_regs_struct) / 8);
+		if (tc->xsave.len < 576)
+			return pr_err("core-%u.img: xsave area of %zu bytes is too short", tc->tid, tc->xsave.len);
+	}
+	return 0;
+}
+
+/* Create thread i (i >= 1) with its saved TID by a remote clone3 in the main thread. */
+static int create_thread(struct rst_ctx *c, size_t i)
+{
+	struct clone_args ca;
+	uint64_t tid = c->cores[i]->tid;
+	struct pt_thread *t;
+	long r;
+
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+	ca.set_tid = SCRATCH(c) + 512;
+	ca.set_tid_size = 1;
+	if (scratch_write(c, 0, &ca, sizeof(ca)) || scratch_write(c, 512, &tid, sizeof(pid_t)))
+		return -1;
+	r = rsys(c, 0, SYS_clone3, SCRATCH(c), sizeof(ca), 0, 0, 0, 0);
+	if (r != (long)tid)
+		return pr_err("cannot create thread %llu: %s", (unsigned long long)tid,
+			      r < 0 ? strerror(-r) : "got another TID");
+	/* PTRACE_O_TRACECLONE: it starts traced, stopped before its first instruction */
+	if (pt_wait_stop(tid) < 0)
+		return pr_err("thread %llu died at birth", (unsigned long long)tid);
+	t = &c->pt.t[c->pt.nr++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	if (pt_getregs(tid, &t->regs))
+		return pr_perror("cannot read the registers of thread %llu", (unsigned long long)tid);
+	return 0;
+}
+
+static int thread_state(struct rst_ctx *c, int i)
+{
+	ThreadCoreEntry *tc = c->cores[i];
+	long r;
+
+	r = rsys(c, i, SYS_set_tid_address, tc->has_clear_child_tid ? tc->clear_child_tid : 0, 0, 0, 0, 0, 0);
+	if (r < 0)
+		return pr_err("thread %u: cannot set clear_child_tid: %s", tc->tid, strerror(-r));
+	r = rsys(c, i, SYS_set_robust_list, tc->robust_list, tc->robust_list_len ? tc->robust_list_len : 24, 0, 0, 0, 0);
+	if (r)
+		return pr_err("thread %u: cannot set the robust list: %s", tc->tid, strerror(-r));
+	if (tc->rseq) {
+		r = rsys(c, i, SYS_rseq, tc->rseq->addr, tc->rseq->size, 0, tc->rseq->sig, 0, 0);
+		if (r)
+			return pr_err("thread %u: cannot register rseq at %#llx: %s", tc->tid,
+				      (unsigned long long)tc->rseq->addr, strerror(-r));
+	}
+	if (tc->altstack) {
+		stack_t ss = { .ss_sp = (void *)tc->altstack->sp, .ss_flags = tc->altstack->flags,
+			       .ss_size = tc->altstack->size };
+
+		if (scratch_write(c, 0, &ss, sizeof(ss)))
+			return -1;
+		r = rsys(c, i, SYS_sigaltstack, SCRATCH(c), 0, 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %u: cannot set the alternate signal stack: %s", tc->tid, strerror(-r));
+	}
+	if (tc->comm) {
+		/* /proc/PID/task/TID/comm is writable only from the same thread
+		 * group, so the thread names itself */
+		char name[16];
+
+		snprintf(name, sizeof(name), "%s", tc->comm);
+		if (scratch_write(c, 0, name, sizeof(name)))
+			return -1;
+		r = rsys(c, i, SYS_prctl, PR_SET_NAME, SCRATCH(c), 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %u: cannot restore its name %s: %s", tc->tid, name, strerror(-r));
+	}
+	return 0;
+}
+
+int restore_threads(struct rst_ctx *c)
+{
+	for (size_t i = 1; i < c->nr_cores; i++)
+		if (create_thread(c, i))
+			return -1;
+	for (size_t i = 0; i < c->nr_cores; i++)
+		if (thread_state(c, i))
+			return -1;
+	pr_info("%zu threads created", c->nr_cores);
+	return 0;
+}
+
+/* Queue the saved pending signals: from the main thread, as the kernel
+ * accepts any si_code only from the process itself (kernel/signal.c). */
+static int queue_pending(struct rst_ctx *c, int tid, SiginfoEntry **s, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		siginfo_t si;
+		long r;
+
+		if (s[k]->raw.len != sizeof(si))
+			return pr_err("corrupt pending siginfo");
+		memcpy(&si, s[k]->raw.data, sizeof(si));
+		if (scratch_write(c, 0, &si, sizeof(si)))
+			return -1;
+		if (tid)
+			r = rsys(c, 0, SYS_rt_tgsigqueueinfo, c->pid, tid, si.si_signo, SCRATCH(c), 0, 0);
+		else
+			r = rsys(c, 0, SYS_rt_sigqueueinfo, c->pid, si.si_signo, SCRATCH(c), 0, 0, 0);
+		if (r)
+			return pr_err("cannot queue pending signal %d: %s", si.si_signo, strerror(-r));
+	}
+	return 0;
+}
+
+int restore_signals(struct rst_ctx *c)
+{
+	if (queue_pending(c, 0, c->proc->shared_pending, c->proc->n_shared_pending))
+		return -1;
+	for (size_t i = 0; i < c->nr_cores; i++)
+		if (queue_pending(c, c->cores[i]->tid, c->cores[i]->pending, c->cores[i]->n_pending))
+			return -1;
+	return 0;
+}
+
+/* The registers as the thread must resume: a syscall interrupted by the
+ * freeze is re-entered (KERNEL-FACTS.md, "Where a seized thread was"). */
+static void fixup_restart(struct user_regs_struct *r)
+{
+	long rax = (long)r->rax;
+
+	if ((long)r->orig_rax >= 0) {
+		if (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND) {
+			r->rax = r->orig_rax;
+			r->rip -= 2;
+		} else if (rax == -ERESTART_RESTARTBLOCK) {
+			r->rax = -EINTR;
+		}
+	}
+	r->orig_rax = -1;
+}
+
+int finish_threads(struct rst_ctx *c)
+{
+	static uint8_t xbuf[XSAVE_BUF_MAX];
+	ssize_t cur;
+
+	for (size_t i = 0; i < c->nr_cores; i++) {
+		ThreadCoreEntry *tc = c->cores[i];
+		struct pt_thread *t = &c->pt.t[i];
+		struct user_regs_struct r;
+		uint64_t mask = tc->sigmask;
+
+		cur = pt_get_xstate(t->tid, xbuf);
+		if (cur < 0)
+			return pr_perror("thread %u: cannot read its xsave area", tc->tid);
+		memcpy(xbuf, tc->xsave.data, (size_t)cur < tc->xsave.len ? (size_t)cur : tc->xsave.len);
+		if (pt_set_xstate(t->tid, xbuf, cur))
+			return pr_perror("thread %u: cannot set its xsave area", tc->tid);
+		memcpy(&r, tc->regs->gpr, sizeof(r));
+		fixup_restart(&r);
+		if (pt_setregs(t->tid, &r))
+			return pr_perror("thread %u: cannot set its registers", tc->tid);
+		t->regs = r;
+		t->regs_dirty = 0;
+		if (ptrace(PTRACE_SETSIGMASK, t->tid, 8, &mask))
+			return pr_perror("thread %u: cannot set its signal mask", tc->tid);
+	}
+	return 0;
+}

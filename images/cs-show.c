@@ -59,9 +59,7 @@ static void put_sep(FILE *f, int first, int depth)
 
 static void put_close(FILE *f, int nonempty, int depth, char c)
 {
-	if (nonempty)
-		fprintf(f, "\n%*s", depth * 2, "");
-	fputc(c, f);
+	fprintf(f, "%s%*s%c", nonempty ? "\n" : "", nonempty ? depth * 2 : 0, "", c);
 }
 
 /* Length of the valid UTF-8 sequence at p, 0 when it is not one. */
@@ -212,7 +210,7 @@ static int field_present(const ProtobufCFieldDescriptor *fd, const char *base)
 static void put_msg(FILE *f, const ProtobufCMessage *m, int depth)
 {
 	const char *base = (const char *)m;
-	int first = 1;
+	int n = 0;
 
 	if (!m) {
 		fputs("null", f);
@@ -224,8 +222,7 @@ static void put_msg(FILE *f, const ProtobufCMessage *m, int depth)
 
 		if (!field_present(fd, base))
 			continue;
-		put_sep(f, first, depth + 1);
-		first = 0;
+		put_sep(f, !n++, depth + 1);
 		put_string(f, fd->name);
 		fputs(": ", f);
 		if (fd->label == PROTOBUF_C_LABEL_REPEATED)
@@ -234,7 +231,7 @@ static void put_msg(FILE *f, const ProtobufCMessage *m, int depth)
 		else
 			put_value(f, fd, base + fd->offset, depth + 1);
 	}
-	put_close(f, !first, depth, '}');
+	put_close(f, n, depth, '}');
 }
 
 /* All records of one image as an array; the page stream as its size only. */
@@ -270,7 +267,7 @@ static int show_image(FILE *f, int dirfd, const char *name, const struct kind *k
 static int show_images(FILE *f, const char *dir, int dirfd)
 {
 	struct dirent **ents;
-	int n = scandir(dir, &ents, NULL, versionsort), ret = 0, first = 1;
+	int n = scandir(dir, &ents, NULL, versionsort), ret = 0, shown = 0;
 
 	if (n < 0)
 		return pr_perror("cannot list image directory %s", dir);
@@ -280,8 +277,7 @@ static int show_images(FILE *f, const char *dir, int dirfd)
 		const struct kind *k = kind_of(name);
 
 		if (!ret && k) {
-			put_sep(f, first, 2);
-			first = 0;
+			put_sep(f, !shown++, 2);
 			put_string(f, name);
 			fputs(": ", f);
 			ret = show_image(f, dirfd, name, k, 2);
@@ -289,7 +285,7 @@ static int show_images(FILE *f, const char *dir, int dirfd)
 		free(ents[i]);
 	}
 	free(ents);
-	put_close(f, !first, 1, '}');
+	put_close(f, shown, 1, '}');
 	return ret;
 }
 
@@ -311,7 +307,8 @@ static int read_one(int dirfd, const char *name, uint32_t magic, const ProtobufC
 
 static int show_dir(const char *dir, int verify)
 {
-	ProtobufCMessage *stats = NULL, *inv = NULL;
+	ProtobufCMessage *stats = NULL, *m = NULL;
+	InventoryEntry *inv = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	int dirfd, ret = -1;
@@ -334,11 +331,12 @@ static int show_dir(const char *dir, int verify)
 	    read_one(dirfd, "stats-dump.img", MAGIC_STATS, &dump_stats_entry__descriptor, &stats))
 		goto out;
 	/* --no-verify: decode the record, trust neither the trailer nor the sums */
-	if (verify ? inventory_load(dirfd, (InventoryEntry **)&inv) :
-		     read_one(dirfd, "inventory.img", MAGIC_INVENTORY, &inventory_entry__descriptor, &inv))
+	if (verify ? inventory_load(dirfd, &inv) :
+		     read_one(dirfd, "inventory.img", MAGIC_INVENTORY, &inventory_entry__descriptor, &m))
 		goto out;
+	inv = verify ? inv : (InventoryEntry *)m;
 	fputs("{\n  \"inventory\": ", f);
-	put_msg(f, inv, 1);
+	put_msg(f, &inv->base, 1);
 	fputs(",\n  \"stats\": ", f);
 	put_msg(f, stats, 1);
 	fputs(",\n  \"images\": ", f);
@@ -357,7 +355,7 @@ out:
 		protobuf_c_message_free_unpacked(stats, NULL);
 	/* image.c keeps a pointer to the loaded inventory: no img_open after this */
 	if (inv)
-		protobuf_c_message_free_unpacked(inv, NULL);
+		inventory_entry__free_unpacked(inv, NULL);
 	return ret;
 }
 

@@ -287,8 +287,8 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 		status = pt_wait_stop(t->tid);
 		if (status < 0)
 			return pr_err("thread %d died during a remote syscall %ld", t->tid, nr);
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			continue;	/* the pending PTRACE_INTERRUPT: go on */
+		if (status >> 16)
+			continue;	/* PTRACE_INTERRUPT still pending, or a clone event: go on */
 		sig = WSTOPSIG(status);
 		if (sig == SIGTRAP) {
 			if (pt_getregs(t->tid, &r))
@@ -362,6 +362,23 @@ int pt_release(struct pt_proc *p)
 			ret = pr_perror("cannot detach thread %d", t->tid);
 	}
 	return ret;
+}
+
+int pt_kill(struct pt_proc *p)
+{
+	if (kill(p->pid, SIGKILL))
+		return pr_perror("cannot kill %d", p->pid);
+	/* leader last: its exit is reported only once the other threads are reaped */
+	for (int i = p->nr - 1; i >= 0; i--) {
+		int status;
+
+		/* PTRACE_EVENT_EXIT is not set: the next report is the exit itself */
+		while (waitpid(p->t[i].tid, &status, __WALL) >= 0)
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				break;
+	}
+	p->nr = 0;
+	return 0;
 }
 
 void pt_free(struct pt_proc *p)

@@ -79,6 +79,14 @@ int pt_restore_regs(struct pt_thread *t);
  */
 int pt_release(struct pt_proc *p);
 
+/*
+ * pt_kill - SIGKILL the stopped thread group and collect each thread's exit
+ * as its tracer, so that the real parent is notified and can reap it (a
+ * traced zombie waits for its tracer first: ptrace(2), "death under ptrace").
+ * Returns 0 or -1.
+ */
+int pt_kill(struct pt_proc *p);
+
 /* pt_free - free p's arrays (does not detach). */
 void pt_free(struct pt_proc *p);
 

@@ -1,0 +1,372 @@
+# helpers.bash - shared set-up for checksync's bats tests.
+#
+# Every test gets a fresh temp dir $T.  Test programs follow the protocol in
+# test/c/tprog.h: `prog $T/ready ARGS`, PID in $T/ready when set up, checks
+# run on SIGUSR2, exit 0 when everything came back identical.
+#
+#   start_prog NAME ARGS...  start a test program, wait for it to be ready
+#                            and asleep; sets PID
+#   dump_killed [OPTS]       cs-dump -t $PID (the process is gone after it)
+#   dump_running [OPTS]      cs-dump -R -t $PID (the process keeps running)
+#   restore_wait [OPTS]      cs-restore in the background; sets RPID, waits
+#                            for $PID to be back
+#   wake_and_wait WAITPID    SIGUSR2 to $PID, wait for WAITPID; sets STATUS
+#   assert_prog_ok           STATUS 0 and no "differs" in the output
+#   round_trip NAME ARGS...  all of the above, kill-dump-restore
+#   control NAME ARGS...     no dump: the program's own checks pass
+#   expect_detects NAME MODE ARGS...
+#                            CS_TEST_CORRUPT=MODE: the checks must fail
+#
+# Teardown kills only the PIDs this test recorded in $T/pids, and only while
+# they still look like ours (their command line names $T), so a recycled PID
+# is left alone.  On failure it prints the program output and the dump and
+# restore logs (bats shows teardown output only for failed tests).
+
+CS_SRCDIR=${CS_SRCDIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+CS_BUILDDIR=${CS_BUILDDIR:-$CS_SRCDIR}
+
+READY_TIMEOUT=100	# tenths of a second
+EXIT_TIMEOUT=300
+
+setup() {
+	cs_setup
+}
+
+teardown() {
+	cs_teardown
+}
+
+cs_setup() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/cs-test.XXXXXX")
+	: >"$T/pids"
+	PID='' RPID='' STATUS='' NTASKS='' PROG_EXE=''
+}
+
+cs_teardown() {
+	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -z "${BATS_TEST_SKIPPED:-}" ]; then
+		show_logs
+	fi
+	kill_recorded
+	rm -rf "$T"
+}
+
+record_pid() {
+	echo "$1" >>"$T/pids"
+}
+
+# Is PID (still) one of ours?  Its command line names $T: the test program's
+# ready file, cs-restore's image dir.  A restored process whose command line
+# came back empty is recognised by its executable instead.
+is_ours() {
+	local pid=$1 cmdline exe
+	[ -e "/proc/$pid" ] || return 1
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	case "$cmdline" in
+	*"$T"*) return 0 ;;
+	"") exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	    case "$exe" in "$CS_BUILDDIR"/*) return 0 ;; esac ;;
+	esac
+	return 1
+}
+
+kill_recorded() {
+	local pid killed=()
+	[ -f "$T/pids" ] || return 0
+	while read -r pid; do
+		[ -n "$pid" ] || continue
+		if is_ours "$pid"; then
+			kill -KILL "$pid" 2>/dev/null && killed+=("$pid")
+		fi
+	done <"$T/pids"
+	# reap the killed ones that are our children (wait returns at once for
+	# the others: not a child of this shell)
+	for pid in "${killed[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+}
+
+show_logs() {
+	local f
+	for f in "$T"/prog*.out "$T/dump.out" "$T/dump.log" "$T/restore.out" "$T/restore.log"; do
+		[ -s "$f" ] || continue
+		echo "----- ${f#"$T"/} (last 300 lines) -----"
+		tail -n 300 "$f"
+	done
+}
+
+require_cs() {
+	local b
+	for b in cs-dump cs-restore; do
+		[ -x "$CS_BUILDDIR/$b" ] || skip "$b is not built in $CS_BUILDDIR"
+	done
+	# seizing and restoring a chosen PID need CAP_SYS_ADMIN (21) or
+	# CAP_CHECKPOINT_RESTORE (40), plus CAP_SYS_PTRACE (19)
+	local capeff
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	if (((0x$capeff >> 19 & 1) == 0 || ((0x$capeff >> 21 & 1) == 0 && (0x$capeff >> 40 & 1) == 0))); then
+		skip "needs CAP_SYS_PTRACE and CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"
+	fi
+}
+
+# In a subshell about to exec: close every fd above 2.  bats leaves several
+# open (its fd 3, the test's output file, an internal pipe); a test program
+# should own only stdin, stdout and stderr, so that its fd table is the same
+# on every machine, and a process holding a bats pipe can hang bats.
+close_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+	done
+	return 0
+}
+
+proc_state() {
+	local line
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+	line=${line##*) }
+	echo "${line%% *}"
+}
+
+# Wait until every thread of $1 sleeps (state S), i.e. is inside the syscall
+# it waits in, not on its way there.  Returns 1 after 10 s.
+wait_settled() {
+	local pid=$1 i t st all
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		all=1
+		for t in /proc/"$pid"/task/*; do
+			st=$(proc_state "${t#/proc/}") || { all=0; break; }
+			[ "$st" = S ] || { all=0; break; }
+		done
+		[ -e "/proc/$pid" ] && [ $all = 1 ] && return 0
+		sleep 0.1
+	done
+	echo "process $pid did not settle in 10 s: $(for t in /proc/"$pid"/task/*; do echo -n "${t##*/}=$(proc_state "${t#/proc/}") "; done)" >&2
+	return 1
+}
+
+# start_prog NAME ARGS...: run $CS_BUILDDIR/test/c/NAME "$T/ready" ARGS in the
+# background, stdout and stderr to $T/prog.out.  Returns 0 once it is ready
+# and asleep; the program's status if it exits first (77: cannot test this
+# here); 124 if it is not ready in 10 s.
+start_prog() {
+	local name=$1 bin=$CS_BUILDDIR/test/c/$1 i st=0
+	shift
+	if [ ! -x "$bin" ]; then
+		echo "test program $bin is not built" >&2
+		return 1
+	fi
+	rm -f "$T/ready"
+	(close_fds; exec "$bin" "$T/ready" "$@") </dev/null >"$T/prog.out" 2>&1 &
+	PID=$!
+	record_pid "$PID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/ready" ] && break
+		if ! kill -0 "$PID" 2>/dev/null || [ "$(proc_state "$PID")" = Z ]; then
+			wait "$PID" || st=$?
+			[ $st = 77 ] || echo "$name exited with status $st before it was ready" >&2
+			[ $st != 0 ] || st=1
+			return $st
+		fi
+		sleep 0.1
+	done
+	if [ ! -s "$T/ready" ]; then
+		echo "$name wrote no ready file in 10 s" >&2
+		return 124
+	fi
+	if [ "$(cat "$T/ready")" != "$PID" ]; then
+		echo "ready file says $(cat "$T/ready"), but $name was started as $PID" >&2
+		return 1
+	fi
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+	wait_settled "$PID"
+}
+
+# dump_killed [OPTS...]: dump $PID into $T/img; cs-dump kills it and returns
+# once the PID is gone.
+dump_killed() {
+	local st=0
+	mkdir -p "$T/img"
+	NTASKS=$(ls "/proc/$PID/task" | wc -l)
+	timeout -k 5 120 "$CS_BUILDDIR/cs-dump" -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
+		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+	if [ $st != 0 ]; then
+		echo "cs-dump -t $PID failed with status $st" >&2
+		return 1
+	fi
+	# The program is this shell's child: once dead it may linger as our
+	# zombie until reaped.  Anything else means it is still alive.
+	st=$(proc_state "$PID") || st=gone
+	if [ "$st" != gone ] && [ "$st" != Z ]; then
+		echo "cs-dump returned but process $PID is still there (state $st)" >&2
+		return 1
+	fi
+	wait "$PID" 2>/dev/null || true
+	if [ -e "/proc/$PID" ]; then
+		echo "PID $PID still exists after the dump" >&2
+		return 1
+	fi
+}
+
+# dump_running [OPTS...]: cs-dump -R; the process must keep running.
+dump_running() {
+	local st=0
+	mkdir -p "$T/img"
+	NTASKS=$(ls "/proc/$PID/task" | wc -l)
+	timeout -k 5 120 "$CS_BUILDDIR/cs-dump" -R -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
+		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+	if [ $st != 0 ]; then
+		echo "cs-dump -R -t $PID failed with status $st" >&2
+		return 1
+	fi
+	st=$(proc_state "$PID") || st=gone
+	case "$st" in
+	S|R|D) ;;
+	*) echo "process $PID is not running after cs-dump -R (state $st)" >&2; return 1 ;;
+	esac
+	wait_settled "$PID"
+}
+
+# restore_wait [OPTS...]: start cs-restore (it waits for the restored process
+# and exits with its status); wait until $PID exists again and has settled.
+restore_wait() {
+	local i st=0
+	(close_fds; exec "$CS_BUILDDIR/cs-restore" -D "$T/img" -v4 -o "$T/restore.log" "$@") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -e "/proc/$PID" ] && break
+		if ! kill -0 "$RPID" 2>/dev/null; then
+			wait "$RPID" || st=$?
+			echo "cs-restore exited with status $st before PID $PID came back" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	if [ ! -e "/proc/$PID" ]; then
+		echo "PID $PID did not come back within 10 s" >&2
+		return 1
+	fi
+	wait_restored
+}
+
+# The PID exists as soon as cs-restore forks it, long before it is the
+# program again.  A SIGUSR2 sent into the middle of a restore tests the
+# restorer's signal handling, not the program's state; wait (up to 10 s)
+# until the process runs the program's executable with all its threads
+# asleep.  Only a note when that does not happen: the checks decide.
+wait_restored() {
+	local i exe n
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		exe=$(readlink "/proc/$PID/exe" 2>/dev/null) || exe=
+		n=$(ls "/proc/$PID/task" 2>/dev/null | wc -l)
+		if [ "$exe" = "$PROG_EXE" ] && [ "$n" = "$NTASKS" ] && wait_settled_once "$PID"; then
+			return 0
+		fi
+		kill -0 "$RPID" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "note: restored $PID did not look settled in 10 s (exe $exe, $n of $NTASKS threads)" >&2
+	return 0
+}
+
+wait_settled_once() {
+	local t st
+	for t in /proc/"$1"/task/*; do
+		st=$(proc_state "${t#/proc/}") || return 1
+		[ "$st" = S ] || return 1
+	done
+}
+
+# wake_and_wait WAITPID: SIGUSR2 to $PID, then wait (up to 30 s) for WAITPID
+# (the program itself, or cs-restore standing in for it); STATUS = its exit
+# status.
+wake_and_wait() {
+	local waitpid=$1 i
+	kill -USR2 "$PID"
+	for ((i = 0; i < EXIT_TIMEOUT; i++)); do
+		kill -0 "$waitpid" 2>/dev/null || break
+		[ "$(proc_state "$waitpid")" != Z ] || break
+		sleep 0.1
+	done
+	if kill -0 "$waitpid" 2>/dev/null && [ "$(proc_state "$waitpid")" != Z ]; then
+		echo "$waitpid did not exit within 30 s of SIGUSR2 to $PID" >&2
+		STATUS=124
+		return 1
+	fi
+	STATUS=0
+	wait "$waitpid" || STATUS=$?
+}
+
+assert_prog_ok() {
+	if [ "$STATUS" != 0 ]; then
+		echo "exit status $STATUS, want 0" >&2
+		return 1
+	fi
+	if grep -q differs "$T/prog.out"; then
+		echo "the program reported differences:" >&2
+		grep differs "$T/prog.out" >&2
+		return 1
+	fi
+}
+
+# control NAME ARGS...: no dump at all; proves the checks pass on an
+# undisturbed process (and that the test program's set-up works here).
+control() {
+	start_prog "$@"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+# round_trip NAME ARGS...: start, dump (killed), restore, wake, check.
+round_trip() {
+	require_cs
+	start_prog "$@"
+	dump_killed
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+# expect_detects NAME MODE ARGS...: with CS_TEST_CORRUPT=MODE the program
+# breaks its own state after set-up; it must exit 1 and say what differs.
+# Returns 77 when this machine cannot do MODE (e.g. no AVX-512).
+expect_detects() {
+	local name=$1 mode=$2 st=0
+	shift 2
+	CS_TEST_CORRUPT=$mode start_prog "$name" "$@" || st=$?
+	if [ $st = 77 ]; then
+		mv "$T/prog.out" "$T/prog-$mode.out"
+		return 77
+	fi
+	[ $st = 0 ] || return 1
+	wake_and_wait "$PID"
+	mv "$T/prog.out" "$T/prog-$mode.out"
+	if [ "$STATUS" != 1 ]; then
+		echo "CS_TEST_CORRUPT=$mode: exit status $STATUS, want 1" >&2
+		return 1
+	fi
+	if ! grep -q differs "$T/prog-$mode.out"; then
+		echo "CS_TEST_CORRUPT=$mode: no \"differs\" line in the output" >&2
+		return 1
+	fi
+}
+
+# expect_detects_all NAME "MODE..." ARGS...: every mode must be detected;
+# modes this machine cannot do are listed, not failed.
+expect_detects_all() {
+	local name=$1 modes=$2 mode st skipped=
+	shift 2
+	for mode in $modes; do
+		st=0
+		expect_detects "$name" "$mode" "$@" || st=$?
+		case $st in
+		0) ;;
+		77) skipped="$skipped $mode" ;;
+		*) echo "CS_TEST_CORRUPT=$mode was not detected" >&2; return 1 ;;
+		esac
+	done
+	[ -z "$skipped" ] || echo "# not possible on this machine:$skipped" >&3
+}
