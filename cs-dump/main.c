@@ -82,6 +82,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, "t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -133,7 +134,8 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			printf("cs-dump %s\n", PACKAGE_VERSION);
 			exit(0);
 		default:
-			fprintf(stderr, "cs-dump: try 'cs-dump --help'\n");
+			fprintf(stderr, "cs-dump: %s option '%s' (try 'cs-dump --help')\n",
+				c == ':' ? "missing argument to" : "invalid", argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -377,7 +379,7 @@ err:
 	}
 	if (dir_made)
 		remove_dir(tmp);
-	pr_err("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
+	pr_info("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
 out_fail:
 	dump_ctx_free(&c);
 	return 1;

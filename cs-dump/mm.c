@@ -90,6 +90,32 @@ static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v)
 	return 0;
 }
 
+/*
+ * process_vm_readv stops at pages the target cannot read (PROT_NONE, or
+ * write-only): /proc/PID/mem reads them, as ptrace may (FOLL_FORCE, proc(5)).
+ */
+static int read_forced(struct dump_ctx *c, uint8_t *dst, const struct iovec *rv, size_t n)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", c->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("cannot open %s", path);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t r = pread(fd, dst, rv[i].iov_len, (off_t)rv[i].iov_base);
+
+		if (r != (ssize_t)rv[i].iov_len) {
+			close(fd);
+			return pr_perror("cannot read %zu bytes at %p of %d", rv[i].iov_len, rv[i].iov_base, c->pid);
+		}
+		dst += rv[i].iov_len;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call. */
 static int copy_pages(struct dump_ctx *c)
 {
@@ -117,8 +143,8 @@ static int copy_pages(struct dump_ctx *c)
 		local.iov_base = c->pagebuf + off;
 		local.iov_len = bytes;
 		r = process_vm_readv(c->pid, &local, 1, remote, n, 0);
-		if (r != (ssize_t)bytes)
-			return pr_perror("cannot copy pages of %d (%zd of %zu bytes)", c->pid, r, bytes);
+		if (r != (ssize_t)bytes && read_forced(c, c->pagebuf + off, remote, n))
+			return -1;
 		off += bytes;
 	}
 	return 0;

@@ -71,6 +71,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, "D:djv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'D':
@@ -108,7 +109,8 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			printf("cs-restore %s\n", PACKAGE_VERSION);
 			exit(0);
 		default:
-			fprintf(stderr, "cs-restore: try 'cs-restore --help'\n");
+			fprintf(stderr, "cs-restore: %s option '%s' (try 'cs-restore --help')\n",
+				c == ':' ? "missing argument to" : "invalid", argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -205,14 +207,10 @@ static int detach_all(struct rst_ctx *c)
 
 static void kill_stub(struct rst_ctx *c)
 {
-	int status;
-
 	if (!c->pt.pid)
 		return;
-	kill(c->pt.pid, SIGKILL);
-	while (waitpid(c->pt.pid, &status, __WALL) < 0 && errno == EINTR)
-		;
-	/* threads are reaped with the group; wait for the PID to be free */
+	/* every thread is reaped, the leader last: its PID is free on return */
+	pt_kill(&c->pt);
 	c->pt.pid = 0;
 }
 
@@ -268,6 +266,6 @@ int main(int argc, char **argv)
 	return 128 + WTERMSIG(status);
 err:
 	kill_stub(&c);
-	pr_err("restore from %s failed; nothing was left running", o.dir);
+	pr_info("restore from %s failed; nothing was left running", o.dir);
 	return 1;
 }

@@ -146,9 +146,11 @@ int restore_threads(struct rst_ctx *c)
 	return 0;
 }
 
-/* Queue the saved pending signals: from the main thread, as the kernel
- * accepts any si_code only from the process itself (kernel/signal.c). */
-static int queue_pending(struct rst_ctx *c, int tid, SiginfoEntry **s, size_t n)
+/* Queue the saved pending signals, each from the thread it is for (thread
+ * idx; the main thread for process-wide ones): the kernel accepts a
+ * siginfo with si_code >= 0 only from the receiving thread itself
+ * (do_rt_tgsigqueueinfo in kernel/signal.c). */
+static int queue_pending(struct rst_ctx *c, int idx, int tid, SiginfoEntry **s, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
 		siginfo_t si;
@@ -160,7 +162,7 @@ static int queue_pending(struct rst_ctx *c, int tid, SiginfoEntry **s, size_t n)
 		if (scratch_write(c, 0, &si, sizeof(si)))
 			return -1;
 		if (tid)
-			r = rsys(c, 0, SYS_rt_tgsigqueueinfo, c->pid, tid, si.si_signo, SCRATCH(c), 0, 0);
+			r = rsys(c, idx, SYS_rt_tgsigqueueinfo, c->pid, tid, si.si_signo, SCRATCH(c), 0, 0);
 		else
 			r = rsys(c, 0, SYS_rt_sigqueueinfo, c->pid, si.si_signo, SCRATCH(c), 0, 0, 0);
 		if (r)
@@ -171,10 +173,10 @@ static int queue_pending(struct rst_ctx *c, int tid, SiginfoEntry **s, size_t n)
 
 int restore_signals(struct rst_ctx *c)
 {
-	if (queue_pending(c, 0, c->proc->shared_pending, c->proc->n_shared_pending))
+	if (queue_pending(c, 0, 0, c->proc->shared_pending, c->proc->n_shared_pending))
 		return -1;
 	for (size_t i = 0; i < c->nr_cores; i++)
-		if (queue_pending(c, c->cores[i]->tid, c->cores[i]->pending, c->cores[i]->n_pending))
+		if (queue_pending(c, i, c->cores[i]->tid, c->cores[i]->pending, c->cores[i]->n_pending))
 			return -1;
 	return 0;
 }

@@ -113,7 +113,7 @@ static int seize_new(struct pt_proc *p)
 
 		if (tid <= 0 || has_tid(p, tid))
 			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, 0)) {
+		if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
 			if (errno == ESRCH && tid != p->pid)
 				continue;	/* thread exited meanwhile */
 			closedir(d);
@@ -266,6 +266,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	       unsigned long a4, unsigned long a5, unsigned long a6)
 {
 	struct user_regs_struct r = t->regs;
+	int entered = 0;
 
 	r.rip = p->gadget;
 	r.orig_rax = -1;	/* no syscall-restart logic on resume */
@@ -279,28 +280,35 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	if (pt_setregs(t->tid, &r))
 		return pr_perror("cannot set registers of thread %d", t->tid);
 	t->regs_dirty = 1;
+	t->in_sigstop = 0;
 	for (;;) {
 		int status, sig;
 
-		if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0))
-			return pr_perror("cannot step thread %d", t->tid);
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0))
+			return pr_perror("cannot resume thread %d", t->tid);
 		status = pt_wait_stop(t->tid);
 		if (status < 0)
-			return pr_err("thread %d died during a remote syscall %ld", t->tid, nr);
+			return pr_err("thread %d died during remote syscall %ld", t->tid, nr);
 		if (status >> 16)
 			continue;	/* PTRACE_INTERRUPT still pending, or a clone event: go on */
 		sig = WSTOPSIG(status);
-		if (sig == SIGTRAP) {
+		if (sig == (SIGTRAP | 0x80)) {
+			if (!entered) {
+				entered = 1;
+				continue;
+			}
 			if (pt_getregs(t->tid, &r))
 				return pr_perror("cannot read registers of thread %d", t->tid);
 			if (r.rip != p->gadget + 2)
-				return pr_err("thread %d: unexpected trap at %#llx in remote syscall %ld",
+				return pr_err("thread %d: unexpected syscall stop at %#llx in remote syscall %ld",
 					      t->tid, r.rip, nr);
-			t->in_sigstop = 1;
 			*ret = r.rax;
-			return 0;
+			/* registers back at once: a tracer that dies between two
+			 * remote syscalls leaves the thread as it found it */
+			return pt_restore_regs(t);
 		}
-		/* Another signal arrived meanwhile: keep the first one, else say so. */
+		/* A signal arrived before the syscall ran: keep the first one
+		 * (re-queued at release), re-send any other; step on without it. */
 		if (!t->stop_sig) {
 			t->stop_sig = sig;
 			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->stop_info);
@@ -309,27 +317,6 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 				t->tid, sig);
 			syscall(__NR_tgkill, p->pid, t->tid, sig);
 		}
-		/* The signal is suppressed by stepping on with 0. If the syscall
-		 * already ran (rip past it), that was its result; else start over. */
-		if (pt_getregs(t->tid, &r))
-			return pr_perror("cannot read registers of thread %d", t->tid);
-		if (r.rip == p->gadget + 2) {
-			t->in_sigstop = 1;
-			*ret = r.rax;
-			return 0;
-		}
-		r = t->regs;
-		r.rip = p->gadget;
-		r.orig_rax = -1;
-		r.rax = nr;
-		r.rdi = a1;
-		r.rsi = a2;
-		r.rdx = a3;
-		r.r10 = a4;
-		r.r8 = a5;
-		r.r9 = a6;
-		if (pt_setregs(t->tid, &r))
-			return pr_perror("cannot set registers of thread %d", t->tid);
 	}
 }
 
@@ -353,6 +340,12 @@ int pt_release(struct pt_proc *p)
 
 		if (pt_restore_regs(t))
 			ret = -1;
+		if (!t->in_sigstop && t->stop_sig) {
+			/* remote syscalls moved it from the signal-delivery-stop to a
+			 * syscall-stop, where detach cannot inject: send it again
+			 * (si_code becomes SI_TKILL; the image keeps the original) */
+			syscall(__NR_tgkill, p->pid, t->tid, t->stop_sig);
+		}
 		if (t->in_sigstop && t->stop_sig) {
 			/* re-inject the signal we took out of delivery, as it was */
 			if (ptrace(PTRACE_SETSIGINFO, t->tid, 0, &t->stop_info) == 0)

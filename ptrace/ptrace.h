@@ -9,9 +9,12 @@
  *    was dequeued and is lost unless re-injected at detach.
  *  - NT_X86_XSTATE is sized by the kernel (2440 bytes on AVX2, 11008 with
  *    AMX); the read buffer is large and the kernel trims iov_len.
- *  - A remote syscall: write "syscall; int3" (0f 05 cc) at an executable
- *    address, set rip there, orig_rax = -1 (no restart logic), rax = nr,
- *    args in rdi rsi rdx r10 r8 r9; PTRACE_CONT; wait for SIGTRAP.
+ *  - A remote syscall: set rip to a "syscall" instruction (0f 05) that
+ *    already exists in an executable mapping, orig_rax = -1 (no restart
+ *    logic), rax = nr, args in rdi rsi rdx r10 r8 r9; PTRACE_SYSCALL to the
+ *    syscall-entry stop and again to the syscall-exit stop; read rax; put the
+ *    registers back at once. No single-step (a dying tracer would leave
+ *    TF set: exit_ptrace does not call ptrace_disable) and no int3.
  */
 #ifndef CS_PTRACE_H
 #define CS_PTRACE_H
@@ -37,8 +40,6 @@ struct pt_proc {
 	int nr;				/* threads in t[] */
 	struct pt_thread *t;		/* t[0] is the thread group leader */
 	unsigned long gadget;		/* address of "syscall; int3", 0: none */
-	unsigned long gadget_saved;	/* original word at gadget (dump side) */
-	int gadget_poked;		/* gadget bytes written over program text */
 	int exitkill;			/* restore side: the tracee dies with us */
 };
 
@@ -52,16 +53,16 @@ struct pt_proc {
 int pt_seize(pid_t pid, struct pt_proc *p);
 
 /*
- * pt_install_gadget - find an executable mapping of p and write the
- * remote-syscall gadget at its start (original word kept for pt_release).
+ * pt_install_gadget - find a syscall instruction (0f 05) in an executable
+ * mapping of p (the vDSO first) for remote syscalls; nothing is written.
  * Returns 0 or -1.
  */
 int pt_install_gadget(struct pt_proc *p);
 
 /*
  * pt_syscall - run syscall nr with up to 6 args in thread t of p (stopped).
- * The thread's registers are saved in t->regs on first use and put back by
- * pt_release / pt_restore_regs. *ret gets the raw return (-errno on error).
+ * The thread's registers (t->regs) are put back before it returns.
+ * *ret gets the raw return (-errno on error).
  * Returns 0 when the syscall ran, -1 when the tracee could not be driven
  * (it died, or an unexpected stop).
  */
@@ -73,8 +74,9 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 int pt_restore_regs(struct pt_thread *t);
 
 /*
- * pt_release - undo the gadget, put registers back, and detach every thread,
- * re-injecting a signal caught at seize (with its siginfo). Returns 0 or -1
+ * pt_release - put registers back and detach every thread, re-injecting a
+ * signal caught at seize: with its siginfo when the thread is still in that
+ * signal-delivery-stop, else sent again with tgkill. Returns 0 or -1
  * (some thread could not be detached; it is logged).
  */
 int pt_release(struct pt_proc *p);

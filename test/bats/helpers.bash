@@ -24,6 +24,9 @@
 
 CS_SRCDIR=${CS_SRCDIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 CS_BUILDDIR=${CS_BUILDDIR:-$CS_SRCDIR}
+CS_DUMP=$CS_BUILDDIR/cs-dump/cs-dump
+CS_RESTORE=$CS_BUILDDIR/cs-restore/cs-restore
+CS_SHOW=$CS_BUILDDIR/images/cs-show
 
 READY_TIMEOUT=100	# tenths of a second
 EXIT_TIMEOUT=300
@@ -98,7 +101,7 @@ show_logs() {
 require_cs() {
 	local b
 	for b in cs-dump cs-restore; do
-		[ -x "$CS_BUILDDIR/$b" ] || skip "$b is not built in $CS_BUILDDIR"
+		[ -x "$CS_BUILDDIR/$b/$b" ] || skip "$b is not built in $CS_BUILDDIR"
 	done
 	# seizing and restoring a chosen PID need CAP_SYS_ADMIN (21) or
 	# CAP_CHECKPOINT_RESTORE (40), plus CAP_SYS_PTRACE (19)
@@ -189,7 +192,7 @@ dump_killed() {
 	local st=0
 	mkdir -p "$T/img"
 	NTASKS=$(ls "/proc/$PID/task" | wc -l)
-	timeout -k 5 120 "$CS_BUILDDIR/cs-dump" -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
+	timeout -k 5 120 "$CS_DUMP" -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
 		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
 	if [ $st != 0 ]; then
 		echo "cs-dump -t $PID failed with status $st" >&2
@@ -214,7 +217,7 @@ dump_running() {
 	local st=0
 	mkdir -p "$T/img"
 	NTASKS=$(ls "/proc/$PID/task" | wc -l)
-	timeout -k 5 120 "$CS_BUILDDIR/cs-dump" -R -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
+	timeout -k 5 120 "$CS_DUMP" -R -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" "$@" \
 		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
 	if [ $st != 0 ]; then
 		echo "cs-dump -R -t $PID failed with status $st" >&2
@@ -232,7 +235,7 @@ dump_running() {
 # and exits with its status); wait until $PID exists again and has settled.
 restore_wait() {
 	local i st=0
-	(close_fds; exec "$CS_BUILDDIR/cs-restore" -D "$T/img" -v4 -o "$T/restore.log" "$@") \
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" -v4 -o "$T/restore.log" "$@") \
 		</dev/null >"$T/restore.out" 2>&1 &
 	RPID=$!
 	record_pid "$RPID"
@@ -369,4 +372,161 @@ expect_detects_all() {
 		esac
 	done
 	[ -z "$skipped" ] || echo "# not possible on this machine:$skipped" >&3
+}
+
+# ---------------------------------------------------------------------------
+# The Go key/value server (test/go): kvserver, kvclient, kvload, built into
+# $GO_BIN by test/go/build.sh (make check does it before bats runs).
+#
+#   require_go               skip unless the three Go programs are built
+#   start_kvserver ARGS...   start kvserver on a free port, detached; sets PID,
+#                            KV_PORT, KV_ADDR, PROG_EXE
+#   kvc ARGS...              kvclient against $KV_ADDR; output in KV_OUT
+#   kv_stat FIELD            one field of the server's STATS line
+#   kv_answers               the server answers a fresh connection (STATS pid)
+#   kv_dump DIR OPTS...      cs-dump -t $PID -D DIR OPTS; status in DUMP_ST
+#   kv_restore_d [DIR]       cs-restore -d; $PID must be back
+#   nfds PID                 how many fds PID has open
+#   task_list PID            its thread IDs, one line, sorted
+
+GO_BIN=$CS_BUILDDIR/test/go-bin
+
+require_go() {
+	local p
+	for p in kvserver kvclient kvload; do
+		[ -x "$GO_BIN/$p" ] || skip "$p is not built in $GO_BIN (run test/go/build.sh $GO_BIN)"
+	done
+}
+
+# A TCP port nobody uses on this machine as a local or remote port (checked
+# in /proc/net/tcp{,6}); random, so that concurrent test runs do not collide.
+free_port() {
+	local p i hex
+	for ((i = 0; i < 100; i++)); do
+		p=$((20000 + RANDOM % 30000))
+		printf -v hex ':%04X ' "$p"
+		cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi -- "$hex" || { echo "$p"; return 0; }
+	done
+	echo "no free TCP port found" >&2
+	return 1
+}
+
+# start_kvserver ARGS...: the server runs in its own session, started from a
+# subshell that exits at once, so it is not a child of this shell: when
+# cs-dump kills it, init reaps it and no zombie of ours holds its PID.  Its
+# PID comes from its -ready file (which also puts $T in its command line, so
+# that teardown recognises it).  Output goes to $T/prog-kvserver.out.
+start_kvserver() {
+	local i
+	KV_PORT=$(free_port) || return 1
+	KV_ADDR=127.0.0.1:$KV_PORT
+	rm -f "$T/ready"
+	(close_fds; setsid "$GO_BIN/kvserver" -addr "$KV_ADDR" -ready "$T/ready" "$@" \
+		</dev/null >>"$T/prog-kvserver.out" 2>&1 &)
+	for ((i = 0; i < 3 * READY_TIMEOUT; i++)); do
+		[ -s "$T/ready" ] && break
+		# it logs only after the ready file, or when it fails
+		if grep -q 'kvserver: ' "$T/prog-kvserver.out" 2>/dev/null && [ ! -s "$T/ready" ]; then
+			echo "kvserver failed to start:" >&2
+			cat "$T/prog-kvserver.out" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	if [ ! -s "$T/ready" ]; then
+		echo "kvserver wrote no ready file in 30 s" >&2
+		return 124
+	fi
+	PID=$(cat "$T/ready")
+	record_pid "$PID"
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+}
+
+# kvc ARGS...: kvclient -addr $KV_ADDR; it retries to dial for 10 s.
+# Output in KV_OUT and appended to $T/prog-kvclient.out.
+kvc() {
+	local st=0
+	KV_OUT=$("$GO_BIN/kvclient" -addr "$KV_ADDR" -timeout 10s "$@" 2>&1 </dev/null 3>&-) || st=$?
+	printf '$ kvclient %s  (status %d)\n%s\n' "$*" "$st" "$KV_OUT" >>"$T/prog-kvclient.out"
+	if [ $st != 0 ]; then
+		echo "kvclient $* failed with status $st: $(tail -n 3 <<<"$KV_OUT")" >&2
+		return 1
+	fi
+}
+
+# kv_stat FIELD: print FIELD of the STATS line (keys, num_gc, pid, ...).
+kv_stat() {
+	local w
+	kvc -stats || return 1
+	for w in $KV_OUT; do
+		case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac
+	done
+	echo "no $1 in the STATS line: $KV_OUT" >&2
+	return 1
+}
+
+# kv_answers: the server answers a fresh connection, and it is $PID.
+kv_answers() {
+	local pid
+	pid=$(kv_stat pid) || return 1
+	if [ "$pid" != "$PID" ]; then
+		echo "the server on $KV_ADDR is PID $pid, want $PID" >&2
+		return 1
+	fi
+}
+
+# kv_dump DIR OPTS...: cs-dump -t $PID -D DIR -v4 OPTS, bounded by a
+# timeout; never fails itself: sets DUMP_ST.  stdout+stderr in
+# $T/dump.out (stderr alone also in $T/dump.err), log in $T/dump.log.
+kv_dump() {
+	local dir=$1
+	shift
+	DUMP_ST=0
+	timeout -k 5 120 "$CS_DUMP" -t "$PID" -D "$dir" -v4 -o "$T/dump.log" "$@" \
+		</dev/null >"$T/dump.out" 2>"$T/dump.err" 3>&- || DUMP_ST=$?
+	cat "$T/dump.err" >>"$T/dump.out"
+}
+
+# kv_restore_d [DIR]: cs-restore -d from DIR ($T/img); $PID must be back.
+kv_restore_d() {
+	local dir=${1:-$T/img} st=0
+	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$dir" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	if [ $st != 0 ]; then
+		echo "cs-restore -D $dir -d failed with status $st" >&2
+		return 1
+	fi
+	if [ ! -e "/proc/$PID" ] || [ "$(proc_state "$PID")" = Z ]; then
+		echo "cs-restore -d returned 0 but PID $PID is not running" >&2
+		return 1
+	fi
+}
+
+nfds() {
+	ls "/proc/$1/fd" 2>/dev/null | wc -l
+}
+
+task_list() {
+	ls "/proc/$1/task" 2>/dev/null | sort -n | tr '\n' ' '
+}
+
+# wait_pid_gone PID [TENTHS]: wait (default 5 s) until PID no longer exists
+# (a zombie counts as gone only once reaped).
+wait_pid_gone() {
+	local i
+	for ((i = 0; i < ${2:-50}; i++)); do
+		[ -e "/proc/$1" ] || return 0
+		sleep 0.1
+	done
+	echo "PID $1 still exists (state $(proc_state "$1"))" >&2
+	return 1
+}
+
+# flip_byte FILE OFFSET: invert every bit of the byte at OFFSET.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || { echo "no byte at $2 in $1" >&2; return 1; }
+	printf "\\$(printf %03o $((b ^ 255)))" |
+		dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }

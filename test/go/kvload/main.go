@@ -7,8 +7,12 @@
 // must equal valueFor(seed, i, value-size), otherwise a SET of
 // load-<conn>-<n> to a deterministic value.
 //
-// Counters: ops = completed requests; errors = failed requests (I/O error
-// or unexpected response); reconnects = lost connections; mismatches =
+// Each request must complete within -timeout (read and write deadline), so
+// a connection that silently vanished (e.g. dropped by a checkpoint with
+// --tcp-close, which sends no FIN or RST) is noticed and re-dialed.
+//
+// Counters: ops = completed requests; errors = failed requests (I/O error,
+// timeout or unexpected response); reconnects = lost connections; mismatches =
 // GETs that returned a wrong value or NOTFOUND. Exit status is 1 if there
 // was any mismatch, else 0.
 package main
@@ -83,6 +87,7 @@ var (
 	getFrac   = flag.Float64("get-frac", 0.9, "fraction of requests that are GETs; the rest are SETs")
 	valueSize = flag.Int("value-size", 128, "value size in bytes (must match the server's)")
 	seed      = flag.Int64("seed", 1, "value seed (must match the server's)")
+	timeout   = flag.Duration("timeout", 2*time.Second, "per-request read/write deadline (0 = none); a timeout counts as an error and a reconnect")
 
 	ops, errs, reconnects, mismatches int64 // updated atomically
 
@@ -95,8 +100,8 @@ func main() {
 	reportFile := flag.String("report", "", "also write the final summary line to this file")
 	interval := flag.Duration("interval", time.Second, "progress report interval")
 	flag.Parse()
-	if *keys < 1 || *nconns < 1 || *interval <= 0 {
-		fmt.Fprintln(os.Stderr, "kvload: -keys, -conns and -interval must be positive")
+	if *keys < 1 || *nconns < 1 || *interval <= 0 || *timeout < 0 {
+		fmt.Fprintln(os.Stderr, "kvload: -keys, -conns and -interval must be positive, -timeout not negative")
 		os.Exit(2)
 	}
 
@@ -253,8 +258,14 @@ func (w *worker) run() {
 			}
 			buf = append(buf, '\n')
 
-			// One round trip.
-			_, err := conn.Write(buf)
+			// One round trip, bounded by -timeout.
+			var err error
+			if *timeout > 0 {
+				err = conn.SetDeadline(time.Now().Add(*timeout))
+			}
+			if err == nil {
+				_, err = conn.Write(buf)
+			}
 			var line []byte
 			if err == nil {
 				line, err = readLine(r)

@@ -1,0 +1,307 @@
+#!/bin/bash
+# checksync demo: checkpoint a loaded Go key/value server and restore it.
+#
+#   contrib/demo.sh [BUILDDIR]        # BUILDDIR default: $CS_BUILD_DIR or <repo>/build
+#
+# Run as root after contrib/build.sh. It starts kvserver with 100000 keys of
+# 512 bytes on a free loopback port, puts it under load with kvload (4
+# connections), dumps it with `cs-dump --tcp-close` while the load runs
+# (the server is killed), restores it with `cs-restore -d` (same PID and
+# TIDs), then shows every key verified, the load generator reconnected and
+# the server taking new writes and still collecting garbage.
+#
+# Exit status: 0 if every step succeeded, 1 otherwise. Everything it starts
+# is stopped and its temporary directory removed on exit.
+set -euo pipefail
+
+KEYS=100000
+VALUE_SIZE=512
+CONNS=4
+NEW_KEYS=1000
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+builddir=${1:-${CS_BUILD_DIR:-$root/build}}
+
+nstep=0
+step() {
+	nstep=$((nstep + 1))
+	printf '\n=== %d. %s ===\n' "$nstep" "$*"
+}
+say() { printf '    %s\n' "$*"; }
+die() {
+	printf '\ndemo: FAILED: %s\n' "$*" >&2
+	exit 1
+}
+now_ns() { date +%s%N; }
+ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
+
+[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
+builddir=$(cd "$builddir" && pwd)
+CS_DUMP=$builddir/cs-dump/cs-dump
+CS_RESTORE=$builddir/cs-restore/cs-restore
+CS_SHOW=$builddir/images/cs-show
+for b in "$CS_DUMP" "$CS_RESTORE" "$CS_SHOW"; do
+	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
+done
+[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
+for t in ss jq du setsid; do
+	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
+done
+
+tmp=$(mktemp -d /tmp/checksync-demo.XXXXXX)
+ckpt=$tmp/ckpt
+server_pid=""
+load_pid=""
+
+# is_ours PID NAME: PID is alive and still runs NAME (not a recycled PID).
+is_ours() {
+	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
+		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
+}
+
+# wait_gone PID SECONDS: wait until PID no longer exists (a process whose
+# parent is init may stay a zombie for a moment after it dies).
+wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		[ -e "/proc/$1" ] || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# stop PID NAME: stop a process this script started, if it is still ours.
+stop() {
+	if is_ours "$1" "$2"; then
+		kill -TERM "$1" 2>/dev/null || true
+		wait_gone "$1" 5 || { kill -KILL "$1" 2>/dev/null || true; wait_gone "$1" 5 || true; }
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop "$load_pid" kvload
+	stop "$server_pid" kvserver
+	rm -rf "$tmp"
+	if [ "$rc" -eq 0 ]; then
+		printf '\ndemo: OK\n'
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_detached PIDFILE LOG CMD...: run CMD in its own session with init as
+# its parent (a dumped process must not be the child of a shell waiting for
+# cs-dump: its zombie would hold the PID). PIDFILE gets CMD's PID.
+start_detached() {
+	local pidfile=$1 log=$2
+	shift 2
+	# shellcheck disable=SC2016 # $$, $0 and $@ are expanded by the inner sh
+	(setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+		</dev/null >"$log" 2>&1 &)
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pidfile" ] && { cat "$pidfile"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# stats_field NAME LINE: the value of NAME=... in a STATS line.
+stats_field() { tr ' ' '\n' <<<"$2" | sed -n "s|^$1=||p"; }
+
+# indent CMD...: run CMD with its output indented; CMD's exit status.
+indent() {
+	"$@" 2>&1 | sed 's/^/    /'
+	return "${PIPESTATUS[0]}"
+}
+
+# ping_once: one PING on a new connection (bash's /dev/tcp); true on PONG.
+ping_once() {
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+		printf 'PING\n' >&3 || exit 1
+		read -r -t 2 line <&3 || exit 1
+		[ "${line%$'\r'}" = PONG ]
+	)
+}
+
+# -------------------------------------------------------------------------
+step "Build the Go test programs (kvserver, kvclient, kvload)"
+gobin=$builddir/test/go-bin
+"$root/test/go/build.sh" "$gobin" || die "building the Go test programs failed"
+KVSERVER=$gobin/kvserver
+KVCLIENT=$gobin/kvclient
+KVLOAD=$gobin/kvload
+
+# -------------------------------------------------------------------------
+step "Start kvserver with $KEYS keys x $VALUE_SIZE B"
+port=""
+for ((i = 0; i < 200; i++)); do
+	p=$((17000 + (RANDOM % 1000)))
+	if [ -z "$(ss -Hltn "sport = :$p")" ]; then
+		port=$p
+		break
+	fi
+done
+[ -n "$port" ] || die "no free port found in 127.0.0.1:17000-17999"
+addr=127.0.0.1:$port
+cd "$tmp"
+start_detached "$tmp/server.pid" "$tmp/server.log" \
+	"$KVSERVER" -addr "$addr" -preload "$KEYS" -value-size "$VALUE_SIZE" -ready "$tmp/server.ready" >/dev/null ||
+	die "kvserver did not start"
+server_pid=$(cat "$tmp/server.pid")
+t0=$(now_ns)
+while [ ! -s "$tmp/server.ready" ]; do
+	if ! [ -e "/proc/$server_pid" ]; then
+		cat "$tmp/server.log" >&2
+		die "kvserver exited during start-up"
+	fi
+	[ "$(ms_since "$t0")" -lt 60000 ] || die "kvserver not ready after 60 s"
+	sleep 0.1
+done
+[ "$(cat "$tmp/server.ready")" = "$server_pid" ] || die "kvserver's ready file names PID $(cat "$tmp/server.ready"), expected $server_pid"
+say "kvserver PID $server_pid listening on $addr (preloaded in $(ms_since "$t0") ms, parent PID $(awk '/^PPid:/{print $2}' "/proc/$server_pid/status"))"
+
+# -------------------------------------------------------------------------
+step "Put it under load: kvload with $CONNS connections"
+load_pid=$(start_detached "$tmp/load.pid" "$tmp/load.log" \
+	"$KVLOAD" -addr "$addr" -keys "$KEYS" -value-size "$VALUE_SIZE" -conns "$CONNS" \
+	-duration 0 -timeout 2s -interval 1s) || die "kvload did not start"
+say "kvload PID $load_pid; waiting 2 s"
+sleep 2
+is_ours "$load_pid" kvload || { cat "$tmp/load.log" >&2; die "kvload exited"; }
+sed 's/^/    /' "$tmp/load.log"
+stats_before=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS before dump failed"
+say "$stats_before"
+
+# -------------------------------------------------------------------------
+step "Checkpoint: cs-dump -t $server_pid -D $ckpt --tcp-close --display-stats"
+rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$server_pid/status")
+tids_before=$(find "/proc/$server_pid/task" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tr '\n' ' ')
+say "server RSS before dump: $((rss_kb / 1024)) MiB (VmRSS $rss_kb kB), threads: $tids_before"
+t0=$(now_ns)
+if ! "$CS_DUMP" -t "$server_pid" -D "$ckpt" --tcp-close --display-stats 2>"$tmp/dump.err"; then
+	sed 's/^/    /' "$tmp/dump.err" >&2
+	die "cs-dump failed"
+fi
+dump_ms=$(ms_since "$t0")
+sed 's/^/    /' "$tmp/dump.err"
+statline=$(grep -m1 'freeze_us=' "$tmp/dump.err" || true)
+[ -n "$statline" ] || die "cs-dump printed no stats line"
+[ ! -e "/proc/$server_pid" ] || die "PID $server_pid still exists after cs-dump returned"
+image_size=$(du -sh "$ckpt" | cut -f1)
+image_bytes=$(du -sb "$ckpt" | cut -f1)
+dump_us=$(stats_field dump_us "$statline")
+say "cs-dump wall time: $dump_ms ms, of which the dump itself (dump_us) $((dump_us / 1000)) ms;"
+say "the rest is waiting for the killed PID $server_pid to be reaped by init: it is gone now"
+say "image directory: $image_size ($image_bytes bytes) vs RSS $((rss_kb / 1024)) MiB"
+"$CS_SHOW" "$ckpt" >"$tmp/show.json" || die "cs-show $ckpt failed"
+say "cs-show stats: $(jq -c .stats "$tmp/show.json")"
+frozen_us=$(jq -r '.stats.frozen_us // empty' "$tmp/show.json")
+tids_image=$(jq -r '.images["pstree.img"][0].threads[]?' "$tmp/show.json" 2>/dev/null | sort -n | tr '\n' ' ' || true)
+
+say "the server is down now; kvload keeps retrying:"
+sleep 1
+tail -n 1 "$tmp/load.log" | sed 's/^/    /'
+
+# -------------------------------------------------------------------------
+step "Restore: cs-restore -D $ckpt -d"
+load_lines=$(wc -l <"$tmp/load.log")
+t0=$(now_ns)
+if ! "$CS_RESTORE" -D "$ckpt" -d 2>"$tmp/restore.err"; then
+	sed 's/^/    /' "$tmp/restore.err" >&2
+	die "cs-restore failed"
+fi
+restore_ms=$(ms_since "$t0")
+sed 's/^/    /' "$tmp/restore.err"
+while ! ping_once 2>/dev/null; do
+	[ "$(ms_since "$t0")" -lt 10000 ] || die "restored server did not answer PING within 10 s"
+	sleep 0.005
+done
+first_answer_ms=$(ms_since "$t0")
+say "cs-restore returned after $restore_ms ms; first PONG after $first_answer_ms ms"
+is_ours "$server_pid" kvserver || die "no kvserver with PID $server_pid after restore"
+stats_after=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS after restore failed"
+say "$stats_after"
+[ "$(stats_field pid "$stats_after")" = "$server_pid" ] ||
+	die "server answers with pid=$(stats_field pid "$stats_after"), expected $server_pid"
+say "same PID: $server_pid (parent PID now $(awk '/^PPid:/{print $2}' "/proc/$server_pid/status"))"
+if [ -n "$tids_image" ]; then
+	for tid in $tids_image; do
+		[ -e "/proc/$server_pid/task/$tid" ] || die "thread $tid of the image is missing after restore"
+	done
+	say "same thread IDs: $tids_image"
+fi
+
+# -------------------------------------------------------------------------
+step "Verify every key: kvclient -check $KEYS"
+indent "$KVCLIENT" -addr "$addr" -value-size "$VALUE_SIZE" -check "$KEYS" || die "key check failed"
+
+# -------------------------------------------------------------------------
+step "The load generator reconnected"
+# Connections open at dump time were dropped silently (--tcp-close): each
+# kvload connection notices at its 2 s request timeout and re-dials.
+t0=$(now_ns)
+ok=""
+while [ "$(ms_since "$t0")" -lt 15000 ]; do
+	last=$(tail -n +"$((load_lines + 1))" "$tmp/load.log" | grep 'ops/s=' | tail -n 1 || true)
+	rate=$(stats_field 'ops/s' "$last")
+	rec=$(stats_field reconnects "$last")
+	if [ -n "$rate" ] && [ "${rate%.*}" -gt 0 ] && [ "${rec:-0}" -ge 1 ]; then
+		ok=1
+		sleep 1.1 # one more full interval, to show the rate after restore
+		break
+	fi
+	sleep 0.5
+done
+grep 'ops/s=' "$tmp/load.log" | tail -n 8 | sed 's/^/    /'
+[ -n "$ok" ] || die "kvload did not resume after restore"
+say "kvload's connections were dropped at the dump, timed out, re-dialed and are served again"
+
+# -------------------------------------------------------------------------
+step "New writes: $NEW_KEYS keys demo-*, then read back on a new connection"
+indent "$KVCLIENT" -addr "$addr" -value-size "$VALUE_SIZE" -set-prefix demo -set-count "$NEW_KEYS" ||
+	die "writing new keys failed"
+indent "$KVCLIENT" -addr "$addr" -value-size "$VALUE_SIZE" -expect-prefix demo -expect-count "$NEW_KEYS" ||
+	die "reading back the new keys failed"
+
+# -------------------------------------------------------------------------
+step "The garbage collector still works: STATS, GC, STATS"
+s1=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS failed"
+say "before: $s1"
+gc=$("$KVCLIENT" -addr "$addr" -timeout 30s -gc) || die "GC failed"
+say "GC:     $gc"
+s2=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS failed"
+say "after:  $s2"
+gc1=$(stats_field num_gc "$s1")
+gc2=$(stats_field num_gc "$s2")
+if ! { [ -n "$gc1" ] && [ -n "$gc2" ] && [ "$gc2" -gt "$gc1" ]; }; then
+	die "num_gc did not grow ($gc1 -> $gc2)"
+fi
+say "num_gc: $gc1 -> $gc2"
+
+# -------------------------------------------------------------------------
+step "Stop the load generator"
+kill -TERM "$load_pid"
+wait_gone "$load_pid" 10 || die "kvload did not stop"
+load_pid=""
+summary=$(grep 'kvload: total' "$tmp/load.log" || true)
+say "${summary:-kvload printed no summary}"
+[ -n "$summary" ] || die "kvload printed no summary"
+[ "$(stats_field mismatches "$summary")" = 0 ] || die "kvload saw wrong values"
+
+# -------------------------------------------------------------------------
+step "Summary"
+say "server RSS before dump      $((rss_kb / 1024)) MiB"
+say "image size                  $image_size ($image_bytes bytes)"
+say "cs-dump wall time           $dump_ms ms (dump_us $((dump_us / 1000)) ms + waiting for init to reap the PID)"
+say "frozen (target's loss)      ${frozen_us:-?} us"
+say "cs-restore -d returned in   $restore_ms ms"
+say "first answer after          $first_answer_ms ms (from the start of cs-restore)"
+say "keys verified               $KEYS of $KEYS, $NEW_KEYS new keys written and read back"
+say "load generator              ${summary#kvload: total }"
