@@ -1,0 +1,60 @@
+/*
+ * img-edit: a test tool that changes one field of an image and reseals the
+ * inventory, so that tests can check what cs-restore does with an image that
+ * is well-formed but describes something this machine cannot give.
+ *
+ *   img-edit DIR or-xfeatures TID MASK   core-TID.img: xfeatures |= MASK
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "image.h"
+#include "inventory.pb-c.h"
+#include "core.pb-c.h"
+
+int main(int argc, char **argv)
+{
+	struct img_sums sums = { 0 };
+	InventoryEntry *inv;
+	ThreadCoreEntry *tc;
+	struct img *img;
+	char name[64];
+	int dfd;
+
+	log_init(LOG_WARN, NULL);
+	if (argc != 5 || strcmp(argv[2], "or-xfeatures")) {
+		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n");
+		return 1;
+	}
+	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
+	if (dfd < 0 || inventory_load(dfd, &inv))
+		return 1;
+	snprintf(name, sizeof(name), "core-%s.img", argv[3]);
+	img = img_open(dfd, name, MAGIC_CORE);
+	if (!img || img_read_msg(img, &thread_core_entry__descriptor, (ProtobufCMessage **)&tc) != 1)
+		return 1;
+	img_free(img);
+	tc->xfeatures |= strtoull(argv[4], NULL, 0);
+	/* rewrite the core image, then every sum into a new inventory */
+	unlinkat(dfd, name, 0);
+	img = img_create(dfd, name, MAGIC_CORE);
+	if (!img || img_write_msg(img, &tc->base) || img_close(img, &sums))
+		return 1;
+	for (size_t i = 0; i < inv->n_images; i++) {
+		if (!strcmp(inv->images[i]->name, name))
+			continue;
+		sums.names = realloc(sums.names, (sums.n + 1) * sizeof(char *));
+		sums.sizes = realloc(sums.sizes, (sums.n + 1) * sizeof(uint64_t));
+		sums.crcs = realloc(sums.crcs, (sums.n + 1) * sizeof(uint32_t));
+		sums.names[sums.n] = strdup(inv->images[i]->name);
+		sums.sizes[sums.n] = inv->images[i]->size;
+		sums.crcs[sums.n] = inv->images[i]->crc32c;
+		sums.n++;
+	}
+	unlinkat(dfd, "inventory.img", 0);
+	return inventory_write(dfd, inv, &sums) ? 1 : 0;
+}
