@@ -44,6 +44,9 @@ struct dump_ctx {
 /* peek_pending - queued siginfos of tid (shared=1: the process-wide queue), appended to *out. */
 int peek_pending(pid_t tid, int shared, SiginfoEntry ***out, size_t *n);
 int add_siginfo(SiginfoEntry ***arr, size_t *n, const siginfo_t *si);
+/* check_dumpable - refuse what cannot be saved yet (seccomp, NoNewPrivs,
+ * child processes) before anything runs in the target. */
+int check_dumpable(struct dump_ctx *c);
 int dump_threads(struct dump_ctx *c);
 int write_threads(struct dump_ctx *c);
 

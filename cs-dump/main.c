@@ -112,17 +112,8 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			o->display_stats = 1;
 			break;
 		case 'v':
-			if (optarg) {
-				char *end;
-
-				o->verbosity = strtol(optarg, &end, 10);
-				if (*end || o->verbosity < 0 || o->verbosity > 4) {
-					fprintf(stderr, "cs-dump: invalid verbosity '%s' (0..4)\n", optarg);
-					return -1;
-				}
-			} else if (o->verbosity < LOG_TRACE) {
-				o->verbosity++;
-			}
+			if (parse_verbosity("cs-dump", optarg, &o->verbosity))
+				return -1;
 			break;
 		case 'o':
 			o->log_file = optarg;
@@ -154,7 +145,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
  * The images are written into a hidden sibling directory and renamed onto DIR
  * when complete: an interrupted dump never leaves a DIR that looks valid.
  */
-static int prepare_dir(const char *dir, char *tmp, size_t len)
+static int prepare_dir(const char *dir, char *tmp, size_t len, int *was_empty)
 {
 	char *d1 = xstrdup(dir), *d2 = xstrdup(dir);
 	struct stat st;
@@ -167,8 +158,11 @@ static int prepare_dir(const char *dir, char *tmp, size_t len)
 			pr_err("images directory %s exists and is not a directory", dir);
 			goto out;
 		}
-		/* must be empty: never overwrite a checkpoint */
+		/* must be empty: never overwrite a checkpoint. It is removed now
+		 * (rename cannot replace it otherwise) and made again on failure. */
+		*was_empty = 1;
 		if (rmdir(dir)) {
+			*was_empty = 0;
 			if (errno == ENOTEMPTY || errno == EEXIST)
 				pr_err("images directory %s is not empty", dir);
 			else
@@ -290,7 +284,7 @@ int main(int argc, char **argv)
 	DumpStatsEntry st = DUMP_STATS_ENTRY__INIT;
 	char tmp[PATH_MAX];
 	uint64_t t0, t_start = now_us(), t_frozen;
-	int seized = 0, released = 0, dir_made = 0;
+	int seized = 0, released = 0, dir_made = 0, was_empty = 0;
 
 	c.dirfd = c.pidfd = -1;
 	if (parse_opts(argc, argv, &o))
@@ -305,7 +299,7 @@ int main(int argc, char **argv)
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
 		return pr_err("no process with PID %d", o.pid), 1;
-	if (prepare_dir(o.dir, tmp, sizeof(tmp)))
+	if (prepare_dir(o.dir, tmp, sizeof(tmp), &was_empty))
 		return 1;
 	dir_made = 1;
 	c.dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -322,7 +316,7 @@ int main(int argc, char **argv)
 	st.freeze_us = now_us() - t0;
 	pr_info("froze %d threads of %d in %llu us", c.pt.nr, o.pid, (unsigned long long)st.freeze_us);
 
-	if (remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
+	if (check_dumpable(&c) || remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
 	    cs_fault("process") || dump_process(&c) || remote_scratch_unmap(&c))
 		goto err;
 	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job))
@@ -347,7 +341,9 @@ int main(int argc, char **argv)
 	st.dump_us = t_frozen - t_start;
 	if (write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
 		goto err;
-	if (cs_fault("rename") || fsync(c.dirfd) || rename(tmp, o.dir)) {
+	if (cs_fault("rename"))
+		goto err;
+	if (fsync(c.dirfd) || rename(tmp, o.dir)) {
 		pr_perror("cannot rename %s to %s", tmp, o.dir);
 		goto err;
 	}
@@ -377,8 +373,11 @@ err:
 			remote_scratch_unmap(&c);
 		pt_release(&c.pt);
 	}
-	if (dir_made)
+	if (dir_made) {
 		remove_dir(tmp);
+		if (was_empty)
+			mkdir(o.dir, 0700);
+	}
 	pr_info("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
 out_fail:
 	dump_ctx_free(&c);

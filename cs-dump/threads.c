@@ -149,11 +149,6 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 		tc->comm = xstrdup(buf);
 	}
 
-	if (proc_status_line(c->pid, t->tid, "Seccomp", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
-		return pr_err("thread %d runs under seccomp (mode %s): not supported yet", t->tid, buf);
-	if (proc_status_line(c->pid, t->tid, "NoNewPrivs", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
-		return pr_err("thread %d has NoNewPrivs set: not supported yet", t->tid);
-
 	/* What only the thread itself can tell: remote syscalls. */
 	if (pt_syscall(&c->pt, t, &ret, SYS_sigaltstack, 0, c->scratch, 0, 0, 0, 0) || ret)
 		return pr_err("cannot read the alternate signal stack of thread %d (%ld)", t->tid, ret);
@@ -187,6 +182,32 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 		tc->stop_sig = t->stop_sig;
 		if (add_siginfo(&tc->pending, &tc->n_pending, &t->stop_info))
 			return -1;
+	}
+	return 0;
+}
+
+int check_dumpable(struct dump_ctx *c)
+{
+	char buf[64], path[96], *kids;
+
+	/* before any remote syscall: a seccomp filter could kill the target for one */
+	for (int i = 0; i < c->pt.nr; i++) {
+		pid_t tid = c->pt.t[i].tid;
+
+		if (proc_status_line(c->pid, tid, "Seccomp", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+			return pr_err("thread %d runs under seccomp (mode %s): not supported yet", tid, buf);
+		if (proc_status_line(c->pid, tid, "NoNewPrivs", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+			return pr_err("thread %d has NoNewPrivs set: not supported yet", tid);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->pid, tid);
+		kids = read_file_at(AT_FDCWD, path, NULL, 1 << 16);
+		if (kids && kids[0]) {
+			pid_t child = atoi(kids);
+
+			free(kids);
+			return pr_err("process %d has child process %d: process trees are not supported yet",
+				      c->pid, child);
+		}
+		free(kids);
 	}
 	return 0;
 }

@@ -96,7 +96,8 @@ int check_files(struct rst_ctx *c)
 		switch (e->type) {
 		case FD_REG:
 		case FD_CHR:
-			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job && !strncmp(e->path, "/dev/pts/", 9)))
+			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job &&
+					       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 				break;
 			if (stat(e->path, &st))
 				return pr_perror("fd %u: cannot restore file %s", e->fd, e->path);

@@ -87,17 +87,8 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			o->pidfile = optarg;
 			break;
 		case 'v':
-			if (optarg) {
-				char *end;
-
-				o->verbosity = strtol(optarg, &end, 10);
-				if (*end || o->verbosity < 0 || o->verbosity > 4) {
-					fprintf(stderr, "cs-restore: invalid verbosity '%s' (0..4)\n", optarg);
-					return -1;
-				}
-			} else if (o->verbosity < LOG_TRACE) {
-				o->verbosity++;
-			}
+			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
+				return -1;
 			break;
 		case 'o':
 			o->log_file = optarg;

@@ -3,6 +3,7 @@
  * the process runs as another user, cs-restore may lose the right to trace it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,18 @@ int restore_creds(struct rst_ctx *c)
 			if (r)
 				return pr_err("cannot raise ambient capability %d: %s", cap, strerror(-r));
 		}
+	if (c->proc->has_oom_score_adj) {
+		char path[64], val[16];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", c->pid);
+		snprintf(val, sizeof(val), "%d", c->proc->oom_score_adj);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, val, strlen(val)) < 0)
+			pr_warn("cannot restore oom_score_adj %s: %m", val);
+		if (fd >= 0)
+			close(fd);
+	}
 	/* the stub asked to die with us; the restored process must not */
 	r = rsys(c, 0, SYS_prctl, PR_SET_PDEATHSIG, c->proc->has_pdeath_sig ? c->proc->pdeath_sig : 0, 0, 0, 0, 0);
 	if (r)

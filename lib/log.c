@@ -1,6 +1,7 @@
 /* Logging: see log.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/utsname.h>
@@ -112,4 +113,24 @@ int log_err(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	errno = saved;
 	return -1;
+}
+
+int parse_verbosity(const char *tool, const char *arg, int *level)
+{
+	char *end;
+	long v;
+
+	if (!arg || strspn(arg, "v") == strlen(arg)) {
+		*level += 1 + (arg ? strlen(arg) : 0);
+		if (*level > LOG_TRACE)
+			*level = LOG_TRACE;
+		return 0;
+	}
+	v = strtol(arg, &end, 10);
+	if (*end || v < 0 || v > LOG_TRACE) {
+		fprintf(stderr, "%s: invalid verbosity '%s' (0..4)\n", tool, arg);
+		return -1;
+	}
+	*level = v;
+	return 0;
 }

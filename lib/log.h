@@ -20,6 +20,13 @@ int log_init(int level, const char *path);
 /* log_banner - first lines of every log: tool version, kernel, CPU, xsave size. */
 void log_banner(const char *tool);
 
+/*
+ * parse_verbosity - apply one -v option: "-v" adds one, "-vvv" adds three,
+ * "-v3" or "--verbosity=3" sets the level (0..4). Returns 0, or -1 after a
+ * one-line message on stderr naming tool.
+ */
+int parse_verbosity(const char *tool, const char *arg, int *level);
+
 /* log_level - the level set by log_init. */
 int log_level(void);
 
