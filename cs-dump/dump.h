@@ -14,6 +14,8 @@
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "stats.pb-c.h"
+#include "goruntime.h"
 
 struct dump_ctx {
 	pid_t pid;
@@ -28,11 +30,15 @@ struct dump_ctx {
 	FdEntry **fds;
 	size_t nr_fds;
 
-	/* pages copied while frozen, compressed after */
-	struct page_run { uint64_t vaddr, nr; } *runs;
+	/* pages copied while frozen, compressed after; dead runs are not copied */
+	struct page_run { uint64_t vaddr, nr; int dead; } *runs;
 	size_t nr_runs;
 	uint8_t *pagebuf;
 	uint64_t pages_present;
+	uint64_t pages_dead;
+
+	struct go_rt *go;		/* the Go runtime reader, NULL: whole dump */
+	uint64_t cls_pages[5];		/* present anonymous pages by enum go_page_class */
 
 	int *repair_fds;		/* our copies of connections dropped by --tcp-close */
 	size_t nr_repair;
@@ -58,7 +64,9 @@ int dump_process(struct dump_ctx *c);
 int write_process(struct dump_ctx *c);
 
 /* mm.c */
-int dump_mm(struct dump_ctx *c);
+/* dump_mm - VMAs, mm fields and pages; with c->go, dead pages are left out
+ * and the runtime figures go to st. */
+int dump_mm(struct dump_ctx *c, DumpStatsEntry *st);
 int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes);
 
 /* files.c */

@@ -396,7 +396,7 @@ void dump_ctx_free(struct dump_ctx *c)
 	free(c->repair_fds);
 	c->nr_repair = 0;
 	if (c->pagebuf)
-		munmap(c->pagebuf, c->pages_present * PAGE_SIZE);
+		munmap(c->pagebuf, (c->pages_present - c->pages_dead) * PAGE_SIZE);
 	c->pagebuf = NULL;
 	if (c->dirfd >= 0)
 		close(c->dirfd);
@@ -404,4 +404,6 @@ void dump_ctx_free(struct dump_ctx *c)
 		close(c->pidfd);
 	c->dirfd = c->pidfd = -1;
 	pt_free(&c->pt);
+	go_rt_close(c->go);
+	c->go = NULL;
 }

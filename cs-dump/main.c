@@ -28,6 +28,8 @@
 #include "stats.pb-c.h"
 #include "config.h"
 
+enum { RT_AUTO, RT_GO, RT_NONE };
+
 struct dump_opts {
 	pid_t pid;
 	const char *dir;
@@ -35,6 +37,7 @@ struct dump_opts {
 	int tcp_close;
 	int shell_job;
 	int display_stats;
+	int runtime;		/* RT_AUTO, RT_GO, RT_NONE */
 	int verbosity;
 	const char *log_file;
 };
@@ -52,6 +55,10 @@ static void usage(FILE *f)
 		"      --tcp-established  keep established connections (not supported yet: refused)\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
 		"      --display-stats    print the dump statistics on stderr\n"
+		"      --runtime=MODE     auto (default): leave out the Go heap's dead pages when\n"
+		"                         the executable is a Go binary the reader understands,\n"
+		"                         else save every page (one warning); go: require it;\n"
+		"                         none: save every page\n"
 		"  -v[N], --verbosity[=N] log level 0..4 (each -v adds one; default 1: errors and warnings)\n"
 		"  -o, --log-file FILE    write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help             this help\n"
@@ -63,7 +70,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
-	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS };
+	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -73,6 +80,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "display-stats", no_argument, 0, OPT_STATS },
+		{ "runtime", required_argument, 0, OPT_RUNTIME },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -110,6 +118,18 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			break;
 		case OPT_STATS:
 			o->display_stats = 1;
+			break;
+		case OPT_RUNTIME:
+			if (!strcmp(optarg, "auto"))
+				o->runtime = RT_AUTO;
+			else if (!strcmp(optarg, "go"))
+				o->runtime = RT_GO;
+			else if (!strcmp(optarg, "none"))
+				o->runtime = RT_NONE;
+			else {
+				fprintf(stderr, "cs-dump: invalid --runtime '%s' (auto, go or none)\n", optarg);
+				return -1;
+			}
 			break;
 		case 'v':
 			if (parse_verbosity("cs-dump", optarg, &o->verbosity))
@@ -270,11 +290,42 @@ static int wait_gone(pid_t pid, int secs)
 static void print_stats(const DumpStatsEntry *s)
 {
 	fprintf(stderr, "cs-dump: freeze_us=%llu frozen_us=%llu dump_us=%llu pages_present=%llu "
-		"pages_written=%llu pages_zero=%llu pages_dead=%llu bytes_written=%llu\n",
+		"pages_written=%llu pages_zero=%llu pages_dead=%llu bytes_written=%llu runtime=%s",
 		(unsigned long long)s->freeze_us, (unsigned long long)s->frozen_us,
 		(unsigned long long)s->dump_us, (unsigned long long)s->pages_present,
 		(unsigned long long)s->pages_written, (unsigned long long)s->pages_zero,
-		(unsigned long long)s->pages_dead, (unsigned long long)s->bytes_written);
+		(unsigned long long)s->pages_dead, (unsigned long long)s->bytes_written,
+		s->runtime ? s->runtime : "none");
+	if (s->go_version)
+		fprintf(stderr, " go=%s gc_phase=%u unswept_spans=%llu classify_us=%llu heap_live=%llu heap_dead=%llu "
+			"stack_live=%llu stack_dead=%llu runtime_other=%llu", s->go_version, s->gc_phase,
+			(unsigned long long)s->unswept_spans, (unsigned long long)s->classify_us,
+			(unsigned long long)s->pages_heap_live, (unsigned long long)s->pages_heap_dead,
+			(unsigned long long)s->pages_stack_live, (unsigned long long)s->pages_stack_dead,
+			(unsigned long long)s->pages_runtime_other);
+	fputc('\n', stderr);
+}
+
+/* The Go runtime reader, set up before the freeze (ELF and DWARF parsing is slow). */
+static int open_runtime(struct dump_ctx *c, int mode, DumpStatsEntry *st)
+{
+	char path[64], why[256];
+
+	if (mode == RT_NONE) {
+		st->runtime = xstrdup("none");
+		st->runtime_why = xstrdup("--runtime=none");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", c->pid);
+	c->go = go_rt_open(path, why, sizeof(why));
+	if (c->go)
+		return 0;
+	if (mode == RT_GO)
+		return pr_err("--runtime=go: the executable of %d cannot be read as a Go program: %s", c->pid, why);
+	pr_warn("runtime: saving every page of %d: %s", c->pid, why);
+	st->runtime = xstrdup("none");
+	st->runtime_why = xstrdup(why);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -309,6 +360,8 @@ int main(int argc, char **argv)
 		goto err;
 	}
 
+	if (open_runtime(&c, o.runtime, &st))
+		goto err;
 	t0 = now_us();
 	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))
 		goto err;
@@ -321,9 +374,10 @@ int main(int argc, char **argv)
 		goto err;
 	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job))
 		goto err;
-	if (dump_mm(&c))
+	if (dump_mm(&c, &st))
 		goto err;
 	st.pages_present = c.pages_present;
+	st.pages_dead = c.pages_dead;
 
 	if (o.leave_running) {
 		/* every page is in our buffer: let the target go before compressing */

@@ -42,10 +42,12 @@ static int vma_kind(const struct vma *v)
 	return v->shared ? VK_ANON_SHARED : VK_ANON;
 }
 
-static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr)
+static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int dead)
 {
-	if (c->nr_runs && c->runs[c->nr_runs - 1].vaddr + c->runs[c->nr_runs - 1].nr * PAGE_SIZE == vaddr) {
-		c->runs[c->nr_runs - 1].nr += nr;
+	struct page_run *last = c->nr_runs ? &c->runs[c->nr_runs - 1] : NULL;
+
+	if (last && last->dead == dead && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
+		last->nr += nr;
 		return 0;
 	}
 	if (!(c->nr_runs & 1023)) {
@@ -57,12 +59,17 @@ static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr)
 	}
 	c->runs[c->nr_runs].vaddr = vaddr;
 	c->runs[c->nr_runs].nr = nr;
+	c->runs[c->nr_runs].dead = dead;
 	c->nr_runs++;
 	return 0;
 }
 
-/* Which pages of [v->start, v->end) must be saved: appended to c->runs. */
-static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v)
+/*
+ * Which pages of [v->start, v->end) must be saved: appended to c->runs.
+ * With the Go runtime reader, a page of anonymous memory that the runtime
+ * says holds no live object is a dead run: not copied, restored as zero.
+ */
+static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int anon)
 {
 	static uint64_t pm[4096];
 	uint64_t addr = v->start;
@@ -77,13 +84,21 @@ static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v)
 		if (r != (ssize_t)(n * 8))
 			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t e = pm[i];
+			uint64_t e = pm[i], a = addr + i * PAGE_SIZE;
+			int dead = 0;
 
-			if (((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)) {
-				if (add_run(c, addr + i * PAGE_SIZE, 1))
-					return -1;
-				c->pages_present++;
+			if (!(((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)))
+				continue;
+			if (c->go && anon) {
+				enum go_page_class k = go_rt_page_class(c->go, a);
+
+				c->cls_pages[k]++;
+				dead = k == GO_HEAP_DEAD || k == GO_STACK_DEAD;
 			}
+			if (add_run(c, a, 1, dead))
+				return -1;
+			c->pages_present++;
+			c->pages_dead += dead;
 		}
 		addr += n * PAGE_SIZE;
 	}
@@ -123,9 +138,9 @@ static int copy_pages(struct dump_ctx *c)
 	uint64_t off = 0;
 	size_t i = 0;
 
-	if (!c->pages_present)
+	if (c->pages_present == c->pages_dead)
 		return 0;
-	c->pagebuf = mmap(NULL, c->pages_present * PAGE_SIZE, PROT_READ | PROT_WRITE,
+	c->pagebuf = mmap(NULL, (c->pages_present - c->pages_dead) * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->pagebuf == MAP_FAILED) {
 		c->pagebuf = NULL;
@@ -136,12 +151,18 @@ static int copy_pages(struct dump_ctx *c)
 		ssize_t r;
 
 		for (; i < c->nr_runs && n < 1024; i++, n++) {
+			if (c->runs[i].dead) {
+				n--;
+				continue;
+			}
 			remote[n].iov_base = (void *)c->runs[i].vaddr;
 			remote[n].iov_len = c->runs[i].nr * PAGE_SIZE;
 			bytes += remote[n].iov_len;
 		}
 		local.iov_base = c->pagebuf + off;
 		local.iov_len = bytes;
+		if (!n)
+			break;
 		r = process_vm_readv(c->pid, &local, 1, remote, n, 0);
 		if (r != (ssize_t)bytes && read_forced(c, c->pagebuf + off, remote, n))
 			return -1;
@@ -217,10 +238,43 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 	return 0;
 }
 
-int dump_mm(struct dump_ctx *c)
+/* Ask the Go runtime which pages are dead; on any doubt, a whole dump. */
+static void classify(struct dump_ctx *c, DumpStatsEntry *st)
+{
+	struct go_stats gs;
+	uint64_t t0 = now_us(), *sp;
+	char why[256];
+
+	sp = xzalloc(c->pt.nr * sizeof(*sp));
+	if (!sp)
+		return;
+	for (int i = 0; i < c->pt.nr; i++)
+		sp[i] = c->pt.t[i].regs.rsp;
+	if (go_rt_classify(c->go, c->pid, sp, c->pt.nr, &gs, why, sizeof(why))) {
+		pr_warn("runtime: saving every page of %d: %s", c->pid, why);
+		go_rt_close(c->go);
+		c->go = NULL;
+		st->runtime = xstrdup("none");
+		st->runtime_why = xstrdup(why);
+		free(sp);
+		return;
+	}
+	free(sp);
+	st->runtime = xstrdup("go");
+	st->go_version = xstrdup(gs.version);
+	st->has_gc_phase = st->has_unswept_spans = st->has_classify_us = 1;
+	st->gc_phase = gs.gc_phase;
+	st->unswept_spans = gs.unswept_spans;
+	st->classify_us = now_us() - t0;
+	pr_info("runtime: %s, %llu spans, gc phase %u, %llu unswept, classified in %llu us", gs.version,
+		(unsigned long long)gs.spans, gs.gc_phase, (unsigned long long)gs.unswept_spans,
+		(unsigned long long)st->classify_us);
+}
+
+int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 {
 	MmEntry *mm = xzalloc(sizeof(*mm));
-	unsigned long long st[53];
+	unsigned long long f[53];
 	struct vma *vmas;
 	char path[64];
 	size_t alen;
@@ -232,18 +286,18 @@ int dump_mm(struct dump_ctx *c)
 		return -1;
 	mm_entry__init(mm);
 	c->mm = mm;
-	if (proc_stat_fields(c->pid, st))
+	if (proc_stat_fields(c->pid, f))
 		return -1;
-	mm->start_code = st[26];
-	mm->end_code = st[27];
-	mm->start_stack = st[28];
-	mm->start_data = st[45];
-	mm->end_data = st[46];
-	mm->start_brk = st[47];
-	mm->arg_start = st[48];
-	mm->arg_end = st[49];
-	mm->env_start = st[50];
-	mm->env_end = st[51];
+	mm->start_code = f[26];
+	mm->end_code = f[27];
+	mm->start_stack = f[28];
+	mm->start_data = f[45];
+	mm->end_data = f[46];
+	mm->start_brk = f[47];
+	mm->arg_start = f[48];
+	mm->arg_end = f[49];
+	mm->env_start = f[50];
+	mm->env_end = f[51];
 	if (pt_syscall(&c->pt, &c->pt.t[0], &brk, SYS_brk, 0, 0, 0, 0, 0, 0))
 		return -1;
 	mm->brk = brk;
@@ -271,6 +325,8 @@ int dump_mm(struct dump_ctx *c)
 			return pr_perror("cannot stat the executable %s", buf);
 	}
 
+	if (c->go)
+		classify(c, st);
 	vmas = proc_vmas(c->pid, &n);
 	if (!vmas)
 		return -1;
@@ -292,12 +348,22 @@ int dump_mm(struct dump_ctx *c)
 		if (dump_vma(c, &vmas[i], e))
 			goto out;
 		if (e->kind == VK_ANON || e->kind == VK_FILE)
-			if (scan_pagemap(c, pmfd, &vmas[i]))
+			if (scan_pagemap(c, pmfd, &vmas[i], e->kind == VK_ANON))
 				goto out;
 	}
 	if (cs_fault("memory") || copy_pages(c))
 		goto out;
-	pr_info("%d VMAs, %llu pages present", n, (unsigned long long)c->pages_present);
+	if (c->go) {
+		st->has_pages_heap_live = st->has_pages_heap_dead = st->has_pages_stack_live = 1;
+		st->has_pages_stack_dead = st->has_pages_runtime_other = st->has_bytes_slots_zeroed = 1;
+		st->pages_heap_live = c->cls_pages[GO_HEAP_LIVE];
+		st->pages_heap_dead = c->cls_pages[GO_HEAP_DEAD];
+		st->pages_stack_live = c->cls_pages[GO_STACK_LIVE];
+		st->pages_stack_dead = c->cls_pages[GO_STACK_DEAD];
+		st->pages_runtime_other = c->cls_pages[GO_OUTSIDE];
+	}
+	pr_info("%d VMAs, %llu pages present, %llu dead", n, (unsigned long long)c->pages_present,
+		(unsigned long long)c->pages_dead);
 	ret = 0;
 out:
 	if (pmfd >= 0)
@@ -338,6 +404,14 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 	*pages_written = *pages_zero = 0;
 	for (size_t r = 0; r < c->nr_runs; r++) {
 		uint64_t i = 0;
+
+		if (c->runs[r].dead) {
+			if (pw_add(pw, c->runs[r].vaddr, c->runs[r].nr, PM_DEAD, NULL)) {
+				pw_abort(pw);
+				return -1;
+			}
+			continue;
+		}
 
 		/* split each run into stretches of data and all-zero pages */
 		while (i < c->runs[r].nr) {

@@ -1,0 +1,56 @@
+/*
+ * Reading a Go 1.19+ runtime's heap metadata from outside the process, to
+ * tell which pages hold no live object (shared/GO-RUNTIME.md: rules A, S, K
+ * and the manual-span rule). Addresses come from .symtab, every offset, size
+ * and constant from DWARF; anything unexpected refuses rather than guesses.
+ */
+#ifndef CS_GORUNTIME_H
+#define CS_GORUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Class of a 4 KiB page inside the Go heap arenas. */
+enum go_page_class {
+	GO_OUTSIDE = 0,		/* not in a heap arena: runtime or other memory, live */
+	GO_HEAP_LIVE,
+	GO_HEAP_DEAD,		/* free page, or in-use span page overlapping no allocated object */
+	GO_STACK_LIVE,		/* manual span memory: stacks in use, free stack chunks, GC buffers */
+	GO_STACK_DEAD,		/* below SP of a parked goroutine */
+};
+
+struct go_rt;
+
+struct go_stats {
+	uint32_t gc_phase;		/* runtime.gcphase at the freeze (0: _GCoff) */
+	uint64_t unswept_spans;		/* in-use spans whose sweepgen is not mheap_.sweepgen */
+	uint64_t spans;			/* in-use and manual spans */
+	char version[32];		/* runtime.buildVersion, e.g. "go1.19.8" */
+};
+
+/*
+ * go_rt_open - parse the ELF symbols and DWARF of the executable at path
+ * (e.g. /proc/PID/exe), before the process is frozen. Returns a handle, or
+ * NULL with why (len bytes) saying what is missing: "not an ELF file",
+ * "not a Go binary", "no DWARF (built with -ldflags=-w?)", "DWARF has no
+ * runtime.mspan.allocBits", "PIE binaries are not supported"...
+ */
+struct go_rt *go_rt_open(const char *path, char *why, size_t len);
+void go_rt_close(struct go_rt *rt);
+
+/*
+ * go_rt_classify - with every thread of pid stopped, read mheap_, its spans
+ * and allocation bitmaps, and allgs (process_vm_readv, 1024 iovecs a call),
+ * and build the class of every page of the heap arenas. sp[] holds the RSP
+ * of each of the nsp threads (rule K lowers a parked goroutine's SP to a
+ * thread's RSP inside the same stack). Returns 0, or -1 with why set when
+ * the metadata is inconsistent (the caller then saves every page).
+ */
+int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *sp, int nsp, struct go_stats *st,
+		   char *why, size_t len);
+
+/* go_rt_page_class - class of the 4 KiB page at addr after go_rt_classify. */
+enum go_page_class go_rt_page_class(const struct go_rt *rt, uint64_t addr);
+
+#endif
