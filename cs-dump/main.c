@@ -297,12 +297,13 @@ static void print_stats(const DumpStatsEntry *s)
 		(unsigned long long)s->pages_dead, (unsigned long long)s->bytes_written,
 		s->runtime ? s->runtime : "none");
 	if (s->go_version)
-		fprintf(stderr, " go=%s gc_phase=%u unswept_spans=%llu classify_us=%llu heap_live=%llu heap_dead=%llu "
-			"stack_live=%llu stack_dead=%llu runtime_other=%llu", s->go_version, s->gc_phase,
+		fprintf(stderr, " go_version=%s gc_phase=%u unswept_spans=%llu classify_us=%llu pages_heap_live=%llu "
+			"pages_heap_dead=%llu pages_stack_live=%llu pages_stack_dead=%llu pages_runtime_other=%llu "
+			"bytes_slots_zeroed=%llu", s->go_version, s->gc_phase,
 			(unsigned long long)s->unswept_spans, (unsigned long long)s->classify_us,
 			(unsigned long long)s->pages_heap_live, (unsigned long long)s->pages_heap_dead,
 			(unsigned long long)s->pages_stack_live, (unsigned long long)s->pages_stack_dead,
-			(unsigned long long)s->pages_runtime_other);
+			(unsigned long long)s->pages_runtime_other, (unsigned long long)s->bytes_slots_zeroed);
 	fputc('\n', stderr);
 }
 

@@ -212,7 +212,7 @@ check_keys() {
 		'stats: pages and bytes written|.stats.pages_present > 0 and .stats.pages_written > 0 and .stats.bytes_written > 0'
 		'stats: freeze_us <= frozen_us <= dump_us|.stats.freeze_us <= .stats.frozen_us and .stats.frozen_us <= .stats.dump_us'
 		'stats: present = written + zero + dead|.stats.pages_present == .stats.pages_written + .stats.pages_zero + .stats.pages_dead'
-		'stats: as printed by --display-stats|.stats as $s | ($line | [scan("([a-z_]+)=([0-9]+)")] | map({(.[0]): (.[1] | tonumber)}) | add) as $p | all(($s | keys[]); $s[.] == $p[.])'
+		'stats: as printed by --display-stats|.stats as $s | ($line | [scan("([a-z_]+)=([0-9]+)")] | map({(.[0]): (.[1] | tonumber)}) | add) as $p | all(($s | to_entries[] | select(.value | type == "number") | .key); $s[.] == $p[.])'
 		'images: every image file is decoded|(.images | keys) + ["inventory.img", "stats-dump.img"] | sort == $files'
 		'images: the kinds|all(["pstree.img","mm.img","pagemap.img","pages.img","files.img"][]; . as $k | $root.images | has($k))'
 		'pstree.img: the process and its threads|.images["pstree.img"] | length == 1 and .[0].pid == $pid and (.[0].threads | sort) == $tids'

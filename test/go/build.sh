@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build the Go test workloads (kvserver, kvclient, kvload, churn) into OUTDIR.
+# Build the Go test workloads (kvserver, kvclient, kvload) into OUTDIR.
 #
 #   test/go/build.sh OUTDIR
 #

@@ -291,24 +291,17 @@ sleep 0.1
 
 restored=0 corrupt=0 crashed=0 hung=0 rfail=0
 
-# wait_line OFF DEADLINE PATTERN: wait until the log shows PATTERN after byte
-# OFF, or CORRUPT, or the copy is gone, or DEADLINE (epoch seconds, with
-# fraction) passes.  Sets GOT to ok, corrupt, gone or timeout.
+# wait_line COFF POFF DEADLINE PATTERN: wait until the log shows PATTERN
+# after byte POFF, or CORRUPT after byte COFF, or the copy is gone, or
+# DEADLINE (epoch ms) passes.  Sets GOT to ok, corrupt, gone or timeout.
 wait_line() {
-	local off=$1 deadline=$2 pat=$3 new
+	local coff=$1 poff=$2 deadline=$3 pat=$4 gone=0
 	while :; do
-		new=$(since "$LOG" "$off")
-		if grep -q 'churn: CORRUPT' <<<"$new"; then GOT=corrupt; return; fi
-		if grep -q "$pat" <<<"$new"; then GOT=ok; return; fi
-		if ! alive "$PID"; then
-			# it may have written its line just before it went
-			new=$(since "$LOG" "$off")
-			if grep -q 'churn: CORRUPT' <<<"$new"; then GOT=corrupt
-			elif grep -q "$pat" <<<"$new"; then GOT=ok
-			else GOT=gone
-			fi
-			return
-		fi
+		alive "$PID" || gone=1
+		# (a copy may write its line just before it goes)
+		if since "$LOG" "$coff" | grep -q 'churn: CORRUPT'; then GOT=corrupt; return; fi
+		if since "$LOG" "$poff" | grep -q "$pat"; then GOT=ok; return; fi
+		if [ $gone = 1 ]; then GOT=gone; return; fi
 		if (($(date +%s%N) / 1000000 > deadline)); then GOT=timeout; return; fi
 		sleep 0.05
 	done
@@ -352,18 +345,19 @@ for dir in "$T"/dumps/*; do
 	# check, let GCs run for a second, check again, exit
 	steps=("USR1:churn: check ok" "USR1:churn: check ok" "TERM:churn: exit ok")
 	result=ok
-	for step in "${steps[@]}"; do
-		sig=${step%%:*} pat=${step#*:}
+	for ((k = 0; k < ${#steps[@]}; k++)); do
+		sig=${steps[k]%%:*} pat=${steps[k]#*:}
 		soff=$(fsize "$LOG")
 		kill -"$sig" "$PID" 2>/dev/null
-		wait_line "$soff" "$deadline" "$pat"
+		wait_line "$off" "$soff" "$deadline" "$pat"
 		case $GOT in
 		ok) ;;
 		corrupt) result=corrupt; break ;;
 		gone) result=crashed; break ;;
 		timeout) result=hung; break ;;
 		esac
-		[ "$sig" = USR1 ] && sleep 1
+		# more GCs before the second check
+		[ $k = 0 ] && sleep 1
 	done
 	case $result in
 	ok)
