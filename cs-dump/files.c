@@ -27,8 +27,6 @@
 #include "sockdiag.h"
 #include "dump.h"
 
-enum { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
-
 #ifndef TCP_REPAIR
 #define TCP_REPAIR 19
 #endif

@@ -25,8 +25,6 @@
 #define PM_SWAPPED (1ULL << 62)
 #define PM_FILE (1ULL << 61)
 
-enum { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
-
 static int vma_kind(const struct vma *v)
 {
 	if (!strcmp(v->path, "[vdso]"))

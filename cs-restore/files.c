@@ -24,8 +24,6 @@
 #include "util.h"
 #include "restore.h"
 
-enum { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
-
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
 static int inet_addr_of(const InetSkEntry *s, struct sockaddr_storage *a, socklen_t *len)

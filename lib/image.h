@@ -24,6 +24,12 @@
 #define MAGIC_FILES	0x43534644u
 #define MAGIC_STATS	0x43535354u
 
+/* VmaEntry.kind: what a VMA is (mm.proto) */
+enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
+
+/* FdEntry.type: what an fd points at (fdinfo.proto) */
+enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
+
 struct img;
 
 /* crc32c - CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
