@@ -43,6 +43,7 @@ struct dump_ctx {
 	int *repair_fds;		/* our copies of connections dropped by --tcp-close */
 	size_t nr_repair;
 	int pidfd;
+	int was_stopped;		/* in a group stop before the seize */
 };
 
 /* threads.c */
@@ -54,6 +55,9 @@ int add_siginfo(SiginfoEntry ***arr, size_t *n, const siginfo_t *si);
  * child processes) before anything runs in the target. */
 int check_dumpable(struct dump_ctx *c);
 int dump_threads(struct dump_ctx *c);
+/* dump_pending - pending signals of every thread and of the process, after
+ * the last remote syscall. */
+int dump_pending(struct dump_ctx *c);
 int write_threads(struct dump_ctx *c);
 
 /* process.c: remote scratch page, per-process state */

@@ -140,11 +140,22 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	if (type != SOCK_STREAM || proto != IPPROTO_TCP)
 		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP is supported yet",
 			      fd, family == AF_INET ? "AF_INET" : "AF_INET6", type, proto);
-	if (sockdiag_inet(family, proto, e->ino, &d))
-		return pr_err("fd %d (TCP socket, inode %llu) not found by sock_diag", fd, (unsigned long long)e->ino);
-	s->state = d.state;
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("cannot read the address of fd %d", fd);
+	switch (sockdiag_inet(family, proto, e->ino, &d)) {
+	case 0:
+		break;
+	case 1:
+		/* sock_diag lists only bound sockets: an unbound one is fresh */
+		if (((struct sockaddr_in *)&a)->sin_port)
+			return pr_err("fd %d (TCP socket, inode %llu) not found by sock_diag", fd,
+				      (unsigned long long)e->ino);
+		d.state = TCP_CLOSE;
+		break;
+	default:
+		return -1;
+	}
+	s->state = d.state;
 	if (family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&a;
 
@@ -233,6 +244,12 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int sh
 	e->has_ino = e->has_mode = 1;
 	e->ino = st.st_ino;
 	e->mode = st.st_mode;
+	if (e->flags & O_PATH)
+		return pr_err("fd %d (%s) is an O_PATH descriptor: not supported yet", fd, link);
+	if (!strncmp(link, "/proc/", 6) || !strcmp(link, "/proc") || !strncmp(link, "/sys/", 5))
+		return pr_err("fd %d is %s, a file of procfs or sysfs: not supported yet", fd, link);
+	if (proc_fdinfo_field(c->pid, fd, "lock", val, sizeof(val)) == 0)
+		return pr_err("fd %d (%s) holds a file lock (%s): file locks are not supported yet", fd, link, val);
 
 	if (S_ISREG(st.st_mode)) {
 		if (strstr(link, " (deleted)"))
@@ -357,6 +374,22 @@ int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
 			}
 	}
 	free(fds);
+	/* a pipe must have both ends here: data written to an outside reader, or
+	 * coming from an outside writer, could not be kept across the restore */
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		FdEntry *e = c->fds[i];
+		uint32_t mine = e->flags & O_ACCMODE;
+		int other = 0;
+
+		if (e->type != FD_PIPE || mine == O_RDWR)
+			continue;
+		for (size_t j = 0; j < c->nr_fds && !other; j++)
+			other = c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino &&
+				(c->fds[j]->flags & O_ACCMODE) != mine;
+		if (!other)
+			return pr_err("fd %u is the %s end of a pipe whose other end is outside process %d: "
+				      "not supported yet", e->fd, mine == O_WRONLY ? "write" : "read", c->pid);
+	}
 	pr_info("%zu fds collected", c->nr_fds);
 	return 0;
 err:

@@ -91,7 +91,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 
 	o->verbosity = LOG_WARN;
 	opterr = 0;	/* one line of our own per usage error */
-	while ((c = getopt_long(argc, argv, "t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 		case 'p':
@@ -102,6 +102,10 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			}
 			break;
 		case 'D':
+			if (!*optarg) {
+				fprintf(stderr, "cs-dump: -D needs a directory name\n");
+				return -1;
+			}
 			o->dir = optarg;
 			break;
 		case 'R':
@@ -233,6 +237,23 @@ static void remove_dir(const char *path)
 	rmdir(path);
 }
 
+/* fsync the directory holding path, so that a rename into it is durable. */
+static int sync_parent(const char *path)
+{
+	char *d = xstrdup(path);
+	int fd, ret = -1;
+
+	if (!d)
+		return -1;
+	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = fsync(fd);
+		close(fd);
+	}
+	free(d);
+	return ret;
+}
+
 static void boot_id(char *buf, size_t len)
 {
 	char *b = read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", NULL, 64);
@@ -271,6 +292,39 @@ static int write_inventory(struct dump_ctx *c)
 	inv.has_xfeatures = 1;
 	inv.xfeatures = c->cores[0]->xfeatures;
 	return inventory_write(c->dirfd, &inv, &c->sums);
+}
+
+/* What can be told before seizing: refuse early, naming the reason. */
+static int check_target(pid_t pid)
+{
+	static const char *ns[] = { "mnt", "net", "pid", "uts", "ipc", "user", "cgroup", "time" };
+	char buf[64], path[64], a[128], b[128];
+
+	if (pid == 1)
+		return pr_err("refusing to dump PID 1 (init)");
+	if (proc_status_line(pid, 0, "Tgid", buf, sizeof(buf)))
+		return pr_err("no process with PID %d", pid);
+	if (atoi(buf) != pid)
+		return pr_err("%d is a thread of process %s: give the process's PID", pid, buf);
+	if (proc_status_line(pid, 0, "State", buf, sizeof(buf)) == 0 && (buf[0] == 'Z' || buf[0] == 'X'))
+		return pr_err("process %d is a zombie: nothing to dump", pid);
+	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+		return pr_err("process %d is already traced by process %s", pid, buf);
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		ssize_t la, lb;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i]);
+		la = readlink(path, a, sizeof(a) - 1);
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+		lb = readlink(path, b, sizeof(b) - 1);
+		if (la < 0 || lb < 0)
+			continue;	/* namespace kind not built in */
+		a[la] = b[lb] = 0;
+		if (strcmp(a, b))
+			return pr_err("process %d is in another %s namespace (%s): namespaces are not supported yet",
+				      pid, ns[i], a);
+	}
+	return 0;
 }
 
 /* Wait (bounded) until the killed PID is really gone: a zombie still holds it. */
@@ -351,6 +405,8 @@ int main(int argc, char **argv)
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
 		return pr_err("no process with PID %d", o.pid), 1;
+	if (check_target(o.pid))
+		return 1;
 	if (prepare_dir(o.dir, tmp, sizeof(tmp), &was_empty))
 		return 1;
 	dir_made = 1;
@@ -363,6 +419,11 @@ int main(int argc, char **argv)
 
 	if (open_runtime(&c, o.runtime, &st))
 		goto err;
+	{
+		char state[64];
+
+		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
+	}
 	t0 = now_us();
 	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))
 		goto err;
@@ -375,7 +436,7 @@ int main(int argc, char **argv)
 		goto err;
 	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job))
 		goto err;
-	if (dump_mm(&c, &st))
+	if (dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
 		goto err;
 	st.pages_present = c.pages_present;
 	st.pages_dead = c.pages_dead;
@@ -398,7 +459,7 @@ int main(int argc, char **argv)
 		goto err;
 	if (cs_fault("rename"))
 		goto err;
-	if (fsync(c.dirfd) || rename(tmp, o.dir)) {
+	if (fsync(c.dirfd) || rename(tmp, o.dir) || sync_parent(o.dir)) {
 		pr_perror("cannot rename %s to %s", tmp, o.dir);
 		goto err;
 	}

@@ -349,6 +349,16 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 			if (scan_pagemap(c, pmfd, &vmas[i], e->kind == VK_ANON))
 				goto out;
 	}
+	{
+		int vdso = 0;
+
+		for (size_t i = 0; i < mm->n_vmas; i++)
+			vdso |= mm->vmas[i]->kind == VK_VDSO;
+		if (!vdso) {
+			pr_err("process %d has no [vdso] mapping: not supported yet", c->pid);
+			goto out;
+		}
+	}
 	if (cs_fault("memory") || copy_pages(c))
 		goto out;
 	if (c->go) {

@@ -3,6 +3,7 @@
  * umask, personality, process-wide pending signals. Also the remote scratch
  * page that remote syscalls write their results into.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -195,6 +196,37 @@ static char *link_of(pid_t pid, const char *what)
 	return xstrdup(buf);
 }
 
+/*
+ * A process that leads a process group or session whose other members stay
+ * behind keeps its PID in use as their group or session ID once killed: the
+ * restore could never get that PID back. Refuse such a dump.
+ */
+static int check_group_members(struct dump_ctx *c, pid_t pgid, pid_t sid)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (pgid != c->pid && sid != c->pid)
+		return 0;
+	d = opendir("/proc");
+	if (!d)
+		return pr_perror("cannot list /proc");
+	while ((de = readdir(d))) {
+		unsigned long long f[53];
+		pid_t p = parse_pid(de->d_name);
+
+		if (p <= 0 || p == c->pid || proc_stat_fields(p, f))
+			continue;
+		if ((pid_t)f[5] == c->pid || (pid_t)f[6] == c->pid) {
+			closedir(d);
+			return pr_err("process %d leads the %s that process %d belongs to: its PID would stay "
+				      "in use; not supported yet", c->pid, (pid_t)f[5] == c->pid ? "process group" : "session", p);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 int dump_process(struct dump_ctx *c)
 {
 	ProcessEntry *pe = xzalloc(sizeof(*pe));
@@ -213,6 +245,10 @@ int dump_process(struct dump_ctx *c)
 	pe->sid = st[6];
 	pe->has_exit_signal = 1;
 	pe->exit_signal = st[38];
+	if (check_group_members(c, pe->pgid, pe->sid))
+		return -1;
+	pe->has_stopped = 1;
+	pe->stopped = c->was_stopped;
 	pe->n_threads = c->pt.nr;
 	pe->threads = xzalloc(c->pt.nr * sizeof(uint32_t));
 	if (!pe->threads)
@@ -244,6 +280,8 @@ int dump_process(struct dump_ctx *c)
 	pe->root = link_of(c->pid, "root");
 	if (!pe->cwd || !pe->root)
 		return -1;
+	if (strstr(pe->cwd, " (deleted)"))
+		return pr_err("the working directory %s of %d was deleted: it cannot be restored", pe->cwd, c->pid);
 	if (strcmp(pe->root, "/"))
 		return pr_err("process %d has root %s (chroot): not supported yet", c->pid, pe->root);
 	snprintf(buf, sizeof(buf), "/proc/%d/oom_score_adj", c->pid);
@@ -263,8 +301,14 @@ int dump_process(struct dump_ctx *c)
 		struct rlimit rl;
 		RlimitEntry *e;
 
-		if (prlimit(c->pid, r, NULL, &rl))
-			return pr_perror("cannot read rlimit %d of %d", r, c->pid);
+		long ret;
+
+		/* asked by the target itself: prlimit on another uid's process
+		 * needs CAP_SYS_RESOURCE, which root lacks here (KERNEL-FACTS.md) */
+		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_prlimit64, 0, r, 0, c->scratch, 0, 0) || ret)
+			return pr_err("cannot read rlimit %d of %d (%ld)", r, c->pid, ret);
+		if (remote_read(c, c->scratch, &rl, sizeof(rl)))
+			return -1;
 		e = xzalloc(sizeof(*e));
 		if (!e)
 			return -1;
@@ -275,8 +319,6 @@ int dump_process(struct dump_ctx *c)
 		pe->rlimits[pe->n_rlimits++] = e;
 	}
 	if (dump_creds(c, pe) || dump_sigactions(c, pe) || check_timers(c))
-		return -1;
-	if (peek_pending(c->pid, 1, &pe->shared_pending, &pe->n_shared_pending))
 		return -1;
 	return 0;
 }

@@ -174,16 +174,30 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 	tc->has_clear_child_tid = 1;
 	tc->clear_child_tid = tidaddr;
 
-	if (peek_pending(t->tid, 0, &tc->pending, &tc->n_pending))
-		return -1;
-	if (t->stop_sig) {
-		/* taken out of delivery by the seize: it is pending for the image */
-		tc->has_stop_sig = 1;
-		tc->stop_sig = t->stop_sig;
-		if (add_siginfo(&tc->pending, &tc->n_pending, &t->stop_info))
-			return -1;
-	}
 	return 0;
+}
+
+int dump_pending(struct dump_ctx *c)
+{
+	/* last, once no remote syscall runs any more: a signal that arrived
+	 * meanwhile is either still queued or was taken out of delivery */
+	for (int i = 0; i < c->pt.nr; i++) {
+		struct pt_thread *t = &c->pt.t[i];
+		ThreadCoreEntry *tc = c->cores[i];
+
+		if (peek_pending(t->tid, 0, &tc->pending, &tc->n_pending))
+			return -1;
+		if (t->stop_sig) {
+			tc->has_stop_sig = 1;
+			tc->stop_sig = t->stop_sig;
+			if (add_siginfo(&tc->pending, &tc->n_pending, &t->stop_info))
+				return -1;
+		}
+		for (int k = 0; k < t->nr_extra; k++)
+			if (add_siginfo(&tc->pending, &tc->n_pending, &t->extra[k]))
+				return -1;
+	}
+	return peek_pending(c->pid, 1, &c->proc->shared_pending, &c->proc->n_shared_pending);
 }
 
 int check_dumpable(struct dump_ctx *c)

@@ -210,9 +210,15 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			snprintf(err, len, "fd %u: cannot create an epoll instance: %m", e->fd);
 		return fd;
 	case FD_EVENTFD:
-		fd = eventfd(e->eventfd_count, 0);
+		/* eventfd() takes an unsigned int: a 64-bit counter is written */
+		fd = eventfd(0, 0);
 		if (fd < 0)
 			snprintf(err, len, "fd %u: cannot create an eventfd: %m", e->fd);
+		else if (e->eventfd_count && write(fd, &e->eventfd_count, 8) != 8) {
+			snprintf(err, len, "fd %u: cannot set the eventfd counter: %m", e->fd);
+			close(fd);
+			return -1;
+		}
 		return fd;
 	case FD_INET:
 		if (e->sk->has_closed && e->sk->closed) {

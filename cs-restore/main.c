@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -72,7 +73,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 
 	o->verbosity = LOG_WARN;
 	opterr = 0;	/* one line of our own per usage error */
-	while ((c = getopt_long(argc, argv, "D:djv::o:hV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":D:djv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'D':
 			o->dir = optarg;
@@ -219,6 +220,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_banner("cs-restore");
+	/* the stub makes every fd below the saved ones' highest number + 64,
+	 * before the saved rlimits apply: allow what the hard limit allows */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	c.shell_job = o.shell_job;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
@@ -245,6 +256,8 @@ int main(int argc, char **argv)
 	/* 4. go */
 	if (detach_all(&c))
 		goto err;
+	if (c.proc->has_stopped && c.proc->stopped)
+		kill(c.pid, SIGSTOP);	/* it was stopped when dumped */
 	pr_info("process %d restored in %llu us", c.pid, (unsigned long long)(now_us() - t0));
 	if (o.detach)
 		return 0;

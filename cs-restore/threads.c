@@ -181,17 +181,68 @@ int restore_signals(struct rst_ctx *c)
 	return 0;
 }
 
-/* The registers as the thread must resume: a syscall interrupted by the
- * freeze is re-entered (KERNEL-FACTS.md, "Where a seized thread was"). */
-static void fixup_restart(struct user_regs_struct *r)
+/*
+ * The first saved pending signal that thread i will take on resume and that
+ * runs a handler: 0 if none, else its signal number, with *restart set when
+ * the handler has SA_RESTART. A process-wide signal goes to the first thread
+ * that does not block it (the kernel tries the main thread first).
+ */
+static int handled_pending(struct rst_ctx *c, size_t i, int *restart)
+{
+	ThreadCoreEntry *tc = c->cores[i];
+
+	for (int pass = 0; pass < 2; pass++) {
+		SiginfoEntry **s = pass ? c->proc->shared_pending : tc->pending;
+		size_t n = pass ? c->proc->n_shared_pending : tc->n_pending;
+
+		for (size_t k = 0; k < n; k++) {
+			siginfo_t si;
+			size_t first = 0;
+
+			memcpy(&si, s[k]->raw.data, sizeof(si));
+			if (si.si_signo < 1 || si.si_signo > 64 || (tc->sigmask >> (si.si_signo - 1) & 1))
+				continue;
+			if (pass) {
+				while (first < c->nr_cores && (c->cores[first]->sigmask >> (si.si_signo - 1) & 1))
+					first++;
+				if (first != i)
+					continue;
+			}
+			for (size_t a = 0; a < c->proc->n_sigactions; a++) {
+				SigactionEntry *sa = c->proc->sigactions[a];
+
+				if (sa->sig == (uint32_t)si.si_signo && sa->handler > 1) {
+					*restart = !!(sa->flags & SA_RESTART);
+					return si.si_signo;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The registers as the thread must resume: a syscall interrupted by the
+ * freeze is re-entered (KERNEL-FACTS.md, "Where a seized thread was"), or
+ * returns -EINTR when a pending signal's handler will run first, as the
+ * kernel would have done (arch/x86/kernel/signal.c, handle_signal).
+ */
+static void fixup_restart(struct user_regs_struct *r, int handled, int sa_restart)
 {
 	long rax = (long)r->rax;
+	int again = 0;
 
 	if ((long)r->orig_rax >= 0) {
-		if (rax == -ERESTARTSYS || rax == -ERESTARTNOINTR || rax == -ERESTARTNOHAND) {
+		if (rax == -ERESTARTNOINTR)
+			again = 1;
+		else if (rax == -ERESTARTSYS)
+			again = !handled || sa_restart;
+		else if (rax == -ERESTARTNOHAND)
+			again = !handled;
+		if (again) {
 			r->rax = r->orig_rax;
 			r->rip -= 2;
-		} else if (rax == -ERESTART_RESTARTBLOCK) {
+		} else if (rax == -ERESTARTSYS || rax == -ERESTARTNOHAND || rax == -ERESTART_RESTARTBLOCK) {
 			r->rax = -EINTR;
 		}
 	}
@@ -216,7 +267,11 @@ int finish_threads(struct rst_ctx *c)
 		if (pt_set_xstate(t->tid, xbuf, cur))
 			return pr_perror("thread %u: cannot set its xsave area", tc->tid);
 		memcpy(&r, tc->regs->gpr, sizeof(r));
-		fixup_restart(&r);
+		{
+			int restart = 0, handled = handled_pending(c, i, &restart);
+
+			fixup_restart(&r, handled, restart);
+		}
 		if (pt_setregs(t->tid, &r))
 			return pr_perror("thread %u: cannot set its registers", tc->tid);
 		t->regs = r;

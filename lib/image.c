@@ -171,6 +171,9 @@ int img_close(struct img *img, struct img_sums *sums)
 
 	if (img->writing && img_flush(img))
 		ret = -1;
+	/* durable before the dump kills its target */
+	if (img->writing && !ret && fdatasync(img->fd))
+		ret = pr_perror("cannot sync image %s", img->name);
 	if (close(img->fd) && img->writing)
 		ret = pr_perror("cannot close image %s", img->name);
 	img->fd = -1;

@@ -89,8 +89,11 @@ int proc_stat_fields(pid_t pid, unsigned long long out[53])
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	buf = read_file_at(AT_FDCWD, path, NULL, 4096);
-	if (!buf)
+	if (!buf) {
+		if (errno == ENOENT || errno == ESRCH)
+			return -1;	/* gone: the caller says what that means */
 		return pr_perror("cannot read %s", path);
+	}
 	memset(out, 0, 53 * sizeof(out[0]));
 	out[1] = pid;
 	p = strrchr(buf, ')');	/* comm may hold spaces and parentheses */

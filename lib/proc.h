@@ -27,7 +27,8 @@ int vma_has_flag(const struct vma *v, const char *fl);
 /*
  * proc_stat_fields - fields of /proc/PID/stat (1-based numbering of proc(5)),
  * after the comm field. out[i] gets field i for i in 1..52; out[2] (comm) and
- * out[3] (state) are left 0. Returns 0 or -1.
+ * out[3] (state) are left 0. Returns 0, or -1 (logged unless the process
+ * is gone: errno ENOENT or ESRCH).
  */
 int proc_stat_fields(pid_t pid, unsigned long long out[53]);
 

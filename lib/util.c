@@ -168,12 +168,15 @@ int cs_fault(const char *name)
 
 pid_t parse_pid(const char *s)
 {
-	char *end;
-	long v;
+	long v = 0;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 4194304)
+	/* digits only, no sign, space or leading zero; at most PID_MAX_LIMIT - 1 */
+	if (!*s || *s == '0' || strlen(s) > 7)
 		return -1;
-	return v;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v < 4194304 ? v : -1;
 }

@@ -84,6 +84,25 @@ int pt_wait_stop(pid_t tid)
 	}
 }
 
+/* pt_wait_stop with a bound: -2 when ms milliseconds passed without a stop. */
+static int wait_stop_timeout(pid_t tid, int ms)
+{
+	for (int i = 0; i <= ms * 10; i++) {
+		int status;
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == tid)
+			return WIFSTOPPED(status) ? status : -1;
+		if (i)
+			usleep(100);
+	}
+	return -2;
+}
+
 static int has_tid(struct pt_proc *p, pid_t tid)
 {
 	for (int i = 0; i < p->nr; i++)
@@ -150,7 +169,10 @@ static int wait_seized(struct pt_proc *p, int from)
 {
 	for (int i = from; i < p->nr; i++) {
 		struct pt_thread *t = &p->t[i];
-		int status = pt_wait_stop(t->tid);
+		int status = wait_stop_timeout(t->tid, 5000);
+
+		if (status == -2)
+			return pr_err("thread %d did not stop within 5 s (uninterruptible sleep?)", t->tid);
 
 		if (status < 0) {
 			if (t->tid == p->pid)
@@ -307,11 +329,11 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 			 * remote syscalls leaves the thread as it found it */
 			return pt_restore_regs(t);
 		}
-		/* A signal arrived before the syscall ran: keep the first one
-		 * (re-queued at release), re-send any other; step on without it. */
-		if (!t->stop_sig) {
-			t->stop_sig = sig;
-			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->stop_info);
+		/* A signal arrived before the syscall ran: it was dequeued, so it
+		 * is kept (for the image, and re-sent at release); step on without it. */
+		if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
+			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
+			t->extra[t->nr_extra++].si_signo = sig;
 		} else {
 			pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill",
 				t->tid, sig);
@@ -340,6 +362,9 @@ int pt_release(struct pt_proc *p)
 
 		if (pt_restore_regs(t))
 			ret = -1;
+		for (int k = 0; k < t->nr_extra; k++)
+			syscall(__NR_tgkill, p->pid, t->tid, t->extra[k].si_signo);
+		t->nr_extra = 0;
 		if (!t->in_sigstop && t->stop_sig) {
 			/* remote syscalls moved it from the signal-delivery-stop to a
 			 * syscall-stop, where detach cannot inject: send it again

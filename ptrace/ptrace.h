@@ -31,6 +31,8 @@ struct pt_thread {
 	int stop_sig;			/* signal of the signal-delivery-stop seen at seize, or 0 */
 	siginfo_t stop_info;		/* its siginfo */
 	int in_sigstop;			/* now in a signal-delivery-stop (detach may inject) */
+	siginfo_t extra[8];		/* signals taken out of delivery during remote syscalls */
+	int nr_extra;
 	int regs_dirty;			/* regs changed by remote syscalls: put `regs` back */
 	struct user_regs_struct regs;	/* as seized */
 };
