@@ -377,8 +377,7 @@ static int open_runtime(struct dump_ctx *c, int mode, DumpStatsEntry *st)
 		return 0;
 	if (mode == RT_GO)
 		return pr_err("--runtime=go: the executable of %d cannot be read as a Go program: %s", c->pid, why);
-	pr_warn("runtime: saving every page of %d: %s", c->pid, why);
-	st->runtime = xstrdup("none");
+	st->runtime = xstrdup("none");	/* the warning comes once the dump succeeded */
 	st->runtime_why = xstrdup(why);
 	return 0;
 }
@@ -478,6 +477,8 @@ int main(int argc, char **argv)
 			goto out_fail;
 		}
 	}
+	if (st.runtime_why && o.runtime != RT_NONE)
+		pr_warn("runtime: every page of %d was saved: %s", o.pid, st.runtime_why);
 	if (o.display_stats)
 		print_stats(&st);
 	pr_info("dump of %d complete in %s", o.pid, o.dir);

@@ -249,7 +249,7 @@ static void classify(struct dump_ctx *c, DumpStatsEntry *st)
 	for (int i = 0; i < c->pt.nr; i++)
 		sp[i] = c->pt.t[i].regs.rsp;
 	if (go_rt_classify(c->go, c->pid, sp, c->pt.nr, &gs, why, sizeof(why))) {
-		pr_warn("runtime: saving every page of %d: %s", c->pid, why);
+		pr_info("runtime: saving every page of %d: %s", c->pid, why);
 		go_rt_close(c->go);
 		c->go = NULL;
 		st->runtime = xstrdup("none");

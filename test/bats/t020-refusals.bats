@@ -1,0 +1,428 @@
+#!/usr/bin/env bats
+# t020-refusals.bats - what cs-dump must refuse because cs-restore could not
+# recreate it, and cases a hostile tester found that must now work.
+#
+# Refused, each with exit status 1, exactly one line on stderr naming the
+# object, no images directory (nor a partial one), and the target left
+# running (not stopped, not traced, and it still exits 0 on SIGUSR2):
+# a deleted working directory; an fd on a /proc or /sys file; an O_PATH fd;
+# an fd holding a flock, POSIX or OFD lock; a pipe whose other end is
+# outside the process; a process in another namespace; the leader of a
+# process group with other members; a process without [vdso]; a zombie; a
+# process already traced; a TID that is not a process.  PID 1 is never
+# touched.
+#
+# Fixed, each with a round trip (and a negative control where the program
+# checks a value): an unbound TCP socket; a SIGSTOPped process stays stopped
+# through cs-dump -R and comes back stopped; an eventfd counter above 2^32;
+# fds >= 1024 with cs-restore run under `ulimit -Sn 1024`; a process running
+# as another uid.
+#
+# Targets are test/c/refuse in one mode or another (see refuse.c).  Refusal
+# targets are started detached, in a session of their own, so that init (or
+# the wrapper they run under) reaps them.  cs-dump runs with --runtime=none:
+# for a C program the default --runtime=auto adds a warning line ("not a Go
+# binary") to stderr, and the one-line rule is about the error.
+
+load helpers
+
+REFUSE=$CS_BUILDDIR/test/c/refuse
+
+teardown() {
+	kill_extra
+	cs_teardown
+}
+
+require_refuse() {
+	require_cs
+	[ -x "$REFUSE" ] || skip "$REFUSE is not built (make test/c/refuse)"
+}
+
+# Processes that are not test programs (strace): PID and expected
+# comm in $T/xpids; killed by PID at teardown while the comm still matches.
+record_extra() {
+	echo "$1 $2" >>"$T/xpids"
+}
+
+kill_extra() {
+	local pid comm
+	[ -n "${T:-}" ] && [ -f "$T/xpids" ] || return 0
+	while read -r pid comm; do
+		[ "$pid" -gt 1 ] 2>/dev/null || continue
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || continue
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
+	done <"$T/xpids"
+}
+
+# A PID read from a ready file: a number above 1 whose command line names $T.
+# (A program in a new PID namespace would write 1 here: never dump or kill it.)
+valid_pid() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ] && is_ours "$1"
+}
+
+# start_detached NAME CMD...: run CMD (which must make a program write its
+# PID to $T/NAME.ready, or to $READY when set) in a new session, detached
+# from this shell; output in $T/prog-NAME.out.  Sets PID (recorded for
+# teardown) and PROG_EXE once the program is ready and asleep.
+start_detached() {
+	local name=$1 ready=${READY:-$T/$1.ready} i
+	shift
+	rm -f "$ready"
+	(close_fds; setsid "$@" </dev/null >>"$T/prog-$name.out" 2>&1 &)
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$ready" ] && break
+		sleep 0.1
+	done
+	if [ ! -s "$ready" ]; then
+		echo "$name: no ready file in 10 s: $(tail -n 3 "$T/prog-$name.out")" >&2
+		return 1
+	fi
+	PID=$(cat "$ready")
+	if ! valid_pid "$PID"; then
+		echo "$name: ready file says \"$PID\": not a process of this test" >&2
+		PID=
+		return 1
+	fi
+	record_pid "$PID"
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+	wait_settled "$PID"
+}
+
+# expect_refusal TARGET WORDS...: cs-dump -t TARGET exits 1, prints nothing on
+# stdout and exactly one line on stderr that contains every WORD (fixed
+# strings), and leaves neither $T/img nor a partial directory.
+expect_refusal() {
+	local target=$1 st=0 w left
+	shift
+	valid_pid "$target" || [ "$(proc_state "$target")" = Z ] || {
+		echo "refusing to run cs-dump on $target: not a process of this test" >&2
+		return 1
+	}
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$target" -D "$T/img" \
+		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	{ echo "\$ cs-dump --runtime=none -t $target -D $T/img  (status $st)"
+	  sed 's/^/  stdout: /' "$T/out"; sed 's/^/  stderr: /' "$T/err"; } >>"$T/dump.out"
+	if [ "$st" != 1 ]; then
+		echo "cs-dump -t $target: exit status $st, want 1; stderr: $(cat "$T/err")" >&2
+		return 1
+	fi
+	if [ -s "$T/out" ]; then
+		echo "cs-dump -t $target wrote to stdout: $(head -n 3 "$T/out")" >&2
+		return 1
+	fi
+	if [ "$(wc -l <"$T/err")" != 1 ]; then
+		echo "cs-dump -t $target: want one line on stderr, got $(wc -l <"$T/err"):" >&2
+		cat "$T/err" >&2
+		return 1
+	fi
+	for w in "$@"; do
+		grep -qF -- "$w" "$T/err" && continue
+		echo "cs-dump -t $target: \"$w\" not in: $(cat "$T/err")" >&2
+		return 1
+	done
+	if [ -e "$T/img" ]; then
+		echo "cs-dump -t $target left $T/img behind" >&2
+		return 1
+	fi
+	left=$(find "$T" -maxdepth 1 -name '.*.partial-*')
+	if [ -n "$left" ]; then
+		echo "partial directory left behind: $left" >&2
+		return 1
+	fi
+}
+
+# target_running PID [TRACER]: PID is asleep or running, not stopped, and
+# traced by TRACER (default: by nobody).
+target_running() {
+	local st tracer
+	st=$(proc_state "$1") || { echo "process $1 is gone" >&2; return 1; }
+	case $st in
+	S|R) ;;
+	*) echo "process $1 is in state $st" >&2; return 1 ;;
+	esac
+	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")
+	if [ "$tracer" != "${2:-0}" ]; then
+		echo "process $1 is traced by $tracer, want ${2:-0}" >&2
+		return 1
+	fi
+}
+
+# wake_detached PID NAME: SIGUSR2; the program must exit (within 5 s; a
+# zombie counts, as its reaper is not this shell) having printed its "ok"
+# line.
+wake_detached() {
+	local i st
+	kill -USR2 "$1"
+	for ((i = 0; i < 50; i++)); do
+		st=$(proc_state "$1") || break
+		[ "$st" = Z ] && break
+		sleep 0.1
+	done
+	if [ -n "$st" ] && [ "$st" != Z ]; then
+		echo "$2: $1 did not exit within 5 s of SIGUSR2 (state $st)" >&2
+		return 1
+	fi
+	if ! grep -q '^refuse: ok:' "$T/prog-$2.out"; then
+		echo "$2: no \"ok\" line after SIGUSR2: $(tail -n 3 "$T/prog-$2.out")" >&2
+		return 1
+	fi
+}
+
+# refuse_mode MODE WORDS...: a refuse MODE target is refused, naming WORDS
+# (@PID@ in a word stands for its PID), and goes on unharmed.
+refuse_mode() {
+	local mode=$1 w words=()
+	shift
+	start_detached "$mode" "$REFUSE" "$T/$mode.ready" "$mode"
+	for w in "$@"; do words+=("${w//@PID@/$PID}"); done
+	expect_refusal "$PID" "${words[@]}"
+	target_running "$PID"
+	wake_detached "$PID" "$mode"
+}
+
+# ---- refusals -----------------------------------------------------------------
+
+@test "refuse: a deleted working directory" {
+	require_refuse
+	refuse_mode deleted-cwd "$T/gone (deleted)" "working directory" @PID@
+}
+
+@test "refuse: an fd on a /proc file and an fd on a /sys file" {
+	require_refuse
+	refuse_mode proc-fd "fd 3" "/proc/@PID@/stat"
+	refuse_mode sys-fd "fd 3" "/sys/"
+}
+
+@test "refuse: an O_PATH fd" {
+	require_refuse
+	refuse_mode o-path "fd 3" "$T/opath-file" O_PATH
+}
+
+@test "refuse: an fd holding a flock, a POSIX or an OFD lock" {
+	require_refuse
+	refuse_mode flock "fd 3" "$T/lock-file" "lock" "FLOCK"
+	refuse_mode posix-lock "fd 3" "$T/lock-file" "lock" "POSIX"
+	refuse_mode ofd-lock "fd 3" "$T/lock-file" "lock" "OFDLCK"
+}
+
+@test "refuse: a pipe whose other end is outside the process (prog | cat)" {
+	require_refuse
+	# sh waits for both; cat ends when the program does
+	start_detached pipe sh -c '"$0" "$1" plain | cat' "$REFUSE" "$T/pipe.ready"
+	expect_refusal "$PID" "fd 1" "write end" "pipe" "$PID"
+	target_running "$PID"
+	wake_detached "$PID" pipe
+}
+
+@test "refuse: a process in another mnt, net, uts, ipc, user, cgroup or time namespace" {
+	require_refuse
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	local ns opt fork done= cannot=
+	# no PID namespace: its first process is PID 1 inside, and needs a
+	# wrapper between it and this shell; the check is the same comparison
+	for ns in uts ipc net mnt cgroup user time; do
+		opt=--$ns fork=
+		[ $ns = mnt ] && opt=--mount
+		[ $ns = time ] && fork=--fork	# a time namespace applies to children
+		if ! start_detached "ns-$ns" unshare $opt $fork "$REFUSE" "$T/ns-$ns.ready" plain 2>/dev/null; then
+			cannot="$cannot $ns"
+			continue
+		fi
+		if [ "$(readlink "/proc/$PID/ns/$ns")" = "$(readlink "/proc/self/ns/$ns")" ]; then
+			echo "unshare $opt: $PID is still in this shell's $ns namespace" >&2
+			return 1
+		fi
+		expect_refusal "$PID" "$PID" "another $ns namespace"
+		target_running "$PID"
+		wake_detached "$PID" "ns-$ns"
+		done="$done $ns"
+	done
+	[ -n "$cannot" ] && echo "# could not create here:$cannot" >&3
+	[[ $done == *uts* ]] || skip "unshare --uts does not work here"
+}
+
+@test "refuse: the leader of a process group and session with another member" {
+	require_refuse
+	local member
+	# the member is forked by a subshell that exits: it is not a child of
+	# the leader (that would be refused as a child), but it stays in the
+	# group and session that sh made and the leader inherits by exec
+	start_detached leader sh -c '("$0" "$1.m" plain &); exec "$0" "$1" plain' "$REFUSE" "$T/leader.ready"
+	member=$(cat "$T/leader.ready.m")
+	valid_pid "$member" || { echo "member PID \"$member\"" >&2; return 1; }
+	record_pid "$member"
+	[ "$(ps -o pgid= -p "$member" | tr -d ' ')" = "$PID" ] || {
+		echo "the member $member is not in process group $PID" >&2
+		return 1
+	}
+	expect_refusal "$PID" "$PID" "leads the process group" "$member"
+	target_running "$PID"
+	target_running "$member"
+	kill -USR2 "$member"
+	wake_detached "$PID" leader
+}
+
+@test "refuse: a process without [vdso]" {
+	require_refuse
+	refuse_mode no-vdso "@PID@" "[vdso]"
+}
+
+@test "refuse: a zombie, naming it; its parent keeps running" {
+	require_refuse
+	local z i
+	# sh forks a short sleep and execs the program: the exited child is the
+	# program's, and it never waits for it
+	start_detached zombie sh -c 'sleep 0.3 & echo $! >"$1.z"; exec "$0" "$1" plain' "$REFUSE" "$T/zombie.ready"
+	z=$(cat "$T/zombie.ready.z")
+	for ((i = 0; i < 50; i++)); do
+		[ "$(proc_state "$z")" = Z ] && break
+		sleep 0.1
+	done
+	[ "$(proc_state "$z")" = Z ] || { echo "$z is not a zombie: $(proc_state "$z")" >&2; return 1; }
+	[ "$(ps -o ppid= -p "$z" | tr -d ' ')" = "$PID" ] || { echo "zombie $z is not $PID's" >&2; return 1; }
+	expect_refusal "$z" "$z" "zombie"
+	[ "$(proc_state "$z")" = Z ] || { echo "zombie $z: state $(proc_state "$z")" >&2; return 1; }
+	target_running "$PID"
+	wake_detached "$PID" zombie
+}
+
+@test "refuse: a process already traced (strace), naming the tracer; strace keeps it" {
+	require_refuse
+	command -v strace >/dev/null || skip "strace is not installed"
+	local s i tracer
+	start_detached traced "$REFUSE" "$T/traced.ready" plain
+	strace -o /dev/null -p "$PID" </dev/null >/dev/null 2>"$T/prog-strace.out" 3>&- &
+	s=$!
+	record_extra "$s" strace
+	for ((i = 0; i < 50; i++)); do
+		tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")
+		[ "$tracer" != 0 ] && break
+		sleep 0.1
+	done
+	[ "$tracer" = "$s" ] || skip "strace did not attach (TracerPid $tracer): $(cat "$T/prog-strace.out")"
+	expect_refusal "$PID" "$PID" "already traced" "$s"
+	target_running "$PID" "$s"
+	kill -TERM "$s"
+	wait "$s" || true
+	target_running "$PID"
+	wake_detached "$PID" traced
+}
+
+@test "refuse: a TID that is not a process, naming the process" {
+	require_refuse
+	local tid
+	start_detached thread "$REFUSE" "$T/thread.ready" thread
+	tid=$(ls "/proc/$PID/task" | grep -vx "$PID" | head -n 1)
+	[ -n "$tid" ] || { echo "no second thread in $PID" >&2; return 1; }
+	expect_refusal "$tid" "$tid" "thread of process $PID"
+	target_running "$PID"
+	target_running "$tid"
+	wake_detached "$PID" thread
+}
+
+# ---- fixed ---------------------------------------------------------------------
+
+@test "fixed: unbound TCP sockets (IPv4, IPv6 non-blocking) survive dump and restore" {
+	require_refuse
+	control refuse fresh-socket
+	expect_detects refuse socket fresh-socket
+	round_trip refuse fresh-socket
+}
+
+# target_stopped PID: in a group stop (T), traced by nobody.
+target_stopped() {
+	local st tracer
+	sleep 0.2	# a stop that would end by itself has had time to
+	st=$(proc_state "$1") || { echo "process $1 is gone" >&2; return 1; }
+	[ "$st" = T ] || { echo "process $1 is in state $st, want T (stopped)" >&2; return 1; }
+	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")
+	[ "$tracer" = 0 ] || { echo "process $1 is traced by $tracer" >&2; return 1; }
+}
+
+@test "fixed: a SIGSTOPped process stays stopped through cs-dump -R and comes back stopped (state T)" {
+	require_refuse
+	local i st=
+	start_prog refuse plain
+	kill -STOP "$PID"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(proc_state "$PID")" = T ] && break
+		sleep 0.1
+	done
+	[ "$(proc_state "$PID")" = T ] || { echo "$PID did not stop: $(proc_state "$PID")" >&2; return 1; }
+	# cs-dump -R lets it go stopped as it found it, not traced
+	timeout -k 5 60 "$CS_DUMP" -R --runtime=none -t "$PID" -D "$T/img-R" -v4 -o "$T/dump.log" \
+		</dev/null >>"$T/dump.out" 2>&1 3>&- || { echo "cs-dump -R of a stopped process failed" >&2; return 1; }
+	target_stopped "$PID"
+	dump_killed
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	# back, running the program, and stopped
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		st=$(proc_state "$PID") || st=
+		[ "$st" = T ] && [ "$(readlink "/proc/$PID/exe")" = "$PROG_EXE" ] && break
+		kill -0 "$RPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$st" != T ]; then
+		echo "restored $PID is in state \"$st\", want T (stopped)" >&2
+		return 1
+	fi
+	target_stopped "$PID"
+	kill -CONT "$PID"
+	wait_settled "$PID"
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "fixed: an eventfd counter above 2^32 survives dump and restore" {
+	require_refuse
+	control refuse eventfd-big
+	expect_detects refuse eventfd eventfd-big
+	round_trip refuse eventfd-big
+}
+
+@test "fixed: fds 1023, 1024 and 1500 restore with cs-restore under ulimit -Sn 1024" {
+	require_refuse
+	control refuse many-fds
+	expect_detects refuse fds many-fds
+	start_prog refuse many-fds
+	dump_killed
+	ulimit -Sn 1024
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "fixed: a process running as uid 65534 is dumped and restored with its credentials" {
+	require_refuse
+	[ "$(id -u)" = 0 ] || skip "needs root to run a target as another user"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) before after
+	"${nobody[@]}" test -x "$REFUSE" ||
+		skip "user 65534 cannot execute $REFUSE (a parent directory is not searchable)"
+	chmod o+x "$T"
+	mkdir "$T/nobody"
+	chown 65534 "$T/nobody"
+	READY=$T/nobody/ready start_detached nobody "${nobody[@]}" "$REFUSE" "$T/nobody/ready" plain
+	before=$(grep -E '^(Uid|Gid|Groups):' "/proc/$PID/status")
+	[[ $before == *65534* ]] || { echo "the target does not run as 65534: $before" >&2; return 1; }
+	NTASKS=1
+	dump_killed
+	wait_pid_gone "$PID"
+	restore_wait
+	after=$(grep -E '^(Uid|Gid|Groups):' "/proc/$PID/status")
+	if [ "$before" != "$after" ]; then
+		echo "credentials differ after restore:" >&2
+		diff <(echo "$before") <(echo "$after") >&2
+		return 1
+	fi
+	wake_and_wait "$RPID"
+	[ "$STATUS" = 0 ] || { echo "restored process: exit status $STATUS, want 0" >&2; return 1; }
+	grep -q '^refuse: ok:' "$T/prog-nobody.out" || {
+		echo "no \"ok\" line: $(tail -n 3 "$T/prog-nobody.out")" >&2
+		return 1
+	}
+}
