@@ -39,6 +39,7 @@ struct dump_ctx {
 
 	struct go_rt *go;		/* the Go runtime reader, NULL: whole dump */
 	uint64_t cls_pages[5];		/* present anonymous pages by enum go_page_class */
+	uint64_t slots_zeroed;		/* bytes of free Go heap slots written as zeros */
 
 	int *repair_fds;		/* our copies of connections dropped by --tcp-close */
 	size_t nr_repair;

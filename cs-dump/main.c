@@ -450,6 +450,8 @@ int main(int argc, char **argv)
 	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) ||
 	    write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
 		goto err;
+	if (st.has_bytes_slots_zeroed)
+		st.bytes_slots_zeroed = c.slots_zeroed;
 	t_frozen = now_us();
 	if (!o.leave_running)
 		st.frozen_us = t_frozen - t0;	/* the kill follows right after the rename */

@@ -390,6 +390,74 @@ static int page_is_zero(const uint8_t *p)
 	return 1;
 }
 
+/* Where each copied run lives in c->pagebuf, for zero_slot. */
+struct slot_ctx {
+	struct dump_ctx *c;
+	uint64_t *off;		/* buffer offset (pages) of run i; dead runs: unused */
+	uint64_t zeroed;
+};
+
+static void zero_slot(uint64_t addr, uint64_t len, void *arg)
+{
+	struct slot_ctx *z = arg;
+	struct dump_ctx *c = z->c;
+	uint64_t end = addr + len;
+
+	while (addr < end) {
+		size_t lo = 0, hi = c->nr_runs;
+
+		/* the run holding addr, if its page was copied */
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			struct page_run *r = &c->runs[mid];
+
+			if (addr < r->vaddr)
+				hi = mid;
+			else if (addr >= r->vaddr + r->nr * PAGE_SIZE)
+				lo = mid + 1;
+			else {
+				lo = mid;
+				break;
+			}
+		}
+		if (lo < c->nr_runs && addr >= c->runs[lo].vaddr && !c->runs[lo].dead) {
+			struct page_run *r = &c->runs[lo];
+			uint64_t stop = r->vaddr + r->nr * PAGE_SIZE < end ? r->vaddr + r->nr * PAGE_SIZE : end;
+
+			memset(c->pagebuf + z->off[lo] * PAGE_SIZE + (addr - r->vaddr), 0, stop - addr);
+			z->zeroed += stop - addr;
+			addr = stop;
+		} else {
+			/* not copied (absent or dead): on to the next page */
+			addr = (addr & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+		}
+	}
+}
+
+/*
+ * Free object slots inside live Go heap pages are written as zeros, so that
+ * they cost almost nothing in the zstd frames. Returns the bytes zeroed.
+ */
+static uint64_t zero_free_slots(struct dump_ctx *c)
+{
+	struct slot_ctx z = { c, NULL, 0 };
+	uint64_t off = 0;
+
+	if (!c->go || !c->pagebuf)
+		return 0;
+	z.off = xmalloc((c->nr_runs + 1) * sizeof(uint64_t));
+	if (!z.off)
+		return 0;
+	for (size_t i = 0; i < c->nr_runs; i++) {
+		z.off[i] = off;
+		if (!c->runs[i].dead)
+			off += c->runs[i].nr;
+	}
+	go_rt_free_slots(c->go, zero_slot, &z);
+	free(z.off);
+	return z.zeroed;
+}
+
 int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes)
 {
 	struct page_writer *pw;
@@ -406,6 +474,7 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 	if (img_close(img, &c->sums))
 		return -1;
 
+	c->slots_zeroed = zero_free_slots(c);
 	pw = pw_open(c->dirfd);
 	if (!pw)
 		return -1;

@@ -90,6 +90,12 @@ struct arena {
 	uint8_t *cls;		/* one enum go_page_class per 4 KiB page */
 };
 
+/* an in-use span whose free slots may be zeroed (not being swept) */
+struct go_span {
+	uint64_t base, nelems, elemsize, freeindex;
+	const uint8_t *bits;	/* into go_rt.bits */
+};
+
 struct go_rt {
 	unsigned off[NR_FIELDS], size[NR_FIELDS];
 	int have[NR_FIELDS];
@@ -99,6 +105,9 @@ struct go_rt {
 	uint64_t span_size, g_size;
 	struct arena *arenas;
 	size_t nr_arenas;
+	struct go_span *spans;	/* after go_rt_classify */
+	size_t nr_spans;
+	uint8_t *bits;
 };
 
 static int type_size(Dwarf_Die *die, Dwarf_Word *size)
@@ -292,6 +301,11 @@ fail:
 
 static void free_arenas(struct go_rt *rt)
 {
+	free(rt->spans);
+	free(rt->bits);
+	rt->spans = NULL;
+	rt->bits = NULL;
+	rt->nr_spans = 0;
 	for (size_t i = 0; i < rt->nr_arenas; i++)
 		free(rt->arenas[i].cls);
 	free(rt->arenas);
@@ -585,6 +599,9 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		snprintf(why, len, "cannot read the allocation bitmaps");
 		goto out;
 	}
+	rt->spans = xmalloc((nb + 1) * sizeof(*rt->spans));
+	if (!rt->spans)
+		goto out;
 	for (uint64_t i = 0, off = 0; i < nspans; i++) {
 		const uint8_t *s = spans + i * rt->span_size;
 		uint8_t state = get(s, rt->off[F_SPAN_STATE] + rt->off[F_STATEBOX_S], 1);
@@ -615,6 +632,16 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 			snprintf(why, len, "span at %#llx cannot be classified", (unsigned long long)base);
 			goto out;
 		}
+		/* rule S: a span being swept keeps its slots as they are */
+		if (nelems && (uint32_t)get(s, rt->off[F_SPAN_SWEEPGEN], 4) != (uint32_t)(sweepgen - 1)) {
+			struct go_span *g = &rt->spans[rt->nr_spans++];
+
+			g->base = base;
+			g->nelems = nelems;
+			g->elemsize = es;
+			g->freeindex = get(s, rt->off[F_SPAN_FREEINDEX], rt->size[F_SPAN_FREEINDEX]);
+			g->bits = bits + off;
+		}
 		off += (nelems + 7) / 8;
 	}
 	if (classify_stacks(rt, pid, tsp, nsp)) {
@@ -622,6 +649,8 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		goto out;
 	}
 	ret = 0;
+	rt->bits = bits;	/* the spans point into it */
+	bits = NULL;
 out:
 	if (ret)
 		free_arenas(rt);
@@ -632,4 +661,28 @@ out:
 	free(l);
 	free(r);
 	return ret;
+}
+
+uint64_t go_rt_free_slots(const struct go_rt *rt, void (*fn)(uint64_t addr, uint64_t len, void *arg), void *arg)
+{
+	uint64_t bytes = 0;
+
+	for (size_t k = 0; k < rt->nr_spans; k++) {
+		const struct go_span *g = &rt->spans[k];
+
+		for (uint64_t i = g->freeindex; i < g->nelems; i++) {
+			uint64_t j = i;
+
+			/* rule A: i >= freeindex and its allocBits bit clear is free;
+			 * neighbouring free slots make one range */
+			while (j < g->nelems && !(g->bits[j / 8] & (1 << (j % 8))))
+				j++;
+			if (j > i) {
+				fn(g->base + i * g->elemsize, (j - i) * g->elemsize, arg);
+				bytes += (j - i) * g->elemsize;
+			}
+			i = j;
+		}
+	}
+	return bytes;
 }

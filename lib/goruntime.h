@@ -53,4 +53,13 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *sp, int nsp, str
 /* go_rt_page_class - class of the 4 KiB page at addr after go_rt_classify. */
 enum go_page_class go_rt_page_class(const struct go_rt *rt, uint64_t addr);
 
+/*
+ * go_rt_free_slots - after go_rt_classify, call fn(addr, len, arg) for every
+ * run of free object slots (rule A) of the in-use spans not being swept
+ * (rule S): memory that the runtime treats as free and may hold anything,
+ * so zeros are as good as its contents (GO-RUNTIME.md, "Why zero is safe").
+ * Returns the bytes reported.
+ */
+uint64_t go_rt_free_slots(const struct go_rt *rt, void (*fn)(uint64_t addr, uint64_t len, void *arg), void *arg);
+
 #endif
