@@ -94,6 +94,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# close_fds: close every fd above 2 of this (sub)shell.
+close_fds() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+	done
+	return 0
+}
+
 # start_detached PIDFILE LOG CMD...: run CMD in its own session with init as
 # its parent (a dumped process must not be the child of a shell waiting for
 # cs-dump: its zombie would hold the PID). PIDFILE gets CMD's PID.
@@ -101,7 +111,9 @@ start_detached() {
 	local pidfile=$1 log=$2
 	shift 2
 	# shellcheck disable=SC2016 # $$, $0 and $@ are expanded by the inner sh
-	(setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
+	# without the fds of the calling shell: cs-dump refuses a pipe whose
+	# other end is outside the process
+	(close_fds; setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
 		</dev/null >"$log" 2>&1 &)
 	local i
 	for ((i = 0; i < 100; i++)); do
