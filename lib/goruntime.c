@@ -81,9 +81,9 @@ static const char *const consts[NR_CONSTS] = {
 	[C_G_SCAN] = "runtime._Gscan",
 };
 
-enum { S_MHEAP, S_ALLGS, S_GCPHASE, S_BUILDVERSION, NR_SYMS };
+enum { S_MHEAP, S_ALLGS, S_GCPHASE, S_BUILDVERSION, S_CGO_INIT, NR_SYMS };
 static const char *const syms[NR_SYMS] = { "runtime.mheap_", "runtime.allgs", "runtime.gcphase",
-					   "runtime.buildVersion" };
+					   "runtime.buildVersion", "x_cgo_init" };
 
 struct arena {
 	uint64_t base;
@@ -231,9 +231,18 @@ struct go_rt *go_rt_open(const char *path, char *why, size_t len)
 		snprintf(why, len, "not an ELF file");
 		goto fail;
 	}
-	if (read_symbols(rt, e) || !rt->sym[S_MHEAP]) {
-		snprintf(why, len, rt->sym[S_MHEAP] || !read_symbols(rt, e) ? "not a Go binary (no runtime.mheap_)"
-									     : "no symbol table (stripped with -s?)");
+	if (read_symbols(rt, e)) {
+		snprintf(why, len, "no symbol table (stripped, or built with -ldflags=-s?)");
+		goto fail;
+	}
+	if (!rt->sym[S_MHEAP]) {
+		snprintf(why, len, "not a Go binary (no runtime.mheap_)");
+		goto fail;
+	}
+	if (rt->sym[S_CGO_INIT]) {
+		/* x_cgo_init comes with runtime/cgo's C code: C code shares the
+		 * address space under rules the reader cannot check */
+		snprintf(why, len, "a cgo program (C code linked in)");
 		goto fail;
 	}
 	if (eh.e_type != ET_EXEC) {
@@ -254,7 +263,7 @@ struct go_rt *go_rt_open(const char *path, char *why, size_t len)
 			while (dwarf_siblingof(&d, &d) == 0);
 		off = next;
 	}
-	for (int k = 0; k < NR_SYMS; k++)
+	for (int k = 0; k < S_CGO_INIT; k++)
 		if (!rt->sym[k]) {
 			snprintf(why, len, "no symbol %s", syms[k]);
 			goto fail;

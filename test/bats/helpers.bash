@@ -421,7 +421,7 @@ start_kvserver() {
 	KV_PORT=$(free_port) || return 1
 	KV_ADDR=127.0.0.1:$KV_PORT
 	rm -f "$T/ready"
-	(close_fds; setsid "$GO_BIN/kvserver" -addr "$KV_ADDR" -ready "$T/ready" "$@" \
+	(close_fds; setsid "${KV_BIN:-$GO_BIN/kvserver}" -addr "$KV_ADDR" -ready "$T/ready" "$@" \
 		</dev/null >>"$T/prog-kvserver.out" 2>&1 &)
 	for ((i = 0; i < 3 * READY_TIMEOUT; i++)); do
 		[ -s "$T/ready" ] && break

@@ -47,3 +47,19 @@ for prog in kvserver kvclient kvload churn; do
 		go build -o "$out/$prog" "./$prog" ||
 		die "building $prog failed"
 done
+
+# The same server built the ways the runtime reader must decline (issue 4):
+# without DWARF, without a symbol table, and with cgo (dynamically linked).
+build_variant() {
+	local name=$1 cgo=$2
+	shift 2
+	echo "  GO       $out/$name"
+	GO111MODULE=off GOPATH=$gopath CGO_ENABLED=$cgo GOCACHE=$out/gocache \
+		go build "$@" -o "$out/$name" ./kvserver ||
+		die "building $name failed"
+}
+build_variant kvserver-nodwarf 0 -ldflags=-w
+build_variant kvserver-stripped 0 "-ldflags=-s -w"
+if command -v gcc >/dev/null 2>&1; then
+	build_variant kvserver-cgo 1 -tags netcgo
+fi
