@@ -635,8 +635,15 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 				 (unsigned long long)nelems, (unsigned long long)es);
 			goto out;
 		}
-		if ((uint32_t)get(s, rt->off[F_SPAN_SWEEPGEN], 4) != (uint32_t)sweepgen)
-			st->unswept_spans++;
+		{
+			/* mspan.sweepgen relative to mheap_.sweepgen (Go 1.19 mheap.go):
+			 * -2 needs sweeping, -1 being swept, +1 cached and needs
+			 * sweeping; 0 swept, +3 swept and cached */
+			uint32_t d = (uint32_t)get(s, rt->off[F_SPAN_SWEEPGEN], 4) - (uint32_t)sweepgen;
+
+			if (d == (uint32_t)-2 || d == (uint32_t)-1 || d == 1)
+				st->unswept_spans++;
+		}
 		if (classify_span(rt, s, nelems ? bits + off : NULL, sweepgen)) {
 			snprintf(why, len, "span at %#llx cannot be classified", (unsigned long long)base);
 			goto out;

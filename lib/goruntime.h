@@ -24,7 +24,7 @@ struct go_rt;
 
 struct go_stats {
 	uint32_t gc_phase;		/* runtime.gcphase at the freeze (0: _GCoff) */
-	uint64_t unswept_spans;		/* in-use spans whose sweepgen is not mheap_.sweepgen */
+	uint64_t unswept_spans;		/* in-use spans not swept in this cycle yet (or being swept) */
 	uint64_t spans;			/* in-use and manual spans */
 	char version[32];		/* runtime.buildVersion, e.g. "go1.19.8" */
 };

@@ -154,7 +154,7 @@ trap 'exit 143' TERM
 # refuses pipes whose other end is outside the process).
 close_fds() {
 	local fd
-	for fd in /proc/$BASHPID/fd/*; do
+	for fd in "/proc/$BASHPID/fd"/*; do
 		fd=${fd##*/}
 		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
 	done
@@ -327,10 +327,10 @@ pair_ratios() {
 	R[$prog,$n,z_none]=$(ratio "${R[$x,bytes_written]}" $((${R[$x,pages_written]} * 4096)))
 }
 
-fmt_pair='%-4s %-7s %8s %9s %9s %7s %9s %9s %7s %7s %7s %9s %9s %5s %7s %8s %9s %9s\n'
+fmt_pair='%-4s %-7s %8s %9s %9s %7s %9s %9s %7s %7s %7s %9s %9s %5s %7s %8s %11s %11s\n'
 print_pair_header() {
 	# shellcheck disable=SC2059 # the format is a constant
-	printf "$fmt_pair" pair order rss_MiB pw_none pw_go pw_g/n MiB_none MiB_go B_g/n pw_n B_n dead_go slot0_MiB gc unswept class_ms frozen_none frozen_go
+	printf "$fmt_pair" pair order rss_MiB pw_none pw_go pw_g/n MiB_none MiB_go B_g/n pw_n B_n dead_go slot0_MiB gc unswept class_ms frozen_ms_n frozen_ms_g
 }
 print_pair_row() {
 	local prog=$1 n=$2 g=$1,$2,go x=$1,$2,none
@@ -409,8 +409,12 @@ summary() {
 		"$(mib "$(awk -v p="$(median "${b[@]}")" 'BEGIN { printf "%d", p * 4096 }')")"
 	mapfile -t a < <(col "$prog" go,bytes_slots_zeroed)
 	printf '  %-46s %s MiB\n' "bytes_slots_zeroed (go)" "$(mib "$(median "${a[@]}")")"
-	printf '  %-46s %s\n' "go dumps per class (median pages)" \
-		"heap_live=$(median $(col "$prog" go,pages_heap_live)) heap_dead=$(median $(col "$prog" go,pages_heap_dead)) stack_live=$(median $(col "$prog" go,pages_stack_live)) stack_dead=$(median $(col "$prog" go,pages_stack_dead)) runtime_other=$(median $(col "$prog" go,pages_runtime_other))"
+	local cls="" c
+	for c in heap_live heap_dead stack_live stack_dead runtime_other; do
+		mapfile -t a < <(col "$prog" "go,pages_$c")
+		cls+="${cls:+ }$c=$(median "${a[@]}")"
+	done
+	printf '  %-46s %s\n' "go dumps per class (median pages)" "$cls"
 	printf '  %-46s %s of %s, %s of %s\n' "go dumps in GC marking, with unswept spans" \
 		"$(col_count "$prog" go,gc_phase)" "${#ok_pairs[@]}" "$(col_count "$prog" go,unswept_spans)" "${#ok_pairs[@]}"
 	mapfile -t a < <(col "$prog" go,classify_us)
@@ -450,7 +454,7 @@ bench_kvserver() {
 		{ fail_reason="kvserver's ready file does not name PID $server_pid"; return 1; }
 	load_pid=$(start_detached "$rdir/load.pid" "$rdir/load.log" \
 		"$KVLOAD" -addr "$addr" -keys "$KEYS" -value-size "$VALUE_SIZE" -conns "$CONNS" \
-		-get-frac "$GET_FRAC" -duration 0 -timeout 1s -interval 1s -report "$rdir/load.report") ||
+		-get-frac "$GET_FRAC" -duration 0 -timeout 5s -interval 1s -report "$rdir/load.report") ||
 		{ fail_reason="kvload did not start"; return 1; }
 	sleep "$LOAD_SECS"
 	is_ours "$load_pid" kvload || { fail_reason="kvload exited: $(tail -n 2 "$rdir/load.log")"; return 1; }
