@@ -21,6 +21,8 @@ NEW_KEYS=1000
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$here/lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 nstep=0
@@ -33,8 +35,7 @@ die() {
 	printf '\ndemo: FAILED: %s\n' "$*" >&2
 	exit 1
 }
-now_ns() { date +%s%N; }
-ms_since() { echo $(( ($(now_ns) - $1) / 1000000 )); }
+ms_since() { echo $(( ($(now_us) - $1) / 1000 )); }
 
 [ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
 builddir=$(cd "$builddir" && pwd)
@@ -54,31 +55,6 @@ ckpt=$tmp/ckpt
 server_pid=""
 load_pid=""
 
-# is_ours PID NAME: PID is alive and still runs NAME (not a recycled PID).
-is_ours() {
-	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
-}
-
-# wait_gone PID SECONDS: wait until PID no longer exists (a process whose
-# parent is init may stay a zombie for a moment after it dies).
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "/proc/$1" ] || return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# stop PID NAME: stop a process this script started, if it is still ours.
-stop() {
-	if is_ours "$1" "$2"; then
-		kill -TERM "$1" 2>/dev/null || true
-		wait_gone "$1" 5 || { kill -KILL "$1" 2>/dev/null || true; wait_gone "$1" 5 || true; }
-	fi
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -94,52 +70,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# close_fds: close every fd above 2 of this (sub)shell.
-close_fds() {
-	local fd
-	for fd in /proc/$BASHPID/fd/*; do
-		fd=${fd##*/}
-		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-	done
-	return 0
-}
-
-# start_detached PIDFILE LOG CMD...: run CMD in its own session with init as
-# its parent (a dumped process must not be the child of a shell waiting for
-# cs-dump: its zombie would hold the PID). PIDFILE gets CMD's PID.
-start_detached() {
-	local pidfile=$1 log=$2
-	shift 2
-	# shellcheck disable=SC2016 # $$, $0 and $@ are expanded by the inner sh
-	# without the fds of the calling shell: cs-dump refuses a pipe whose
-	# other end is outside the process
-	(close_fds; setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
-		</dev/null >"$log" 2>&1 &)
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pidfile" ] && { cat "$pidfile"; return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-
-# stats_field NAME LINE: the value of NAME=... in a STATS line.
-stats_field() { tr ' ' '\n' <<<"$2" | sed -n "s|^$1=||p"; }
-
 # indent CMD...: run CMD with its output indented; CMD's exit status.
 indent() {
 	"$@" 2>&1 | sed 's/^/    /'
 	return "${PIPESTATUS[0]}"
-}
-
-# ping_once: one PING on a new connection (bash's /dev/tcp); true on PONG.
-ping_once() {
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-		printf 'PING\n' >&3 || exit 1
-		read -r -t 2 line <&3 || exit 1
-		[ "${line%$'\r'}" = PONG ]
-	)
 }
 
 # -------------------------------------------------------------------------
@@ -152,22 +86,14 @@ KVLOAD=$gobin/kvload
 
 # -------------------------------------------------------------------------
 step "Start kvserver with $KEYS keys x $VALUE_SIZE B"
-port=""
-for ((i = 0; i < 200; i++)); do
-	p=$((17000 + (RANDOM % 1000)))
-	if [ -z "$(ss -Hltn "sport = :$p")" ]; then
-		port=$p
-		break
-	fi
-done
-[ -n "$port" ] || die "no free port found in 127.0.0.1:17000-17999"
+port=$(pick_port) || die "no free port found in 127.0.0.1:17000-17999"
 addr=127.0.0.1:$port
 cd "$tmp"
 start_detached "$tmp/server.pid" "$tmp/server.log" \
 	"$KVSERVER" -addr "$addr" -preload "$KEYS" -value-size "$VALUE_SIZE" -ready "$tmp/server.ready" >/dev/null ||
 	die "kvserver did not start"
 server_pid=$(cat "$tmp/server.pid")
-t0=$(now_ns)
+t0=$(now_us)
 while [ ! -s "$tmp/server.ready" ]; do
 	if ! [ -e "/proc/$server_pid" ]; then
 		cat "$tmp/server.log" >&2
@@ -177,7 +103,7 @@ while [ ! -s "$tmp/server.ready" ]; do
 	sleep 0.1
 done
 [ "$(cat "$tmp/server.ready")" = "$server_pid" ] || die "kvserver's ready file names PID $(cat "$tmp/server.ready"), expected $server_pid"
-say "kvserver PID $server_pid listening on $addr (preloaded in $(ms_since "$t0") ms, parent PID $(awk '/^PPid:/{print $2}' "/proc/$server_pid/status"))"
+say "kvserver PID $server_pid listening on $addr (preloaded in $(ms_since "$t0") ms, parent PID $(status_kb "$server_pid" PPid))"
 
 # -------------------------------------------------------------------------
 step "Put it under load: kvload with $CONNS connections"
@@ -193,10 +119,10 @@ say "$stats_before"
 
 # -------------------------------------------------------------------------
 step "Checkpoint: cs-dump -t $server_pid -D $ckpt --tcp-close --display-stats"
-rss_kb=$(awk '/^VmRSS:/{print $2}' "/proc/$server_pid/status")
+rss_kb=$(status_kb "$server_pid" VmRSS)
 tids_before=$(find "/proc/$server_pid/task" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n | tr '\n' ' ')
 say "server RSS before dump: $((rss_kb / 1024)) MiB (VmRSS $rss_kb kB), threads: $tids_before"
-t0=$(now_ns)
+t0=$(now_us)
 if ! "$CS_DUMP" -t "$server_pid" -D "$ckpt" --tcp-close --display-stats 2>"$tmp/dump.err"; then
 	sed 's/^/    /' "$tmp/dump.err" >&2
 	die "cs-dump failed"
@@ -208,7 +134,7 @@ statline=$(grep -m1 'freeze_us=' "$tmp/dump.err" || true)
 [ ! -e "/proc/$server_pid" ] || die "PID $server_pid still exists after cs-dump returned"
 image_size=$(du -sh "$ckpt" | cut -f1)
 image_bytes=$(du -sb "$ckpt" | cut -f1)
-dump_us=$(stats_field dump_us "$statline")
+dump_us=$(field dump_us "$statline")
 say "cs-dump wall time: $dump_ms ms, of which the dump itself (dump_us) $((dump_us / 1000)) ms;"
 say "the rest is waiting for the killed PID $server_pid to be reaped by init: it is gone now"
 say "image directory: $image_size ($image_bytes bytes) vs RSS $((rss_kb / 1024)) MiB"
@@ -224,14 +150,14 @@ tail -n 1 "$tmp/load.log" | sed 's/^/    /'
 # -------------------------------------------------------------------------
 step "Restore: cs-restore -D $ckpt -d"
 load_lines=$(wc -l <"$tmp/load.log")
-t0=$(now_ns)
+t0=$(now_us)
 if ! "$CS_RESTORE" -D "$ckpt" -d 2>"$tmp/restore.err"; then
 	sed 's/^/    /' "$tmp/restore.err" >&2
 	die "cs-restore failed"
 fi
 restore_ms=$(ms_since "$t0")
 sed 's/^/    /' "$tmp/restore.err"
-while ! ping_once 2>/dev/null; do
+while ! ping_once "$port" 2; do
 	[ "$(ms_since "$t0")" -lt 10000 ] || die "restored server did not answer PING within 10 s"
 	sleep 0.005
 done
@@ -240,9 +166,9 @@ say "cs-restore returned after $restore_ms ms; first PONG after $first_answer_ms
 is_ours "$server_pid" kvserver || die "no kvserver with PID $server_pid after restore"
 stats_after=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS after restore failed"
 say "$stats_after"
-[ "$(stats_field pid "$stats_after")" = "$server_pid" ] ||
-	die "server answers with pid=$(stats_field pid "$stats_after"), expected $server_pid"
-say "same PID: $server_pid (parent PID now $(awk '/^PPid:/{print $2}' "/proc/$server_pid/status"))"
+[ "$(field pid "$stats_after")" = "$server_pid" ] ||
+	die "server answers with pid=$(field pid "$stats_after"), expected $server_pid"
+say "same PID: $server_pid (parent PID now $(status_kb "$server_pid" PPid))"
 if [ -n "$tids_image" ]; then
 	for tid in $tids_image; do
 		[ -e "/proc/$server_pid/task/$tid" ] || die "thread $tid of the image is missing after restore"
@@ -258,12 +184,12 @@ indent "$KVCLIENT" -addr "$addr" -value-size "$VALUE_SIZE" -check "$KEYS" || die
 step "The load generator reconnected"
 # Connections open at dump time were dropped silently (--tcp-close): each
 # kvload connection notices at its 2 s request timeout and re-dials.
-t0=$(now_ns)
+t0=$(now_us)
 ok=""
 while [ "$(ms_since "$t0")" -lt 15000 ]; do
 	last=$(tail -n +"$((load_lines + 1))" "$tmp/load.log" | grep 'ops/s=' | tail -n 1 || true)
-	rate=$(stats_field 'ops/s' "$last")
-	rec=$(stats_field reconnects "$last")
+	rate=$(field 'ops/s' "$last")
+	rec=$(field reconnects "$last")
 	if [ -n "$rate" ] && [ "${rate%.*}" -gt 0 ] && [ "${rec:-0}" -ge 1 ]; then
 		ok=1
 		sleep 1.1 # one more full interval, to show the rate after restore
@@ -290,8 +216,8 @@ gc=$("$KVCLIENT" -addr "$addr" -timeout 30s -gc) || die "GC failed"
 say "GC:     $gc"
 s2=$("$KVCLIENT" -addr "$addr" -timeout 5s -stats) || die "STATS failed"
 say "after:  $s2"
-gc1=$(stats_field num_gc "$s1")
-gc2=$(stats_field num_gc "$s2")
+gc1=$(field num_gc "$s1")
+gc2=$(field num_gc "$s2")
 if ! { [ -n "$gc1" ] && [ -n "$gc2" ] && [ "$gc2" -gt "$gc1" ]; }; then
 	die "num_gc did not grow ($gc1 -> $gc2)"
 fi
@@ -305,7 +231,7 @@ load_pid=""
 summary=$(grep 'kvload: total' "$tmp/load.log" || true)
 say "${summary:-kvload printed no summary}"
 [ -n "$summary" ] || die "kvload printed no summary"
-[ "$(stats_field mismatches "$summary")" = 0 ] || die "kvload saw wrong values"
+[ "$(field mismatches "$summary")" = 0 ] || die "kvload saw wrong values"
 
 # -------------------------------------------------------------------------
 step "Summary"

@@ -37,6 +37,8 @@ LOAD_SECS=${BENCH_LOAD_SECS:-2}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 say() { printf '%s\n' "$*"; }
@@ -60,41 +62,10 @@ for t in ss du setsid awk; do
 	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
 done
 
-# Microseconds since the epoch, without forking (bash >= 5).
-now_us() {
-	local t=${EPOCHREALTIME//[!0-9]/}
-	echo "$t"
-}
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench.XXXXXX")
 # PIDs this script started and still owns, with the program each runs.
 server_pid=""
 load_pid=""
-
-# is_ours PID NAME: PID is alive and still runs NAME (not a recycled PID).
-is_ours() {
-	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-		tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
-}
-
-# wait_gone PID SECONDS: wait until PID no longer exists (a process whose
-# parent is init may stay a zombie for a moment after it dies).
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "/proc/$1" ] || return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# stop PID NAME: stop a process this script started, if it is still ours.
-stop() {
-	if is_ours "$1" "$2"; then
-		kill -TERM "$1" 2>/dev/null || true
-		wait_gone "$1" 5 || { kill -KILL "$1" 2>/dev/null || true; wait_gone "$1" 5 || true; }
-	fi
-}
 
 stop_all() {
 	stop "$load_pid" kvload
@@ -114,47 +85,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# close_fds: close every fd above 2 of this (sub)shell.
-close_fds() {
-	local fd
-	for fd in /proc/$BASHPID/fd/*; do
-		fd=${fd##*/}
-		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-	done
-	return 0
-}
-
-# start_detached PIDFILE LOG CMD...: run CMD in its own session with init as
-# its parent (a dumped process must not be the child of a shell waiting for
-# the dump: its zombie would hold the PID). Prints CMD's PID.
-start_detached() {
-	local pidfile=$1 log=$2
-	shift 2
-	# shellcheck disable=SC2016 # $$, $0 and $@ are expanded by the inner sh
-	# without the fds of the calling shell: cs-dump refuses a pipe whose
-	# other end is outside the process
-	(close_fds; setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
-		</dev/null >"$log" 2>&1 &)
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$pidfile" ] && { cat "$pidfile"; return 0; }
-		sleep 0.01
-	done
-	return 1
-}
-
-# ping_once PORT TIMEOUT: one PING on a new connection (bash's /dev/tcp);
-# true on PONG. A connection made while the server is still preloading
-# waits in the listen backlog, hence the long read timeout.
-ping_once() {
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf 'PING\n' >&3 || exit 1
-		read -r -t "$2" line <&3 || exit 1
-		[ "${line%$'\r'}" = PONG ]
-	) 2>/dev/null
-}
-
 # first_answer PORT T0_US DEADLINE_MS: poll with PING until the server
 # answers; prints the ms from T0_US to the first PONG.
 first_answer() {
@@ -166,24 +96,6 @@ first_answer() {
 	t1=$(now_us)
 	echo $(((t1 - t0) / 1000))
 }
-
-pick_port() {
-	local i p
-	for ((i = 0; i < 200; i++)); do
-		p=$((17000 + (RANDOM % 1000)))
-		if [ -z "$(ss -Hltn "sport = :$p")" ] && [ -z "$(ss -Htn "sport = :$p")" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# field NAME LINE: the value of NAME=... in a space-separated line.
-field() { tr ' ' '\n' <<<"$2" | sed -n "s|^$1=||p" | head -n 1; }
-
-# status_kb PID KEY: a "KEY: N kB" line of /proc/PID/status.
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # -------------------------------------------------------------------------
 say "checksync dump/restore benchmark: kvserver $KEYS keys x $VALUE_SIZE B, kvload $CONNS conns, ${GET_FRAC} GET, ${LOAD_SECS} s of load, $RUNS runs"
@@ -312,18 +224,8 @@ run_body() {
 }
 
 # -------------------------------------------------------------------------
-# Formatting helpers (awk for floating point).
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+# kib2mib KIB: KiB as MiB (the other formatting helpers are in common.sh).
 kib2mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-us2ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
-# median VALUES...: the median of numbers (mean of the two middle ones if even).
-median() {
-	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
-			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.3f", m }' | sed -e 's/\.\?0*$//'
-}
 
 fmt_row='%-4s %8s %8s %8s %8s %7s %7s %9s %8s %9s %9s %9s %9s %8s %6s\n'
 print_header() {

@@ -51,6 +51,8 @@ TARGET_BYTES=0.65
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 say() { printf '%s\n' "$*"; }
@@ -78,29 +80,11 @@ for t in ss setsid awk timeout; do
 	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
 done
 
-# Microseconds since the epoch, without forking (bash >= 5).
-now_us() {
-	local t=${EPOCHREALTIME//[!0-9]/}
-	echo "$t"
-}
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench.XXXXXX")
 # PIDs this script started and still owns.
 server_pid=""
 load_pid=""
 churn_pid=""
-
-# is_ours PID NAME: PID is alive and still runs NAME with an argument in our
-# temporary directory (not a recycled PID, not someone else's program).
-is_ours() {
-	local cmd
-	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
-	case $cmd in
-	*"$2"*"$tmp"*) return 0 ;;
-	esac
-	return 1
-}
 
 # alive PID: exists and is not a zombie.
 alive() {
@@ -110,31 +94,13 @@ alive() {
 	[ "${line%% *}" != Z ]
 }
 
-# wait_gone PID SECONDS: wait until PID no longer exists (a process whose
-# parent is init may stay a zombie for a moment after it dies).
-wait_gone() {
-	local i
-	for ((i = 0; i < $2 * 20; i++)); do
-		[ -e "/proc/$1" ] || return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# stop PID NAME: stop a process this script started, if it is still ours.
-stop() {
-	if is_ours "$1" "$2"; then
-		kill -TERM "$1" 2>/dev/null || true
-		wait_gone "$1" 5 || { kill -KILL "$1" 2>/dev/null || true; wait_gone "$1" 5 || true; }
-	fi
-}
-
+# stop_all: stop what is still ours (its command line names $tmp).
 stop_all() {
-	stop "$load_pid" kvload
+	stop "$load_pid" kvload "$tmp"
 	load_pid=""
-	stop "$server_pid" kvserver
+	stop "$server_pid" kvserver "$tmp"
 	server_pid=""
-	stop "$churn_pid" churn
+	stop "$churn_pid" churn "$tmp"
 	churn_pid=""
 }
 
@@ -149,35 +115,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# close_fds: in a subshell about to start a detached program, close every
-# fd above 2, so that the program holds no pipe of whoever runs us (cs-dump
-# refuses pipes whose other end is outside the process).
-close_fds() {
-	local fd
-	for fd in "/proc/$BASHPID/fd"/*; do
-		fd=${fd##*/}
-		[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-	done
-	return 0
-}
-
-# start_detached PIDFILE LOG CMD...: run CMD in its own session with init as
-# its parent (a dumped process must not be the child of a shell), no fd
-# above 2 open. Prints CMD's PID.
-start_detached() {
-	local pidfile=$1 log=$2
-	shift 2
-	# shellcheck disable=SC2016 # $$, $0 and $@ are expanded by the inner sh
-	(close_fds; setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" \
-		</dev/null >"$log" 2>&1 &)
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$pidfile" ] && { cat "$pidfile"; return 0; }
-		sleep 0.01
-	done
-	return 1
-}
-
 # wait_file FILE SECONDS: wait until FILE is not empty.
 wait_file() {
 	local i
@@ -187,21 +124,6 @@ wait_file() {
 	done
 	return 1
 }
-
-pick_port() {
-	local i p
-	for ((i = 0; i < 200; i++)); do
-		p=$((17000 + (RANDOM % 1000)))
-		if [ -z "$(ss -Hltn "sport = :$p")" ] && [ -z "$(ss -Htn "sport = :$p")" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# status_kb PID KEY: a "KEY: N kB" line of /proc/PID/status.
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # -------------------------------------------------------------------------
 say "checksync runtime size benchmark: --runtime=go vs --runtime=none, $DUMPS pairs of cs-dump -R per program ($PROGRAMS)"
@@ -280,7 +202,7 @@ run_pairs() {
 			nfail=$((nfail + 1))
 			say "     pair $n FAILED: $fail_reason"
 		fi
-		if ! is_ours "$pid" "$name" || ! alive "$pid"; then
+		if ! is_ours "$pid" "$name" "$tmp" || ! alive "$pid"; then
 			fail_reason="$name ($pid) is gone after pair $n"
 			return 1
 		fi
@@ -289,17 +211,8 @@ run_pairs() {
 }
 
 # -------------------------------------------------------------------------
-# Formatting helpers (awk for floating point).
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-us2ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
-# median VALUES...: the median of numbers (mean of the two middle ones if even).
-median() {
-	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
-			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%.3f", m }' | sed -e 's/\.\?0*$//'
-}
+# Formatting helpers (awk for floating point; mib, us2ms, ratio and median
+# are in common.sh).
 # minmax VALUES...: "min A, max B".
 minmax() {
 	printf '%s\n' "$@" | grep -E '^-?[0-9.]+$' | sort -g |
@@ -457,7 +370,7 @@ bench_kvserver() {
 		-get-frac "$GET_FRAC" -duration 0 -timeout 5s -interval 1s -report "$rdir/load.report") ||
 		{ fail_reason="kvload did not start"; return 1; }
 	sleep "$LOAD_SECS"
-	is_ours "$load_pid" kvload || { fail_reason="kvload exited: $(tail -n 2 "$rdir/load.log")"; return 1; }
+	is_ours "$load_pid" kvload "$tmp" || { fail_reason="kvload exited: $(tail -n 2 "$rdir/load.log")"; return 1; }
 	say "   kvserver PID $server_pid, RSS $(mib $(($(status_kb "$server_pid" VmRSS) * 1024))) MiB; kvload $(grep 'ops/s=' "$rdir/load.log" | tail -n 1 | sed 's/^kvload: //')"
 
 	run_pairs kvserver "$server_pid" kvserver || rc=1
@@ -466,7 +379,7 @@ bench_kvserver() {
 	print_dumps kvserver
 
 	# Stop the load (it exits 1 on any mismatched GET), then check every key.
-	if is_ours "$load_pid" kvload; then
+	if is_ours "$load_pid" kvload "$tmp"; then
 		kill -TERM "$load_pid"
 		wait_gone "$load_pid" 10 || true
 	fi
@@ -476,7 +389,7 @@ bench_kvserver() {
 		fail_reason="kvload saw wrong values: ${R[kvserver,load]}"
 		rc=1
 	fi
-	if ! is_ours "$server_pid" kvserver; then
+	if ! is_ours "$server_pid" kvserver "$tmp"; then
 		R[kvserver,check]="FAILED: kvserver is gone: $(tail -n 2 "$rdir/server.log" | tr '\n' ' ')"
 		fail_reason="kvserver is gone after the dumps"
 		rc=1
@@ -522,7 +435,7 @@ bench_churn() {
 	print_dumps churn
 
 	# The full self-check: every map entry, large object and stack frame.
-	if is_ours "$churn_pid" churn; then
+	if is_ours "$churn_pid" churn "$tmp"; then
 		off=$(stat -c %s "$rdir/churn.log")
 		kill -USR1 "$churn_pid"
 		R[churn,check]="no answer in 60 s"
