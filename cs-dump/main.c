@@ -344,11 +344,13 @@ static int wait_gone(pid_t pid, int secs)
 static void print_stats(const DumpStatsEntry *s)
 {
 	fprintf(stderr, "cs-dump: freeze_us=%llu frozen_us=%llu dump_us=%llu pages_present=%llu "
-		"pages_written=%llu pages_zero=%llu pages_dead=%llu bytes_written=%llu runtime=%s",
+		"pages_written=%llu pages_zero=%llu pages_dead=%llu bytes_written=%llu bytes_raw=%llu "
+		"memdump_us=%llu runtime=%s",
 		(unsigned long long)s->freeze_us, (unsigned long long)s->frozen_us,
 		(unsigned long long)s->dump_us, (unsigned long long)s->pages_present,
 		(unsigned long long)s->pages_written, (unsigned long long)s->pages_zero,
 		(unsigned long long)s->pages_dead, (unsigned long long)s->bytes_written,
+		(unsigned long long)s->bytes_raw, (unsigned long long)s->memdump_us,
 		s->runtime ? s->runtime : "none");
 	if (s->go_version)
 		fprintf(stderr, " go_version=%s gc_phase=%u unswept_spans=%llu classify_us=%llu pages_heap_live=%llu "
@@ -450,6 +452,8 @@ int main(int argc, char **argv)
 	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) ||
 	    write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
 		goto err;
+	st.has_bytes_raw = 1;
+	st.bytes_raw = st.pages_written * PAGE_SIZE;
 	if (st.has_bytes_slots_zeroed)
 		st.bytes_slots_zeroed = c.slots_zeroed;
 	t_frozen = now_us();

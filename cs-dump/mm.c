@@ -359,8 +359,14 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 			goto out;
 		}
 	}
-	if (cs_fault("memory") || copy_pages(c))
-		goto out;
+	{
+		uint64_t t = now_us();
+
+		if (cs_fault("memory") || copy_pages(c))
+			goto out;
+		st->has_memdump_us = 1;
+		st->memdump_us = now_us() - t;
+	}
 	if (c->go) {
 		st->has_pages_heap_live = st->has_pages_heap_dead = st->has_pages_stack_live = 1;
 		st->has_pages_stack_dead = st->has_pages_runtime_other = st->has_bytes_slots_zeroed = 1;

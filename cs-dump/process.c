@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -320,6 +321,16 @@ int dump_process(struct dump_ctx *c)
 	}
 	if (dump_creds(c, pe) || dump_sigactions(c, pe) || check_timers(c))
 		return -1;
+	{
+		long ret;
+		int sig = 0;
+
+		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_prctl, PR_GET_PDEATHSIG, c->scratch, 0, 0, 0, 0) ||
+		    ret || remote_read(c, c->scratch, &sig, sizeof(sig)))
+			return pr_err("cannot read the parent-death signal of %d", c->pid);
+		pe->has_pdeath_sig = 1;
+		pe->pdeath_sig = sig;
+	}
 	return 0;
 }
 

@@ -193,7 +193,6 @@ int create_stub(struct rst_ctx *c)
 		return -1;
 	c->pt.t[0].tid = child;
 	c->pt.gadget = c->hole;
-	c->pt.exitkill = 1;
 	if (ptrace(PTRACE_SETOPTIONS, child, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD))
 		return pr_perror("cannot set ptrace options on the stub");
 	if (pt_getregs(child, &c->pt.t[0].regs))

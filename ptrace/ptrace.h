@@ -42,7 +42,6 @@ struct pt_proc {
 	int nr;				/* threads in t[] */
 	struct pt_thread *t;		/* t[0] is the thread group leader */
 	unsigned long gadget;		/* address of "syscall; int3", 0: none */
-	int exitkill;			/* restore side: the tracee dies with us */
 };
 
 /*
