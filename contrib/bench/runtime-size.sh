@@ -5,7 +5,8 @@
 #   contrib/bench/runtime-size.sh [BUILDDIR]   # BUILDDIR default: $CS_BUILD_DIR or <repo>/build
 #
 # Run as root after contrib/build.sh. For two Go programs, kvserver (200000
-# keys x 512 B under a write-heavy kvload) and churn (test/go/churn), it
+# keys x 512 B of random bytes under a write-heavy kvload that overwrites
+# them) and churn (test/go/churn), it
 # takes BENCH_DUMPS pairs of dumps at random moments while the program runs
 # on: `cs-dump -R --tcp-close --runtime=none --display-stats` and right after
 # it the same with --runtime=go (the order alternates between pairs, to
@@ -23,6 +24,11 @@
 #   BENCH_VALUE_SIZE  kvserver value size in bytes [512]
 #   BENCH_CONNS       kvload connections [4]
 #   BENCH_GET_FRAC    kvload fraction of GETs [0.1]
+#   BENCH_VALUES      kvserver value kind: binary (random bytes, incompressible,
+#                     as issue 4 asks) or printable (6 bits per byte) [binary]
+#   BENCH_SETS        what kvload's SETs do: overwrite (a random key-<i> with a
+#                     fresh copy of its value: the old copy becomes garbage) or
+#                     add (new load-<conn>-<n> keys: the heap only grows) [overwrite]
 #   BENCH_LOAD_SECS   seconds of load before the first pair [2]
 #   BENCH_CHURN_ARGS  arguments for churn [-keys 50000]; set it to "" for
 #                     churn's own defaults (200000 keys, about 1.3 GiB RSS,
@@ -44,6 +50,8 @@ GET_FRAC=${BENCH_GET_FRAC:-0.1}
 LOAD_SECS=${BENCH_LOAD_SECS:-2}
 CHURN_ARGS=${BENCH_CHURN_ARGS--keys 50000}
 PROGRAMS=${BENCH_PROGRAMS:-kvserver churn}
+VALUES=${BENCH_VALUES:-binary}
+SETS=${BENCH_SETS:-overwrite}
 
 # Targets of issue 4: go/none at most these.
 TARGET_PAGES=0.80
@@ -64,6 +72,16 @@ die() {
 
 [[ "$DUMPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DUMPS must be a positive integer (got '$DUMPS')"
 [[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
+case $VALUES in
+binary) kvflags=(-binary) ;;
+printable) kvflags=() ;;
+*) die "BENCH_VALUES must be binary or printable (got '$VALUES')" ;;
+esac
+case $SETS in
+overwrite) loadflags=(-overwrite) ;;
+add) loadflags=() ;;
+*) die "BENCH_SETS must be overwrite or add (got '$SETS')" ;;
+esac
 for p in $PROGRAMS; do
 	case $p in
 	kvserver | churn) ;;
@@ -352,21 +370,18 @@ bench_kvserver() {
 	local rdir=$tmp/kv port addr rc=0 i
 	mkdir -p "$rdir"
 	say ""
-	say "== kvserver: $KEYS keys x $VALUE_SIZE B, kvload $CONNS conns, $GET_FRAC GET, ${LOAD_SECS} s of load before the first pair =="
-	say "   note: kvserver's values are printable pseudo-random characters (64 symbols, 6 bits of entropy per byte),"
-	say "   not random bytes: they compress (see 'compression, none'); issue 4 asks for incompressible values,"
-	say "   and kvserver has no option for them. kvload's SETs add new keys (load-C-N) and never overwrite key-*."
+	say "== kvserver: $KEYS keys x $VALUE_SIZE B ($VALUES values), kvload $CONNS conns, $GET_FRAC GET, SETs $SETS, ${LOAD_SECS} s of load before the first pair =="
 	port=$(pick_port) || { fail_reason="no free port in 127.0.0.1:17000-17999"; return 1; }
 	addr=127.0.0.1:$port
 	server_pid=$(start_detached "$rdir/server.pid" "$rdir/server.log" \
-		"$KVSERVER" -addr "$addr" -preload "$KEYS" -value-size "$VALUE_SIZE" -ready "$rdir/server.ready") ||
+		"$KVSERVER" "${kvflags[@]}" -addr "$addr" -preload "$KEYS" -value-size "$VALUE_SIZE" -ready "$rdir/server.ready") ||
 		{ fail_reason="kvserver did not start"; return 1; }
 	wait_file "$rdir/server.ready" 60 ||
 		{ fail_reason="kvserver not ready within 60 s: $(tail -n 2 "$rdir/server.log")"; return 1; }
 	[ "$(cat "$rdir/server.ready")" = "$server_pid" ] ||
 		{ fail_reason="kvserver's ready file does not name PID $server_pid"; return 1; }
 	load_pid=$(start_detached "$rdir/load.pid" "$rdir/load.log" \
-		"$KVLOAD" -addr "$addr" -keys "$KEYS" -value-size "$VALUE_SIZE" -conns "$CONNS" \
+		"$KVLOAD" "${kvflags[@]}" "${loadflags[@]}" -addr "$addr" -keys "$KEYS" -value-size "$VALUE_SIZE" -conns "$CONNS" \
 		-get-frac "$GET_FRAC" -duration 0 -timeout 5s -interval 1s -report "$rdir/load.report") ||
 		{ fail_reason="kvload did not start"; return 1; }
 	sleep "$LOAD_SECS"
@@ -394,7 +409,7 @@ bench_kvserver() {
 		fail_reason="kvserver is gone after the dumps"
 		rc=1
 	else
-		if "$KVCLIENT" -addr "$addr" -value-size "$VALUE_SIZE" -timeout 30s -check "$KEYS" >"$rdir/check.out" 2>&1; then
+		if "$KVCLIENT" "${kvflags[@]}" -addr "$addr" -value-size "$VALUE_SIZE" -timeout 30s -check "$KEYS" >"$rdir/check.out" 2>&1; then
 			R[kvserver,check]="passed"
 		else
 			R[kvserver,check]="FAILED: $(tail -n 2 "$rdir/check.out" | tr '\n' ' ')"
@@ -403,7 +418,7 @@ bench_kvserver() {
 		fi
 	fi
 	local -a sum
-	mapfile -t sum < <(summary kvserver "kvserver $KEYS x $VALUE_SIZE B, write-heavy load"
+	mapfile -t sum < <(summary kvserver "kvserver $KEYS x $VALUE_SIZE B $VALUES values, write-heavy load, SETs $SETS"
 		printf '  %-46s %s -> %s MiB\n' "kvserver RSS, first pair -> end" \
 			"$(mib $((${R[kvserver,${ok_pairs[0]:-1},rss_kb]:-0} * 1024)))" "$(mib $((${R[kvserver,rss_end]:-0} * 1024)))"
 		printf '  %-46s %s\n' "kvload (last report before the check)" "${R[kvserver,ops]:-}"

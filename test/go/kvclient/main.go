@@ -43,8 +43,14 @@ func splitmix64(state *uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// valueFor returns the deterministic value of key i: size printable chars
-// drawn from splitmix64 seeded with seed*1000003+i.
+// binaryValues selects the value kind (the -binary flag): false for
+// printable characters (6 bits of entropy per byte, zstd shrinks them to
+// about 3/4), true for random bytes (every byte value but '\n' and '\r',
+// which the line protocol cannot carry: incompressible).
+var binaryValues bool
+
+// valueFor returns the deterministic value of key i: size bytes drawn from
+// splitmix64 seeded with seed*1000003+i, printable or binary (binaryValues).
 func valueFor(seed int64, i int, size int) string {
 	state := uint64(seed*1000003 + int64(i))
 	var sb strings.Builder
@@ -55,9 +61,21 @@ func valueFor(seed int64, i int, size int) string {
 		if left == 0 {
 			r = splitmix64(&state)
 			left = 10 // 10 x 6 bits per 64-bit draw
+			if binaryValues {
+				left = 8 // 8 x 8 bits
+			}
 		}
-		sb.WriteByte(valueAlphabet[r&63])
-		r >>= 6
+		if binaryValues {
+			b := byte(r)
+			if b == '\n' || b == '\r' {
+				b |= 0x80
+			}
+			sb.WriteByte(b)
+			r >>= 8
+		} else {
+			sb.WriteByte(valueAlphabet[r&63])
+			r >>= 6
+		}
 		left--
 	}
 	return sb.String()
@@ -101,6 +119,7 @@ func main() {
 	expCount := flag.Int("expect-count", 0, "number of keys for -expect-prefix")
 	stats := flag.Bool("stats", false, "print the server's STATS line")
 	gc := flag.Bool("gc", false, "run GC in the server and print the result")
+	flag.BoolVar(&binaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
 	flag.Parse()
 
 	if *check <= 0 && *setPrefix == "" && *expPrefix == "" && !*stats && !*gc {

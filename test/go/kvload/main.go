@@ -5,7 +5,10 @@
 // Each of -conns connections issues one request at a time: with
 // probability -get-frac a GET of a random key-<i> (i < -keys), whose value
 // must equal valueFor(seed, i, value-size), otherwise a SET of
-// load-<conn>-<n> to a deterministic value.
+// load-<conn>-<n> to a deterministic value, or with -overwrite a SET of a
+// random key-<i> to its own value (the server's old copy becomes garbage;
+// the keyspace and every value stay the same, so GETs and kvclient -check
+// still hold).
 //
 // Each request must complete within -timeout (read and write deadline), so
 // a connection that silently vanished (e.g. dropped by a checkpoint with
@@ -48,8 +51,14 @@ func splitmix64(state *uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// valueFor returns the deterministic value of key i: size printable chars
-// drawn from splitmix64 seeded with seed*1000003+i.
+// binaryValues selects the value kind (the -binary flag): false for
+// printable characters (6 bits of entropy per byte, zstd shrinks them to
+// about 3/4), true for random bytes (every byte value but '\n' and '\r',
+// which the line protocol cannot carry: incompressible).
+var binaryValues bool
+
+// valueFor returns the deterministic value of key i: size bytes drawn from
+// splitmix64 seeded with seed*1000003+i, printable or binary (binaryValues).
 func valueFor(seed int64, i int, size int) string {
 	state := uint64(seed*1000003 + int64(i))
 	var sb strings.Builder
@@ -60,9 +69,21 @@ func valueFor(seed int64, i int, size int) string {
 		if left == 0 {
 			r = splitmix64(&state)
 			left = 10 // 10 x 6 bits per 64-bit draw
+			if binaryValues {
+				left = 8 // 8 x 8 bits
+			}
 		}
-		sb.WriteByte(valueAlphabet[r&63])
-		r >>= 6
+		if binaryValues {
+			b := byte(r)
+			if b == '\n' || b == '\r' {
+				b |= 0x80
+			}
+			sb.WriteByte(b)
+			r >>= 8
+		} else {
+			sb.WriteByte(valueAlphabet[r&63])
+			r >>= 6
+		}
 		left--
 	}
 	return sb.String()
@@ -87,6 +108,7 @@ var (
 	getFrac   = flag.Float64("get-frac", 0.9, "fraction of requests that are GETs; the rest are SETs")
 	valueSize = flag.Int("value-size", 128, "value size in bytes (must match the server's)")
 	seed      = flag.Int64("seed", 1, "value seed (must match the server's)")
+	overwrite = flag.Bool("overwrite", false, "SETs overwrite a random key-<i> (i < -keys) with its own value, a fresh copy each time (the old copy becomes garbage), instead of adding load-<conn>-<n> keys")
 	timeout   = flag.Duration("timeout", 2*time.Second, "per-request read/write deadline (0 = none); a timeout counts as an error and a reconnect")
 
 	ops, errs, reconnects, mismatches int64 // updated atomically
@@ -99,6 +121,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "run time (0 = until SIGTERM/SIGINT)")
 	reportFile := flag.String("report", "", "also write the final summary line to this file")
 	interval := flag.Duration("interval", time.Second, "progress report interval")
+	flag.BoolVar(&binaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
 	flag.Parse()
 	if *keys < 1 || *nconns < 1 || *interval <= 0 || *timeout < 0 {
 		fmt.Fprintln(os.Stderr, "kvload: -keys, -conns and -interval must be positive, -timeout not negative")
@@ -249,6 +272,12 @@ func (w *worker) run() {
 				key = int(splitmix64(&rng) % uint64(*keys))
 				buf = append(buf, "GET key-"...)
 				buf = strconv.AppendInt(buf, int64(key), 10)
+			} else if *overwrite {
+				key = int(splitmix64(&rng) % uint64(*keys))
+				buf = append(buf, "SET key-"...)
+				buf = strconv.AppendInt(buf, int64(key), 10)
+				buf = append(buf, ' ')
+				buf = append(buf, valueFor(*seed, key, *valueSize)...)
 			} else {
 				buf = append(buf, setPrefix...)
 				buf = strconv.AppendInt(buf, int64(n), 10)
