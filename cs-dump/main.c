@@ -5,6 +5,7 @@
  * into place, any failure detaches the target unharmed and removes the
  * partial directory; the target is killed only after a complete dump.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@ struct dump_opts {
 	int shell_job;
 	int display_stats;
 	int runtime;		/* RT_AUTO, RT_GO, RT_NONE */
+	unsigned gc_align_ms;	/* --gc-align: wait up to this for a GC cycle to end, 0: no */
 	int verbosity;
 	const char *log_file;
 };
@@ -59,6 +61,9 @@ static void usage(FILE *f)
 		"                         the executable is a Go binary the reader understands,\n"
 		"                         else save every page (one warning); go: require it;\n"
 		"                         none: save every page\n"
+		"      --gc-align=MS      Go: wait up to MS ms (1..60000) for the running GC cycle\n"
+		"                         to finish its mark phase, then freeze (the garbage it\n"
+		"                         found is left out); freeze anyway after MS\n"
 		"  -v[N], --verbosity[=N] log level 0..4 (each -v adds one; default 1: errors and warnings)\n"
 		"  -o, --log-file FILE    write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help             this help\n"
@@ -70,7 +75,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
-	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME };
+	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -81,6 +86,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "display-stats", no_argument, 0, OPT_STATS },
 		{ "runtime", required_argument, 0, OPT_RUNTIME },
+		{ "gc-align", required_argument, 0, OPT_GC_ALIGN },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -135,6 +141,19 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 				return -1;
 			}
 			break;
+		case OPT_GC_ALIGN: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno || v < 1 || v > 60000) {
+				fprintf(stderr, "cs-dump: invalid --gc-align '%s' (milliseconds, 1..60000)\n", optarg);
+				return -1;
+			}
+			o->gc_align_ms = v;
+			break;
+		}
 		case 'v':
 			if (parse_verbosity("cs-dump", optarg, &o->verbosity))
 				return -1;
@@ -156,6 +175,10 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cs-dump: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->gc_align_ms && o->runtime == RT_NONE) {
+		fprintf(stderr, "cs-dump: --gc-align needs the Go runtime reader, not --runtime=none\n");
 		return -1;
 	}
 	if (!o->pid || !o->dir) {
@@ -355,11 +378,14 @@ static void print_stats(const DumpStatsEntry *s)
 	if (s->go_version)
 		fprintf(stderr, " go_version=%s gc_phase=%u unswept_spans=%llu classify_us=%llu pages_heap_live=%llu "
 			"pages_heap_dead=%llu pages_stack_live=%llu pages_stack_dead=%llu pages_runtime_other=%llu "
-			"bytes_slots_zeroed=%llu", s->go_version, s->gc_phase,
+			"bytes_slots_zeroed=%llu spans_marked=%llu", s->go_version, s->gc_phase,
 			(unsigned long long)s->unswept_spans, (unsigned long long)s->classify_us,
 			(unsigned long long)s->pages_heap_live, (unsigned long long)s->pages_heap_dead,
 			(unsigned long long)s->pages_stack_live, (unsigned long long)s->pages_stack_dead,
-			(unsigned long long)s->pages_runtime_other, (unsigned long long)s->bytes_slots_zeroed);
+			(unsigned long long)s->pages_runtime_other, (unsigned long long)s->bytes_slots_zeroed,
+			(unsigned long long)s->spans_marked);
+	if (s->has_gc_aligned)
+		fprintf(stderr, " gc_aligned=%d gc_align_us=%llu", s->gc_aligned, (unsigned long long)s->gc_align_us);
 	fputc('\n', stderr);
 }
 
@@ -420,6 +446,20 @@ int main(int argc, char **argv)
 
 	if (open_runtime(&c, o.runtime, &st))
 		goto err;
+	if (c.go && o.gc_align_ms) {
+		uint64_t waited;
+		int r = go_rt_wait_gc(c.go, o.pid, o.gc_align_ms, &waited);
+
+		if (r < 0) {
+			pr_perror("--gc-align: cannot read the memory of %d", o.pid);
+			goto err;
+		}
+		st.has_gc_align_us = st.has_gc_aligned = 1;
+		st.gc_align_us = waited;
+		st.gc_aligned = r;
+		pr_info("--gc-align: %s after %llu us", r ? "a GC cycle ended" : "no GC cycle ended",
+			(unsigned long long)waited);
+	}
 	{
 		char state[64];
 

@@ -263,9 +263,12 @@ static void classify(struct dump_ctx *c, DumpStatsEntry *st)
 	st->has_gc_phase = st->has_unswept_spans = st->has_classify_us = 1;
 	st->gc_phase = gs.gc_phase;
 	st->unswept_spans = gs.unswept_spans;
+	st->has_spans_marked = 1;
+	st->spans_marked = gs.spans_marked;
 	st->classify_us = now_us() - t0;
-	pr_info("runtime: %s, %llu spans, gc phase %u, %llu unswept, classified in %llu us", gs.version,
-		(unsigned long long)gs.spans, gs.gc_phase, (unsigned long long)gs.unswept_spans,
+	pr_info("runtime: %s, %llu spans, gc phase %u, %llu unswept (%llu by mark bits), classified in %llu us",
+		gs.version, (unsigned long long)gs.spans, gs.gc_phase, (unsigned long long)gs.unswept_spans,
+		(unsigned long long)gs.spans_marked,
 		(unsigned long long)st->classify_us);
 }
 

@@ -9,6 +9,9 @@
  *     pages in the page allocator's bitmaps only), or in an in-use span and
  *     overlapping no allocated object (rule A: i < freeindex or allocBits[i]);
  *     a span being swept (sweepgen == mheap_.sweepgen - 1) is all live (rule S);
+ *     after a completed mark phase (gcphase == _GCoff), a span not swept yet
+ *     and without specials counts only its marked objects (rule M: gcmarkBits
+ *     instead of allocBits and freeindex);
  *   - stack dead: wholly below the SP of a parked goroutine (rule K);
  *   - live otherwise (manual spans outside known stacks hold free stack
  *     chunks and GC work buffers).
@@ -33,7 +36,7 @@
 enum {
 	F_MHEAP_SWEEPGEN, F_MHEAP_ALLSPANS, F_MHEAP_ALLARENAS,
 	F_SPAN_START, F_SPAN_NPAGES, F_SPAN_FREEINDEX, F_SPAN_NELEMS, F_SPAN_ALLOCBITS,
-	F_SPAN_SWEEPGEN, F_SPAN_STATE, F_SPAN_ELEMSIZE, F_STATEBOX_S,
+	F_SPAN_SWEEPGEN, F_SPAN_STATE, F_SPAN_ELEMSIZE, F_SPAN_GCMARKBITS, F_SPAN_SPECIALS, F_STATEBOX_S,
 	F_G_STACK, F_G_SCHED, F_G_STATUS, F_G_M, F_STACK_LO, F_STACK_HI, F_GOBUF_SP,
 	NR_FIELDS
 };
@@ -54,6 +57,8 @@ static const struct field_spec {
 	[F_SPAN_SWEEPGEN] = { "runtime.mspan", "sweepgen", 4 },
 	[F_SPAN_STATE] = { "runtime.mspan", "state", 1 },
 	[F_SPAN_ELEMSIZE] = { "runtime.mspan", "elemsize", 8 },
+	[F_SPAN_GCMARKBITS] = { "runtime.mspan", "gcmarkBits", 8 },
+	[F_SPAN_SPECIALS] = { "runtime.mspan", "specials", 8 },
 	[F_STATEBOX_S] = { "runtime.mSpanStateBox", "s", 1 },
 	[F_G_STACK] = { "runtime.g", "stack", 16 },
 	[F_G_SCHED] = { "runtime.g", "sched", 0 },
@@ -66,7 +71,7 @@ static const struct field_spec {
 
 enum {
 	C_ARENA_BYTES, C_ARENA_BASE_OFF, C_PAGE_SIZE, C_SPAN_INUSE, C_SPAN_MANUAL,
-	C_G_RUNNABLE, C_G_WAITING, C_G_PREEMPTED, C_G_SCAN, NR_CONSTS
+	C_G_RUNNABLE, C_G_WAITING, C_G_PREEMPTED, C_G_SCAN, C_GC_OFF, NR_CONSTS
 };
 
 static const char *const consts[NR_CONSTS] = {
@@ -79,6 +84,7 @@ static const char *const consts[NR_CONSTS] = {
 	[C_G_WAITING] = "runtime._Gwaiting",
 	[C_G_PREEMPTED] = "runtime._Gpreempted",
 	[C_G_SCAN] = "runtime._Gscan",
+	[C_GC_OFF] = "runtime._GCoff",
 };
 
 enum { S_MHEAP, S_ALLGS, S_GCPHASE, S_BUILDVERSION, S_CGO_INIT, NR_SYMS };
@@ -93,7 +99,7 @@ struct arena {
 /* an in-use span whose free slots may be zeroed (not being swept) */
 struct go_span {
 	uint64_t base, nelems, elemsize, freeindex;
-	const uint8_t *bits;	/* into go_rt.bits */
+	const uint8_t *bits;	/* into go_rt.bits: allocBits, or gcmarkBits (rule M, freeindex 0) */
 };
 
 struct go_rt {
@@ -437,13 +443,36 @@ static int load_arenas(struct go_rt *rt, pid_t pid, const uint8_t *mh)
 	return 0;
 }
 
-/* Rule A over one in-use span: pages overlapping an allocated object are live. */
-static int classify_span(struct go_rt *rt, const uint8_t *sp, const uint8_t *bits, uint64_t sweepgen)
+/*
+ * Rule M: whether the objects of the in-use span sp are to be judged by its
+ * mark bits. Only when the last mark phase is complete (gcphase _GCoff) and
+ * the span has not been swept since (mspan.sweepgen == mheap_.sweepgen - 2,
+ * or + 1 for a span cached in an mcache before the sweep began): its
+ * gcmarkBits are then exactly what the sweeper will keep (Go 1.19 mgcsweep.go
+ * sweepLocked.sweep: allocBits = gcmarkBits), and nothing is allocated from
+ * it before it is swept (mcache.prepareForSweep runs before a P's first
+ * allocation of the new cycle; allocations during marking are marked black).
+ * A span with specials is left to rule A: the sweeper resurrects an unmarked
+ * object that has a finalizer.
+ */
+static int by_marks(const struct go_rt *rt, const uint8_t *sp, uint64_t sweepgen, int mark_done)
+{
+	uint32_t d = (uint32_t)get(sp, rt->off[F_SPAN_SWEEPGEN], 4) - (uint32_t)sweepgen;
+
+	return mark_done && (d == (uint32_t)-2 || d == 1) && !get(sp, rt->off[F_SPAN_SPECIALS], 8) &&
+	       get(sp, rt->off[F_SPAN_GCMARKBITS], 8);
+}
+
+/*
+ * Rule A (or M when marks is set) over one in-use span: pages overlapping an
+ * allocated (marked) object are live.
+ */
+static int classify_span(struct go_rt *rt, const uint8_t *sp, const uint8_t *bits, uint64_t sweepgen, int marks)
 {
 	uint64_t base = get(sp, rt->off[F_SPAN_START], 8);
 	uint64_t end = base + get(sp, rt->off[F_SPAN_NPAGES], 8) * rt->cval[C_PAGE_SIZE];
 	uint64_t nelems = get(sp, rt->off[F_SPAN_NELEMS], rt->size[F_SPAN_NELEMS]);
-	uint64_t freeidx = get(sp, rt->off[F_SPAN_FREEINDEX], rt->size[F_SPAN_FREEINDEX]);
+	uint64_t freeidx = marks ? 0 : get(sp, rt->off[F_SPAN_FREEINDEX], rt->size[F_SPAN_FREEINDEX]);
 	uint64_t es = get(sp, rt->off[F_SPAN_ELEMSIZE], 8);
 	uint32_t sg = get(sp, rt->off[F_SPAN_SWEEPGEN], 4);
 
@@ -529,6 +558,7 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 	uint8_t *mh = NULL, *spans = NULL, *bits = NULL;
 	size_t mhlen = 0;
 	uint64_t *sptr = NULL, nspans, sweepgen, vs[2], bits_len = 0;
+	int mark_done;
 	struct iovec *l = NULL, *r = NULL;
 	size_t nb = 0;
 	int ret = -1;
@@ -552,6 +582,7 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		return -1;
 	}
 	sweepgen = get(mh, rt->off[F_MHEAP_SWEEPGEN], 4);
+	mark_done = st->gc_phase == rt->cval[C_GC_OFF];
 	if (load_arenas(rt, pid, mh)) {
 		snprintf(why, len, "cannot read the heap arenas");
 		goto out;
@@ -599,7 +630,8 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 			continue;
 		l[nb].iov_base = bits + off;
 		l[nb].iov_len = n;
-		r[nb].iov_base = (void *)get(s, rt->off[F_SPAN_ALLOCBITS], 8);
+		r[nb].iov_base = (void *)get(s, by_marks(rt, s, sweepgen, mark_done) ? rt->off[F_SPAN_GCMARKBITS]
+										     : rt->off[F_SPAN_ALLOCBITS], 8);
 		r[nb].iov_len = n;
 		nb++;
 		off += n;
@@ -618,6 +650,7 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		uint64_t bytes = get(s, rt->off[F_SPAN_NPAGES], 8) * rt->cval[C_PAGE_SIZE];
 		uint64_t nelems = get(s, rt->off[F_SPAN_NELEMS], rt->size[F_SPAN_NELEMS]);
 		uint64_t es = get(s, rt->off[F_SPAN_ELEMSIZE], 8);
+		int marks;
 
 		if (state != rt->cval[C_SPAN_INUSE] && state != rt->cval[C_SPAN_MANUAL])
 			continue;
@@ -644,7 +677,9 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 			if (d == (uint32_t)-2 || d == (uint32_t)-1 || d == 1)
 				st->unswept_spans++;
 		}
-		if (classify_span(rt, s, nelems ? bits + off : NULL, sweepgen)) {
+		marks = by_marks(rt, s, sweepgen, mark_done);
+		st->spans_marked += marks;
+		if (classify_span(rt, s, nelems ? bits + off : NULL, sweepgen, marks)) {
 			snprintf(why, len, "span at %#llx cannot be classified", (unsigned long long)base);
 			goto out;
 		}
@@ -655,7 +690,7 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 			g->base = base;
 			g->nelems = nelems;
 			g->elemsize = es;
-			g->freeindex = get(s, rt->off[F_SPAN_FREEINDEX], rt->size[F_SPAN_FREEINDEX]);
+			g->freeindex = marks ? 0 : get(s, rt->off[F_SPAN_FREEINDEX], rt->size[F_SPAN_FREEINDEX]);
 			g->bits = bits + off;
 		}
 		off += (nelems + 7) / 8;
@@ -701,4 +736,31 @@ uint64_t go_rt_free_slots(const struct go_rt *rt, void (*fn)(uint64_t addr, uint
 		}
 	}
 	return bytes;
+}
+
+int go_rt_wait_gc(const struct go_rt *rt, pid_t pid, unsigned ms, uint64_t *waited_us)
+{
+	uint64_t t0 = now_us(), sg0 = 0, sg = 0;
+	uint32_t phase = 0;
+	int ret = 0;
+
+	if (rread(pid, rt->sym[S_MHEAP] + rt->off[F_MHEAP_SWEEPGEN], &sg0, 4))
+		return -1;
+	for (;;) {
+		if (rread(pid, rt->sym[S_MHEAP] + rt->off[F_MHEAP_SWEEPGEN], &sg, 4) ||
+		    rread(pid, rt->sym[S_GCPHASE], &phase, 4)) {
+			ret = -1;
+			break;
+		}
+		/* mark termination turns gcphase to _GCoff, then adds 2 to sweepgen */
+		if ((uint32_t)sg != (uint32_t)sg0 && phase == rt->cval[C_GC_OFF]) {
+			ret = 1;
+			break;
+		}
+		if (now_us() - t0 >= (uint64_t)ms * 1000)
+			break;
+		usleep(200);
+	}
+	*waited_us = now_us() - t0;
+	return ret;
 }

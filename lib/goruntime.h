@@ -25,6 +25,7 @@ struct go_rt;
 struct go_stats {
 	uint32_t gc_phase;		/* runtime.gcphase at the freeze (0: _GCoff) */
 	uint64_t unswept_spans;		/* in-use spans not swept in this cycle yet (or being swept) */
+	uint64_t spans_marked;		/* of those, judged by their mark bits (rule M) */
 	uint64_t spans;			/* in-use and manual spans */
 	char version[32];		/* runtime.buildVersion, e.g. "go1.19.8" */
 };
@@ -62,4 +63,14 @@ enum go_page_class go_rt_page_class(const struct go_rt *rt, uint64_t addr);
  */
 uint64_t go_rt_free_slots(const struct go_rt *rt, void (*fn)(uint64_t addr, uint64_t len, void *arg), void *arg);
 
+/*
+ * go_rt_wait_gc - with pid running, poll (every 200 us, process_vm_readv of
+ * 8 bytes) until a GC cycle's mark phase ends: mheap_.sweepgen changes while
+ * runtime.gcphase is _GCoff (mark termination sets the phase, then adds 2 to
+ * sweepgen: Go 1.19 mgc.go gcMarkTermination and gcSweep). Waits at most ms
+ * milliseconds; *waited_us gets the time spent (us). Returns 1 when the end
+ * of a cycle was seen, 0 after ms without one, -1 when the process's memory
+ * cannot be read (errno from process_vm_readv: ESRCH when it is gone).
+ */
+int go_rt_wait_gc(const struct go_rt *rt, pid_t pid, unsigned ms, uint64_t *waited_us);
 #endif

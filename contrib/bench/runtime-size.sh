@@ -34,6 +34,9 @@
 #                     churn's own defaults (200000 keys, about 1.3 GiB RSS,
 #                     about 12 s per dump on 2 CPUs: 5 minutes for churn alone)
 #   BENCH_PROGRAMS    which programs, in order ["kvserver churn"]
+#   BENCH_GC_ALIGN    after each pair, a third dump with --runtime=go
+#                     --gc-align=BENCH_GC_ALIGN (ms), compared with the pair's
+#                     --runtime=none dump; 0 for none [30000]
 #   TMPDIR            where image directories are written [/tmp]
 #
 # Exit status: 0 if every dump and every check succeeded (whether or not the
@@ -51,11 +54,13 @@ LOAD_SECS=${BENCH_LOAD_SECS:-2}
 CHURN_ARGS=${BENCH_CHURN_ARGS--keys 50000}
 PROGRAMS=${BENCH_PROGRAMS:-kvserver churn}
 VALUES=${BENCH_VALUES:-binary}
+GC_ALIGN=${BENCH_GC_ALIGN:-30000}
 SETS=${BENCH_SETS:-overwrite}
 
 # Targets of issue 4: go/none at most these.
 TARGET_PAGES=0.80
 TARGET_BYTES=0.65
+TARGET_BYTES_STRETCH=0.5	# with garbage not yet collected left out
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -71,6 +76,7 @@ die() {
 }
 
 [[ "$DUMPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DUMPS must be a positive integer (got '$DUMPS')"
+[[ "$GC_ALIGN" =~ ^[0-9]+$ ]] || die "BENCH_GC_ALIGN must be a number of ms (got '$GC_ALIGN')"
 [[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
 case $VALUES in
 binary) kvflags=(-binary) ;;
@@ -163,7 +169,7 @@ declare -A R
 # Every field of the --display-stats line that is kept.
 STAT_FIELDS="freeze_us frozen_us dump_us pages_present pages_written pages_zero pages_dead bytes_written
 runtime gc_phase unswept_spans classify_us pages_heap_live pages_heap_dead pages_stack_live
-pages_stack_dead pages_runtime_other bytes_slots_zeroed"
+pages_stack_dead pages_runtime_other bytes_slots_zeroed spans_marked gc_aligned gc_align_us"
 nfail=0
 fail_reason=""
 
@@ -172,10 +178,15 @@ fail_reason=""
 dump_one() {
 	local prog=$1 n=$2 mode=$3 pid=$4
 	local dir=$tmp/ckpt-$prog-$n-$mode out=$tmp/dump-$prog-$n-$mode.out
-	local rc=0 line kv k t0 t1
+	local rc=0 line kv k t0 t1 rt=$mode
+	local -a extra=()
+	if [ "$mode" = aligned ]; then
+		rt=go
+		extra=("--gc-align=$GC_ALIGN")
+	fi
 	t0=$(now_us)
-	timeout -k 5 120 "$CS_DUMP" -R -t "$pid" -D "$dir" --tcp-close --runtime="$mode" --display-stats \
-		</dev/null >"$out" 2>&1 || rc=$?
+	timeout -k 5 $((120 + GC_ALIGN / 1000)) "$CS_DUMP" -R -t "$pid" -D "$dir" --tcp-close --runtime="$rt" \
+		"${extra[@]}" --display-stats </dev/null >"$out" 2>&1 || rc=$?
 	t1=$(now_us)
 	rm -rf "$dir"
 	if [ "$rc" -ne 0 ]; then
@@ -190,7 +201,7 @@ dump_one() {
 		k=${kv%%=*}
 		[[ " ${STAT_FIELDS//$'\n'/ } " == *" $k "* ]] && R[$prog,$n,$mode,$k]=${kv#*=}
 	done
-	if [ "${R[$prog,$n,$mode,runtime]:-}" != "$mode" ]; then
+	if [ "${R[$prog,$n,$mode,runtime]:-}" != "$rt" ]; then
 		fail_reason="cs-dump --runtime=$mode reports runtime=${R[$prog,$n,$mode,runtime]:-?}"
 		return 1
 	fi
@@ -213,7 +224,8 @@ run_pairs() {
 		if ((n % 2)); then first=none second=go; else first=go second=none; fi
 		R[$prog,$n,order]=$first-$second
 		R[$prog,$n,rss_kb]=$(status_kb "$pid" VmRSS 2>/dev/null || true)
-		if dump_one "$prog" "$n" "$first" "$pid" && dump_one "$prog" "$n" "$second" "$pid"; then
+		if dump_one "$prog" "$n" "$first" "$pid" && dump_one "$prog" "$n" "$second" "$pid" &&
+			{ [ "$GC_ALIGN" = 0 ] || dump_one "$prog" "$n" aligned "$pid"; }; then
 			ok_pairs+=("$n")
 			print_pair_row "$prog" "$n"
 		else
@@ -256,12 +268,17 @@ pair_ratios() {
 		-v c="${R[$x,bytes_written]}" -v d="${R[$x,pages_present]}" \
 		'BEGIN { if (b > 0 && c > 0 && d > 0) printf "%.3f", (a / b) / (c / d); else print "-" }')
 	R[$prog,$n,z_none]=$(ratio "${R[$x,bytes_written]}" $((${R[$x,pages_written]} * 4096)))
+	if [ "$GC_ALIGN" != 0 ]; then
+		local a=$1,$2,aligned
+		R[$prog,$n,ra_pages]=$(ratio "${R[$a,pages_written]}" "${R[$x,pages_written]}")
+		R[$prog,$n,ra_bytes]=$(ratio "${R[$a,bytes_written]}" "${R[$x,bytes_written]}")
+	fi
 }
 
-fmt_pair='%-4s %-7s %8s %9s %9s %7s %9s %9s %7s %7s %7s %9s %9s %5s %7s %8s %11s %11s\n'
+fmt_pair='%-4s %-7s %8s %9s %9s %7s %9s %9s %7s %7s %7s %9s %9s %5s %7s %8s %11s %11s %7s %7s %8s\n'
 print_pair_header() {
 	# shellcheck disable=SC2059 # the format is a constant
-	printf "$fmt_pair" pair order rss_MiB pw_none pw_go pw_g/n MiB_none MiB_go B_g/n pw_n B_n dead_go slot0_MiB gc unswept class_ms frozen_ms_n frozen_ms_g
+	printf "$fmt_pair" pair order rss_MiB pw_none pw_go pw_g/n MiB_none MiB_go B_g/n pw_n B_n dead_go slot0_MiB gc unswept class_ms frozen_ms_n frozen_ms_g pw_a/n B_a/n wait_ms
 }
 print_pair_row() {
 	local prog=$1 n=$2 g=$1,$2,go x=$1,$2,none
@@ -274,7 +291,9 @@ print_pair_row() {
 		"${R[$prog,$n,rn_pages]}" "${R[$prog,$n,rn_bytes]}" \
 		"$(v "$g,pages_dead")" "$(mib "${R[$g,bytes_slots_zeroed]:-0}")" \
 		"$(v "$g,gc_phase")" "$(v "$g,unswept_spans")" "$(us2ms "${R[$g,classify_us]:-0}")" \
-		"$(us2ms "${R[$x,frozen_us]}")" "$(us2ms "${R[$g,frozen_us]}")"
+		"$(us2ms "${R[$x,frozen_us]}")" "$(us2ms "${R[$g,frozen_us]}")" \
+		"${R[$prog,$n,ra_pages]:--}" "${R[$prog,$n,ra_bytes]:--}" \
+		"$([ -n "${R[$1,$2,aligned,gc_align_us]:-}" ] && us2ms "${R[$1,$2,aligned,gc_align_us]}" || echo -)"
 }
 
 # Every dump's own counters, both modes (the per-class breakdown of where
@@ -287,7 +306,8 @@ print_dumps() {
 	# shellcheck disable=SC2059
 	printf "$fmt_dump" pair mode present written zero dead heap_live heap_dead stk_live stk_dead rt_other MiB_wr slots_zeroed dead_MiB gc unswept class_us frozen_us wall_ms
 	for n in "${ok_pairs[@]}"; do
-		for m in none go; do
+		for m in none go aligned; do
+			[ "$m" = aligned ] && [ "$GC_ALIGN" = 0 ] && continue
 			p=$prog,$n,$m
 			# shellcheck disable=SC2059
 			printf "$fmt_dump" "$n" "$m" "$(v "$p,pages_present")" "$(v "$p,pages_written")" "$(v "$p,pages_zero")" \
@@ -348,6 +368,21 @@ summary() {
 	printf '  %-46s %s\n' "go dumps per class (median pages)" "$cls"
 	printf '  %-46s %s of %s, %s of %s\n' "go dumps in GC marking, with unswept spans" \
 		"$(col_count "$prog" go,gc_phase)" "${#ok_pairs[@]}" "$(col_count "$prog" go,unswept_spans)" "${#ok_pairs[@]}"
+	if [ "$GC_ALIGN" != 0 ]; then
+		mapfile -t a < <(col "$prog" ra_pages)
+		m=$(median "${a[@]}")
+		printf '  %-46s %s (%s)  target <= %s: %s\n' "--gc-align=$GC_ALIGN: pages_written aligned/none" "$m" \
+			"$(minmax "${a[@]}")" "$TARGET_PAGES" "$(verdict "$m" "$TARGET_PAGES")"
+		mapfile -t a < <(col "$prog" ra_bytes)
+		m=$(median "${a[@]}")
+		printf '  %-46s %s (%s)  target <= %s: %s\n' "--gc-align=$GC_ALIGN: bytes_written aligned/none" "$m" \
+			"$(minmax "${a[@]}")" "$TARGET_BYTES_STRETCH" "$(verdict "$m" "$TARGET_BYTES_STRETCH")"
+		printf '  %-46s %s of %s (median wait %s ms)\n' "--gc-align: a GC cycle ended before the freeze" \
+			"$(col_count "$prog" aligned,gc_aligned)" "${#ok_pairs[@]}" \
+			"$(us2ms "$(median $(col "$prog" aligned,gc_align_us))")"
+		mapfile -t a < <(col "$prog" aligned,frozen_us)
+		printf '  %-46s %s ms\n' "frozen_us aligned" "$(us2ms "$(median "${a[@]}")")"
+	fi
 	mapfile -t a < <(col "$prog" go,classify_us)
 	printf '  %-46s %s ms\n' "classify_us (go)" "$(us2ms "$(median "${a[@]}")")"
 	mapfile -t a < <(col "$prog" go,frozen_us)

@@ -13,8 +13,8 @@
 load helpers
 
 CS_DUMP_OPTS=(-t --tree -p --pid -D --images-dir -R --leave-running --tcp-close
-	--tcp-established -j --shell-job --display-stats -v --verbosity -o --log-file
-	-h --help -V --version)
+	--tcp-established -j --shell-job --display-stats --runtime --gc-align -v --verbosity
+	-o --log-file -h --help -V --version)
 CS_RESTORE_OPTS=(-D --images-dir -d --restore-detached -j --shell-job --pidfile
 	-v --verbosity -o --log-file -h --help -V --version)
 CS_SHOW_OPTS=(-h --help -V --version --no-verify)
@@ -135,6 +135,12 @@ absent_pid() {
 	expect_fail_one_line "$CS_DUMP" -p 12x -D "$d" || bad=1
 	expect_fail_one_line "$CS_DUMP" -t 99999999999999 -D "$d" || bad=1
 	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" stray-argument || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --runtime=java || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=0 || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=60001 || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=5s || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=-1 || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=100 --runtime=none || bad=1
 	expect_fail_one_line "$CS_RESTORE" --no-such-option -D "$d" || bad=1
 	expect_fail_one_line "$CS_RESTORE" || bad=1
 	expect_fail_one_line "$CS_RESTORE" -d || bad=1

@@ -27,6 +27,12 @@
 #   CHURN_ARGS        extra arguments for churn (e.g. "-keys 50000")
 #   MIN_MARKING       dumps wanted during GC marking (default 10)
 #   MIN_UNSWEPT       dumps wanted with unswept spans (default 3)
+#   MIN_MARKED        dumps wanted in which spans were judged by their mark
+#                     bits (rule M: spans_marked > 0; default 10, 0 when
+#                     cs-dump does not report spans_marked)
+#   GC_ALIGN          if set, every other dump gets --gc-align=GC_ALIGN (ms):
+#                     it freezes right after a mark phase ends, when most
+#                     spans are unswept and judged by their mark bits
 #   MAX_ATTEMPTS      dump attempts at most (default 4*DUMPS)
 #   SLEEP_MS          the random pause before each dump is 0..SLEEP_MS ms
 #                     (default 300)
@@ -67,10 +73,12 @@ CS_SHOW=$B/images/cs-show
 CHURN=${CHURN:-$B/test/go-bin/churn}
 MIN_MARKING=${MIN_MARKING:-10}
 MIN_UNSWEPT=${MIN_UNSWEPT:-3}
+MIN_MARKED=${MIN_MARKED:-10}
+GC_ALIGN=${GC_ALIGN:-}
 MAX_ATTEMPTS=${MAX_ATTEMPTS:-$((4 * DUMPS))}
 RESTORE_TIMEOUT=${RESTORE_TIMEOUT:-8}
 SLEEP_MS=${SLEEP_MS:-300}
-for v in MIN_MARKING MIN_UNSWEPT MAX_ATTEMPTS RESTORE_TIMEOUT SLEEP_MS; do
+for v in MIN_MARKING MIN_UNSWEPT MIN_MARKED MAX_ATTEMPTS RESTORE_TIMEOUT SLEEP_MS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
 done
 
@@ -84,6 +92,10 @@ command -v setsid >/dev/null 2>&1 || die "setsid not found"
 RTOPT=()
 if "$CS_DUMP" --help 2>&1 | grep -q -- '--runtime'; then
 	RTOPT=("--runtime=${CS_RUNTIME:-auto}")
+fi
+if [ -n "$GC_ALIGN" ]; then
+	[[ $GC_ALIGN =~ ^[1-9][0-9]*$ ]] || die "GC_ALIGN must be a number of ms, not '$GC_ALIGN'"
+	"$CS_DUMP" --help 2>&1 | grep -q -- '--gc-align' || die "cs-dump has no --gc-align"
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/cs-safety.XXXXXX") || die "mktemp failed"
@@ -250,13 +262,15 @@ ctl=$CTL
 # Dump at random moments
 
 fields=unknown	# "yes" once the stats have gc_phase and unswept_spans
-landed=0 attempts=0 marking=0 unswept=0 dumpfail=0 discarded=0
+landed=0 attempts=0 marking=0 unswept=0 marked=0 dumpfail=0 discarded=0
+mfields=unknown	# "yes" once the stats have spans_marked
 failures=0
 
 enough() {
 	[ "$landed" -ge "$DUMPS" ] || return 1
 	[ "$fields" = yes ] || return 0
-	[ "$marking" -ge "$MIN_MARKING" ] && [ "$unswept" -ge "$MIN_UNSWEPT" ]
+	[ "$marking" -ge "$MIN_MARKING" ] && [ "$unswept" -ge "$MIN_UNSWEPT" ] &&
+		{ [ "$mfields" != yes ] || [ "$marked" -ge "$MIN_MARKED" ]; }
 }
 
 while ! enough && [ "$attempts" -lt "$MAX_ATTEMPTS" ]; do
@@ -266,7 +280,9 @@ while ! enough && [ "$attempts" -lt "$MAX_ATTEMPTS" ]; do
 	ms=$(((RANDOM * 32768 + RANDOM) % (SLEEP_MS + 1)))
 	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	st=0
-	timeout -k 5 120 "$CS_DUMP" -R -t "$PID" -D "$dir" --display-stats "${RTOPT[@]}" \
+	align=()
+	[ -n "$GC_ALIGN" ] && [ $((attempts % 2)) = 1 ] && align=("--gc-align=$GC_ALIGN")
+	timeout -k 5 120 "$CS_DUMP" -R -t "$PID" -D "$dir" --display-stats "${RTOPT[@]}" "${align[@]}" \
 		-v4 -o "$T/logs/dump-$n.log" </dev/null >"$T/logs/dump-$n.out" 2>&1 || st=$?
 	if [ $st != 0 ]; then
 		dumpfail=$((dumpfail + 1))
@@ -285,6 +301,14 @@ while ! enough && [ "$attempts" -lt "$MAX_ATTEMPTS" ]; do
 			echo "$js" >"$T/logs/stats-$n.json"
 			phase=$(jq -r '.gc_phase // empty' <<<"$js")
 			uns=$(jq -r '.unswept_spans // empty' <<<"$js")
+			smk=$(jq -r '.spans_marked // empty' <<<"$js")
+			if [ -n "$smk" ]; then
+				mfields=yes
+			elif [ -n "$phase" ]; then
+				smk=0	# not reported: 0 when the runtime reader ran
+			else
+				smk='?'
+			fi
 			if [ -n "$phase" ] && [ -n "$uns" ]; then
 				[ "$fields" = unknown ] && fields=yes
 			else
@@ -297,6 +321,7 @@ while ! enough && [ "$attempts" -lt "$MAX_ATTEMPTS" ]; do
 				keep=0
 				[ "$phase" != 0 ] && [ "$marking" -lt "$MIN_MARKING" ] && keep=1
 				[ "$uns" != 0 ] && [ "$unswept" -lt "$MIN_UNSWEPT" ] && keep=1
+				[ "$smk" != 0 ] && [ "$smk" != '?' ] && [ "$marked" -lt "$MIN_MARKED" ] && keep=1
 			fi
 			if [ $keep = 1 ]; then
 				landed=$((landed + 1))
@@ -304,7 +329,8 @@ while ! enough && [ "$attempts" -lt "$MAX_ATTEMPTS" ]; do
 					[ "$phase" != 0 ] && marking=$((marking + 1))
 					[ "$uns" != 0 ] && unswept=$((unswept + 1))
 				fi
-				echo "$me: dump $n: gc_phase=$phase unswept_spans=$uns $(jq -r '"pages_present=\(.pages_present) pages_written=\(.pages_written) pages_dead=\(.pages_dead) bytes_written=\(.bytes_written)"' <<<"$js")"
+				[ "$smk" != 0 ] && [ "$smk" != '?' ] && marked=$((marked + 1))
+				echo "$me: dump $n:${align:+ ${align[*]}} gc_phase=$phase unswept_spans=$uns spans_marked=$smk $(jq -r '"pages_present=\(.pages_present) pages_written=\(.pages_written) pages_dead=\(.pages_dead) bytes_written=\(.bytes_written)"' <<<"$js")"
 			else
 				discarded=$((discarded + 1))
 				rm -rf "$dir"
@@ -325,6 +351,11 @@ if [ "$fields" = yes ]; then
 	mtxt=$marking utxt=$unswept
 else
 	mtxt=unknown utxt=unknown
+fi
+if [ "$mfields" = yes ]; then
+	ktxt=$marked
+else
+	ktxt=unknown
 fi
 
 # The original survived every dump: check it once more.  How long its check
@@ -365,7 +396,7 @@ fail_copy() {
 }
 
 summary() {
-	echo "$me: $landed dumps ($mtxt in GC marking, $utxt with unswept spans), $restored restored, $corrupt corrupt, $crashed crashed"
+	echo "$me: $landed dumps ($mtxt in GC marking, $utxt with unswept spans, $ktxt judged by mark bits), $restored restored, $corrupt corrupt, $crashed crashed"
 }
 
 for dir in "$T"/dumps/*; do
@@ -448,6 +479,8 @@ if [ "$landed" -lt "$DUMPS" ]; then
 	short="only $landed of $DUMPS dumps landed in $attempts attempts"
 elif [ "$fields" = yes ] && { [ "$marking" -lt "$MIN_MARKING" ] || [ "$unswept" -lt "$MIN_UNSWEPT" ]; }; then
 	short="only $marking dumps in GC marking (want $MIN_MARKING) and $unswept with unswept spans (want $MIN_UNSWEPT) in $attempts attempts"
+elif [ "$mfields" = yes ] && [ "$marked" -lt "$MIN_MARKED" ]; then
+	short="only $marked dumps judged by mark bits (want $MIN_MARKED) in $attempts attempts"
 fi
 summary
 if [ -n "$short" ]; then

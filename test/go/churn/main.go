@@ -28,6 +28,12 @@
 //     check is requested), then returns up the stack checking every frame,
 //     parks at the top for 0-100 ms (its stack pages below are now unused)
 //     and descends again with round+1.
+//   - -finalizers objects a second (default 2000, in bursts every 10 ms) are
+//     made with a pattern of their own and a finalizer, and dropped at once:
+//     they become garbage with a finalizer, which the sweeper resurrects
+//     until the finalizer has run.  The finalizer checks the pattern, so an
+//     unmarked object with a finalizer wrongly left out of a checkpoint shows
+//     up as CORRUPT in the restored copy.
 //
 // Protocol (usage: churn -ready FILE [-log FILE] [options])
 //
@@ -83,7 +89,7 @@ import (
 var (
 	fReady, fLog                                          string
 	fKeys, fVMin, fVMax, fGoroutines, fDepth, fLarge, fCh int
-	fGogc                                                 int
+	fGogc, fFinal                                         int
 	fSeed                                                 int64
 )
 
@@ -99,6 +105,7 @@ var (
 	logPath    = &fLog
 	nchurners  = &fCh
 	gogc       = &fGogc
+	nfinal     = &fFinal
 )
 
 func init() {
@@ -113,6 +120,7 @@ func init() {
 	flag.StringVar(logPath, "log", "", "also append every line to this file")
 	flag.IntVar(nchurners, "churners", 3, "goroutines churning the map")
 	flag.IntVar(gogc, "gogc", 0, "GOGC percentage (0: leave as is)")
+	flag.IntVar(nfinal, "finalizers", 2000, "objects with a finalizer made (and dropped) a second")
 }
 
 // ---------------------------------------------------------------------------
@@ -420,6 +428,49 @@ func checkLarges() {
 }
 
 // ---------------------------------------------------------------------------
+// Garbage with finalizers
+
+// finObj is dropped as soon as it is made; its finalizer checks its words.
+type finObj struct {
+	seed  uint64
+	words [13]uint64
+}
+
+var finalized, finMade int64 // atomically
+
+func checkFin(o *finObj) {
+	st := o.seed
+	for i := range o.words {
+		if w := splitmix64(&st); o.words[i] != w {
+			corrupt("finalizer object seed %#x at %p: word %d is %#x, want %#x", o.seed, o, i, o.words[i], w)
+			return
+		}
+	}
+	atomic.AddInt64(&finalized, 1)
+}
+
+func finalizerChurner() {
+	per := *nfinal / 100
+	if per < 1 {
+		per = 1
+	}
+	n := uint64(0)
+	for {
+		time.Sleep(10 * time.Millisecond)
+		for i := 0; i < per; i++ {
+			n++
+			o := &finObj{seed: uint64(*seed)<<40 + n}
+			st := o.seed
+			for j := range o.words {
+				o.words[j] = splitmix64(&st)
+			}
+			runtime.SetFinalizer(o, checkFin)
+		}
+		atomic.AddInt64(&finMade, int64(per))
+	}
+}
+
+// ---------------------------------------------------------------------------
 // Deep stacks
 
 const frameWords = 64
@@ -619,8 +670,8 @@ func main() {
 		usage("-keys must be at least 1")
 	case *valueMin < 1 || *valueMax < *valueMin:
 		usage("need 1 <= -value-min <= -value-max")
-	case *ngoroutine < 0 || *depth < 0 || *nlarge < 0:
-		usage("-goroutines, -depth and -large must not be negative")
+	case *ngoroutine < 0 || *depth < 0 || *nlarge < 0 || *nfinal < 0:
+		usage("-goroutines, -depth, -large and -finalizers must not be negative")
 	case *nchurners < 1:
 		usage("-churners must be at least 1")
 	}
@@ -658,6 +709,9 @@ func main() {
 	if *nlarge > 0 {
 		go largeChurner()
 	}
+	if *nfinal > 0 {
+		go finalizerChurner()
+	}
 
 	say(os.Stdout, "ready pid=%d keys=%d goroutines=%d depth=%d large=%d churners=%d",
 		os.Getpid(), *nkeys, *ngoroutine, *depth, *nlarge, *nchurners)
@@ -673,8 +727,9 @@ func main() {
 			say(os.Stdout, "check ok keys=%d gcs=%d %s", n, numGC(), times)
 			continue
 		}
-		say(os.Stdout, "exit ok keys=%d gcs=%d %s replaced=%d deleted=%d readded=%d",
-			n, numGC(), times, atomic.LoadInt64(&replaced), atomic.LoadInt64(&deletions), atomic.LoadInt64(&readds))
+		say(os.Stdout, "exit ok keys=%d gcs=%d %s replaced=%d deleted=%d readded=%d finalizers=%d/%d",
+			n, numGC(), times, atomic.LoadInt64(&replaced), atomic.LoadInt64(&deletions), atomic.LoadInt64(&readds),
+			atomic.LoadInt64(&finalized), atomic.LoadInt64(&finMade))
 		os.Exit(0)
 	}
 }
