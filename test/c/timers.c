@@ -2,7 +2,8 @@
  * timers.c - do timers and the fds around them survive a checkpoint/restore?
  *
  *   timers READY_FILE KIND...     KIND: itimers posix timerfd signalfd inotify
- *                                       eventfd sleeps, or all
+ *                                       eventfd sleeps, or all; or one that
+ *                                       must be refused (below)
  *
  * Set-up (each KIND):
  *  itimers   ITIMER_REAL 1000 s / 7.25 s, ITIMER_VIRTUAL 900 s / 3.5 s,
@@ -41,6 +42,11 @@
  * in the directory and IN_MODIFY on the file with their wds; the eventfd
  * reads 1, 1, 1, then EAGAIN; each sleep returned 0 after 2 s of the
  * process's own time (between 2 s and 2 s + G + 0.3 s).
+ *
+ * Kinds that cs-dump must refuse (nothing to check after SIGUSR2):
+ *  thread-clock     a POSIX timer on CLOCK_THREAD_CPUTIME_ID, two threads;
+ *  inotify-deleted  a watch on a file unlinked since (held open by fd 4);
+ *  inotify-queued   an inotify event not read yet.
  *
  * CS_TEST_CORRUPT: itimer posix-id posix-time timerfd timerfd-ticks signalfd
  * inotify eventfd sleep.
@@ -701,6 +707,51 @@ static void check_sleeps(void)
 	}
 }
 
+/* ---- what cs-dump must refuse ---------------------------------------------- */
+
+static int keep_fd = -1;
+
+/* thread-clock: a POSIX timer on CLOCK_THREAD_CPUTIME_ID in a process with
+ * two threads (the creating thread is not told by /proc) */
+static void setup_thread_clock(void)
+{
+	struct sigevent none = { .sigev_notify = SIGEV_NONE };
+	struct itimerspec its = { { 0, 0 }, { 100, 0 } };
+	timer_t t;
+
+	pthread_create(&sig_thread, NULL, pause_thread, NULL);
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &none, &t) || timer_settime(t, 0, &its, NULL))
+		tp_die("timer_create(CLOCK_THREAD_CPUTIME_ID)");
+}
+
+/* inotify-deleted: a watch on a file unlinked since (kept alive by an fd
+ * opened after the inotify instance, so the inotify fd is met first) */
+static void setup_inotify_deleted(void)
+{
+	char f[4300];
+	int in = inotify_init1(0);
+
+	snprintf(f, sizeof(f), "%s/inotify deleted", dir);
+	keep_fd = open(f, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (in < 0 || keep_fd < 0 || inotify_add_watch(in, f, IN_MODIFY) < 0 || unlink(f))
+		tp_die("inotify on a deleted file");
+}
+
+/* inotify-queued: an event waits in the queue */
+static void setup_inotify_queued(void)
+{
+	char f[4300];
+	int in = inotify_init1(0), fd;
+
+	snprintf(f, sizeof(f), "%s/inotify queued", dir);
+	if (in < 0 || inotify_add_watch(in, dir, IN_CREATE) < 0)
+		tp_die("inotify on %s", dir);
+	fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		tp_die("create %s", f);
+	close(fd);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static const char *const modes[] = { "itimer", "posix-id", "posix-time", "timerfd", "timerfd-ticks", "signalfd",
@@ -708,8 +759,9 @@ static const char *const modes[] = { "itimer", "posix-id", "posix-time", "timerf
 
 int main(int argc, char **argv)
 {
-	static const char *kinds[] = { "itimers", "posix", "timerfd", "signalfd", "inotify", "eventfd", "sleeps" };
-	int want[7] = { 0 };
+	static const char *kinds[] = { "itimers", "posix", "timerfd", "signalfd", "inotify", "eventfd", "sleeps",
+				       "thread-clock", "inotify-deleted", "inotify-queued" };
+	int want[10] = { 0 };
 	char path[4200];
 
 	tp_init("timers", argc, argv);
@@ -718,8 +770,8 @@ int main(int argc, char **argv)
 	for (int a = 2; a < argc; a++) {
 		int found = 0;
 
-		for (int k = 0; k < 7; k++)
-			if (!strcmp(argv[a], kinds[k]) || !strcmp(argv[a], "all"))
+		for (int k = 0; k < 10; k++)
+			if (!strcmp(argv[a], kinds[k]) || (k < 7 && !strcmp(argv[a], "all")))
 				want[k] = found = 1;
 		if (!found) {
 			errno = EINVAL;
@@ -741,6 +793,12 @@ int main(int argc, char **argv)
 		setup_eventfd();
 	if (want[6])
 		setup_sleeps();
+	if (want[7])
+		setup_thread_clock();
+	if (want[8])
+		setup_inotify_deleted();
+	if (want[9])
+		setup_inotify_queued();
 	t_setup = mono_ns();
 	if (want[4])
 		watches(ifd[0], watches_text, sizeof(watches_text));
