@@ -81,6 +81,27 @@ int write_files(struct dump_ctx *c);
  * the kill sends no packet and leaves nothing in FIN-WAIT. */
 void tcp_repair_dropped(struct dump_ctx *c);
 
+/* timers.c */
+/*
+ * dump_timers - the armed interval timers and every POSIX timer into pe,
+ * and, per thread, a relative nanosleep interrupted by the freeze (into
+ * c->cores). Runs remote syscalls (getitimer, timer_gettime,
+ * timer_getoverrun): after dump_threads, with the scratch page mapped.
+ * Returns 0, or -1 with an error naming the timer that cannot be restored.
+ * Sources: getitimer(2), timer_gettime(2), proc(5) /proc/PID/timers.
+ */
+int dump_timers(struct dump_ctx *c, ProcessEntry *pe);
+
+/* anonfd.c */
+/*
+ * dump_anon_fd - fd (link: its /proc/PID/fd target) if it is a timerfd,
+ * signalfd or inotify instance: fills e (type FD_TIMERFD, FD_SIGNALFD,
+ * FD_INOTIFY). Returns 1 when fd is none of those (e untouched), 0 when
+ * saved, -1 with an error naming the fd when it cannot be saved.
+ * Sources: timerfd_create(2), signalfd(2), inotify(7), proc(5) fdinfo.
+ */
+int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
+
 void dump_ctx_free(struct dump_ctx *c);
 
 #endif

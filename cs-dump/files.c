@@ -314,7 +314,17 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int sh
 			return pr_err("cannot read the counter of eventfd %d", fd);
 		e->has_eventfd_count = 1;
 		e->eventfd_count = strtoull(val, NULL, 16);
+		if (proc_fdinfo_field(c->pid, fd, "eventfd-semaphore", val, sizeof(val)) == 0) {
+			e->has_eventfd_semaphore = 1;
+			e->eventfd_semaphore = atoi(val);
+		}
 		return 0;
+	}
+	{
+		int r = dump_anon_fd(c, fd, link, e);	/* timerfd, signalfd, inotify */
+
+		if (r <= 0)
+			return r;
 	}
 	return pr_err("fd %d is %s: this kind of file is not supported yet", fd, link);
 }

@@ -15,7 +15,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/uio.h>
 
 #define LOG_PREFIX "process: "
@@ -91,34 +90,6 @@ static int dump_sigactions(struct dump_ctx *c, ProcessEntry *pe)
 		s->mask = ka.mask;
 		pe->sigactions[pe->n_sigactions++] = s;
 	}
-	return 0;
-}
-
-/* Interval and POSIX timers are not restored yet: refuse rather than drop them. */
-static int check_timers(struct dump_ctx *c)
-{
-	static const char *names[] = { "ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF" };
-	char path[64], *buf;
-	size_t len = 0;
-
-	for (int w = 0; w < 3; w++) {
-		struct itimerval it;
-		long ret;
-
-		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_getitimer, w, c->scratch, 0, 0, 0, 0) || ret)
-			return pr_err("cannot read interval timer %s (%ld)", names[w], ret);
-		if (remote_read(c, c->scratch, &it, sizeof(it)))
-			return -1;
-		if (it.it_value.tv_sec || it.it_value.tv_usec || it.it_interval.tv_sec || it.it_interval.tv_usec)
-			return pr_err("process %d has interval timer %s armed: not supported yet", c->pid, names[w]);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/timers", c->pid);
-	buf = read_file_at(AT_FDCWD, path, &len, 1 << 20);
-	if (buf && len) {
-		free(buf);
-		return pr_err("process %d has POSIX timers (%s): not supported yet", c->pid, path);
-	}
-	free(buf);
 	return 0;
 }
 
@@ -319,7 +290,7 @@ int dump_process(struct dump_ctx *c)
 		e->max = rl.rlim_max;
 		pe->rlimits[pe->n_rlimits++] = e;
 	}
-	if (dump_creds(c, pe) || dump_sigactions(c, pe) || check_timers(c))
+	if (dump_creds(c, pe) || dump_sigactions(c, pe) || dump_timers(c, pe))
 		return -1;
 	{
 		long ret;

@@ -118,8 +118,14 @@ int check_files(struct rst_ctx *c)
 		case FD_EPOLL:
 		case FD_EVENTFD:
 			break;
-		default:
-			return pr_err("fd %u has an unknown type %u in files.img", e->fd, e->type);
+		default: {
+			int r = check_anon_fd(e);	/* timerfd, signalfd, inotify */
+
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				return pr_err("fd %u has an unknown type %u in files.img", e->fd, e->type);
+		}
 		}
 	}
 	return 0;
@@ -211,7 +217,7 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		return fd;
 	case FD_EVENTFD:
 		/* eventfd() takes an unsigned int: a 64-bit counter is written */
-		fd = eventfd(0, 0);
+		fd = eventfd(0, e->eventfd_semaphore ? EFD_SEMAPHORE : 0);
 		if (fd < 0)
 			snprintf(err, len, "fd %u: cannot create an eventfd: %m", e->fd);
 		else if (e->eventfd_count && write(fd, &e->eventfd_count, 8) != 8) {
@@ -243,6 +249,9 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);
 		return fd;
 	}
+	fd = make_anon_fd(e, err, len);	/* timerfd, signalfd, inotify */
+	if (fd != -2)
+		return fd;
 	snprintf(err, len, "fd %u: unknown type %u", e->fd, e->type);
 	return -1;
 }

@@ -236,13 +236,13 @@ int main(int argc, char **argv)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
 
 	/* 1. check: nothing is created until all of this passed */
-	if (read_images(&c) || check_process(&c) || check_threads(&c) || check_mm(&c) || check_files(&c) ||
+	if (read_images(&c) || check_process(&c) || check_threads(&c) || check_mm(&c) || check_files(&c) || check_timers(&c) ||
 	    cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
 	if (create_stub(&c) || cs_fault("create"))
 		goto err;
-	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_signals(&c) ||
+	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
 	    restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
 		goto err;
 	if (o.pidfile) {

@@ -46,6 +46,45 @@ int check_files(struct rst_ctx *c);
  * carries that message) is moved above every target fd. */
 int stub_files(struct rst_ctx *c, int *errfd, char *err, size_t len);
 
+/* anonfd.c */
+/*
+ * check_anon_fd - check phase for a timerfd, signalfd or inotify entry: the
+ * clock exists, every watched path leads to the inode watched at dump time.
+ * Returns 0, -1 (error logged, naming the fd), or 1 when e is none of those.
+ */
+int check_anon_fd(const FdEntry *e);
+/*
+ * make_anon_fd - in the stub: create the timerfd (armed, with its unread
+ * expirations), signalfd or inotify instance (every watch at its wd) of e.
+ * Returns the new fd (any number), -1 with a message in err, or -2 when e
+ * is none of those kinds. Sources: timerfd_create(2), signalfd(2), inotify(7).
+ */
+int make_anon_fd(const FdEntry *e, char *err, size_t len);
+
+/* timers.c */
+/*
+ * check_timers - check phase: POSIX timer IDs, clocks and signalled threads,
+ * and whether this kernel can give timers chosen IDs (prctl
+ * PR_TIMER_CREATE_RESTORE_IDS, Linux 6.17+; else IDs 0.. in order), and the
+ * saved sleeps. Returns 0 or -1 (error logged, naming the timer).
+ */
+int check_timers(struct rst_ctx *c);
+/*
+ * restore_timers - with remote syscalls, once every thread exists and before
+ * the saved pending signals are queued: the interval timers, the POSIX
+ * timers with their IDs (a timer whose signal was pending is made to fire
+ * at once, so that the kernel queues its own signal again, and its saved
+ * siginfo is dropped), and for each thread caught in a relative sleep a
+ * restart block with the time it had left. Returns 0 or -1.
+ */
+int restore_timers(struct rst_ctx *c);
+/*
+ * sleep_fixup - thread i's registers r as it resumes: a sleep set up by
+ * restore_timers continues (restart_syscall), unless a handler runs first
+ * (handled: it then sees EINTR, as from the kernel).
+ */
+void sleep_fixup(struct rst_ctx *c, size_t i, struct user_regs_struct *r, int handled);
+
 /* stub.c */
 int find_hole(struct rst_ctx *c);
 int create_stub(struct rst_ctx *c);

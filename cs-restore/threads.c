@@ -271,6 +271,7 @@ int finish_threads(struct rst_ctx *c)
 			int restart = 0, handled = handled_pending(c, i, &restart);
 
 			fixup_restart(&r, handled, restart);
+			sleep_fixup(c, i, &r, handled);
 		}
 		if (pt_setregs(t->tid, &r))
 			return pr_perror("thread %u: cannot set its registers", tc->tid);
