@@ -28,7 +28,8 @@
 enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
 
 /* FdEntry.type: what an fd points at (fdinfo.proto) */
-enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET };
+enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET,
+	       FD_UNIX = 16 };	/* 8..15: other kinds added in parallel */
 
 struct img;
 
