@@ -164,6 +164,12 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 		s->has_peer_ino = 1;
 		s->peer_ino = u->d.peer;
 	} else if (s->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM) {
+		/* no peer inode: the peer was closed (which shut this one down
+		 * both ways), or it is a connection no listener accepted yet,
+		 * which has no inode before accept(2) */
+		if (u->d.shutdown != 3)
+			return pr_err("%s is connected to a socket that no process has accepted yet (it has no "
+				      "inode): not supported", what);
 		s->has_peer_closed = 1;
 		s->peer_closed = 1;
 	}
@@ -273,19 +279,10 @@ int check_unix_peers(struct dump_ctx *c)
 		if (u->e->has_peer_fd)
 			continue;
 		p = u->d.peer ? usk_by_ino(u->d.peer) : NULL;
-		if (u->d.peer && !p) {
-			for (size_t j = 0; j < nr_usks; j++)
-				for (size_t k = 0; k < usks[j].d.n_icons; k++)
-					if (usks[j].d.icons[k] == u->d.peer)
-						return pr_err("fd %u (unix %s socket, inode %llu) is connected to "
-							      "listening fd %u, which has not accepted the "
-							      "connection yet: not supported", u->e->fd,
-							      type_name(u->d.type), (unsigned long long)u->d.ino,
-							      usks[j].e->fd);
+		if (u->d.peer && !p)
 			return pr_err("fd %u (unix %s socket, inode %llu) is connected to socket inode %llu, which "
 				      "is outside process %d: not supported", u->e->fd, type_name(u->d.type),
 				      (unsigned long long)u->d.ino, (unsigned long long)u->d.peer, c->pid);
-		}
 		mutual = p && p->d.peer == u->d.ino;
 		if (u->d.type != SOCK_DGRAM && p && check_stream_pair(u, p))
 			return -1;

@@ -34,7 +34,9 @@
  *   scm-rights        a stream socketpair with an fd queued (SCM_RIGHTS)
  *   peer-outside NAME connected to the abstract unix listener @NAME of
  *                     another process (not accepted)
- *   peer-server NAME  that other process: listens on @NAME
+ *   peer-server NAME  that other process: listens on @NAME, and accepts one
+ *                     connection after the ready file is written
+ *   path-server PATH  listens at PATH (a live socket in the way of a restore)
  *
  * CS_TEST_CORRUPT: stream (a queued byte read), dgram (a queued datagram
  * read), pair (a stream end replaced by another socket), listen (the
@@ -637,6 +639,17 @@ static void refusal(const char *mode, const char *name)
 	}
 	if (!name)
 		tp_die("mode %s needs a NAME", mode);
+	if (!strcmp(mode, "path-server")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int fd = sk(SOCK_STREAM);
+
+		if (strlen(name) >= sizeof(a.sun_path))
+			tp_die("path %s too long", name);
+		memcpy(a.sun_path, name, strlen(name));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 5))
+			tp_die("listen at %s", name);
+		return;
+	}
 	{
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		socklen_t l = offsetof(struct sockaddr_un, sun_path) + 1 +
@@ -646,6 +659,7 @@ static void refusal(const char *mode, const char *name)
 		if (!strcmp(mode, "peer-server")) {
 			if (bind(fd, (struct sockaddr *)&a, l) || listen(fd, 5))
 				tp_die("listen at @%s", name);
+			lis = fd;
 		} else if (!strcmp(mode, "peer-outside")) {
 			if (connect(fd, (struct sockaddr *)&a, l))
 				tp_die("connect to @%s", name);
@@ -663,8 +677,11 @@ int main(int argc, char **argv)
 	tp_init("sockets", argc, argv);
 	tp_block_usr2();
 	if (strcmp(mode, "all")) {
+		lis = -1;
 		refusal(mode, argc > 3 ? argv[3] : NULL);
 		tp_write_ready(argv[1]);
+		if (!strcmp(mode, "peer-server") && (acc = accept(lis, NULL, NULL)) < 0)
+			tp_die("accept");
 		tp_wait_usr2();
 		tp_finish(0);
 	}
