@@ -5,7 +5,8 @@
 # data in their queues, come back value by value (test/c/sockets.c); what
 # cannot be recreated is refused, naming the socket: an fd queued with
 # SCM_RIGHTS, a peer outside the process (cs-dump), a bound path taken by a
-# file that is not a socket or by a live socket (cs-restore's check phase).
+# file that is not a socket or by a live socket, a UDP port taken
+# (cs-restore's check phase).
 
 load helpers
 
@@ -156,4 +157,31 @@ expect_restore_refusal() {
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok
+}
+
+@test "refuse at restore: a UDP port taken by another socket" {
+	require_sockets
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local port i
+	start_prog sockets
+	dump_killed
+	port=$("$CS_SHOW" "$T/img" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["images"]["files.img"]:
+    if e.get("sk", {}).get("proto") == 17 and e["sk"]["family"] == 2 and e["sk"]["reuseaddr"]:
+        print(e["sk"]["src_port"])')
+	[[ $port =~ ^[0-9]+$ ]] || { echo "no bound UDP port in the image: \"$port\"" >&2; return 1; }
+	# a holder of the port; its command line names $T, so teardown may kill it
+	(close_fds; exec python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("x")
+time.sleep(60)' "$port" "$T/holder.ready") </dev/null >"$T/prog-holder.out" 2>&1 &
+	record_pid $!
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/holder.ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/holder.ready" ] || { echo "the port holder did not start: $(cat "$T/prog-holder.out")" >&2; return 1; }
+	expect_restore_refusal "fd 16" "UDP" "port $port" "Address already in use"
 }
