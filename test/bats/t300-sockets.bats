@@ -162,14 +162,15 @@ expect_restore_refusal() {
 @test "refuse at restore: a UDP port taken by another socket" {
 	require_sockets
 	command -v python3 >/dev/null || skip "python3 is not installed"
-	local port i
+	local port fd i
 	start_prog sockets
 	dump_killed
 	port=$("$CS_SHOW" "$T/img" | python3 -c '
 import json, sys
 for e in json.load(sys.stdin)["images"]["files.img"]:
     if e.get("sk", {}).get("proto") == 17 and e["sk"]["family"] == 2 and e["sk"]["reuseaddr"]:
-        print(e["sk"]["src_port"])')
+        print(e["fd"], e["sk"]["src_port"])')
+	read -r fd port <<<"$port"
 	[[ $port =~ ^[0-9]+$ ]] || { echo "no bound UDP port in the image: \"$port\"" >&2; return 1; }
 	# a holder of the port; its command line names $T, so teardown may kill it
 	(close_fds; exec python3 -c 'import socket, sys, time
@@ -183,5 +184,5 @@ time.sleep(60)' "$port" "$T/holder.ready") </dev/null >"$T/prog-holder.out" 2>&1
 		sleep 0.1
 	done
 	[ -s "$T/holder.ready" ] || { echo "the port holder did not start: $(cat "$T/prog-holder.out")" >&2; return 1; }
-	expect_restore_refusal "fd 16" "UDP" "port $port" "Address already in use"
+	expect_restore_refusal "fd $fd" "UDP" "port $port" "Address already in use"
 }

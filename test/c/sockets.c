@@ -12,6 +12,7 @@
  *     empty, one of 5000 bytes) and 1 the other, SO_SNDBUF set
  *   - a unix seqpacket socketpair with 2 messages queued one way; the other
  *     end sent 1 and shut down for writing
+ *   - a unix stream socket whose peer sent 3 bytes and was closed
  *   - a unix stream listener at the path listen.sock (mode 0640, backlog 7),
  *     one connection accepted from it, data queued both ways, SO_RCVTIMEO
  *   - a unix seqpacket listener at an abstract name (backlog 3)
@@ -71,7 +72,7 @@ static const char *const modes[] = { "stream", "dgram", "pair", "listen", "name"
 				     "udpdst", NULL };
 
 /* the objects, and what was recorded about them */
-static int sp[2], dg[2], sq[2], lis, acc, cli, sql, dsrv, dnam, rel;
+static int sp[2], dg[2], sq[2], pc[2], lis, acc, cli, sql, dsrv, dnam, rel;
 static int u4, u4c, u6 = -1, u6c = -1;
 static char dir[PATH_MAX], lpath[PATH_MAX + 32];
 static struct sockaddr_un dname, nname, qname;
@@ -261,6 +262,12 @@ static void set_up(void)
 	send_all(sq[1], "rev", 3);
 	if (shutdown(sq[1], SHUT_WR))
 		tp_die("shutdown");
+
+	/* a stream socket whose peer is closed */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pc))
+		tp_die("socketpair");
+	send_all(pc[1], "bye", 3);
+	close(pc[1]);
 
 	/* stream listener at a path, and a connection accepted from it */
 	snprintf(lpath, sizeof(lpath), "%s/listen.sock", dir);
@@ -466,6 +473,14 @@ static void check_unix(void)
 	r = send(sq[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	check(r < 0 && errno == EPIPE, "seqpacket shutdown", "send on the shut end gives %zd", r);
 	check_link(sq[0], sq[1], "seqpacket pair 0->1");
+
+	/* peer closed: the data, then end of file; sending fails */
+	r = recv(pc[0], b, 10, MSG_DONTWAIT);
+	check(r == 3 && !memcmp(b, "bye", 3), "data from a closed peer", "got %zd bytes", r);
+	r = recv(pc[0], b, 10, MSG_DONTWAIT);
+	check(r == 0, "closed peer", "after the data, recv gives %zd, want 0 (end of file)", r);
+	r = send(pc[0], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	check(r < 0 && errno == EPIPE, "closed peer", "send gives %zd (%s), want EPIPE", r, strerror(errno));
 
 	/* listener at a path and its accepted connection */
 	{
