@@ -26,6 +26,7 @@
 #include "util.h"
 #include "sockdiag.h"
 #include "dump.h"
+#include "sockets.h"
 
 #ifndef TCP_REPAIR
 #define TCP_REPAIR 19
@@ -137,8 +138,10 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	s->family = family;
 	s->type = type;
 	s->proto = proto;
+	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
+		return dump_udp(c, fd, e, sk, family);
 	if (type != SOCK_STREAM || proto != IPPROTO_TCP)
-		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP is supported yet",
+		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP and UDP are supported yet",
 			      fd, family == AF_INET ? "AF_INET" : "AF_INET6", type, proto);
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("cannot read the address of fd %d", fd);
@@ -283,11 +286,17 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int sh
 		if (sk < 0)
 			return -1;
 		family = sockopt_int(sk, SOL_SOCKET, SO_DOMAIN);
+		if (family == AF_UNIX) {
+			e->type = FD_UNIX;
+			ret = dump_unix(c, fd, e, sk);
+			close(sk);
+			return ret;
+		}
 		e->type = FD_INET;
 		if (family != AF_INET && family != AF_INET6) {
 			close(sk);
-			return pr_err("fd %d is a socket of family %d: only TCP over IPv4/IPv6 is supported yet",
-				      fd, family);
+			return pr_err("fd %d is a socket of family %d: only unix sockets, and TCP and UDP over "
+				      "IPv4/IPv6, are supported yet", fd, family);
 		}
 		ret = dump_inet(c, fd, e, sk, family, tcp_close);
 		if (!ret && e->sk->has_closed && e->sk->closed) {
@@ -400,6 +409,8 @@ int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
 			return pr_err("fd %u is the %s end of a pipe whose other end is outside process %d: "
 				      "not supported yet", e->fd, mine == O_WRONLY ? "write" : "read", c->pid);
 	}
+	if (check_unix_peers(c))
+		return -1;
 	pr_info("%zu fds collected", c->nr_fds);
 	return 0;
 err:

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "util.h"
 #include "restore.h"
+#include "sockets.h"
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
@@ -113,6 +114,12 @@ int check_files(struct rst_ctx *c)
 				}
 				close(sk);
 			}
+			if (e->sk && e->sk->type == SOCK_DGRAM && check_udp(e))
+				return -1;
+			break;
+		case FD_UNIX:
+			if (check_unix(c, e))
+				return -1;
 			break;
 		case FD_PIPE:
 		case FD_EPOLL:
@@ -238,6 +245,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			close(sp[1]);
 			return sp[0];
 		}
+		if (e->sk->type == SOCK_DGRAM)
+			return udp_make(e, err, len);
 		if (e->sk->has_backlog) {
 			fd = make_listener(e->sk, 1);
 			if (fd < 0)
@@ -248,6 +257,11 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		if (fd < 0)
 			snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);
 		return fd;
+	case FD_UNIX:
+		/* every unix socket at once: pairs and connections need each other */
+		if (unix_make_all(c, tmp, tmp_min, err, len))
+			return -1;
+		return dup(tmp[i]);
 	}
 	fd = make_anon_fd(e, err, len);	/* timerfd, signalfd, inotify */
 	if (fd != -2)

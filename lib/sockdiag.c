@@ -1,14 +1,56 @@
 /* sock_diag through libnl: see sockdiag.h. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
+#include <netlink/attr.h>
 
 #define LOG_PREFIX "sockdiag: "
 #include "log.h"
+#include "util.h"
 #include "sockdiag.h"
+
+/* Send one SOCK_DIAG_BY_FAMILY request (a dump when flags has NLM_F_DUMP)
+ * and run cb on every answer. Returns 0, or -1 (logged); ENOENT from an
+ * exact lookup is 1. */
+static int diag_request(void *req, size_t len, int flags, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	int ret = -1, err;
+
+	if (!sk)
+		return pr_err("cannot allocate a netlink socket");
+	if ((err = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
+		pr_err("cannot connect to sock_diag: %s", nl_geterror(err));
+		goto out;
+	}
+	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | flags);
+	if (!msg || nlmsg_append(msg, req, len, NLMSG_ALIGNTO) < 0) {
+		pr_err("cannot build a sock_diag request");
+		goto out;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, cb, arg);
+	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_recvmsgs_default(sk)) < 0) {
+		/* an exact lookup of a socket that does not exist answers ENOENT */
+		if (err == -NLE_OBJ_NOTFOUND && !(flags & NLM_F_DUMP)) {
+			ret = 1;
+			goto out;
+		}
+		pr_err("sock_diag request failed: %s", nl_geterror(err));
+		goto out;
+	}
+	ret = 0;
+out:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return ret;
+}
 
 struct lookup {
 	uint64_t ino;
@@ -16,7 +58,7 @@ struct lookup {
 	int found;
 };
 
-static int on_msg(struct nl_msg *msg, void *arg)
+static int on_inet(struct nl_msg *msg, void *arg)
 {
 	struct lookup *l = arg;
 	struct nlmsghdr *h = nlmsg_hdr(msg);
@@ -37,33 +79,131 @@ int sockdiag_inet(int family, int proto, uint64_t ino, struct sk_diag *out)
 {
 	struct inet_diag_req_v2 req;
 	struct lookup l = { ino, out, 0 };
-	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_msg *msg = NULL;
-	int ret = -1, err;
 
-	if (!sk)
-		return pr_err("cannot allocate a netlink socket");
-	if ((err = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
-		pr_err("cannot connect to sock_diag: %s", nl_geterror(err));
-		goto out;
-	}
 	memset(&req, 0, sizeof(req));
 	req.sdiag_family = family;
 	req.sdiag_protocol = proto;
 	req.idiag_states = ~0u;
-	msg = nlmsg_alloc_simple(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP);
-	if (!msg || nlmsg_append(msg, &req, sizeof(req), NLMSG_ALIGNTO) < 0) {
-		pr_err("cannot build a sock_diag request");
-		goto out;
+	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_inet, &l) < 0)
+		return -1;
+	return l.found ? 0 : 1;
+}
+
+struct ulookup {
+	struct unix_diag *out;
+	int found, err;
+	uint64_t dev, ino;	/* sockdiag_unix_bound_at */
+	int64_t owner;
+};
+
+/* Parse one UNIX_DIAG answer into *u. Returns 0, or -1 when malformed. */
+static int parse_unix(struct nlmsghdr *h, struct unix_diag *u)
+{
+	struct unix_diag_msg *m = nlmsg_data(h);
+	struct nlattr *tb[UNIX_DIAG_MAX + 1];
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m) ||
+	    nlmsg_parse(h, sizeof(*m), tb, UNIX_DIAG_MAX, NULL) < 0)
+		return -1;
+	memset(u, 0, sizeof(*u));
+	u->type = m->udiag_type;
+	u->state = m->udiag_state;
+	u->ino = m->udiag_ino;
+	if (tb[UNIX_DIAG_NAME]) {
+		int l = nla_len(tb[UNIX_DIAG_NAME]);
+
+		if (l > (int)sizeof(u->name))
+			return -1;
+		memcpy(u->name, nla_data(tb[UNIX_DIAG_NAME]), l);
+		u->name_len = l;
 	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, &l);
-	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_recvmsgs_default(sk)) < 0) {
-		pr_err("sock_diag dump failed: %s", nl_geterror(err));
-		goto out;
+	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs)) {
+		struct unix_diag_vfs *v = nla_data(tb[UNIX_DIAG_VFS]);
+
+		u->has_vfs = 1;
+		u->vfs_dev = v->udiag_vfs_dev;
+		u->vfs_ino = v->udiag_vfs_ino;
 	}
-	ret = l.found ? 0 : 1;
-out:
-	nlmsg_free(msg);
-	nl_socket_free(sk);
-	return ret;
+	if (tb[UNIX_DIAG_PEER])
+		u->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	if (tb[UNIX_DIAG_SHUTDOWN])
+		u->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
+	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
+		struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
+
+		u->rqueue = r->udiag_rqueue;
+		u->wqueue = r->udiag_wqueue;
+	}
+	return 0;
+}
+
+static int on_unix(struct nl_msg *msg, void *arg)
+{
+	struct ulookup *l = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[UNIX_DIAG_MAX + 1];
+
+	if (parse_unix(h, l->out)) {
+		l->err = 1;
+		return NL_OK;
+	}
+	nlmsg_parse(h, sizeof(struct unix_diag_msg), tb, UNIX_DIAG_MAX, NULL);
+	if (tb[UNIX_DIAG_ICONS]) {
+		size_t n = nla_len(tb[UNIX_DIAG_ICONS]) / sizeof(uint32_t);
+
+		l->out->icons = xmalloc((n + 1) * sizeof(uint32_t));
+		if (!l->out->icons) {
+			l->err = 1;
+			return NL_OK;
+		}
+		memcpy(l->out->icons, nla_data(tb[UNIX_DIAG_ICONS]), n * sizeof(uint32_t));
+		l->out->n_icons = n;
+	}
+	l->found = 1;
+	return NL_OK;
+}
+
+int sockdiag_unix(uint64_t ino, struct unix_diag *out)
+{
+	struct unix_diag_req req;
+	struct ulookup l = { .out = out };
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.sdiag_family = AF_UNIX;
+	req.udiag_states = ~0u;
+	req.udiag_ino = ino;
+	req.udiag_cookie[0] = req.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
+			 UDIAG_SHOW_RQLEN;
+	r = diag_request(&req, sizeof(req), 0, on_unix, &l);
+	if (r)
+		return r;
+	if (l.err)
+		return pr_err("malformed UNIX_DIAG answer for socket inode %llu", (unsigned long long)ino);
+	return l.found ? 0 : 1;
+}
+
+static int on_unix_vfs(struct nl_msg *msg, void *arg)
+{
+	struct ulookup *l = arg;
+	struct unix_diag u;
+
+	if (parse_unix(nlmsg_hdr(msg), &u) == 0 && u.has_vfs && u.vfs_dev == l->dev && u.vfs_ino == l->ino)
+		l->owner = u.ino;
+	return NL_OK;
+}
+
+int64_t sockdiag_unix_bound_at(uint64_t dev, uint64_t ino)
+{
+	struct unix_diag_req req;
+	struct ulookup l = { .dev = dev, .ino = ino };
+
+	memset(&req, 0, sizeof(req));
+	req.sdiag_family = AF_UNIX;
+	req.udiag_states = ~0u;
+	req.udiag_show = UDIAG_SHOW_VFS;
+	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_unix_vfs, &l))
+		return -1;
+	return l.owner;
 }

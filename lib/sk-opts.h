@@ -1,0 +1,31 @@
+/* Simple socket options shared by unix and inet sockets (socket(7)). */
+#ifndef CS_SK_OPTS_H
+#define CS_SK_OPTS_H
+
+#include <stddef.h>
+#include "fdinfo.pb-c.h"
+
+/*
+ * sk_opts_save - read the options of sk_opts_entry (fdinfo.proto) from
+ * socket sk with getsockopt(2); broadcast only for inet sockets (inet != 0),
+ * passcred and passsec only for the others.
+ * Returns a new entry (free with sk_opts_entry__free_unpacked(o, NULL)) or
+ * NULL (error logged: out of memory or getsockopt failed).
+ */
+SkOptsEntry *sk_opts_save(int sk, int inet);
+
+/*
+ * sk_opts_apply - set on sk every option of o that differs from what sk has
+ * now (a new socket keeps the kernel's defaults, and its buffer sizes stay
+ * unlocked). Buffer sizes are set with SO_SNDBUFFORCE/SO_RCVBUFFORCE
+ * (CAP_NET_ADMIN) to half the saved value, which the kernel doubles back
+ * (socket(7)). SO_PEEK_OFF is left alone: see sk_opts_peek_off. Returns 0,
+ * or -1 with a message in err (for the restore stub, which has no log).
+ */
+int sk_opts_apply(int sk, const SkOptsEntry *o, char *err, size_t len);
+
+/* sk_opts_peek_off - set SO_PEEK_OFF as saved (last: sending data into the
+ * socket's queue does not move it, reading does). 0, or -1 with err. */
+int sk_opts_peek_off(int sk, const SkOptsEntry *o, char *err, size_t len);
+
+#endif
