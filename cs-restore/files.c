@@ -89,7 +89,6 @@ int check_files(struct rst_ctx *c)
 {
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
-		struct stat st;
 
 		switch (e->type) {
 		case FD_REG:
@@ -97,8 +96,8 @@ int check_files(struct rst_ctx *c)
 			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job &&
 					       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 				break;
-			if (stat(e->path, &st))
-				return pr_perror("fd %u: cannot restore file %s", e->fd, e->path);
+			if (check_regfile(c, e))	/* regfiles.c */
+				return -1;
 			break;
 		case FD_INET:
 			if (e->sk && e->sk->has_backlog && !e->has_peer_fd) {
@@ -270,6 +269,8 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	close(errfd);
 	errfd = *errfdp = base++;
 	tmp_min = base;
+	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
+		return -1;
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		int fd;
 
