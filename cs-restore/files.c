@@ -154,7 +154,7 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 				snprintf(err, len, "fd %u: --shell-job but cs-restore has no terminal", e->fd);
 			return fd;
 		}
-		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
+		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
 		if (fd < 0) {
 			snprintf(err, len, "fd %u: cannot open %s: %m", e->fd, e->path);
 			return -1;

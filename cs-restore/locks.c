@@ -88,8 +88,10 @@ static int check_lock(struct rst_ctx *c, const FileLockEntry *l, const FdEntry *
 	int fd, ret = 0;
 
 	describe(l, what, sizeof(what));
-	/* a recreated deleted file is new: nobody can hold it */
-	if (ghost_of(c, e))
+	/* a recreated deleted file is new: nobody can hold it; under
+	 * --shell-job a terminal is not reopened by its path */
+	if (ghost_of(c, e) || (e->type == FD_CHR && c->shell_job &&
+			       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 		return 0;
 	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)

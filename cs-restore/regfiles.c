@@ -194,7 +194,7 @@ int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
 
 			if (e->has_peer_fd || ghost_of(c, e) != g)
 				continue;
-			fd = open(name, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
+			fd = open(name, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
 			if (fd < 0) {
 				snprintf(err, len, "fd %u: cannot open recreated file %s: %m", e->fd, name);
 				ret = -1;
