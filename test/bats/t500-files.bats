@@ -126,11 +126,12 @@ stop_holder() {
 	start_prog files all
 	dump_killed --file-locks
 	if command -v jq >/dev/null; then
-		# wal-0, wal-1, db, shared, ranges (2), ofd (2); three deleted files
-		[ "$("$CS_SHOW" "$T/img" | jq '.images["file-locks.img"] | length')" = 8 ] ||
-			{ echo "file-locks.img does not hold 8 locks" >&2; "$CS_SHOW" "$T/img" >&2; return 1; }
-		[ "$("$CS_SHOW" "$T/img" | jq '.images["ghost-files.img"] | length')" = 3 ] ||
-			{ echo "ghost-files.img does not hold 3 files" >&2; return 1; }
+		# wal-0, wal-1, db, shared, ranges (2), ofd (2), the deleted g-twice;
+		# four deleted files
+		[ "$("$CS_SHOW" "$T/img" | jq '.images["file-locks.img"] | length')" = 9 ] ||
+			{ echo "file-locks.img does not hold 9 locks" >&2; "$CS_SHOW" "$T/img" >&2; return 1; }
+		[ "$("$CS_SHOW" "$T/img" | jq '.images["ghost-files.img"] | length')" = 4 ] ||
+			{ echo "ghost-files.img does not hold 4 files" >&2; return 1; }
 	fi
 	restore_wait --file-locks
 	wake_and_wait "$RPID"

@@ -13,12 +13,15 @@
  *            /dev/zero, /dev/urandom O_NONBLOCK
  *   deleted  files deleted while open: 100000 bytes opened twice (O_RDWR at
  *            4321 with a dup, O_RDONLY|O_CLOEXEC at 99), an O_WRONLY|O_APPEND
- *            one of 10 bytes, an empty O_RDONLY one
+ *            one of 10 bytes, an empty O_RDONLY one, and one made with
+ *            O_TMPFILE (its flags are compared without O_TMPFILE, which a
+ *            restore by name cannot keep)
  *   locks    what etcd holds (POSIX write locks on two whole "WAL" files, an
  *            exclusive flock on its "DB", here with a dup), a shared flock,
  *            POSIX write 5-14 and read 100-EOF through one description with
  *            a second description holding nothing, OFD write 0-2 and OFD
- *            read 10-19 on two descriptions of one file
+ *            read 10-19 on two descriptions of one file; with "deleted" too
+ *            (as in "all"), an exclusive flock on the deleted g-twice
  *   big N    one deleted file of N bytes (for --ghost-limit)
  *   hold KIND PATH   take KIND (flock, posix, ofd) on PATH: a write lock on
  *            the whole file, and hold it until SIGUSR2 (checks nothing)
@@ -61,6 +64,7 @@ struct xfd {
 	off_t pos;
 	int same_as;		/* fd of the same open file description, or -1 */
 	int file_of;		/* fd on the same file (another description), or -1 */
+	int flagmask;		/* F_GETFL bits compared (O_TMPFILE is not kept) */
 	dev_t rdev;		/* character devices */
 	int ghost;		/* index into ghosts + 1, or 0 */
 };
@@ -88,6 +92,7 @@ struct xlock {
 	int fd;			/* the fd that holds it (first of its description) */
 	int dups[4];		/* other fds of that description, -1 terminated */
 	int none_fd;		/* an fd of another description of the file, holding nothing; -1 */
+	char probe[4200];	/* what a new description opens: the path, or /proc/PID/fd/N */
 };
 
 static struct xlock xlocks[16];
@@ -130,6 +135,7 @@ static struct xfd *record(int fd, const char *name, int same_as, int file_of)
 		tp_die("too many fds");
 	x->fd = fd;
 	snprintf(x->name, sizeof(x->name), "fd %d (%s)", fd, name);
+	x->flagmask = ~0;
 	x->flags = fcntl(fd, F_GETFL);
 	x->fdflags = fcntl(fd, F_GETFD);
 	x->pos = lseek(fd, 0, SEEK_CUR);
@@ -232,6 +238,42 @@ static void add_ghost(const char *name, size_t size, mode_t mode, int *fds, cons
 	}
 }
 
+/* A file made with O_TMPFILE: never had a name ("DIR/#INO (deleted)"). */
+static void setup_tmpfile(void)
+{
+	struct ghost *g = &ghosts[nghosts++];
+	char lnk[64];
+	ssize_t l;
+	int fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+
+	if (fd < 0)
+		tp_die("O_TMPFILE in %s", dir);
+	g->size = 5000;
+	g->mode = 0600;
+	g->data = malloc(g->size);
+	if (!g->data)
+		tp_die("malloc");
+	for (size_t i = 0; i < g->size; i++)
+		g->data[i] = (unsigned char)(i * 31 + 5);
+	if (write(fd, g->data, g->size) != (ssize_t)g->size)
+		tp_die("write tmpfile");
+	lseek(fd, 17, SEEK_SET);
+	g->fd = fd;
+	snprintf(lnk, sizeof(lnk), "/proc/self/fd/%d", fd);
+	l = readlink(lnk, g->link, sizeof(g->link) - 1);
+	if (l < 0)
+		tp_die("readlink %s", lnk);
+	g->link[l] = 0;
+	l -= strlen(" (deleted)");
+	if (l <= 0 || (size_t)l >= sizeof(g->path))
+		tp_die("unexpected name %s", g->link);
+	memcpy(g->path, g->link, l);
+	g->path[l] = 0;
+	/* it comes back reopened by that name: __O_TMPFILE|O_DIRECTORY go */
+	record(fd, "O_TMPFILE", -1, -1)->flagmask = ~O_TMPFILE;
+	xfds[nxfds - 1].ghost = nghosts;
+}
+
 static void setup_deleted(void)
 {
 	int fds[2];
@@ -241,6 +283,7 @@ static void setup_deleted(void)
 	add_ghost("g-twice", 100000, 0640, fds, f1, p1, 2, 1);
 	add_ghost("g-append", 10, 0600, fds, f2, p2, 1, 0);
 	add_ghost("g-empty", 0, 0444, fds, f3, p3, 1, 0);
+	setup_tmpfile();
 }
 
 static void setup_big(const char *size)
@@ -264,6 +307,7 @@ static struct xlock *add_lock(const char *name, int kind, int type, off_t start,
 	struct xlock *l = &xlocks[nxlocks++];
 
 	path_of(l->path, sizeof(l->path), name);
+	memcpy(l->probe, l->path, sizeof(l->probe));
 	l->kind = kind;
 	l->type = type;
 	l->start = start;
@@ -435,7 +479,7 @@ static void check_fd(struct xfd *x)
 	struct stat st;
 
 	snprintf(what, sizeof(what), "%s flags", x->name);
-	tp_check_u64(what, fcntl(x->fd, F_GETFL), x->flags);
+	tp_check_u64(what, fcntl(x->fd, F_GETFL) & x->flagmask, x->flags & x->flagmask);
 	snprintf(what, sizeof(what), "%s FD_CLOEXEC", x->name);
 	tp_check_u64(what, fcntl(x->fd, F_GETFD), x->fdflags);
 	snprintf(what, sizeof(what), "%s offset", x->name);
@@ -569,10 +613,10 @@ static pid_t mypid;
 static void probe_lock(struct xlock *l)
 {
 	char what[4400];
-	int fd = open(l->path, O_RDONLY);
+	int fd = open(l->probe, O_RDONLY);
 
 	if (fd < 0) {
-		tp_differs(l->path, "cannot open: %s", strerror(errno));
+		tp_differs(l->path, "cannot open %s: %s", l->probe, strerror(errno));
 		return;
 	}
 	if (l->kind == 1) {
@@ -753,6 +797,20 @@ int main(int argc, char **argv)
 	if (!did) {
 		errno = EINVAL;
 		tp_die("usage: files READY_FILE all|fds|deleted|locks|big N|hold KIND PATH...");
+	}
+	if (nghosts && nxlocks) {
+		/* a lock on a deleted file: g-twice's first description, exclusive flock */
+		struct xlock *l = add_lock("g-twice", 1, F_WRLCK, 0, 0, ghosts[0].fd);
+
+		if (flock(ghosts[0].fd, LOCK_EX | LOCK_NB))
+			tp_die("flock g-twice");
+		for (int i = 0; i < nxfds; i++)
+			if (xfds[i].same_as == ghosts[0].fd) {
+				l->dups[0] = xfds[i].fd;
+				l->dups[1] = -1;
+			} else if (xfds[i].file_of == ghosts[0].fd)
+				l->none_fd = xfds[i].fd;
+		snprintf(l->probe, sizeof(l->probe), "/proc/%d/fd/%d", (int)getpid(), ghosts[0].fd);
 	}
 	corrupt();
 	tp_write_ready(argv[1]);
