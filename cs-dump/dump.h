@@ -15,6 +15,7 @@
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "stats.pb-c.h"
+#include "regfile.pb-c.h"
 #include "goruntime.h"
 
 struct dump_ctx {
@@ -29,6 +30,10 @@ struct dump_ctx {
 	MmEntry *mm;
 	FdEntry **fds;
 	size_t nr_fds;
+	FileLockEntry **locks;		/* locks.c, with --file-locks */
+	size_t nr_locks;
+	GhostFileEntry **ghosts;	/* regfiles.c: files deleted while open */
+	size_t nr_ghosts;
 
 	/* pages copied while frozen, compressed after; dead runs are not copied */
 	struct page_run { uint64_t vaddr, nr; int dead; } *runs;
@@ -101,6 +106,34 @@ int dump_timers(struct dump_ctx *c, ProcessEntry *pe);
  * Sources: timerfd_create(2), signalfd(2), inotify(7), proc(5) fdinfo.
  */
 int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
+
+/* regfiles.c: files deleted while open */
+#define GHOST_LIMIT_DEFAULT (1ULL << 20)	/* bytes, as CRIU's --ghost-limit */
+#define GHOST_LIMIT_MAX (192ULL << 20)		/* one record must stay below CS_MAX_RECORD */
+/*
+ * dump_ghosts - after dump_files: every regular-file fd whose file was
+ * deleted while open (its /proc/PID/fd link ends in " (deleted)" and the
+ * inode has no link left, st_nlink 0, proc(5)) loses that suffix from its
+ * path, and the contents of each such inode are read into c->ghosts, once
+ * per inode. limit: bytes; a larger file is refused, naming the fd and the
+ * file. Returns 0 or -1 (logged).
+ */
+int dump_ghosts(struct dump_ctx *c, uint64_t limit);
+/* write_ghosts - ghost-files.img, only when there is a ghost. 0 or -1. */
+int write_ghosts(struct dump_ctx *c);
+
+/* locks.c */
+/*
+ * dump_locks - after dump_files: the flock, POSIX and OFD locks of the
+ * process, from the "lock:" lines of /proc/PID/fdinfo/FD (one open file
+ * description at a time: fds with a peer_fd are skipped) checked against
+ * /proc/locks (proc(5), "/proc/locks"). Without file_locks, any lock is
+ * refused, naming the fd, the file and the lock kind; so are leases and
+ * locks on fds that are not regular files or devices. Returns 0 or -1.
+ */
+int dump_locks(struct dump_ctx *c, int file_locks);
+/* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
+int write_locks(struct dump_ctx *c);
 
 void dump_ctx_free(struct dump_ctx *c);
 

@@ -251,12 +251,9 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int sh
 		return pr_err("fd %d (%s) is an O_PATH descriptor: not supported yet", fd, link);
 	if (!strncmp(link, "/proc/", 6) || !strcmp(link, "/proc") || !strncmp(link, "/sys/", 5))
 		return pr_err("fd %d is %s, a file of procfs or sysfs: not supported yet", fd, link);
-	if (proc_fdinfo_field(c->pid, fd, "lock", val, sizeof(val)) == 0)
-		return pr_err("fd %d (%s) holds a file lock (%s): file locks are not supported yet", fd, link, val);
+	/* file locks: dump_locks; files deleted while open: dump_ghosts */
 
 	if (S_ISREG(st.st_mode)) {
-		if (strstr(link, " (deleted)"))
-			return pr_err("fd %d is deleted file %s: not supported yet", fd, link);
 		e->type = FD_REG;
 		e->path = xstrdup(link);
 		e->has_size = e->has_mtime_ns = 1;

@@ -37,6 +37,8 @@ struct dump_opts {
 	int leave_running;
 	int tcp_close;
 	int shell_job;
+	int file_locks;
+	uint64_t ghost_limit;	/* bytes */
 	int display_stats;
 	int runtime;		/* RT_AUTO, RT_GO, RT_NONE */
 	unsigned gc_align_ms;	/* --gc-align: wait up to this for a GC cycle to end, 0: no */
@@ -56,6 +58,10 @@ static void usage(FILE *f)
 		"      --tcp-close        drop established TCP connections instead of refusing\n"
 		"      --tcp-established  keep established connections (not supported yet: refused)\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
+		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
+		"                         (default: refuse a process holding one)\n"
+		"      --ghost-limit SIZE save files deleted while open up to SIZE bytes each\n"
+		"                         (K, M, G suffixes; default 1M, at most 192M)\n"
 		"      --display-stats    print the dump statistics on stderr\n"
 		"      --runtime=MODE     auto (default): leave out the Go heap's dead pages when\n"
 		"                         the executable is a Go binary the reader understands,\n"
@@ -75,7 +81,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
-	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN };
+	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -84,6 +90,8 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "shell-job", no_argument, 0, 'j' },
+		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
+		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
 		{ "display-stats", no_argument, 0, OPT_STATS },
 		{ "runtime", required_argument, 0, OPT_RUNTIME },
 		{ "gc-align", required_argument, 0, OPT_GC_ALIGN },
@@ -96,6 +104,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	o->ghost_limit = GHOST_LIMIT_DEFAULT;
 	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, ":t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
@@ -125,6 +134,16 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			return -1;
 		case 'j':
 			o->shell_job = 1;
+			break;
+		case OPT_FILE_LOCKS:
+			o->file_locks = 1;
+			break;
+		case OPT_GHOST_LIMIT:
+			if (parse_size(optarg, &o->ghost_limit) || o->ghost_limit > GHOST_LIMIT_MAX) {
+				fprintf(stderr, "cs-dump: invalid --ghost-limit '%s' (bytes, with K, M or G; "
+					"at most 192M)\n", optarg);
+				return -1;
+			}
 			break;
 		case OPT_STATS:
 			o->display_stats = 1;
@@ -241,7 +260,7 @@ static void remove_dir(const char *path)
 		return;
 	/* only our own image names live there */
 	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
-				       "files.img", "stats-dump.img" };
+				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		unlinkat(dfd, fixed[i], 0);
 	{
@@ -475,7 +494,8 @@ int main(int argc, char **argv)
 	if (check_dumpable(&c) || remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
 	    cs_fault("process") || dump_process(&c) || remote_scratch_unmap(&c))
 		goto err;
-	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job))
+	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job) || dump_ghosts(&c, o.ghost_limit) ||
+	    dump_locks(&c, o.file_locks))
 		goto err;
 	if (dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
 		goto err;
@@ -489,8 +509,8 @@ int main(int argc, char **argv)
 		released = 1;
 		st.frozen_us = now_us() - t0;
 	}
-	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) ||
-	    write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
+	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) || write_ghosts(&c) ||
+	    write_locks(&c) || write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
 		goto err;
 	st.has_bytes_raw = 1;
 	st.bytes_raw = st.pages_written * PAGE_SIZE;

@@ -90,7 +90,6 @@ int check_files(struct rst_ctx *c)
 {
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
-		struct stat st;
 
 		switch (e->type) {
 		case FD_REG:
@@ -98,8 +97,8 @@ int check_files(struct rst_ctx *c)
 			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job &&
 					       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 				break;
-			if (stat(e->path, &st))
-				return pr_perror("fd %u: cannot restore file %s", e->fd, e->path);
+			if (check_regfile(c, e))	/* regfiles.c */
+				return -1;
 			break;
 		case FD_INET:
 			if (e->sk && e->sk->has_backlog && !e->has_peer_fd) {
@@ -168,7 +167,7 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 				snprintf(err, len, "fd %u: --shell-job but cs-restore has no terminal", e->fd);
 			return fd;
 		}
-		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
+		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
 		if (fd < 0) {
 			snprintf(err, len, "fd %u: cannot open %s: %m", e->fd, e->path);
 			return -1;
@@ -293,6 +292,8 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	close(errfd);
 	errfd = *errfdp = base++;
 	tmp_min = base;
+	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
+		return -1;
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		int fd;
 

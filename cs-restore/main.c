@@ -29,6 +29,8 @@ struct restore_opts {
 	const char *dir;
 	int detach;
 	int shell_job;
+	int file_locks;
+	int file_validation;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -44,6 +46,11 @@ static void usage(FILE *f)
 		"  -d, --restore-detached    return once the process runs (default: wait for it\n"
 		"                            and exit with its status)\n"
 		"  -j, --shell-job           give terminal fds the terminal cs-restore runs on\n"
+		"      --file-locks          take again the file locks saved by cs-dump --file-locks\n"
+		"                            (required when the images hold any)\n"
+		"      --file-validation=MODE  what must be unchanged in the files the process had\n"
+		"                            open: mtime (default: size and mtime), filesize (size\n"
+		"                            only) or none\n"
 		"      --pidfile FILE        write the restored PID to FILE\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
@@ -57,11 +64,13 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256 };
+	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
 		{ "shell-job", no_argument, 0, 'j' },
+		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
+		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
@@ -83,6 +92,22 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case 'j':
 			o->shell_job = 1;
+			break;
+		case OPT_FILE_LOCKS:
+			o->file_locks = 1;
+			break;
+		case OPT_FILE_VALIDATION:
+			if (!strcmp(optarg, "mtime"))
+				o->file_validation = FV_MTIME;
+			else if (!strcmp(optarg, "filesize"))
+				o->file_validation = FV_FILESIZE;
+			else if (!strcmp(optarg, "none"))
+				o->file_validation = FV_NONE;
+			else {
+				fprintf(stderr, "cs-restore: invalid --file-validation '%s' (mtime, filesize or none)\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case OPT_PIDFILE:
 			o->pidfile = optarg;
@@ -231,19 +256,21 @@ int main(int argc, char **argv)
 		}
 	}
 	c.shell_job = o.shell_job;
+	c.file_locks = o.file_locks;
+	c.file_validation = o.file_validation;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
 
 	/* 1. check: nothing is created until all of this passed */
-	if (read_images(&c) || check_process(&c) || check_threads(&c) || check_mm(&c) || check_files(&c) || check_timers(&c) ||
-	    cs_fault("check") || find_hole(&c))
+	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || check_process(&c) || check_threads(&c) ||
+	    check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
 	if (create_stub(&c) || cs_fault("create"))
 		goto err;
 	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
-	    restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
+	    restore_locks(&c) || restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
 		goto err;
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

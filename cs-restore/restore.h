@@ -20,6 +20,7 @@
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "regfile.pb-c.h"
 
 #define HOLE_SIZE (2 * 4096UL)	/* gadget page + scratch page in the stub */
 
@@ -33,11 +34,20 @@ struct rst_ctx {
 	MmEntry *mm;
 	FdEntry **fds;
 	size_t nr_fds;
+	GhostFileEntry **ghosts;	/* ghost-files.img: files deleted while open */
+	size_t nr_ghosts;
+	FileLockEntry **locks;		/* file-locks.img */
+	size_t nr_locks;
 
 	unsigned long hole;		/* gadget page, then scratch page */
 	struct pt_proc pt;		/* the stub and, later, its threads */
 	int shell_job;
+	int file_locks;			/* --file-locks */
+	int file_validation;		/* enum file_validation, --file-validation */
 };
+
+/* What check_regfile compares between a saved regular file and the file now. */
+enum file_validation { FV_MTIME, FV_FILESIZE, FV_NONE };
 
 /* files.c */
 int check_files(struct rst_ctx *c);
@@ -84,6 +94,46 @@ int restore_timers(struct rst_ctx *c);
  * (handled: it then sees EINTR, as from the kernel).
  */
 void sleep_fixup(struct rst_ctx *c, size_t i, struct user_regs_struct *r, int handled);
+
+/* regfiles.c: regular files and devices */
+/* read_ghosts - ghost-files.img, when the inventory lists it. 0 or -1. */
+int read_ghosts(struct rst_ctx *c);
+/* ghost_of - the ghost (file deleted while open) that fd e reopens, or NULL. */
+GhostFileEntry *ghost_of(struct rst_ctx *c, const FdEntry *e);
+/*
+ * check_regfile - before anything is created: fd e (FD_REG or FD_CHR, not a
+ * peer) can be reopened. A saved file must still be a regular file with the
+ * saved size (and mtime, under FV_MTIME), a device must have the saved
+ * st_rdev; a ghost needs its directory. Returns 0 or -1 with one line
+ * naming the fd, the file and what changed.
+ */
+int check_regfile(struct rst_ctx *c, const FdEntry *e);
+/*
+ * stub_ghosts - in the stub: recreate each ghost (its saved name when that
+ * is free, else a name next to it), open it once per saved open file
+ * description with the saved flags and offset into tmp[i] (at or above
+ * tmp_min, close-on-exec), and unlink it, so that every fd refers to a file
+ * with st_nlink 0 (CRIU's "link remap"). Returns 0 or -1 with err set.
+ */
+int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
+
+/* locks.c: file locks (--file-locks) */
+/* read_locks - file-locks.img, when the inventory lists it. 0 or -1. */
+int read_locks(struct rst_ctx *c);
+/*
+ * check_locks - before anything is created: refuse saved locks without
+ * --file-locks, and any lock that another process holds now (tested from
+ * a new open file description: F_OFD_GETLK, fcntl(2); flock LOCK_NB,
+ * flock(2)), naming the fd, the file and the holder. Returns 0 or -1.
+ */
+int check_locks(struct rst_ctx *c);
+/*
+ * restore_locks - take every saved lock by remote flock/fcntl in the stub,
+ * non-blocking. POSIX locks belong to the process and are dropped when it
+ * closes any fd of the file (fcntl(2)), so this runs after the last remote
+ * open/close of a file (restore_mm maps files that way). Returns 0 or -1.
+ */
+int restore_locks(struct rst_ctx *c);
 
 /* stub.c */
 int find_hole(struct rst_ctx *c);

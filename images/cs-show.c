@@ -23,6 +23,7 @@
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "stats.pb-c.h"
+#include "regfile.pb-c.h"
 
 /* Image kinds printed under "images"; inventory and stats are handled apart. */
 static const struct kind {
@@ -36,6 +37,8 @@ static const struct kind {
 	{ "pagemap.img",	MAGIC_PAGEMAP,	&pagemap_entry__descriptor },
 	{ "pages.img",		MAGIC_PAGES,	NULL },
 	{ "files.img",		MAGIC_FILES,	&fd_entry__descriptor },
+	{ "file-locks.img",	MAGIC_FILE_LOCKS, &file_lock_entry__descriptor },
+	{ "ghost-files.img",	MAGIC_GHOST_FILES, &ghost_file_entry__descriptor },
 };
 
 static const struct kind *kind_of(const char *name)

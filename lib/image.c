@@ -397,3 +397,13 @@ corrupt:
 	free(buf);
 	return pr_err("image inventory.img is corrupt: checksum or header mismatch");
 }
+
+int img_listed(const char *name)
+{
+	if (!loaded_inv)
+		return 0;
+	for (size_t i = 0; i < loaded_inv->n_images; i++)
+		if (!strcmp(loaded_inv->images[i]->name, name))
+			return 1;
+	return 0;
+}

@@ -23,6 +23,8 @@
 #define MAGIC_PAGES	0x43535047u
 #define MAGIC_FILES	0x43534644u
 #define MAGIC_STATS	0x43535354u
+#define MAGIC_FILE_LOCKS 0x43534c46u	/* "FLSC" */
+#define MAGIC_GHOST_FILES 0x43534847u	/* "GHSC" */
 
 /* VmaEntry.kind: what a VMA is (mm.proto) */
 enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
@@ -94,6 +96,9 @@ void img_free(struct img *img);
  * Both return 0 or -1 (error logged, naming the image).
  */
 struct InventoryEntry;
+/* img_listed - 1 when the inventory loaded by inventory_load lists image
+ * NAME (an image written only when it has records), 0 otherwise. */
+int img_listed(const char *name);
 int inventory_write(int dirfd, struct InventoryEntry *inv, struct img_sums *sums);
 int inventory_load(int dirfd, struct InventoryEntry **out);
 

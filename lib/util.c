@@ -180,3 +180,28 @@ pid_t parse_pid(const char *s)
 	}
 	return v < 4194304 ? v : -1;
 }
+
+int parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mul = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	switch (*p) {
+	case 0: break;
+	case 'k': case 'K': mul = 1ULL << 10; p++; break;
+	case 'm': case 'M': mul = 1ULL << 20; p++; break;
+	case 'g': case 'G': mul = 1ULL << 30; p++; break;
+	default: return -1;
+	}
+	if (*p || v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}

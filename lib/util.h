@@ -39,4 +39,8 @@ int cs_fault(const char *name);
 /* parse_pid - strict decimal PID > 0; returns it or -1. */
 pid_t parse_pid(const char *s);
 
+/* parse_size - a byte count: decimal digits with an optional K, M or G
+ * suffix (powers of 1024). Returns 0 and sets *out, or -1 (bad or overflow). */
+int parse_size(const char *s, uint64_t *out);
+
 #endif

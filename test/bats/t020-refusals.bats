@@ -6,7 +6,8 @@
 # object, no images directory (nor a partial one), and the target left
 # running (not stopped, not traced, and it still exits 0 on SIGUSR2):
 # a deleted working directory; an fd on a /proc or /sys file; an O_PATH fd;
-# an fd holding a flock, POSIX or OFD lock; a pipe whose other end is
+# an fd holding a flock, POSIX or OFD lock without --file-locks (with it,
+# see t500-files.bats); a pipe whose other end is
 # outside the process; a process in another namespace; the leader of a
 # process group with other members; a process without [vdso]; a zombie; a
 # process already traced; a TID that is not a process.  PID 1 is never
@@ -199,9 +200,9 @@ refuse_mode() {
 	refuse_mode o-path "fd 3" "$T/opath-file" O_PATH
 }
 
-@test "refuse: an fd holding a flock, a POSIX or an OFD lock" {
+@test "refuse: an fd holding a flock, a POSIX or an OFD lock (no --file-locks)" {
 	require_refuse
-	refuse_mode flock "fd 3" "$T/lock-file" "lock" "FLOCK"
+	refuse_mode flock "fd 3" "$T/lock-file" "lock" "FLOCK" "--file-locks"
 	refuse_mode posix-lock "fd 3" "$T/lock-file" "lock" "POSIX"
 	refuse_mode ofd-lock "fd 3" "$T/lock-file" "lock" "OFDLCK"
 }

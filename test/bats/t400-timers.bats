@@ -107,7 +107,9 @@ timers_trip_R() {
 	wake_and_wait "$PID"
 	assert_prog_ok
 	cp "$T/prog.out" "$T/prog-original.out"	# the restored process writes to prog.out again
-	restore_wait
+	# the original wrote its verdict to its output file after the dump,
+	# which the image has open: that change is expected
+	restore_wait --file-validation=none
 	echo $(($(ms_now) - t0 + 100)) >"$T/stopped-ms"
 	wake_and_wait "$RPID"
 	assert_prog_ok

@@ -1,0 +1,147 @@
+/*
+ * Regular files deleted while open ("ghosts"). Their contents exist nowhere
+ * but in the open file, so they go into the image: once per inode, however
+ * many fds and open file descriptions refer to it. cs-restore recreates the
+ * file, opens it as saved and unlinks it again, as CRIU does.
+ *
+ * A file that was deleted under one name but keeps other hard links
+ * (st_nlink > 0) cannot be found again from its old name: refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#define LOG_PREFIX "files: "
+#include "log.h"
+#include "util.h"
+#include "dump.h"
+
+#define DELETED " (deleted)"
+
+static GhostFileEntry *ghost_of(struct dump_ctx *c, const struct stat *st)
+{
+	for (size_t i = 0; i < c->nr_ghosts; i++)
+		if (c->ghosts[i]->dev == st->st_dev && c->ghosts[i]->ino == st->st_ino)
+			return c->ghosts[i];
+	return NULL;
+}
+
+static int add_fd(GhostFileEntry *g, uint32_t fd)
+{
+	uint32_t *arr = xrealloc(g->fds, (g->n_fds + 1) * sizeof(*arr));
+
+	if (!arr)
+		return -1;
+	g->fds = arr;
+	arr[g->n_fds++] = fd;
+	return 0;
+}
+
+/* A new ghost for fd e, whose file is st: its contents read through /proc. */
+static int new_ghost(struct dump_ctx *c, FdEntry *e, const struct stat *st, uint64_t limit)
+{
+	GhostFileEntry *g, **arr;
+	char path[64];
+	int fd;
+
+	if ((uint64_t)st->st_size > limit)
+		return pr_err("fd %u is deleted file %s of %lld bytes, more than the --ghost-limit of %llu bytes",
+			      e->fd, e->path, (long long)st->st_size, (unsigned long long)limit);
+	g = xzalloc(sizeof(*g));
+	arr = g ? xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr)) : NULL;
+	if (!arr) {
+		free(g);
+		return -1;
+	}
+	c->ghosts = arr;
+	ghost_file_entry__init(g);
+	arr[c->nr_ghosts++] = g;
+	g->path = xstrdup(e->path);
+	g->dev = st->st_dev;
+	g->ino = st->st_ino;
+	g->mode = st->st_mode;
+	g->uid = st->st_uid;
+	g->gid = st->st_gid;
+	g->mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	g->data.len = st->st_size;
+	g->data.data = xmalloc(st->st_size ? st->st_size : 1);
+	if (!g->path || !g->data.data)
+		return -1;
+	/* a new open file description of the same inode: the process's own
+	 * offset is not touched (the magic link opens even a deleted file) */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%u", c->pid, e->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("cannot open fd %u (deleted file %s) to save it", e->fd, e->path);
+	for (size_t off = 0; off < g->data.len;) {
+		ssize_t n = pread(fd, g->data.data + off, g->data.len - off, off);
+
+		if (n <= 0) {
+			close(fd);
+			return pr_err("cannot read deleted file %s (fd %u) at %zu: %s", e->path, e->fd, off,
+				      n ? strerror(errno) : "end of file before its size");
+		}
+		off += n;
+	}
+	close(fd);
+	pr_info("fd %u: deleted file %s, %zu bytes saved", e->fd, e->path, g->data.len);
+	return add_fd(g, e->fd);
+}
+
+int dump_ghosts(struct dump_ctx *c, uint64_t limit)
+{
+	for (size_t i = 0; i < c->nr_fds; i++) {
+		FdEntry *e = c->fds[i];
+		size_t l = e->path ? strlen(e->path) : 0, sl = strlen(DELETED);
+		char path[64];
+		struct stat st;
+		GhostFileEntry *g;
+
+		if (e->type != FD_REG || l <= sl || strcmp(e->path + l - sl, DELETED))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%u", c->pid, e->fd);
+		if (stat(path, &st))
+			return pr_perror("cannot stat fd %u (%s)", e->fd, e->path);
+		if (st.st_nlink) {
+			struct stat named;
+
+			/* a live file whose name really ends in " (deleted)" */
+			if (stat(e->path, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
+				continue;
+			return pr_err("fd %u is file %s, deleted under this name but with %lu other hard link(s): "
+				      "not supported", e->fd, e->path, (unsigned long)st.st_nlink);
+		}
+		if (!strncmp(e->path, "/memfd:", 7))
+			return pr_err("fd %u is memfd %s: not supported yet", e->fd, e->path);
+		e->path[l - sl] = 0;
+		if (e->has_peer_fd)
+			continue;	/* restored by dup from its peer */
+		g = ghost_of(c, &st);
+		if (g ? add_fd(g, e->fd) : new_ghost(c, e, &st, limit))
+			return -1;
+	}
+	return 0;
+}
+
+int write_ghosts(struct dump_ctx *c)
+{
+	struct img *img;
+
+	if (!c->nr_ghosts)
+		return 0;
+	img = img_create(c->dirfd, "ghost-files.img", MAGIC_GHOST_FILES);
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < c->nr_ghosts; i++)
+		if (img_write_msg(img, &c->ghosts[i]->base)) {
+			img_free(img);
+			return -1;
+		}
+	return img_close(img, &c->sums);
+}

@@ -1,0 +1,222 @@
+/*
+ * Regular files and devices: the checks that a saved file is still the one
+ * the process had open (--file-validation), and files deleted while open
+ * ("ghosts"), recreated from their saved contents in the stub and unlinked
+ * once opened, so that the process finds them deleted as it left them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#define LOG_PREFIX "files: "
+#include "log.h"
+#include "util.h"
+#include "restore.h"
+
+int read_ghosts(struct rst_ctx *c)
+{
+	struct img *img;
+	int r;
+
+	if (!img_listed("ghost-files.img"))
+		return 0;
+	img = img_open(c->dirfd, "ghost-files.img", MAGIC_GHOST_FILES);
+	if (!img)
+		return -1;
+	for (;;) {
+		GhostFileEntry *g, **arr;
+
+		r = img_read_msg(img, &ghost_file_entry__descriptor, (ProtobufCMessage **)&g);
+		if (r <= 0)
+			break;
+		arr = xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr));
+		if (!arr) {
+			r = -1;
+			break;
+		}
+		c->ghosts = arr;
+		arr[c->nr_ghosts++] = g;
+		if (!S_ISREG(g->mode) || !g->n_fds || g->path[0] != '/') {
+			r = pr_err("ghost-files.img: the entry for %s is corrupt", g->path);
+			break;
+		}
+		for (size_t i = 0; i < g->n_fds && r > 0; i++) {
+			size_t j = 0;
+
+			while (j < c->nr_fds && c->fds[j]->fd != g->fds[i])
+				j++;
+			if (j == c->nr_fds || c->fds[j]->type != FD_REG || c->fds[j]->has_peer_fd)
+				r = pr_err("ghost-files.img: %s names fd %u, not a file of files.img", g->path,
+					   g->fds[i]);
+		}
+		if (r < 0)
+			break;
+	}
+	img_free(img);
+	return r < 0 ? -1 : 0;
+}
+
+GhostFileEntry *ghost_of(struct rst_ctx *c, const FdEntry *e)
+{
+	if (e->type != FD_REG)
+		return NULL;
+	for (size_t i = 0; i < c->nr_ghosts; i++)
+		for (size_t j = 0; j < c->ghosts[i]->n_fds; j++)
+			if (c->ghosts[i]->fds[j] == e->fd)
+				return c->ghosts[i];
+	return NULL;
+}
+
+/* "2024-05-01 10:00:00.123456789" (UTC) */
+static void fmt_ns(int64_t ns, char *buf, size_t len)
+{
+	time_t s = ns / 1000000000;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09lld", (long long)(ns % 1000000000));
+}
+
+static int check_ghost(struct rst_ctx *c, const FdEntry *e, const GhostFileEntry *g)
+{
+	char *d = xstrdup(g->path);
+	struct stat st;
+	int ret = 0;
+
+	(void)c;
+	if (!d)
+		return -1;
+	errno = 0;
+	if (stat(dirname(d), &st) || !S_ISDIR(st.st_mode))
+		ret = pr_err("fd %u: cannot recreate deleted file %s: directory %s: %s", e->fd, g->path, d,
+			     errno ? strerror(errno) : "not a directory");
+	free(d);
+	return ret;
+}
+
+int check_regfile(struct rst_ctx *c, const FdEntry *e)
+{
+	const GhostFileEntry *g = ghost_of(c, e);
+	char what[512] = "", a[64], b[64];
+	struct stat st;
+	int64_t mtime;
+	size_t n = 0;
+
+	if (g)
+		return check_ghost(c, e, g);
+	if (stat(e->path, &st))
+		return pr_perror("fd %u: cannot restore file %s", e->fd, e->path);
+	if (e->type == FD_CHR) {
+		if (!S_ISCHR(st.st_mode))
+			return pr_err("fd %u: %s is no longer a character device", e->fd, e->path);
+		if (e->has_rdev && st.st_rdev != e->rdev)
+			return pr_err("fd %u: %s is now device %u:%u, it was %u:%u", e->fd, e->path,
+				      major(st.st_rdev), minor(st.st_rdev), major(e->rdev), minor(e->rdev));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode))
+		return pr_err("fd %u: %s is no longer a regular file", e->fd, e->path);
+	if (c->file_validation == FV_NONE)
+		return 0;
+	if (e->has_size && (uint64_t)st.st_size != e->size)
+		n += snprintf(what + n, sizeof(what) - n, "size %llu -> %lld", (unsigned long long)e->size,
+			      (long long)st.st_size);
+	mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	if (c->file_validation == FV_MTIME && e->has_mtime_ns && mtime != e->mtime_ns) {
+		fmt_ns(e->mtime_ns, a, sizeof(a));
+		fmt_ns(mtime, b, sizeof(b));
+		snprintf(what + n, sizeof(what) - n, "%smtime %s -> %s UTC", n ? ", " : "", a, b);
+	}
+	if (what[0])
+		return pr_err("fd %u: file %s changed since the dump (%s): use --file-validation=%s to restore "
+			      "anyway", e->fd, e->path, what, c->file_validation == FV_MTIME && !n ? "filesize" : "none");
+	return 0;
+}
+
+/* Create ghost g with its contents under a free name; returns the name (malloc'ed) or NULL. */
+static char *make_ghost(const GhostFileEntry *g, char *err, size_t len)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { g->mtime_ns / 1000000000, g->mtime_ns % 1000000000 } };
+	size_t plen = strlen(g->path) + 32;
+	char *name = malloc(plen);
+	int fd = -1;
+
+	if (!name) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	/* its own name when that is free, so that /proc/PID/fd shows it as before */
+	snprintf(name, plen, "%s", g->path);
+	for (int i = 0; i < 100; i++) {
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+		snprintf(name, plen, "%s.cs-ghost.%d.%d", g->path, getpid(), i);
+	}
+	if (fd < 0) {
+		snprintf(err, len, "cannot recreate deleted file %s: %m", g->path);
+		free(name);
+		return NULL;
+	}
+	if (write_all(fd, g->data.data, g->data.len) || fchown(fd, g->uid, g->gid) ||
+	    fchmod(fd, g->mode & 07777) || futimens(fd, ts)) {
+		snprintf(err, len, "cannot recreate deleted file %s as %s: %m", g->path, name);
+		close(fd);
+		unlink(name);
+		free(name);
+		return NULL;
+	}
+	close(fd);
+	return name;
+}
+
+int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
+{
+	for (size_t i = 0; i < c->nr_ghosts; i++) {
+		GhostFileEntry *g = c->ghosts[i];
+		char *name = make_ghost(g, err, len);
+		int ret = 0;
+
+		if (!name)
+			return -1;
+		for (size_t j = 0; j < c->nr_fds && !ret; j++) {
+			FdEntry *e = c->fds[j];
+			int fd;
+
+			if (e->has_peer_fd || ghost_of(c, e) != g)
+				continue;
+			fd = open(name, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
+			if (fd < 0) {
+				snprintf(err, len, "fd %u: cannot open recreated file %s: %m", e->fd, name);
+				ret = -1;
+				break;
+			}
+			if (e->has_pos && lseek(fd, e->pos, SEEK_SET) < 0) {
+				snprintf(err, len, "fd %u: cannot seek %s to %llu: %m", e->fd, name,
+					 (unsigned long long)e->pos);
+				ret = -1;
+			} else if ((tmp[j] = fcntl(fd, F_DUPFD_CLOEXEC, tmp_min)) < 0) {
+				snprintf(err, len, "fd %u: cannot move: %m", e->fd);
+				ret = -1;
+			}
+			close(fd);
+		}
+		if (unlink(name) && !ret) {
+			snprintf(err, len, "cannot unlink recreated file %s: %m", name);
+			ret = -1;
+		}
+		free(name);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
