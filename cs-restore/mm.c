@@ -195,7 +195,8 @@ static int map_vmas(struct rst_ctx *c)
 		uint64_t len = v->end - v->start;
 		int shared = v->kind == VK_FILE_SHARED, fd = -1;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
-		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (v->flags & MAP_GROWSDOWN);
+		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
+				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
 		long r;
 
 		if (is_special(v->kind))
