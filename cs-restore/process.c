@@ -96,11 +96,6 @@ int restore_creds(struct rst_ctx *c)
 			if (r)
 				return pr_err("cannot raise ambient capability %d: %s", cap, strerror(-r));
 		}
-	if (c->proc->has_thp_disabled && c->proc->thp_disabled) {
-		r = rsys(c, 0, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
-		if (r)
-			return pr_err("cannot disable transparent huge pages (PR_SET_THP_DISABLE): %s", strerror(-r));
-	}
 	if (c->proc->has_oom_score_adj) {
 		char path[64], val[16];
 		int fd;
