@@ -406,7 +406,7 @@ int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
 			return pr_err("fd %u is the %s end of a pipe whose other end is outside process %d: "
 				      "not supported yet", e->fd, mine == O_WRONLY ? "write" : "read", c->pid);
 	}
-	if (check_unix_peers(c))
+	if (check_unix_peers(c, tcp_close))
 		return -1;
 	pr_info("%zu fds collected", c->nr_fds);
 	return 0;

@@ -195,7 +195,8 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 	e->prot = v->prot;
 	e->flags = (v->shared ? MAP_SHARED : MAP_PRIVATE) |
 		   (kind == VK_ANON || kind == VK_ANON_SHARED ? MAP_ANONYMOUS : 0) |
-		   (vma_has_flag(v, "gd") ? MAP_GROWSDOWN : 0);
+		   (vma_has_flag(v, "gd") ? MAP_GROWSDOWN : 0) |
+		   (vma_has_flag(v, "nr") ? MAP_NORESERVE : 0);	/* jemalloc reserves its arenas so */
 	e->pgoff = v->pgoff;
 	e->has_kind = 1;
 	e->kind = kind;

@@ -266,6 +266,11 @@ int dump_process(struct dump_ctx *c)
 			free(p);
 		}
 	}
+	/* redis disables THP for itself (PR_SET_THP_DISABLE) where it is "always" */
+	if (proc_status_line(c->pid, 0, "THP_enabled", buf, sizeof(buf)) == 0 && !strcmp(buf, "0")) {
+		pe->has_thp_disabled = 1;
+		pe->thp_disabled = 1;
+	}
 	pe->rlimits = xzalloc(RLIM_NLIMITS * sizeof(*pe->rlimits));
 	if (!pe->rlimits)
 		return -1;

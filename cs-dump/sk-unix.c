@@ -269,7 +269,33 @@ static int check_dgram_queue(struct dump_ctx *c, struct usk *u, struct usk *peer
 	return 0;
 }
 
-int check_unix_peers(struct dump_ctx *c)
+/*
+ * A connection that a client outside the process made to one of its
+ * listening sockets, dropped under --tcp-close as a TCP connection is: it is
+ * recorded as a socket whose peer has closed (restored as one end of a
+ * socket pair whose other end is closed: reads return 0), without its name
+ * (the listener's) and without its unread bytes. The live one is untouched:
+ * with -R the process keeps serving it; killed, the client sees it close.
+ */
+static void drop_accepted(struct usk *u)
+{
+	UnixSkEntry *s = u->e->usk;
+	char nb[128];
+
+	pr_info("fd %u: unix %s connection from a client outside the process (on listener %s) dropped "
+		"(--tcp-close)", u->e->fd, type_name(u->d.type), name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+	s->has_peer_ino = 0;
+	s->has_peer_closed = s->peer_closed = 1;
+	s->has_name = 0;
+	s->has_shutdown = s->shutdown = 0;
+	for (size_t q = 0; q < s->n_queue; q++)
+		sk_queue_msg__free_unpacked(s->queue[q], NULL);
+	free(s->queue);
+	s->queue = NULL;
+	s->n_queue = 0;
+}
+
+int check_unix_peers(struct dump_ctx *c, int tcp_close)
 {
 	for (size_t i = 0; i < nr_usks; i++) {
 		struct usk *u = &usks[i], *p;
@@ -279,10 +305,20 @@ int check_unix_peers(struct dump_ctx *c)
 		if (u->e->has_peer_fd)
 			continue;
 		p = u->d.peer ? usk_by_ino(u->d.peer) : NULL;
-		if (u->d.peer && !p)
+		if (u->d.peer && !p) {
+			/* accepted from a listener of ours: a client connection */
+			int accepted = u->d.type != SOCK_DGRAM && u->d.state == TCP_ESTABLISHED && u->d.name_len &&
+				       listener_named(u->d.name, u->d.name_len, u->d.type);
+
+			if (accepted && tcp_close) {
+				drop_accepted(u);
+				continue;
+			}
 			return pr_err("fd %u (unix %s socket, inode %llu) is connected to socket inode %llu, which "
-				      "is outside process %d: not supported", u->e->fd, type_name(u->d.type),
-				      (unsigned long long)u->d.ino, (unsigned long long)u->d.peer, c->pid);
+				      "is outside process %d: %s", u->e->fd, type_name(u->d.type),
+				      (unsigned long long)u->d.ino, (unsigned long long)u->d.peer, c->pid,
+				      accepted ? "a client connection: use --tcp-close to drop it" : "not supported");
+		}
 		mutual = p && p->d.peer == u->d.ino;
 		if (u->d.type != SOCK_DGRAM && p && check_stream_pair(u, p))
 			return -1;

@@ -29,9 +29,12 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);
  * check_unix_peers - after every fd is collected: each connected unix
  * socket's peer must be in the process, and the way to reconnect it is
  * recorded (socketpair, an accept on a listener of the process, a connect by
- * name). Refuses what cannot be recreated. 0 or -1 (logged).
+ * name). With tcp_close (--tcp-close), a stream or seqpacket connection
+ * accepted from a listener of the process whose peer is outside it (a
+ * client's) is recorded as closed by its peer instead. Refuses what cannot
+ * be recreated. 0 or -1 (logged).
  */
-int check_unix_peers(struct dump_ctx *c);
+int check_unix_peers(struct dump_ctx *c, int tcp_close);
 
 /* dump_udp - fill e->sk for a UDP socket (target fd, copy sk). 0 or -1 (logged). */
 int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);

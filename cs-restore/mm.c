@@ -195,7 +195,8 @@ static int map_vmas(struct rst_ctx *c)
 		uint64_t len = v->end - v->start;
 		int shared = v->kind == VK_FILE_SHARED, fd = -1;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
-		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | (v->flags & MAP_GROWSDOWN);
+		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
+				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
 		long r;
 
 		if (is_special(v->kind))
@@ -371,9 +372,23 @@ static int set_mm_map(struct rst_ctx *c)
 	return 0;
 }
 
+/* PR_SET_THP_DISABLE (redis sets it): before any page is filled, so that
+ * none comes back in a huge page the process had refused. */
+static int thp_disable(struct rst_ctx *c)
+{
+	long r;
+
+	if (!c->proc->has_thp_disabled || !c->proc->thp_disabled)
+		return 0;
+	r = rsys(c, 0, SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot disable transparent huge pages (PR_SET_THP_DISABLE): %s", strerror(-r));
+	return 0;
+}
+
 int restore_mm(struct rst_ctx *c)
 {
-	if (unmap_inherited(c) || move_vdso(c) || map_vmas(c) || cs_fault("memory") || fill_pages(c) ||
+	if (thp_disable(c) || unmap_inherited(c) || move_vdso(c) || map_vmas(c) || cs_fault("memory") || fill_pages(c) ||
 	    protect_vmas(c) || set_mm_map(c))
 		return -1;
 	return 0;

@@ -385,7 +385,7 @@ expect_detects_all() {
 #   kv_stat FIELD            one field of the server's STATS line
 #   kv_answers               the server answers a fresh connection (STATS pid)
 #   kv_dump DIR OPTS...      cs-dump -t $PID -D DIR OPTS; status in DUMP_ST
-#   kv_restore_d [DIR]       cs-restore -d; $PID must be back
+#   kv_restore_d [DIR [OPT..]] cs-restore -d; $PID must be back
 #   nfds PID                 how many fds PID has open
 #   task_list PID            its thread IDs, one line, sorted
 
@@ -487,10 +487,12 @@ kv_dump() {
 	cat "$T/dump.err" >>"$T/dump.out"
 }
 
-# kv_restore_d [DIR]: cs-restore -d from DIR ($T/img); $PID must be back.
+# kv_restore_d [DIR [OPTS...]]: cs-restore -d OPTS from DIR ($T/img); $PID
+# must be back.
 kv_restore_d() {
 	local dir=${1:-$T/img} st=0
-	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$dir" -d -v4 -o "$T/restore.log") \
+	[ $# = 0 ] || shift
+	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$dir" -d -v4 -o "$T/restore.log" "$@") \
 		</dev/null >"$T/restore.out" 2>&1 || st=$?
 	if [ $st != 0 ]; then
 		echo "cs-restore -D $dir -d failed with status $st" >&2
