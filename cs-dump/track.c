@@ -9,7 +9,8 @@
  * page's uffd-wp bit and the target goes on; nothing ever waits on the fd.
  * Every private VMA is registered in write-protect mode, and the
  * PAGEMAP_SCAN ioctl on /proc/PID/pagemap, with PM_SCAN_WP_MATCHING, lists
- * the pages whose bit is clear (PAGE_IS_WRITTEN) and sets it again. Each
+ * the pages whose bit is clear (PAGE_IS_WRITTEN) and sets it again; a
+ * first pass without it lists the registered VMAs (PAGE_IS_WPALLOWED). Each
  * checkpoint of a series scans while the target is frozen, so a scan lists
  * exactly the pages written since the previous checkpoint.
  * Sources: userfaultfd(2), Documentation/admin-guide/mm/userfaultfd.rst
@@ -68,7 +69,7 @@ struct cs_pm_scan_arg {
 
 #define CS_PAGEMAP_SCAN _IOWR('f', 16, struct cs_pm_scan_arg)
 #define CS_PM_SCAN_WP_MATCHING (1 << 0)
-#define CS_PM_SCAN_CHECK_WPASYNC (1 << 1)
+#define CS_PAGE_IS_WPALLOWED (1 << 0)
 #define CS_PAGE_IS_WRITTEN (1 << 1)
 
 struct range {
@@ -272,30 +273,39 @@ static int trackable(const struct vma *v)
 	       strcmp(v->path, "[vvar_vclock]") && strcmp(v->path, "[vsyscall]");
 }
 
-/* Scan [start, end) for written pages, write-protecting them again. */
-static int scan(struct dump_ctx *c, struct track *t, int pmfd, uint64_t start, uint64_t end)
+/*
+ * One PAGEMAP_SCAN pass over [start, end), regions appended to *out:
+ * wp != 0: the written pages of registered VMAs, write-protected again
+ * (unregistered VMAs are skipped: PM_SCAN_WP_MATCHING without
+ * PM_SCAN_CHECK_WPASYNC); wp == 0: the ranges of the VMAs registered for
+ * asynchronous write-protection (PAGE_IS_WPALLOWED), nothing changed.
+ */
+static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n)
 {
 	static struct cs_page_region vec[1024];
 	struct cs_pm_scan_arg a;
 
 	while (start < end) {
-		long n;
+		long r;
 
 		memset(&a, 0, sizeof(a));
 		a.size = sizeof(a);
-		a.flags = CS_PM_SCAN_WP_MATCHING | CS_PM_SCAN_CHECK_WPASYNC;
 		a.start = start;
 		a.end = end;
 		a.vec = (uint64_t)(uintptr_t)vec;
 		a.vec_len = ARRAY_SIZE(vec);
-		a.category_mask = CS_PAGE_IS_WRITTEN;
-		a.return_mask = CS_PAGE_IS_WRITTEN;
-		n = ioctl(pmfd, CS_PAGEMAP_SCAN, &a);
-		if (n < 0)
+		if (wp) {
+			a.flags = CS_PM_SCAN_WP_MATCHING;
+			a.category_mask = a.return_mask = CS_PAGE_IS_WRITTEN;
+		} else {
+			a.category_anyof_mask = a.return_mask = CS_PAGE_IS_WPALLOWED;
+		}
+		r = ioctl(pmfd, CS_PAGEMAP_SCAN, &a);
+		if (r < 0)
 			return pr_perror("PAGEMAP_SCAN of %d at %#llx-%#llx", c->pid, (unsigned long long)start,
 					 (unsigned long long)end);
-		for (long i = 0; i < n; i++)
-			if (add_range(&t->written, &t->nwritten, vec[i].start, vec[i].end))
+		for (long i = 0; i < r; i++)
+			if (add_range(out, n, vec[i].start, vec[i].end))
 				return -1;
 		if (a.walk_end <= start || a.walk_end > end)
 			return pr_err("PAGEMAP_SCAN of %d: walk ended at %#llx", c->pid, (unsigned long long)a.walk_end);
@@ -307,14 +317,15 @@ static int scan(struct dump_ctx *c, struct track *t, int pmfd, uint64_t start, u
 int track_frozen(struct dump_ctx *c)
 {
 	struct track *t = c->track;
-	uint64_t t0 = now_us(), lo = 0, hi = 0;
+	uint64_t t0 = now_us(), lo, hi;
 	struct vma *v;
 	char path[64];
 	int n, pmfd, ret = -1;
 
 	if (t->uffd < 0 && make_uffd(c, t))
 		return -1;
-	v = proc_vmas(c->pid, &n);
+	/* /proc/PID/maps, not smaps: smaps counts the pages of every VMA, too slow while frozen */
+	v = proc_maps(c->pid, &n);
 	if (!v)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
@@ -323,18 +334,37 @@ int track_frozen(struct dump_ctx *c)
 		pr_perror("cannot open %s", path);
 		goto out;
 	}
+	/* the range of the trackable VMAs: [vsyscall] lies above the user address space */
+	lo = UINT64_MAX;
+	hi = 0;
+	for (int i = 0; i < n; i++)
+		if (trackable(&v[i])) {
+			lo = v[i].start < lo ? v[i].start : lo;
+			hi = v[i].end > hi ? v[i].end : hi;
+		}
+	if (lo >= hi) {
+		pr_err("process %d has no private mappings", c->pid);
+		goto out;
+	}
 	/*
-	 * Registered VMAs carry "uw" in smaps: registered by an earlier
-	 * checkpoint of the series, so scanned at its freeze. The target has
-	 * no userfaultfd of its own (files.c refuses one), so "uw" is ours.
+	 * The VMAs registered now were registered by an earlier checkpoint of
+	 * the series, so scanned at its freeze. The target has no userfaultfd
+	 * of its own (files.c refuses one), so every registration is ours.
+	 * (smaps shows "uw" too, but reading smaps costs milliseconds.)
 	 */
 	for (int i = 0; i < n; i++) {
 		struct uffdio_register reg = { .range = { v[i].start, v[i].end - v[i].start },
 					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct range *one = NULL;
+		size_t none = 0;
 
 		if (!trackable(&v[i]))
 			continue;
-		if (vma_has_flag(&v[i], "uw")) {
+		/* the first page is enough: a VMA is registered as a whole */
+		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none))
+			goto out;
+		free(one);
+		if (none) {
 			if (add_range(&t->tracked, &t->ntracked, v[i].start, v[i].end))
 				goto out;
 			continue;
@@ -348,27 +378,9 @@ int track_frozen(struct dump_ctx *c)
 			pr_debug("registered VMA %#llx-%#llx", (unsigned long long)v[i].start,
 				 (unsigned long long)v[i].end);
 	}
-	free(v);
-	/* scan every registered VMA: the new ones get their baseline, written or not */
-	v = proc_vmas(c->pid, &n);
-	if (!v)
+	/* every registered VMA: the new ones get their baseline, written or not */
+	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten))
 		goto out;
-	for (int i = 0; i <= n; i++) {
-		if (i < n && trackable(&v[i]) && vma_has_flag(&v[i], "uw")) {
-			if (hi == v[i].start) {
-				hi = v[i].end;
-				continue;
-			}
-			if (hi > lo && scan(c, t, pmfd, lo, hi))
-				goto out;
-			lo = v[i].start;
-			hi = v[i].end;
-			continue;
-		}
-		if (hi > lo && scan(c, t, pmfd, lo, hi))
-			goto out;
-		lo = hi = 0;
-	}
 	t->track_us = now_us() - t0;
 	pr_info("%zu tracked ranges, %zu written ranges, scanned in %llu us", t->ntracked, t->nwritten,
 		(unsigned long long)t->track_us);
