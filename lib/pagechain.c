@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LOG_PREFIX "chain: "
+#define LOG_PREFIX ""	/* messages start with "broken chain: " or name the image */
 #include "log.h"
 #include "util.h"
 #include "image.h"
