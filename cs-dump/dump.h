@@ -157,8 +157,12 @@ struct hold_state {
  * removed), -1 when one exists but does not answer (error logged).
  */
 int holder_begin(pid_t pid, uint64_t start_time, int *sock, int *uffd, struct hold_state *hs);
-/* holder_commit - checkpoint series/seq is complete. 0 or -1 (logged). */
-int holder_commit(int sock, const char *series, uint32_t seq);
+/*
+ * holder_commit - checkpoint series/seq is complete; uffd >= 0: a new uffd
+ * (the old one's address space is gone) that the holder keeps from now on.
+ * 0 or -1 (logged).
+ */
+int holder_commit(int sock, const char *series, uint32_t seq, int uffd);
 /*
  * holder_start - start a holder for (pid, start_time) keeping uffd, with
  * series/seq as its last complete checkpoint; returns once it answers on

@@ -16,7 +16,9 @@
  * kernel remembers. Only a COMMIT sent after the image directory was
  * renamed into place makes it valid again, naming the new checkpoint. A
  * dump that fails or dies in between leaves it invalid: the next
- * checkpoint is full. The holder watches the target with a pidfd and exits
+ * checkpoint is full. A COMMIT may carry a new uffd, which replaces the
+ * holder's: after an execve(2) the old one tracks an address space that
+ * is gone. The holder watches the target with a pidfd and exits
  * when it exits, or on SIGTERM/SIGINT, removing its socket.
  * CRIU has no such process: its pre-dumps rely on soft-dirty bits, which
  * live in the page tables and need no one to hold them.
@@ -183,12 +185,12 @@ int holder_begin(pid_t pid, uint64_t start_time, int *sock, int *uffd, struct ho
 	return 1;
 }
 
-int holder_commit(int sock, const char *series, uint32_t seq)
+int holder_commit(int sock, const char *series, uint32_t seq, int uffd)
 {
 	struct hold_msg m = { .op = HOLD_COMMIT, .seq = seq };
 
 	snprintf(m.series, sizeof(m.series), "%s", series);
-	if (send_msg(sock, &m, -1) || recv_msg(sock, &m, NULL) != 1 || m.op != HOLD_OK)
+	if (send_msg(sock, &m, uffd) || recv_msg(sock, &m, NULL) != 1 || m.op != HOLD_OK)
 		return pr_perror("the holder did not confirm checkpoint %s/%u", series, seq);
 	return 0;
 }
@@ -295,10 +297,14 @@ out:
 static int serve(int c, pid_t pid, uint64_t start_time, struct hold_msg *state, int *valid)
 {
 	struct hold_msg m;
-	int r = recv_msg(c, &m, NULL);
+	int fd, r = recv_msg(c, &m, &fd);
 
 	if (r <= 0)
 		return 0;
+	if (fd >= 0 && m.op != HOLD_COMMIT) {
+		close(fd);
+		fd = -1;
+	}
 	if (m.op == HOLD_BEGIN && m.pid == pid && m.start_time == start_time) {
 		state->op = HOLD_STATE;
 		state->valid = *valid;
@@ -309,6 +315,12 @@ static int serve(int c, pid_t pid, uint64_t start_time, struct hold_msg *state, 
 			pr_info("checkpoint after %s/%u begins", state->series, state->seq);
 		}
 	} else if (m.op == HOLD_COMMIT) {
+		/* a new uffd: the process called execve, the old one tracks nothing */
+		if (fd >= 0) {
+			dup2(fd, HFD_UFFD);
+			close(fd);
+			pr_info("took a new userfaultfd");
+		}
 		snprintf(state->series, sizeof(state->series), "%s", m.series);
 		state->seq = m.seq;
 		*valid = 1;

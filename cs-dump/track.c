@@ -79,7 +79,7 @@ struct range {
 struct track {
 	int uffd;			/* our copy of the target's userfaultfd, -1: none yet */
 	int hold;			/* connection to the holder, -1: none */
-	int own_uffd;			/* uffd made by this dump: a holder must be started */
+	int new_uffd;			/* uffd made by this dump: the holder must take it */
 	uint64_t start_time;		/* the target's, /proc/PID/stat field 22 */
 	const char *prev;		/* --prev-images-dir as given */
 	int incremental;
@@ -229,8 +229,6 @@ int track_open(struct dump_ctx *c, const char *prev)
 	r = holder_begin(c->pid, t->start_time, &t->hold, &t->uffd, &hs);
 	if (r < 0)
 		return -1;
-	if (r == 0)
-		t->own_uffd = 1;
 	if (prev)
 		return open_prev(c, t, r ? &hs : NULL);
 	set_full(t, 0, "first checkpoint of a series (no --prev-images-dir)");
@@ -320,10 +318,13 @@ int track_frozen(struct dump_ctx *c)
 	uint64_t t0 = now_us(), lo, hi;
 	struct vma *v;
 	char path[64];
-	int n, pmfd, ret = -1;
+	int n, r, pmfd, ret = -1;
 
-	if (t->uffd < 0 && make_uffd(c, t))
-		return -1;
+	if (t->uffd < 0) {
+		if (make_uffd(c, t))
+			return -1;
+		t->new_uffd = 1;
+	}
 	/* /proc/PID/maps, not smaps: smaps counts the pages of every VMA, too slow while frozen */
 	v = proc_maps(c->pid, &n);
 	if (!v)
@@ -370,7 +371,25 @@ int track_frozen(struct dump_ctx *c)
 			continue;
 		}
 		/* new since the last checkpoint (or never registered): saved whole this time */
-		if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+		r = ioctl(t->uffd, UFFDIO_REGISTER, &reg);
+		if (r && (errno == ENOMEM || errno == ESRCH) && !t->new_uffd) {
+			/*
+			 * The holder's uffd belongs to an address space that is
+			 * gone (ENOMEM on 6.18, mmget_not_zero failing): the
+			 * process called execve(2). Start again with a new one.
+			 */
+			close(t->uffd);
+			t->uffd = -1;
+			if (make_uffd(c, t))
+				goto out;
+			t->new_uffd = 1;
+			set_full(t, 1, "the tracked address space of %d is gone (execve?): tracking starts again",
+				 c->pid);
+			t->ntracked = 0;
+			i = -1;
+			continue;
+		}
+		if (r)
 			pr_warn("VMA %#llx-%#llx (%s) cannot be tracked (%m): its pages are saved in every checkpoint",
 				(unsigned long long)v[i].start, (unsigned long long)v[i].end,
 				v[i].path[0] ? v[i].path : "anon");
@@ -450,7 +469,7 @@ void track_commit(struct dump_ctx *c, int leave_running)
 	if (!t)
 		return;
 	if (t->hold >= 0) {
-		if (holder_commit(t->hold, t->series, t->seq))
+		if (holder_commit(t->hold, t->series, t->seq, t->new_uffd ? t->uffd : -1))
 			pr_warn("the holder did not take checkpoint %s/%u: the next one will be full", t->series,
 				t->seq);
 		return;
