@@ -18,6 +18,8 @@
 #include "regfile.pb-c.h"
 #include "goruntime.h"
 
+enum { RUN_COPY, RUN_DEAD, RUN_PARENT };
+
 struct dump_ctx {
 	pid_t pid;
 	struct pt_proc pt;		/* seized threads */
@@ -35,8 +37,9 @@ struct dump_ctx {
 	GhostFileEntry **ghosts;	/* regfiles.c: files deleted while open */
 	size_t nr_ghosts;
 
-	/* pages copied while frozen, compressed after; dead runs are not copied */
-	struct page_run { uint64_t vaddr, nr; int dead; } *runs;
+	/* pages copied while frozen, compressed after; dead runs and runs left
+	 * in the parent checkpoint are not copied */
+	struct page_run { uint64_t vaddr, nr; int kind; } *runs;	/* kind: RUN_* */
 	size_t nr_runs;
 	uint8_t *pagebuf;
 	uint64_t pages_present;
@@ -50,6 +53,10 @@ struct dump_ctx {
 	size_t nr_repair;
 	int pidfd;
 	int was_stopped;		/* in a group stop before the seize */
+
+	struct track *track;		/* --track-mem, NULL: not asked */
+	uint64_t pages_parent;		/* present pages left in the parent checkpoint */
+	size_t pagebuf_len;		/* bytes mapped at pagebuf */
 };
 
 /* threads.c */
@@ -134,6 +141,69 @@ int write_ghosts(struct dump_ctx *c);
 int dump_locks(struct dump_ctx *c, int file_locks);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
 int write_locks(struct dump_ctx *c);
+
+/* track.c: --track-mem, dirty pages through userfaultfd write-protection */
+struct InventoryEntry;
+/*
+ * track_open - before the freeze: find the holder of pid's tracking
+ * (holder.c) and decide whether this checkpoint can be incremental on prev
+ * (--prev-images-dir, relative to the images directory, or NULL): prev
+ * must be a checkpoint of the same process, and the last one the holder
+ * saw complete. Otherwise the checkpoint is full and one log line says
+ * why. Returns 0, or -1 when prev is unusable (missing, damaged, another
+ * process) or the holder does not answer.
+ */
+int track_open(struct dump_ctx *c, const char *prev);
+/*
+ * track_frozen - with the target frozen, before dump_mm: make the uffd in
+ * the target if no holder has one, register every private VMA not
+ * registered yet, and scan (PAGEMAP_SCAN) the written pages, protecting
+ * them again. Returns 0 or -1 (target untouched apart from the scan).
+ */
+int track_frozen(struct dump_ctx *c);
+/* track_in_parent - 1 when the page at addr (present now) is left to the parent checkpoint. */
+int track_in_parent(struct dump_ctx *c, uint64_t addr);
+/* track_inventory - series, seq, start time and parent into inv. */
+void track_inventory(struct dump_ctx *c, struct InventoryEntry *inv);
+/* track_finish - the --track-mem figures into st, and the parent link in the image directory. 0 or -1. */
+int track_finish(struct dump_ctx *c, DumpStatsEntry *st);
+/*
+ * track_commit - after the image directory is in place: tell the holder
+ * this checkpoint is complete, or start a holder (leave_running only).
+ * Failures are warnings: the dump is complete, the next one will be full.
+ */
+void track_commit(struct dump_ctx *c, int leave_running);
+void track_free(struct dump_ctx *c);
+
+/* holder.c: the process that keeps the uffd between checkpoints */
+#define SERIES_LEN 33			/* 32 hex digits and a NUL */
+struct hold_state {
+	int valid;			/* the last checkpoint completed, nothing scanned since */
+	char series[SERIES_LEN];
+	uint32_t seq;
+	pid_t holder;
+};
+/*
+ * holder_begin - connect to the holder of (pid, start_time) and take the
+ * uffd (*uffd) and state (*hs); the connection stays open in *sock for
+ * holder_commit. Returns 1, 0 when there is no holder (a stale socket is
+ * removed), -1 when one exists but does not answer (error logged).
+ */
+int holder_begin(pid_t pid, uint64_t start_time, int *sock, int *uffd, struct hold_state *hs);
+/*
+ * holder_commit - checkpoint series/seq is complete; uffd >= 0: a new uffd
+ * (the old one's address space is gone) that the holder keeps from now on.
+ * 0 or -1 (logged).
+ */
+int holder_commit(int sock, const char *series, uint32_t seq, int uffd);
+/*
+ * holder_start - start a holder for (pid, start_time) keeping uffd, with
+ * series/seq as its last complete checkpoint; returns once it answers on
+ * its socket. 0 or -1 (logged; nothing left behind).
+ */
+int holder_start(pid_t pid, uint64_t start_time, int uffd, const char *series, uint32_t seq);
+/* holder_main - `cs-dump --holder ...`, exec'd by holder_start. Returns the exit status. */
+int holder_main(int argc, char **argv);
 
 void dump_ctx_free(struct dump_ctx *c);
 

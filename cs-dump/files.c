@@ -445,8 +445,9 @@ void dump_ctx_free(struct dump_ctx *c)
 	free(c->repair_fds);
 	c->nr_repair = 0;
 	if (c->pagebuf)
-		munmap(c->pagebuf, (c->pages_present - c->pages_dead) * PAGE_SIZE);
+		munmap(c->pagebuf, c->pagebuf_len);
 	c->pagebuf = NULL;
+	track_free(c);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	if (c->pidfd >= 0)

@@ -42,6 +42,8 @@ struct dump_opts {
 	int display_stats;
 	int runtime;		/* RT_AUTO, RT_GO, RT_NONE */
 	unsigned gc_align_ms;	/* --gc-align: wait up to this for a GC cycle to end, 0: no */
+	int track_mem;		/* --track-mem */
+	const char *prev_dir;	/* --prev-images-dir */
 	int verbosity;
 	const char *log_file;
 };
@@ -71,6 +73,11 @@ static void usage(FILE *f)
 		"      --gc-align=MS      Go: wait up to MS ms (1..60000) for the running GC cycle\n"
 		"                         to finish its mark phase, then freeze (the garbage it\n"
 		"                         found is left out); freeze anyway after MS\n"
+		"      --track-mem        track the pages the process writes from now on (with -R:\n"
+		"                         a holder process keeps the tracking; see cs-dump(8))\n"
+		"      --prev-images-dir DIR  with --track-mem: write only what changed since the\n"
+		"                         checkpoint in DIR (relative to -D DIR, or absolute); the\n"
+		"                         checkpoint is full, saying why, when that is not known\n"
 		"  -v[N], --verbosity[=N] log level 0..4 (each -v adds one; default 1: errors and warnings)\n"
 		"  -o, --log-file FILE    write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help             this help\n"
@@ -82,7 +89,8 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
-	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT };
+	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
+	       OPT_TRACK_MEM, OPT_PREV_DIR };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -96,6 +104,8 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "display-stats", no_argument, 0, OPT_STATS },
 		{ "runtime", required_argument, 0, OPT_RUNTIME },
 		{ "gc-align", required_argument, 0, OPT_GC_ALIGN },
+		{ "track-mem", no_argument, 0, OPT_TRACK_MEM },
+		{ "prev-images-dir", required_argument, 0, OPT_PREV_DIR },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -174,6 +184,16 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			o->gc_align_ms = v;
 			break;
 		}
+		case OPT_TRACK_MEM:
+			o->track_mem = 1;
+			break;
+		case OPT_PREV_DIR:
+			if (!*optarg) {
+				fprintf(stderr, "cs-dump: --prev-images-dir needs a directory name\n");
+				return -1;
+			}
+			o->prev_dir = optarg;
+			break;
 		case 'v':
 			if (parse_verbosity("cs-dump", optarg, &o->verbosity))
 				return -1;
@@ -199,6 +219,10 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	}
 	if (o->gc_align_ms && o->runtime == RT_NONE) {
 		fprintf(stderr, "cs-dump: --gc-align needs the Go runtime reader, not --runtime=none\n");
+		return -1;
+	}
+	if (o->prev_dir && !o->track_mem) {
+		fprintf(stderr, "cs-dump: --prev-images-dir needs --track-mem\n");
 		return -1;
 	}
 	if (!o->pid || !o->dir) {
@@ -261,7 +285,7 @@ static void remove_dir(const char *path)
 		return;
 	/* only our own image names live there */
 	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
-				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img" };
+				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img", "parent" };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		unlinkat(dfd, fixed[i], 0);
 	{
@@ -334,6 +358,7 @@ static int write_inventory(struct dump_ctx *c)
 	inv.boot_id = bid;
 	inv.has_xfeatures = 1;
 	inv.xfeatures = c->cores[0]->xfeatures;
+	track_inventory(c, &inv);
 	return inventory_write(c->dirfd, &inv, &c->sums);
 }
 
@@ -406,6 +431,10 @@ static void print_stats(const DumpStatsEntry *s)
 			(unsigned long long)s->spans_marked);
 	if (s->has_gc_aligned)
 		fprintf(stderr, " gc_aligned=%d gc_align_us=%llu", s->gc_aligned, (unsigned long long)s->gc_align_us);
+	if (s->checkpoint)
+		fprintf(stderr, " checkpoint=%s pages_parent=%llu pages_untracked=%llu track_us=%llu", s->checkpoint,
+			(unsigned long long)s->pages_parent, (unsigned long long)s->pages_untracked,
+			(unsigned long long)s->track_us);
 	fputc('\n', stderr);
 }
 
@@ -440,6 +469,8 @@ int main(int argc, char **argv)
 	int seized = 0, released = 0, dir_made = 0, was_empty = 0;
 
 	c.dirfd = c.pidfd = -1;
+	if (argc > 1 && !strcmp(argv[1], "--holder"))
+		return holder_main(argc, argv);
 	if (parse_opts(argc, argv, &o))
 		return 1;
 	if (log_init(o.verbosity, o.log_file)) {
@@ -464,7 +495,7 @@ int main(int argc, char **argv)
 		goto err;
 	}
 
-	if (open_runtime(&c, o.runtime, &st))
+	if (open_runtime(&c, o.runtime, &st) || (o.track_mem && track_open(&c, o.prev_dir)))
 		goto err;
 	if (c.go && o.gc_align_ms) {
 		uint64_t waited;
@@ -498,7 +529,7 @@ int main(int argc, char **argv)
 	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job) || dump_ghosts(&c, o.ghost_limit) ||
 	    dump_locks(&c, o.file_locks))
 		goto err;
-	if (dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
+	if ((c.track && (cs_fault("track") || track_frozen(&c))) || dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
 		goto err;
 	st.pages_present = c.pages_present;
 	st.pages_dead = c.pages_dead;
@@ -521,7 +552,7 @@ int main(int argc, char **argv)
 	if (!o.leave_running)
 		st.frozen_us = t_frozen - t0;	/* the kill follows right after the rename */
 	st.dump_us = t_frozen - t_start;
-	if (write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
+	if (track_finish(&c, &st) || write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
 		goto err;
 	if (cs_fault("rename"))
 		goto err;
@@ -530,6 +561,7 @@ int main(int argc, char **argv)
 		goto err;
 	}
 	dir_made = 0;
+	track_commit(&c, o.leave_running);
 
 	if (!o.leave_running) {
 		tcp_repair_dropped(&c);

@@ -24,6 +24,17 @@
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
 #define PM_FILE (1ULL << 61)
+/*
+ * A swap-like pagemap entry of type 31 (bits 0-4, shown to CAP_SYS_ADMIN)
+ * is a PTE marker, not swap: SWP_PTE_MARKER is the last swap type,
+ * (1 << MAX_SWAPFILES_SHIFT) - 1 (include/linux/swapops.h). Markers hold
+ * no data: userfaultfd write-protection leaves them where a page was
+ * released or never was (--track-mem), guard regions use them. Reading
+ * one gives a zero page or the file's bytes; measured on 6.18: pagemap
+ * 0x420000000000003f (swap, uffd-wp, type 31) after MADV_DONTNEED of a
+ * write-protected private file page.
+ */
+#define PM_MARKER(e) (((e) & (PM_PRESENT | PM_SWAPPED)) == PM_SWAPPED && ((e) & 0x1f) == 31)
 
 static int vma_kind(const struct vma *v)
 {
@@ -40,11 +51,11 @@ static int vma_kind(const struct vma *v)
 	return v->shared ? VK_ANON_SHARED : VK_ANON;
 }
 
-static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int dead)
+static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int kind)
 {
 	struct page_run *last = c->nr_runs ? &c->runs[c->nr_runs - 1] : NULL;
 
-	if (last && last->dead == dead && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
+	if (last && last->kind == kind && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
 		last->nr += nr;
 		return 0;
 	}
@@ -57,7 +68,7 @@ static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int dead)
 	}
 	c->runs[c->nr_runs].vaddr = vaddr;
 	c->runs[c->nr_runs].nr = nr;
-	c->runs[c->nr_runs].dead = dead;
+	c->runs[c->nr_runs].kind = kind;
 	c->nr_runs++;
 	return 0;
 }
@@ -65,7 +76,9 @@ static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int dead)
 /*
  * Which pages of [v->start, v->end) must be saved: appended to c->runs.
  * With the Go runtime reader, a page of anonymous memory that the runtime
- * says holds no live object is a dead run: not copied, restored as zero.
+ * says holds no live object is a dead run: not copied, restored as zero,
+ * even when it was written since the parent checkpoint. With --track-mem,
+ * a live page not written since the parent is left there (track.c).
  */
 static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int anon)
 {
@@ -83,9 +96,9 @@ static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int a
 			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t e = pm[i], a = addr + i * PAGE_SIZE;
-			int dead = 0;
+			int dead = 0, kind;
 
-			if (!(((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)))
+			if (!(((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)) || PM_MARKER(e))
 				continue;
 			if (c->go && anon) {
 				enum go_page_class k = go_rt_page_class(c->go, a);
@@ -93,10 +106,12 @@ static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int a
 				c->cls_pages[k]++;
 				dead = k == GO_HEAP_DEAD || k == GO_STACK_DEAD;
 			}
-			if (add_run(c, a, 1, dead))
+			kind = dead ? RUN_DEAD : track_in_parent(c, a) ? RUN_PARENT : RUN_COPY;
+			if (add_run(c, a, 1, kind))
 				return -1;
 			c->pages_present++;
 			c->pages_dead += dead;
+			c->pages_parent += kind == RUN_PARENT;
 		}
 		addr += n * PAGE_SIZE;
 	}
@@ -136,9 +151,10 @@ static int copy_pages(struct dump_ctx *c)
 	uint64_t off = 0;
 	size_t i = 0;
 
-	if (c->pages_present == c->pages_dead)
+	if (c->pages_present == c->pages_dead + c->pages_parent)
 		return 0;
-	c->pagebuf = mmap(NULL, (c->pages_present - c->pages_dead) * PAGE_SIZE, PROT_READ | PROT_WRITE,
+	c->pagebuf_len = (c->pages_present - c->pages_dead - c->pages_parent) * PAGE_SIZE;
+	c->pagebuf = mmap(NULL, c->pagebuf_len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->pagebuf == MAP_FAILED) {
 		c->pagebuf = NULL;
@@ -149,7 +165,7 @@ static int copy_pages(struct dump_ctx *c)
 		ssize_t r;
 
 		for (; i < c->nr_runs && n < 1024; i++, n++) {
-			if (c->runs[i].dead) {
+			if (c->runs[i].kind != RUN_COPY) {
 				n--;
 				continue;
 			}
@@ -214,7 +230,8 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 		return -1;
 	}
 	for (w = strtok_r(words, " ", &save); w && e->n_vmflags < 64; w = strtok_r(NULL, " ", &save))
-		e->vmflags[e->n_vmflags++] = xstrdup(w);
+		if (strcmp(w, "uw"))	/* registered by --track-mem, not the process's own */
+			e->vmflags[e->n_vmflags++] = xstrdup(w);
 	free(words);
 
 	switch (kind) {
@@ -380,8 +397,9 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 		st->pages_stack_dead = c->cls_pages[GO_STACK_DEAD];
 		st->pages_runtime_other = c->cls_pages[GO_OUTSIDE];
 	}
-	pr_info("%d VMAs, %llu pages present, %llu dead", n, (unsigned long long)c->pages_present,
-		(unsigned long long)c->pages_dead);
+	pr_info("%d VMAs, %llu pages present, %llu dead, %llu left in the parent", n,
+		(unsigned long long)c->pages_present, (unsigned long long)c->pages_dead,
+		(unsigned long long)c->pages_parent);
 	ret = 0;
 out:
 	if (pmfd >= 0)
@@ -430,7 +448,7 @@ static void zero_slot(uint64_t addr, uint64_t len, void *arg)
 				break;
 			}
 		}
-		if (lo < c->nr_runs && addr >= c->runs[lo].vaddr && !c->runs[lo].dead) {
+		if (lo < c->nr_runs && addr >= c->runs[lo].vaddr && c->runs[lo].kind == RUN_COPY) {
 			struct page_run *r = &c->runs[lo];
 			uint64_t stop = r->vaddr + r->nr * PAGE_SIZE < end ? r->vaddr + r->nr * PAGE_SIZE : end;
 
@@ -438,7 +456,7 @@ static void zero_slot(uint64_t addr, uint64_t len, void *arg)
 			z->zeroed += stop - addr;
 			addr = stop;
 		} else {
-			/* not copied (absent or dead): on to the next page */
+			/* not copied (absent, dead or in the parent): on to the next page */
 			addr = (addr & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
 		}
 	}
@@ -460,7 +478,7 @@ static uint64_t zero_free_slots(struct dump_ctx *c)
 		return 0;
 	for (size_t i = 0; i < c->nr_runs; i++) {
 		z.off[i] = off;
-		if (!c->runs[i].dead)
+		if (c->runs[i].kind == RUN_COPY)
 			off += c->runs[i].nr;
 	}
 	go_rt_free_slots(c->go, zero_slot, &z);
@@ -492,8 +510,9 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 	for (size_t r = 0; r < c->nr_runs; r++) {
 		uint64_t i = 0;
 
-		if (c->runs[r].dead) {
-			if (pw_add(pw, c->runs[r].vaddr, c->runs[r].nr, PM_DEAD, NULL)) {
+		if (c->runs[r].kind != RUN_COPY) {
+			if (pw_add(pw, c->runs[r].vaddr, c->runs[r].nr, c->runs[r].kind == RUN_DEAD ? PM_DEAD : PM_PARENT,
+				   NULL)) {
 				pw_abort(pw);
 				return -1;
 			}

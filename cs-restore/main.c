@@ -258,6 +258,7 @@ int main(int argc, char **argv)
 	c.shell_job = o.shell_job;
 	c.file_locks = o.file_locks;
 	c.file_validation = o.file_validation;
+	c.dir = o.dir;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;

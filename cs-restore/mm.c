@@ -23,6 +23,7 @@
 #include "log.h"
 #include "util.h"
 #include "pages.h"
+#include "pagechain.h"
 #include "restore.h"
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
@@ -48,6 +49,10 @@ int check_mm(struct rst_ctx *c)
 	MmEntry *mm = c->mm;
 	int r = same_file(mm->exe, mm->exe_size, mm->exe_mtime_ns);
 
+	/* an incremental checkpoint: every parent is checked here, before anything exists */
+	c->pages = pc_open(c->dirfd, c->inv, c->dir);
+	if (!c->pages)
+		return -1;
 	if (r < 0)
 		return pr_perror("the executable %s is missing", mm->exe);
 	if (!r)
@@ -252,22 +257,23 @@ static int flush_writes(struct rst_ctx *c, uint8_t *buf, struct iovec *rv, size_
 	return 0;
 }
 
-/* Page contents from pagemap.img + pages.img, batched 64 MiB / 1024 iovecs at a time. */
+/*
+ * Page contents from pagemap.img + pages.img (of this checkpoint and of its
+ * parents, pagechain.h), batched 64 MiB / 1024 iovecs at a time.
+ */
 static int fill_pages(struct rst_ctx *c)
 {
-	struct page_reader *pr = pr_open(c->dirfd);
+	struct page_chain *pr = c->pages;
 	static struct iovec rv[1024];
 	uint8_t *buf = NULL;
 	size_t n = 0, used = 0;
 	uint64_t vaddr, nr, pages = 0;
 	int type, r, ret = -1;
 
-	if (!pr)
-		return -1;
 	buf = xmalloc(WBUF);
 	if (!buf)
 		goto out;
-	while ((r = pr_next(pr, &vaddr, &nr, &type)) > 0) {
+	while ((r = pc_next(pr, &vaddr, &nr, &type)) > 0) {
 		while (nr) {
 			/* a record may span adjacent VMAs: take it VMA by VMA */
 			VmaEntry *v = vma_at(c, vaddr);
@@ -289,7 +295,7 @@ static int fill_pages(struct rst_ctx *c)
 				continue;
 			}
 			if (type == PM_DATA) {
-				if (pr_read(pr, buf + used, chunk * PAGE_SIZE))
+				if (pc_read(pr, buf + used, chunk * PAGE_SIZE))
 					goto out;
 			} else if (v->kind == VK_ANON) {
 				/* fresh anonymous memory is already zero */
@@ -315,7 +321,8 @@ static int fill_pages(struct rst_ctx *c)
 	ret = 0;
 out:
 	free(buf);
-	pr_close(pr);
+	pc_close(pr);
+	c->pages = NULL;
 	return ret;
 }
 

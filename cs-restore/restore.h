@@ -39,6 +39,9 @@ struct rst_ctx {
 	FileLockEntry **locks;		/* file-locks.img */
 	size_t nr_locks;
 
+	struct page_chain *pages;	/* the pages, through the chain of parents */
+	const char *dir;		/* the images directory, as given */
+
 	unsigned long hole;		/* gadget page, then scratch page */
 	struct pt_proc pt;		/* the stub and, later, its threads */
 	int shell_job;

@@ -330,7 +330,8 @@ int inventory_write(int dirfd, InventoryEntry *inv, struct img_sums *sums)
 	return ret;
 }
 
-static int check_image(int dirfd, const ImageSum *s)
+/* Size and CRC of one listed image. 0, or -1 with the reason in why (len bytes). */
+static int check_image(int dirfd, const ImageSum *s, char *why, size_t len)
 {
 	char buf[1 << 16];
 	uint32_t crc = 0;
@@ -339,27 +340,28 @@ static int check_image(int dirfd, const ImageSum *s)
 	int fd;
 
 	if (strchr(s->name, '/') || s->name[0] == '.')
-		return pr_err("inventory names a bad image file %s", s->name);
+		return snprintf(why, len, "inventory names a bad image file %s", s->name), -1;
 	fd = openat(dirfd, s->name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return pr_perror("image %s listed in the inventory cannot be opened", s->name);
+		return snprintf(why, len, "image %s listed in the inventory cannot be opened: %m", s->name), -1;
 	while ((r = read(fd, buf, sizeof(buf))) > 0) {
 		crc = crc32c(crc, buf, r);
 		size += r;
 	}
 	close(fd);
 	if (r < 0)
-		return pr_perror("cannot read image %s", s->name);
+		return snprintf(why, len, "cannot read image %s: %m", s->name), -1;
 	if (size != s->size)
-		return pr_err("image %s is corrupt: %llu bytes, inventory says %llu", s->name,
-			      (unsigned long long)size, (unsigned long long)s->size);
+		return snprintf(why, len, "image %s is corrupt: %llu bytes, inventory says %llu", s->name,
+				(unsigned long long)size, (unsigned long long)s->size), -1;
 	if (crc != s->crc32c)
-		return pr_err("image %s is corrupt: checksum mismatch (crc32c %08x, inventory says %08x)",
-			      s->name, crc, s->crc32c);
+		return snprintf(why, len, "image %s is corrupt: checksum mismatch (crc32c %08x, inventory says %08x)",
+				s->name, crc, s->crc32c), -1;
 	return 0;
 }
 
-int inventory_load(int dirfd, InventoryEntry **out)
+/* inventory_read with the reason in why; never logs. */
+static int inv_read(int dirfd, InventoryEntry **out, char *why, size_t wlen)
 {
 	size_t len;
 	uint8_t *buf = read_file_at(dirfd, "inventory.img", &len, CS_MAX_RECORD);
@@ -367,7 +369,7 @@ int inventory_load(int dirfd, InventoryEntry **out)
 	InventoryEntry *inv;
 
 	if (!buf)
-		return pr_perror("cannot read inventory.img (not an image directory?)");
+		return snprintf(why, wlen, "cannot read inventory.img (not an image directory?): %m"), -1;
 	if (len < 12)
 		goto corrupt;
 	memcpy(&magic, buf, 4);
@@ -378,24 +380,64 @@ int inventory_load(int dirfd, InventoryEntry **out)
 	inv = inventory_entry__unpack(NULL, rlen, buf + 8);
 	free(buf);
 	if (!inv)
-		return pr_err("image inventory.img is corrupt: does not decode");
+		return snprintf(why, wlen, "image inventory.img is corrupt: does not decode"), -1;
 	if (inv->format_version != CS_FORMAT_VERSION) {
-		pr_err("inventory.img has format version %u; this checksync reads version %u",
-		       inv->format_version, CS_FORMAT_VERSION);
+		snprintf(why, wlen, "inventory.img has format version %u; this checksync reads version %u",
+			 inv->format_version, CS_FORMAT_VERSION);
 		inventory_entry__free_unpacked(inv, NULL);
 		return -1;
 	}
-	for (size_t i = 0; i < inv->n_images; i++)
-		if (check_image(dirfd, inv->images[i])) {
-			inventory_entry__free_unpacked(inv, NULL);
-			return -1;
-		}
-	loaded_inv = inv;
 	*out = inv;
 	return 0;
 corrupt:
 	free(buf);
-	return pr_err("image inventory.img is corrupt: checksum or header mismatch");
+	return snprintf(why, wlen, "image inventory.img is corrupt: checksum or header mismatch"), -1;
+}
+
+int inventory_read(int dirfd, InventoryEntry **out, char *why, size_t len)
+{
+	char msg[512];
+
+	if (why)
+		return inv_read(dirfd, out, why, len);
+	if (inv_read(dirfd, out, msg, sizeof(msg)))
+		return pr_err("%s", msg);
+	return 0;
+}
+
+int inventory_check_images(int dirfd, const InventoryEntry *inv, const char *only, char *why, size_t len)
+{
+	char msg[512];
+	int found = 0;
+
+	for (size_t i = 0; i < inv->n_images; i++) {
+		if (only && strcmp(inv->images[i]->name, only))
+			continue;
+		found = 1;
+		if (check_image(dirfd, inv->images[i], why ? why : msg, why ? len : sizeof(msg)))
+			return why ? -1 : pr_err("%s", msg);
+	}
+	if (only && !found) {
+		if (why)
+			return snprintf(why, len, "image %s is not listed in the inventory", only), -1;
+		return pr_err("image %s is not listed in the inventory", only);
+	}
+	return 0;
+}
+
+int inventory_load(int dirfd, InventoryEntry **out)
+{
+	InventoryEntry *inv;
+
+	if (inventory_read(dirfd, &inv, NULL, 0))
+		return -1;
+	if (inventory_check_images(dirfd, inv, NULL, NULL, 0)) {
+		inventory_entry__free_unpacked(inv, NULL);
+		return -1;
+	}
+	loaded_inv = inv;
+	*out = inv;
+	return 0;
 }
 
 int img_listed(const char *name)

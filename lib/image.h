@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <protobuf-c/protobuf-c.h>
 
 #define CS_FORMAT_VERSION 1
@@ -101,5 +102,22 @@ struct InventoryEntry;
 int img_listed(const char *name);
 int inventory_write(int dirfd, struct InventoryEntry *inv, struct img_sums *sums);
 int inventory_load(int dirfd, struct InventoryEntry **out);
+
+/*
+ * inventory_read - read inventory.img of dirfd and check only itself (magic,
+ * its own CRC, format version); the images it lists are not read and the
+ * inventory does not become the one img_open checks names against (used for
+ * the parents of an incremental checkpoint). Returns 0 and *out, or -1 with
+ * the reason logged (why == NULL) or put in why (len bytes).
+ */
+int inventory_read(int dirfd, struct InventoryEntry **out, char *why, size_t len);
+
+/*
+ * inventory_check_images - check size and CRC-32C of every image inv lists
+ * (only == NULL), or of image `only` alone (which must be listed). Returns
+ * 0, or -1 with the reason, naming the image, logged (why == NULL) or put
+ * in why (len bytes) for the caller to say in its own words.
+ */
+int inventory_check_images(int dirfd, const struct InventoryEntry *inv, const char *only, char *why, size_t len);
 
 #endif

@@ -151,7 +151,7 @@ int pr_next(struct page_reader *pr, uint64_t *vaddr, uint64_t *nr, int *type)
 	*nr = pe->nr_pages;
 	*type = pe->type;
 	pagemap_entry__free_unpacked(pe, NULL);
-	if ((*vaddr & (PAGE_SIZE - 1)) || *type < PM_DATA || *type > PM_DEAD || !*nr)
+	if ((*vaddr & (PAGE_SIZE - 1)) || *type < PM_DATA || *type > PM_PARENT || !*nr)
 		return pr_err("pagemap.img: corrupt record at %#llx", (unsigned long long)*vaddr);
 	return 1;
 }
@@ -178,6 +178,20 @@ int pr_read(struct page_reader *pr, void *buf, size_t len)
 			return pr_err("pages.img is corrupt: %s", ZSTD_getErrorName(r));
 		if (pr->eof && pr->ib.pos == pr->ib.size && out.pos < out.size)
 			return pr_err("pages.img is truncated");
+	}
+	return 0;
+}
+
+int pr_skip(struct page_reader *pr, size_t len)
+{
+	static uint8_t sink[64 * PAGE_SIZE];
+
+	while (len) {
+		size_t n = len < sizeof(sink) ? len : sizeof(sink);
+
+		if (pr_read(pr, sink, n))
+			return -1;
+		len -= n;
 	}
 	return 0;
 }

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { PM_DATA = 1, PM_ZERO = 2, PM_DEAD = 3 };
+/* pagemap record types: PM_PARENT pages are unchanged since the parent
+ * checkpoint of an incremental one and are read from there (pagechain.h) */
+enum { PM_DATA = 1, PM_ZERO = 2, PM_DEAD = 3, PM_PARENT = 4 };
 
 struct img_sums;
 struct page_writer;
@@ -44,6 +46,9 @@ int pr_next(struct page_reader *pr, uint64_t *vaddr, uint64_t *nr_pages, int *ty
 
 /* pr_read - the next len bytes of the page stream into buf. Returns 0 or -1 (truncated/corrupt). */
 int pr_read(struct page_reader *pr, void *buf, size_t len);
+
+/* pr_skip - decompress and drop the next len bytes of the page stream. Returns 0 or -1. */
+int pr_skip(struct page_reader *pr, size_t len);
 
 void pr_close(struct page_reader *pr);
 

@@ -23,14 +23,15 @@ int vma_has_flag(const struct vma *v, const char *fl)
 	return 0;
 }
 
-struct vma *proc_vmas(pid_t pid, int *nr)
+/* /proc/PID/smaps or /proc/PID/maps (the same lines, without VmFlags and the page counts). */
+static struct vma *parse_vmas(pid_t pid, const char *file, int *nr)
 {
 	char path[64], line[4200];
 	struct vma *v = NULL, *cur = NULL;
 	int n = 0, cap = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	f = fopen(path, "re");
 	if (!f) {
 		pr_perror("cannot open %s", path);
@@ -80,6 +81,16 @@ err:
 	fclose(f);
 	free(v);
 	return NULL;
+}
+
+struct vma *proc_vmas(pid_t pid, int *nr)
+{
+	return parse_vmas(pid, "smaps", nr);
+}
+
+struct vma *proc_maps(pid_t pid, int *nr)
+{
+	return parse_vmas(pid, "maps", nr);
 }
 
 int proc_stat_fields(pid_t pid, unsigned long long out[53])

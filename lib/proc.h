@@ -21,6 +21,13 @@ struct vma {
  */
 struct vma *proc_vmas(pid_t pid, int *n);
 
+/*
+ * proc_maps - the same from /proc/PID/maps: no VmFlags (vmflags is empty),
+ * but much cheaper, since smaps walks the page tables of every VMA to count
+ * its pages (proc(5)). Returns the array and *n, or NULL (error logged).
+ */
+struct vma *proc_maps(pid_t pid, int *n);
+
 /* vma_has_flag - whether the two-letter VmFlags word fl is set. */
 int vma_has_flag(const struct vma *v, const char *fl);
 

@@ -1,0 +1,499 @@
+/*
+ * --track-mem: which pages were written since the last checkpoint, without
+ * soft-dirty bits (CONFIG_MEM_SOFT_DIRTY is off on our kernels).
+ *
+ * A userfaultfd is created inside the target by a remote syscall (its mm is
+ * the one it tracks), copied out with pidfd_getfd and closed in the target,
+ * so the target's fd table is left as it was. With UFFD_FEATURE_WP_ASYNC
+ * the kernel resolves write-protect faults by itself: a write clears the
+ * page's uffd-wp bit and the target goes on; nothing ever waits on the fd.
+ * Every private VMA is registered in write-protect mode, and the
+ * PAGEMAP_SCAN ioctl on /proc/PID/pagemap, with PM_SCAN_WP_MATCHING, lists
+ * the pages whose bit is clear (PAGE_IS_WRITTEN) and sets it again; a
+ * first pass without it lists the registered VMAs (PAGE_IS_WPALLOWED). Each
+ * checkpoint of a series scans while the target is frozen, so a scan lists
+ * exactly the pages written since the previous checkpoint.
+ * Sources: userfaultfd(2), Documentation/admin-guide/mm/userfaultfd.rst
+ * ("Write Protect Notifications", async mode), Documentation/admin-guide/
+ * mm/pagemap.rst (PAGEMAP_SCAN), shared/KERNEL-FACTS.md ("Memory").
+ *
+ * Between checkpoints the uffd is held by a holder process (holder.c);
+ * closing its last reference would unregister every VMA.
+ *
+ * What an incremental checkpoint leaves in the parent (track_in_parent) is
+ * deliberately narrow: a page present now, in a VMA registered since the
+ * parent's scan, not written since, that the parent holds with contents
+ * (data, zero or in its own parent). Anything else is saved: pages of new
+ * or moved VMAs (mmap and mremap give a VMA without registration), pages
+ * the parent did not hold or held as dead. A page absent now (released
+ * with MADV_DONTNEED, unmapped) is not listed at all, so the restore gives
+ * a fresh zero page, never the parent's stale data.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#define LOG_PREFIX "track: "
+#include "log.h"
+#include "util.h"
+#include "pages.h"
+#include "pagechain.h"
+#include "dump.h"
+#include "inventory.pb-c.h"
+
+/* Not in Debian 12's kernel headers (6.1): kernel 6.7 uapi values. */
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#define CS_UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#define CS_UFFD_FEATURE_WP_ASYNC (1 << 15)
+
+struct cs_page_region {
+	uint64_t start, end, categories;
+};
+
+struct cs_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+
+#define CS_PAGEMAP_SCAN _IOWR('f', 16, struct cs_pm_scan_arg)
+#define CS_PM_SCAN_WP_MATCHING (1 << 0)
+#define CS_PAGE_IS_WPALLOWED (1 << 0)
+#define CS_PAGE_IS_WRITTEN (1 << 1)
+
+struct range {
+	uint64_t start, end;
+};
+
+struct track {
+	int uffd;			/* our copy of the target's userfaultfd, -1: none yet */
+	int hold;			/* connection to the holder, -1: none */
+	int new_uffd;			/* uffd made by this dump: the holder must take it */
+	uint64_t start_time;		/* the target's, /proc/PID/stat field 22 */
+	const char *prev;		/* --prev-images-dir as given */
+	int incremental;
+	char series[SERIES_LEN];	/* of this checkpoint */
+	uint32_t seq;
+	char *full_why;			/* why it is full, NULL when incremental */
+	struct pm_map parent;		/* the parent's pagemap, incremental only */
+
+	struct range *tracked;		/* VMAs registered since the parent's scan */
+	size_t ntracked;
+	struct range *written;		/* pages written since then (the scan) */
+	size_t nwritten;
+	uint64_t track_us;
+	uint64_t pages_untracked;
+};
+
+static int add_range(struct range **a, size_t *n, uint64_t start, uint64_t end)
+{
+	if (*n && (*a)[*n - 1].end == start) {
+		(*a)[*n - 1].end = end;
+		return 0;
+	}
+	if (!(*n & 255)) {
+		struct range *r = xrealloc(*a, (*n + 256) * sizeof(*r));
+
+		if (!r)
+			return -1;
+		*a = r;
+	}
+	(*a)[(*n)++] = (struct range){ start, end };
+	return 0;
+}
+
+static int in_ranges(const struct range *a, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < a[mid].start)
+			hi = mid;
+		else if (addr >= a[mid].end)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+static void new_series(struct track *t)
+{
+	uint8_t r[16];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		/* no entropy source: time and PID still tell series apart */
+		uint64_t a = now_us(), b = getpid();
+
+		memcpy(r, &a, 8);
+		memcpy(r + 8, &b, 8);
+	}
+	for (int i = 0; i < 16; i++)
+		snprintf(t->series + 2 * i, 3, "%02x", r[i]);
+	t->seq = 0;
+}
+
+static void set_full(struct track *t, int warn, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_full(struct track *t, int warn, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	free(t->full_why);
+	t->full_why = xstrdup(why);
+	t->incremental = 0;
+	pm_map_free(&t->parent);
+	new_series(t);
+	if (warn)
+		pr_warn("full checkpoint: %s", why);
+	else
+		pr_info("full checkpoint: %s", why);
+}
+
+/* The parent named by --prev-images-dir: its series and pagemap. */
+static int open_prev(struct dump_ctx *c, struct track *t, const struct hold_state *hs)
+{
+	InventoryEntry *inv = NULL;
+	char why[512];
+	int fd, ret = -1;
+
+	/* relative to DIR, as with CRIU: the partial directory is DIR's sibling */
+	fd = openat(c->dirfd, t->prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("--prev-images-dir %s cannot be opened (relative to the images directory)", t->prev);
+	if (inventory_read(fd, &inv, why, sizeof(why)) || inventory_check_images(fd, inv, "pagemap.img", why, sizeof(why))) {
+		pr_err("--prev-images-dir %s is not a complete checkpoint: %s", t->prev, why);
+		goto out;
+	}
+	if (inv->root_pid != (uint32_t)c->pid || inv->start_time != t->start_time) {
+		pr_err("--prev-images-dir %s is a checkpoint of another process (PID %u)", t->prev, inv->root_pid);
+		goto out;
+	}
+	ret = 0;
+	if (!hs)
+		set_full(t, 1, "no tracking holder for process %d (start time %llu): tracking was lost", c->pid,
+			 (unsigned long long)t->start_time);
+	else if (!hs->valid)
+		set_full(t, 1, "the checkpoint after series %s/%u did not complete: tracking was reset",
+			 hs->series, hs->seq);
+	else if (!inv->series || strcmp(inv->series, hs->series) || inv->seq != hs->seq)
+		set_full(t, 1, "--prev-images-dir %s (series %s/%u) is not the last tracked checkpoint (%s/%u)",
+			 t->prev, inv->series ? inv->series : "none", inv->seq, hs->series, hs->seq);
+	else if (pm_map_load(fd, &t->parent))
+		ret = -1;
+	else {
+		t->incremental = 1;
+		snprintf(t->series, sizeof(t->series), "%s", hs->series);
+		t->seq = hs->seq + 1;
+		pr_info("incremental checkpoint %u of series %s on %s", t->seq, t->series, t->prev);
+	}
+out:
+	if (inv)
+		inventory_entry__free_unpacked(inv, NULL);
+	close(fd);
+	return ret;
+}
+
+int track_open(struct dump_ctx *c, const char *prev)
+{
+	struct track *t = xzalloc(sizeof(*t));
+	struct hold_state hs;
+	unsigned long long f[53];
+	int r;
+
+	if (!t)
+		return -1;
+	c->track = t;
+	t->uffd = t->hold = -1;
+	t->prev = prev;
+	if (proc_stat_fields(c->pid, f))
+		return -1;
+	t->start_time = f[22];
+	new_series(t);
+	r = holder_begin(c->pid, t->start_time, &t->hold, &t->uffd, &hs);
+	if (r < 0)
+		return -1;
+	if (prev)
+		return open_prev(c, t, r ? &hs : NULL);
+	set_full(t, 0, "first checkpoint of a series (no --prev-images-dir)");
+	return 0;
+}
+
+/* Create the userfaultfd inside the target and take it out (target frozen). */
+static int make_uffd(struct dump_ctx *c, struct track *t)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = CS_UFFD_FEATURE_WP_ASYNC | CS_UFFD_FEATURE_WP_UNPOPULATED };
+	long fd, r;
+
+	if (pt_syscall(&c->pt, &c->pt.t[0], &fd, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY,
+		       0, 0, 0, 0, 0))
+		return -1;
+	if (fd == -EINVAL &&	/* before 5.11: no UFFD_USER_MODE_ONLY */
+	    pt_syscall(&c->pt, &c->pt.t[0], &fd, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0))
+		return -1;
+	if (fd < 0)
+		return pr_err("cannot create a userfaultfd in %d: %s", c->pid, strerror(-fd));
+	t->uffd = syscall(SYS_pidfd_getfd, c->pidfd, (int)fd, 0);
+	if (t->uffd < 0)
+		pr_perror("cannot copy the userfaultfd out of %d (pidfd_getfd)", c->pid);
+	/* the target's fd table is left as it was */
+	if (pt_syscall(&c->pt, &c->pt.t[0], &r, SYS_close, fd, 0, 0, 0, 0, 0) || r)
+		return pr_err("cannot close the userfaultfd in %d (%ld)", c->pid, r);
+	if (t->uffd < 0)
+		return -1;
+	if (ioctl(t->uffd, UFFDIO_API, &api))
+		return pr_perror("userfaultfd: asynchronous write-protect (UFFD_FEATURE_WP_ASYNC, Linux 6.7) "
+				 "is not available");
+	return 0;
+}
+
+/* Private VMAs hold the pages a dump saves; the vDSO and friends are not ours. */
+static int trackable(const struct vma *v)
+{
+	return !v->shared && strcmp(v->path, "[vdso]") && strcmp(v->path, "[vvar]") &&
+	       strcmp(v->path, "[vvar_vclock]") && strcmp(v->path, "[vsyscall]");
+}
+
+/*
+ * One PAGEMAP_SCAN pass over [start, end), regions appended to *out:
+ * wp != 0: the written pages of registered VMAs, write-protected again
+ * (unregistered VMAs are skipped: PM_SCAN_WP_MATCHING without
+ * PM_SCAN_CHECK_WPASYNC); wp == 0: the ranges of the VMAs registered for
+ * asynchronous write-protection (PAGE_IS_WPALLOWED), nothing changed.
+ */
+static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n)
+{
+	static struct cs_page_region vec[1024];
+	struct cs_pm_scan_arg a;
+
+	while (start < end) {
+		long r;
+
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.start = start;
+		a.end = end;
+		a.vec = (uint64_t)(uintptr_t)vec;
+		a.vec_len = ARRAY_SIZE(vec);
+		if (wp) {
+			a.flags = CS_PM_SCAN_WP_MATCHING;
+			a.category_mask = a.return_mask = CS_PAGE_IS_WRITTEN;
+		} else {
+			a.category_anyof_mask = a.return_mask = CS_PAGE_IS_WPALLOWED;
+		}
+		r = ioctl(pmfd, CS_PAGEMAP_SCAN, &a);
+		if (r < 0)
+			return pr_perror("PAGEMAP_SCAN of %d at %#llx-%#llx", c->pid, (unsigned long long)start,
+					 (unsigned long long)end);
+		for (long i = 0; i < r; i++)
+			if (add_range(out, n, vec[i].start, vec[i].end))
+				return -1;
+		if (a.walk_end <= start || a.walk_end > end)
+			return pr_err("PAGEMAP_SCAN of %d: walk ended at %#llx", c->pid, (unsigned long long)a.walk_end);
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+int track_frozen(struct dump_ctx *c)
+{
+	struct track *t = c->track;
+	uint64_t t0 = now_us(), lo, hi;
+	struct vma *v;
+	char path[64];
+	int n, r, pmfd, ret = -1;
+
+	if (t->uffd < 0) {
+		if (make_uffd(c, t))
+			return -1;
+		t->new_uffd = 1;
+	}
+	/* /proc/PID/maps, not smaps: smaps counts the pages of every VMA, too slow while frozen */
+	v = proc_maps(c->pid, &n);
+	if (!v)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pmfd < 0) {
+		pr_perror("cannot open %s", path);
+		goto out;
+	}
+	/* the range of the trackable VMAs: [vsyscall] lies above the user address space */
+	lo = UINT64_MAX;
+	hi = 0;
+	for (int i = 0; i < n; i++)
+		if (trackable(&v[i])) {
+			lo = v[i].start < lo ? v[i].start : lo;
+			hi = v[i].end > hi ? v[i].end : hi;
+		}
+	if (lo >= hi) {
+		pr_err("process %d has no private mappings", c->pid);
+		goto out;
+	}
+	/*
+	 * The VMAs registered now were registered by an earlier checkpoint of
+	 * the series, so scanned at its freeze. The target has no userfaultfd
+	 * of its own (files.c refuses one), so every registration is ours.
+	 * (smaps shows "uw" too, but reading smaps costs milliseconds.)
+	 */
+	for (int i = 0; i < n; i++) {
+		struct uffdio_register reg = { .range = { v[i].start, v[i].end - v[i].start },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct range *one = NULL;
+		size_t none = 0;
+
+		if (!trackable(&v[i]))
+			continue;
+		/* the first page is enough: a VMA is registered as a whole */
+		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none))
+			goto out;
+		free(one);
+		if (none) {
+			if (add_range(&t->tracked, &t->ntracked, v[i].start, v[i].end))
+				goto out;
+			continue;
+		}
+		/* new since the last checkpoint (or never registered): saved whole this time */
+		r = ioctl(t->uffd, UFFDIO_REGISTER, &reg);
+		if (r && (errno == ENOMEM || errno == ESRCH) && !t->new_uffd) {
+			/*
+			 * The holder's uffd belongs to an address space that is
+			 * gone (ENOMEM on 6.18, mmget_not_zero failing): the
+			 * process called execve(2). Start again with a new one.
+			 */
+			close(t->uffd);
+			t->uffd = -1;
+			if (make_uffd(c, t))
+				goto out;
+			t->new_uffd = 1;
+			set_full(t, 1, "the tracked address space of %d is gone (execve?): tracking starts again",
+				 c->pid);
+			t->ntracked = 0;
+			i = -1;
+			continue;
+		}
+		if (r)
+			pr_warn("VMA %#llx-%#llx (%s) cannot be tracked (%m): its pages are saved in every checkpoint",
+				(unsigned long long)v[i].start, (unsigned long long)v[i].end,
+				v[i].path[0] ? v[i].path : "anon");
+		else
+			pr_debug("registered VMA %#llx-%#llx", (unsigned long long)v[i].start,
+				 (unsigned long long)v[i].end);
+	}
+	/* every registered VMA: the new ones get their baseline, written or not */
+	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten))
+		goto out;
+	t->track_us = now_us() - t0;
+	pr_info("%zu tracked ranges, %zu written ranges, scanned in %llu us", t->ntracked, t->nwritten,
+		(unsigned long long)t->track_us);
+	ret = 0;
+out:
+	if (pmfd >= 0)
+		close(pmfd);
+	free(v);
+	return ret;
+}
+
+int track_in_parent(struct dump_ctx *c, uint64_t addr)
+{
+	struct track *t = c->track;
+	long i;
+
+	if (!t || !t->incremental)
+		return 0;
+	if (!in_ranges(t->tracked, t->ntracked, addr)) {
+		t->pages_untracked++;
+		return 0;
+	}
+	if (in_ranges(t->written, t->nwritten, addr))
+		return 0;
+	i = pm_map_find(&t->parent, addr);
+	/* a page the parent left out as dead is saved: its contents are not there */
+	return i >= 0 && t->parent.r[i].type != PM_DEAD;
+}
+
+void track_inventory(struct dump_ctx *c, InventoryEntry *inv)
+{
+	struct track *t = c->track;
+
+	if (!t)
+		return;
+	inv->series = t->series;
+	inv->has_seq = inv->has_start_time = 1;
+	inv->seq = t->seq;
+	inv->start_time = t->start_time;
+	if (t->incremental)
+		inv->parent = (char *)t->prev;
+}
+
+int track_finish(struct dump_ctx *c, DumpStatsEntry *st)
+{
+	struct track *t = c->track;
+
+	if (!t)
+		return 0;
+	st->checkpoint = xstrdup(t->incremental ? "incremental" : "full");
+	if (t->full_why)
+		st->full_why = xstrdup(t->full_why);
+	st->has_pages_parent = st->has_pages_untracked = st->has_track_us = 1;
+	st->pages_parent = c->pages_parent;
+	st->pages_untracked = t->pages_untracked;
+	st->track_us = t->track_us;
+	/* like CRIU's: DIR/parent leads to the parent directory, relative to DIR */
+	if (t->incremental && symlinkat(t->prev, c->dirfd, "parent"))
+		return pr_perror("cannot create the parent link to %s", t->prev);
+	return 0;
+}
+
+void track_commit(struct dump_ctx *c, int leave_running)
+{
+	struct track *t = c->track;
+
+	if (!t)
+		return;
+	if (t->hold >= 0) {
+		if (holder_commit(t->hold, t->series, t->seq, t->new_uffd ? t->uffd : -1))
+			pr_warn("the holder did not take checkpoint %s/%u: the next one will be full", t->series,
+				t->seq);
+		return;
+	}
+	if (!leave_running || t->uffd < 0)
+		return;
+	if (holder_start(c->pid, t->start_time, t->uffd, t->series, t->seq))
+		pr_warn("memory tracking of %d stops here: the next --track-mem checkpoint will be full", c->pid);
+}
+
+void track_free(struct dump_ctx *c)
+{
+	struct track *t = c->track;
+
+	if (!t)
+		return;
+	if (t->uffd >= 0)
+		close(t->uffd);
+	if (t->hold >= 0)
+		close(t->hold);
+	pm_map_free(&t->parent);
+	free(t->tracked);
+	free(t->written);
+	free(t->full_why);
+	free(t);
+	c->track = NULL;
+}
