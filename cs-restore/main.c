@@ -23,12 +23,14 @@
 #include "log.h"
 #include "util.h"
 #include "restore.h"
+#include "sockets.h"
 #include "config.h"
 
 struct restore_opts {
 	const char *dir;
 	int detach;
 	int shell_job;
+	int tcp_established;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -44,6 +46,8 @@ static void usage(FILE *f)
 		"  -d, --restore-detached    return once the process runs (default: wait for it\n"
 		"                            and exit with its status)\n"
 		"  -j, --shell-job           give terminal fds the terminal cs-restore runs on\n"
+		"      --tcp-established     restore the established TCP connections kept by\n"
+		"                            cs-dump --tcp-established (needs CAP_NET_ADMIN)\n"
 		"      --pidfile FILE        write the restored PID to FILE\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
@@ -57,12 +61,13 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256 };
+	enum { OPT_PIDFILE = 256, OPT_TCP_EST };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
+		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -86,6 +91,9 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_PIDFILE:
 			o->pidfile = optarg;
+			break;
+		case OPT_TCP_EST:
+			o->tcp_established = 1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -231,6 +239,7 @@ int main(int argc, char **argv)
 		}
 	}
 	c.shell_job = o.shell_job;
+	c.tcp_established = o.tcp_established;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
@@ -243,7 +252,8 @@ int main(int argc, char **argv)
 	if (create_stub(&c) || cs_fault("create"))
 		goto err;
 	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
-	    restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
+	    restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish") ||
+	    tcp_est_finish(&c))
 		goto err;
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

@@ -37,6 +37,7 @@ struct rst_ctx {
 	unsigned long hole;		/* gadget page, then scratch page */
 	struct pt_proc pt;		/* the stub and, later, its threads */
 	int shell_job;
+	int tcp_established;		/* --tcp-established: restore kept connections */
 };
 
 /* files.c */
