@@ -20,7 +20,9 @@
  * dumped: listens at 127.0.0.1 and [::1], writes "PORT4 PORT6" to
  * READY_FILE.ports, then the ready file, accepts one connection on each,
  * fills both ways as above and creates READY_FILE.filled.
- * client PORT4 PORT6: connects to the peer and does its half.
+ * client PORT4 PORT6: connects to the peer and does its half; SIGUSR1
+ * (instead of SIGUSR2) makes it hand its connections to a child that holds
+ * them for 60 s and exit (see wait_usr2_or_hand_over).
  *
  * Every stream is a known sequence (byte i of stream k is pat(k, i), never
  * 0xff). After SIGUSR2 each end sends 0xff and the number of bytes it has
@@ -747,6 +749,46 @@ static void halfclosed(const char *ready)
 	tp_finish(nchecked);
 }
 
+/*
+ * client mode: SIGUSR1 instead of SIGUSR2 hands the connections over to a
+ * child (its PID in READY_FILE.holder) that holds them, idle, for 60 s, and
+ * exits: the connections exist while this PID is free.
+ */
+static void wait_usr2_or_hand_over(const char *ready)
+{
+	sigset_t s;
+	pid_t child;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR1);
+	sigaddset(&s, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &s, NULL))
+		tp_die("sigprocmask");
+	for (;;) {
+		int sig = sigwaitinfo(&s, NULL);
+
+		if (sig == SIGUSR2)
+			return;
+		if (sig == SIGUSR1)
+			break;
+	}
+	child = fork();
+	if (child < 0)
+		tp_die("fork");
+	if (child == 0) {
+		char path[4200], buf[32];
+		int fd, n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+		snprintf(path, sizeof(path), "%s.holder", ready);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, buf, n) != n || close(fd))
+			_exit(2);
+		sleep(60);
+		_exit(0);
+	}
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "self";
@@ -766,6 +808,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "client") && argc > 4) {
 		set_up_half(0, atoi(argv[3]), atoi(argv[4]), argv[1]);
 		tp_write_ready(argv[1]);
+		wait_usr2_or_hand_over(argv[1]);
 	} else {
 		errno = EINVAL;
 		tp_die("unknown mode %s", mode);
