@@ -60,6 +60,7 @@ struct tcp_held {
 	int fd;			/* the target's fd number, for messages */
 	int reuseaddr;		/* SO_REUSEADDR before repair mode */
 	int filtered;		/* our drop-all filter is attached */
+	uint64_t ino;		/* the socket's inode */
 };
 
 static const char *const state_names[] = {
@@ -315,7 +316,7 @@ static int check_supported(int sk, const char *what, int drop)
 	return 0;
 }
 
-static int hold(struct dump_ctx *c, int fd, int sk, int reuseaddr, int filtered)
+static int hold(struct dump_ctx *c, int fd, uint64_t ino, int sk, int reuseaddr, int filtered)
 {
 	struct tcp_held *h = xrealloc(c->tcp_held, (c->nr_tcp_held + 1) * sizeof(*h));
 	int *r, copy;
@@ -332,7 +333,7 @@ static int hold(struct dump_ctx *c, int fd, int sk, int reuseaddr, int filtered)
 		return pr_perror("cannot keep a copy of fd %d", fd);
 	/* closed by dump_ctx_free, after the kill */
 	r[c->nr_repair++] = copy;
-	h[c->nr_tcp_held++] = (struct tcp_held){ copy, fd, reuseaddr, filtered };
+	h[c->nr_tcp_held++] = (struct tcp_held){ copy, fd, reuseaddr, filtered, ino };
 	return 0;
 }
 
@@ -359,6 +360,11 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 	addr_str(&a, la, sizeof(la));
 	addr_str(&p, pa, sizeof(pa));
 	snprintf(what, sizeof(what), "fd %d (TCP connection %s -> %s)", fd, la, pa);
+	/* another fd of the same socket (dup): that one was saved, and this
+	 * one is recorded as sharing it (dump_files, kcmp) */
+	for (size_t i = 0; i < c->nr_tcp_held; i++)
+		if (c->tcp_held[i].ino == e->ino)
+			return 0;
 	if (state != TCP_ESTABLISHED)
 		return pr_err("%s is in state %s: only ESTABLISHED connections can be kept yet "
 			      "(--tcp-close drops it)", what, tcp_state_name(state));
@@ -391,7 +397,7 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 			return pr_perror("%s: cannot enter repair mode (TCP_REPAIR needs CAP_NET_ADMIN)", what);
 		return pr_perror("%s: cannot enter repair mode", what);
 	}
-	if (hold(c, fd, sk, reuseaddr, drop)) {
+	if (hold(c, fd, e->ino, sk, reuseaddr, drop)) {
 		set_int(sk, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
 		set_int(sk, SOL_SOCKET, SO_REUSEADDR, reuseaddr);
 		if (drop)

@@ -267,6 +267,23 @@ static int set_options(int sk, const InetSkEntry *s, const TcpConnEntry *t, char
 	return 0;
 }
 
+/*
+ * The MSS in use (mss_cache) was computed at the connect, from the route's
+ * MTU, the default clamp (536 bytes; IPv6: 1220) and no window; setting the
+ * clamp with TCP_REPAIR_OPTIONS does not compute it again
+ * (net/ipv4/tcp_output.c tcp_connect_init, tcp_sync_mss), and the
+ * connection would go on in small segments. Setting the (empty) IP options
+ * does, with the clamp and window of the moment (net/ipv4/ip_sockglue.c
+ * IP_OPTIONS: icsk_sync_mss); measured to work on IPv6 sockets too here.
+ * A failure matters only for IPv4. Returns 0 or -1 (errno).
+ */
+static int sync_mss(const InetSkEntry *s, int sk)
+{
+	if (setsockopt(sk, IPPROTO_IP, IP_OPTIONS, NULL, 0) && IN_SET_IPV4(s))
+		return -1;
+	return 0;
+}
+
 int tcp_est_make(const FdEntry *e, char *err, size_t len)
 {
 	const InetSkEntry *s = e->sk;
@@ -302,6 +319,10 @@ int tcp_est_make(const FdEntry *e, char *err, size_t len)
 			 what);
 		goto fail;
 	}
+	if (sync_mss(s, sk)) {
+		snprintf(err, len, "%s: cannot compute its MSS again (IP_OPTIONS): %m", what);
+		goto fail;
+	}
 	if (t->tstamp && set_int(sk, IPPROTO_TCP, TCP_TIMESTAMP, (int)t->timestamp)) {
 		snprintf(err, len, "%s: cannot set TCP_TIMESTAMP: %m", what);
 		goto fail;
@@ -319,17 +340,7 @@ int tcp_est_make(const FdEntry *e, char *err, size_t len)
 		snprintf(err, len, "%s: cannot set its window (TCP_REPAIR_WINDOW): %m", what);
 		goto fail;
 	}
-	/*
-	 * The MSS in use (mss_cache) was computed at the connect, from the
-	 * route's MTU, the default clamp (536 bytes; IPv6: 1220) and no
-	 * window; setting the clamp with TCP_REPAIR_OPTIONS does not compute
-	 * it again (net/ipv4/tcp_output.c tcp_connect_init, tcp_sync_mss), and
-	 * the connection would go on in small segments. Setting the (empty)
-	 * IP options does, now with the saved clamp and window
-	 * (net/ipv4/ip_sockglue.c IP_OPTIONS: icsk_sync_mss); measured to
-	 * work on IPv6 sockets too here. A failure matters only for IPv4.
-	 */
-	if (setsockopt(sk, IPPROTO_IP, IP_OPTIONS, NULL, 0) && IN_SET_IPV4(s)) {
+	if (sync_mss(s, sk)) {	/* again, now bounded by the saved window */
 		snprintf(err, len, "%s: cannot compute its MSS again (IP_OPTIONS): %m", what);
 		goto fail;
 	}

@@ -14,7 +14,8 @@
  * is closed) in both send queues. On the IPv6 pair a few thousand bytes wait
  * each way, unread, and the client is corked.
  * Options: TCP_NODELAY, SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT, fixed
- * buffer sizes, TCP_USER_TIMEOUT, SO_LINGER, TCP_CORK.
+ * buffer sizes, TCP_USER_TIMEOUT, SO_LINGER, TCP_CORK. The IPv4 client is
+ * also dup'ed to a second fd.
  *
  * peer: the other end for client mode, a separate process that is not
  * dumped: listens at 127.0.0.1 and [::1], writes "PORT4 PORT6" to
@@ -51,6 +52,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "tprog.h"
 
@@ -90,7 +92,7 @@ struct ep {
 
 static struct ep eps[4];
 static int nep;
-static int l4 = -1, l6 = -1;
+static int l4 = -1, l6 = -1, c4dup = -1;
 static struct sockaddr_storage l4name, l6name;
 
 static int geti(int fd, int level, int name)
@@ -401,7 +403,8 @@ static void accepted_opts(int fd)
 
 	seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
 	seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
-	seti(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 12345, "TCP_USER_TIMEOUT");
+	/* long: a zero window for longer aborts the connection (tcp(7)) */
+	seti(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 600000, "TCP_USER_TIMEOUT");
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 		tp_die("SO_LINGER");
 }
@@ -588,6 +591,12 @@ static void check_all(int self)
 			seti(eps[i].fd, IPPROTO_TCP, TCP_CORK, 0, "TCP_CORK off");
 	exchange();
 	if (self) {
+		struct stat a, b;
+
+		/* a dup of a connection still shares it */
+		nchecked++;
+		if (fstat(eps[0].fd, &a) || fstat(c4dup, &b) || a.st_ino != b.st_ino)
+			tp_differs("IPv4 client dup", "it is not the same socket as the IPv4 client");
 		check_accepts(l4, AF_INET, &l4name, "IPv4 listener");
 		check_accepts(l6, AF_INET6, &l6name, "IPv6 listener");
 	}
@@ -637,6 +646,9 @@ static void set_up_self(void)
 	l6 = listener(AF_INET6, &l6name);
 	fd = connect_to(AF_INET, port_of(&l4name));
 	c4 = add_ep("IPv4 client", fd, 1, 2);
+	c4dup = dup(fd);	/* two fds, one socket */
+	if (c4dup < 0)
+		tp_die("dup");
 	a4 = add_ep("IPv4 accepted", accept_one(l4), 2, 1);
 	fd = connect_to(AF_INET6, port_of(&l6name));
 	c6 = add_ep("IPv6 client", fd, 3, 4);
@@ -808,12 +820,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "client") && argc > 4) {
 		set_up_half(0, atoi(argv[3]), atoi(argv[4]), argv[1]);
 		tp_write_ready(argv[1]);
-		wait_usr2_or_hand_over(argv[1]);
 	} else {
 		errno = EINVAL;
 		tp_die("unknown mode %s", mode);
 	}
-	tp_wait_usr2();
+	if (!strcmp(mode, "client"))
+		wait_usr2_or_hand_over(argv[1]);
+	else
+		tp_wait_usr2();
 	check_all(self);
 	tp_finish(nchecked);
 }
