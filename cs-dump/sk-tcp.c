@@ -86,6 +86,13 @@ static int set_int(int sk, int level, int name, int v)
 	return setsockopt(sk, level, name, &v, sizeof(v));
 }
 
+/* Remove a socket filter. The value is ignored, but sock_setsockopt wants
+ * an int's length for every option (EINVAL otherwise). */
+static int detach_filter(int sk)
+{
+	return set_int(sk, SOL_SOCKET, SO_DETACH_FILTER, 0);
+}
+
 /* "addr:port" of a sockaddr_in/in6 into buf. */
 static void addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
 {
@@ -391,7 +398,7 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 		int err = errno;
 
 		if (drop)
-			setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+			detach_filter(sk);
 		errno = err;
 		if (err == EPERM)
 			return pr_perror("%s: cannot enter repair mode (TCP_REPAIR needs CAP_NET_ADMIN)", what);
@@ -401,7 +408,7 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 		set_int(sk, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
 		set_int(sk, SOL_SOCKET, SO_REUSEADDR, reuseaddr);
 		if (drop)
-			setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+			detach_filter(sk);
 		return -1;
 	}
 	if (read_queues(sk, what, t) || read_repair_state(sk, what, t))
@@ -422,7 +429,7 @@ void tcp_est_leave(struct dump_ctx *c)
 		/* leaving repair mode sets sk_reuse to "no" (net/ipv4/tcp.c) */
 		if (set_int(h->sk, SOL_SOCKET, SO_REUSEADDR, h->reuseaddr))
 			pr_warn("fd %d: cannot put SO_REUSEADDR back: %m", h->fd);
-		if (h->filtered && setsockopt(h->sk, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0))
+		if (h->filtered && detach_filter(h->sk))
 			pr_warn("fd %d: cannot remove the filter holding its packets: %m", h->fd);
 	}
 	free(c->tcp_held);

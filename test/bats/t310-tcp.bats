@@ -108,6 +108,20 @@ peer_ok() {
 	assert_prog_ok
 }
 
+@test "tcp: a dump that fails after the connections were read leaves them working (repair mode and filter undone)" {
+	require_tcp
+	local st=0
+	start_prog tcp
+	CS_FAULT=write timeout -k 5 60 "$CS_DUMP" -t "$PID" -D "$T/img" --tcp-established -v4 -o "$T/dump.log" \
+		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+	[ $st = 1 ] || { echo "cs-dump with CS_FAULT=write: status $st, want 1" >&2; return 1; }
+	grep -q "kept:" "$T/dump.log" || { echo "the fault came before the connections were read" >&2; return 1; }
+	! grep -q "warning: .*tcp:" "$T/dump.log" || { echo "undoing repair mode failed: $(grep warning "$T/dump.log")" >&2; return 1; }
+	[ ! -e "$T/img" ]
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
 @test "tcp: a connection to a peer process resumes after dump (killed) and restore; the peer checks every byte" {
 	require_tcp
 	client_and_peer
