@@ -49,8 +49,12 @@ struct dump_ctx {
 	uint64_t cls_pages[5];		/* present anonymous pages by enum go_page_class */
 	uint64_t slots_zeroed;		/* bytes of free Go heap slots written as zeros */
 
-	int *repair_fds;		/* our copies of connections dropped by --tcp-close */
+	int *repair_fds;		/* our copies of connections dropped by --tcp-close, or kept
+					 * by --tcp-established: closed after the kill */
 	size_t nr_repair;
+	struct tcp_held *tcp_held;	/* --tcp-established: connections in repair mode (sk-tcp.c) */
+	size_t nr_tcp_held;
+	int leave_running;		/* -R: the target goes on after the dump */
 	int pidfd;
 	int was_stopped;		/* in a group stop before the seize */
 
@@ -87,7 +91,11 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st);
 int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes);
 
 /* files.c */
-int dump_files(struct dump_ctx *c, int tcp_close, int shell_job);
+#define DUMP_TCP_CLOSE		1	/* --tcp-close: drop connections */
+#define DUMP_TCP_ESTABLISHED	2	/* --tcp-established: keep established ones */
+/* dump_files - every fd; tcp: DUMP_TCP_* flags saying what to do with TCP
+ * connections (none: refuse them). */
+int dump_files(struct dump_ctx *c, int tcp, int shell_job);
 int write_files(struct dump_ctx *c);
 /* tcp_repair_dropped - put --tcp-close connections in repair mode so that
  * the kill sends no packet and leaves nothing in FIN-WAIT. */

@@ -123,7 +123,7 @@ static int sockopt_int(int sk, int level, int name)
 	return v;
 }
 
-static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family, int tcp_close)
+static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family, int tcp)
 {
 	InetSkEntry *s = xzalloc(sizeof(*s));
 	struct sockaddr_storage a;
@@ -205,9 +205,12 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 				port = ntohs(((struct sockaddr_in6 *)&p)->sin6_port);
 			}
 		}
-		if (!tcp_close)
+		if ((tcp & DUMP_TCP_ESTABLISHED) && (d.state == TCP_ESTABLISHED || !(tcp & DUMP_TCP_CLOSE)))
+			return dump_tcp_est(c, fd, e, sk, d.state);
+		if (!(tcp & DUMP_TCP_CLOSE))
 			return pr_err("fd %d is a TCP connection (state %d, local port %u, peer %s:%d): "
-				      "use --tcp-close to drop it", fd, d.state, s->src_port, addr, port);
+				      "use --tcp-established to keep it or --tcp-close to drop it",
+				      fd, d.state, s->src_port, addr, port);
 		pr_info("fd %d: TCP connection to %s:%d dropped (--tcp-close)", fd, addr, port);
 		s->has_closed = 1;
 		s->closed = 1;
@@ -222,7 +225,7 @@ static int is_tty(const char *path, const struct stat *st)
 					major(st->st_rdev) == 4 || major(st->st_rdev) == 5);
 }
 
-static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int shell_job)
+static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_job)
 {
 	char path[64], link[4096], val[64];
 	struct stat st;
@@ -295,7 +298,7 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp_close, int sh
 			return pr_err("fd %d is a socket of family %d: only unix sockets, and TCP and UDP over "
 				      "IPv4/IPv6, are supported yet", fd, family);
 		}
-		ret = dump_inet(c, fd, e, sk, family, tcp_close);
+		ret = dump_inet(c, fd, e, sk, family, tcp);
 		if (!ret && e->sk->has_closed && e->sk->closed) {
 			int *r = xrealloc(c->repair_fds, (c->nr_repair + 1) * sizeof(int));
 
@@ -340,7 +343,7 @@ static int cmp_fd(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
+int dump_files(struct dump_ctx *c, int tcp, int shell_job)
 {
 	char path[64];
 	struct dirent *de;
@@ -378,7 +381,7 @@ int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
 		if (!e)
 			goto err;
 		c->fds[c->nr_fds++] = e;
-		if (dump_fd(c, fds[i], e, tcp_close, shell_job))
+		if (dump_fd(c, fds[i], e, tcp, shell_job))
 			goto err;
 		/* an fd dup'ed from an earlier one shares its open file description */
 		for (size_t j = 0; j + 1 < c->nr_fds; j++)
@@ -406,7 +409,7 @@ int dump_files(struct dump_ctx *c, int tcp_close, int shell_job)
 			return pr_err("fd %u is the %s end of a pipe whose other end is outside process %d: "
 				      "not supported yet", e->fd, mine == O_WRONLY ? "write" : "read", c->pid);
 	}
-	if (check_unix_peers(c, tcp_close))
+	if (check_unix_peers(c, !!(tcp & DUMP_TCP_CLOSE)))
 		return -1;
 	pr_info("%zu fds collected", c->nr_fds);
 	return 0;
@@ -444,6 +447,9 @@ void dump_ctx_free(struct dump_ctx *c)
 		close(c->repair_fds[i]);
 	free(c->repair_fds);
 	c->nr_repair = 0;
+	free(c->tcp_held);	/* the kill path: the fds were in repair_fds */
+	c->tcp_held = NULL;
+	c->nr_tcp_held = 0;
 	if (c->pagebuf)
 		munmap(c->pagebuf, c->pagebuf_len);
 	c->pagebuf = NULL;

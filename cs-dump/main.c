@@ -25,6 +25,7 @@
 #include "log.h"
 #include "util.h"
 #include "dump.h"
+#include "sockets.h"
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
 #include "config.h"
@@ -35,7 +36,7 @@ struct dump_opts {
 	pid_t pid;
 	const char *dir;
 	int leave_running;
-	int tcp_close;
+	int tcp;		/* DUMP_TCP_CLOSE | DUMP_TCP_ESTABLISHED */
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
@@ -57,9 +58,11 @@ static void usage(FILE *f)
 		"  -t, --tree PID         process to dump (-p, --pid is the same)\n"
 		"  -D, --images-dir DIR   where to write the images; must not exist or be empty\n"
 		"  -R, --leave-running    let the process go on after the dump (default: kill it)\n"
-		"      --tcp-close        drop established TCP connections, and unix connections of\n"
-		"                         clients outside the process, instead of refusing\n"
-		"      --tcp-established  keep established connections (not supported yet: refused)\n"
+		"      --tcp-close        drop TCP connections, and unix connections of clients\n"
+		"                         outside the process, instead of refusing them (with\n"
+		"                         --tcp-established: the TCP ones that cannot be kept)\n"
+		"      --tcp-established  keep established TCP connections (TCP repair; needs\n"
+		"                         CAP_NET_ADMIN; restore with cs-restore --tcp-established)\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
 		"                         (default: refuse a process holding one)\n"
@@ -138,11 +141,11 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			o->leave_running = 1;
 			break;
 		case OPT_TCP_CLOSE:
-			o->tcp_close = 1;
+			o->tcp |= DUMP_TCP_CLOSE;
 			break;
 		case OPT_TCP_EST:
-			fprintf(stderr, "cs-dump: --tcp-established is not supported yet; use --tcp-close\n");
-			return -1;
+			o->tcp |= DUMP_TCP_ESTABLISHED;
+			break;
 		case 'j':
 			o->shell_job = 1;
 			break;
@@ -479,6 +482,7 @@ int main(int argc, char **argv)
 	}
 	log_banner("cs-dump");
 	c.pid = o.pid;
+	c.leave_running = o.leave_running;
 	if (o.pid == getpid())
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
@@ -526,7 +530,7 @@ int main(int argc, char **argv)
 	if (check_dumpable(&c) || remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
 	    cs_fault("process") || dump_process(&c) || remote_scratch_unmap(&c))
 		goto err;
-	if (cs_fault("files") || dump_files(&c, o.tcp_close, o.shell_job) || dump_ghosts(&c, o.ghost_limit) ||
+	if (cs_fault("files") || dump_files(&c, o.tcp, o.shell_job) || dump_ghosts(&c, o.ghost_limit) ||
 	    dump_locks(&c, o.file_locks))
 		goto err;
 	if ((c.track && (cs_fault("track") || track_frozen(&c))) || dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
@@ -536,6 +540,7 @@ int main(int argc, char **argv)
 
 	if (o.leave_running) {
 		/* every page is in our buffer: let the target go before compressing */
+		tcp_est_leave(&c);
 		if (pt_release(&c.pt))
 			goto err;
 		released = 1;
@@ -587,6 +592,7 @@ err:
 	if (seized && !released) {
 		if (c.scratch)
 			remote_scratch_unmap(&c);
+		tcp_est_leave(&c);
 		pt_release(&c.pt);
 	}
 	if (dir_made) {

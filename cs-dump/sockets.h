@@ -1,6 +1,7 @@
 /*
- * cs-dump: unix and UDP sockets (sk-unix.c, sk-udp.c, sk-queue.c). Kept
- * apart from dump.h so that files.c needs only a few hooks.
+ * cs-dump: unix, UDP and established TCP sockets (sk-unix.c, sk-udp.c,
+ * sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
+ * a few hooks.
  */
 #ifndef CS_DUMP_SOCKETS_H
 #define CS_DUMP_SOCKETS_H
@@ -38,5 +39,29 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close);
 
 /* dump_udp - fill e->sk for a UDP socket (target fd, copy sk). 0 or -1 (logged). */
 int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);
+
+/*
+ * dump_tcp_est - fill e->sk (family, ports, options already there) with the
+ * established TCP connection at target fd, our pidfd_getfd copy sk, in
+ * sock_diag state state (anything but ESTABLISHED is refused, naming the fd
+ * and the state). The socket goes into repair mode (TCP_REPAIR: needs
+ * CAP_NET_ADMIN) and stays there until the kill, or until tcp_est_leave;
+ * unless c->leave_running, a filter dropping every incoming packet is
+ * attached first, so that nothing is acknowledged that the image lacks.
+ * Keeps its own copy of sk (the caller still closes sk). 0 or -1 (logged).
+ * Sources: tcp(7), include/uapi/linux/tcp.h, socket(7) SO_ATTACH_FILTER.
+ */
+int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state);
+
+/*
+ * tcp_est_leave - before the target runs again (-R, or a failed dump):
+ * every connection dump_tcp_est took leaves repair mode without a window
+ * probe (TCP_REPAIR_OFF_NO_WP), gets its SO_REUSEADDR back (leaving repair
+ * mode clears it) and loses our filter. Logs what fails; cannot fail.
+ */
+void tcp_est_leave(struct dump_ctx *c);
+
+/* tcp_state_name - "ESTABLISHED", "FIN-WAIT-1", ... for a TCP_* state number. */
+const char *tcp_state_name(unsigned state);
 
 #endif

@@ -115,6 +115,8 @@ int check_files(struct rst_ctx *c)
 			}
 			if (e->sk && e->sk->type == SOCK_DGRAM && check_udp(e))
 				return -1;
+			if (is_tcp_est(e) && check_tcp_est(c, e))
+				return -1;
 			break;
 		case FD_UNIX:
 			if (check_unix(c, e))
@@ -246,6 +248,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		}
 		if (e->sk->type == SOCK_DGRAM)
 			return udp_make(e, err, len);
+		if (e->sk->tcp)
+			return tcp_est_make(e, err, len);
 		if (e->sk->has_backlog) {
 			fd = make_listener(e->sk, 1);
 			if (fd < 0)
@@ -294,10 +298,13 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	tmp_min = base;
 	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
 		return -1;
-	for (size_t i = 0; i < c->nr_fds; i++) {
+	/* established TCP connections last: a listener on their port must be
+	 * bound before them (it does not share a port with a live connection) */
+	for (size_t n = 0; n < 2 * c->nr_fds; n++) {
+		size_t i = n % c->nr_fds;
 		int fd;
 
-		if (c->fds[i]->has_peer_fd || tmp[i] >= 0)
+		if (c->fds[i]->has_peer_fd || tmp[i] >= 0 || is_tcp_est(c->fds[i]) != (n >= c->nr_fds))
 			continue;
 		fd = make_object(c, i, tmp, err, len);
 		if (fd < 0)

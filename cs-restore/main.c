@@ -23,6 +23,7 @@
 #include "log.h"
 #include "util.h"
 #include "restore.h"
+#include "sockets.h"
 #include "config.h"
 
 struct restore_opts {
@@ -31,6 +32,7 @@ struct restore_opts {
 	int shell_job;
 	int file_locks;
 	int file_validation;
+	int tcp_established;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -51,6 +53,8 @@ static void usage(FILE *f)
 		"      --file-validation=MODE  what must be unchanged in the files the process had\n"
 		"                            open: mtime (default: size and mtime), filesize (size\n"
 		"                            only) or none\n"
+		"      --tcp-established     restore the established TCP connections kept by\n"
+		"                            cs-dump --tcp-established (needs CAP_NET_ADMIN)\n"
 		"      --pidfile FILE        write the restored PID to FILE\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
@@ -64,7 +68,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION };
+	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -72,6 +76,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
+		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -111,6 +116,9 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_PIDFILE:
 			o->pidfile = optarg;
+			break;
+		case OPT_TCP_EST:
+			o->tcp_established = 1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -259,6 +267,7 @@ int main(int argc, char **argv)
 	c.file_locks = o.file_locks;
 	c.file_validation = o.file_validation;
 	c.dir = o.dir;
+	c.tcp_established = o.tcp_established;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
@@ -271,7 +280,8 @@ int main(int argc, char **argv)
 	if (create_stub(&c) || cs_fault("create"))
 		goto err;
 	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
-	    restore_locks(&c) || restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish"))
+	    restore_locks(&c) || restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish") ||
+	    tcp_est_finish(&c))
 		goto err;
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

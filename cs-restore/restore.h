@@ -47,6 +47,7 @@ struct rst_ctx {
 	int shell_job;
 	int file_locks;			/* --file-locks */
 	int file_validation;		/* enum file_validation, --file-validation */
+	int tcp_established;		/* --tcp-established: restore kept connections */
 };
 
 /* What check_regfile compares between a saved regular file and the file now. */

@@ -1,6 +1,7 @@
 /*
- * cs-restore: unix and UDP sockets (sk-unix.c, sk-udp.c). Kept apart from
- * restore.h so that files.c needs only a few hooks.
+ * cs-restore: unix, UDP and established TCP sockets (sk-unix.c, sk-udp.c,
+ * sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
+ * hooks.
  */
 #ifndef CS_RESTORE_SOCKETS_H
 #define CS_RESTORE_SOCKETS_H
@@ -33,5 +34,36 @@ int check_udp(const FdEntry *e);
  * connected. Returns the fd, or -1 with a message in err.
  */
 int udp_make(const FdEntry *e, char *err, size_t len);
+
+/* is_tcp_est - is e an established TCP connection that tcp_est_make makes? */
+int is_tcp_est(const FdEntry *e);
+
+/*
+ * check_tcp_est - check phase for an established TCP connection: the image
+ * was restored with --tcp-established (c->tcp_established), we have
+ * CAP_NET_ADMIN, and a trial socket in repair mode can be bound to the
+ * saved local address and connected to the peer (closed again in repair
+ * mode, which sends nothing); a connection that still exists (the dumped
+ * process is still running) fails with EADDRNOTAVAIL. 0 or -1 (logged,
+ * naming the fd and the connection). Source: tcp(7) TCP_REPAIR.
+ */
+int check_tcp_est(const struct rst_ctx *c, const FdEntry *e);
+
+/*
+ * tcp_est_make - in the stub: the connection of e rebuilt in repair mode,
+ * its sequence numbers, negotiated options, timestamp clock, both queues
+ * and window as saved. It stays in repair mode, sending nothing, until
+ * tcp_est_finish. Returns the fd, or -1 with a message in err.
+ */
+int tcp_est_make(const FdEntry *e, char *err, size_t len);
+
+/*
+ * tcp_est_finish - in cs-restore, once everything else is restored and
+ * before the process runs: through pidfd_getfd copies, take every
+ * connection out of repair mode (TCP_REPAIR_OFF, one window probe), set
+ * its options and buffer sizes, send the bytes it had never sent. 0 or -1
+ * (logged). Sources: tcp(7), pidfd_getfd(2).
+ */
+int tcp_est_finish(struct rst_ctx *c);
 
 #endif

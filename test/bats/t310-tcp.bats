@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# t310-tcp.bats - established TCP connections kept with --tcp-established
+# (test/c/tcp.c): both ends of an IPv4 and an IPv6 loopback connection in the
+# process, with unread data both ways and data never sent, come back
+# byte-exact with their addresses and options, and the listeners accept
+# again; dumped killed, and dumped with -R then restored after the original
+# exited. A connection whose peer is another process (not dumped) resumes:
+# the peer checks the stream too. What cannot be kept is refused, naming
+# the fd: a half-closed connection (cs-dump), an image restored without
+# --tcp-established, a connection that still exists, no CAP_NET_ADMIN
+# (cs-restore's check phase). The Go kvserver, dumped under load from
+# kvload's four connections and restored, serves on: kvload sees no error
+# and no reconnect.
+
+load helpers
+
+TCP=$CS_BUILDDIR/test/c/tcp
+
+require_tcp() {
+	require_cs
+	[ -x "$TCP" ] || skip "$TCP is not built (make test/c/tcp)"
+	[ -e /proc/net/tcp6 ] || skip "no IPv6 here"
+}
+
+# start_peer: the peer process (tcp.c peer mode), started by the test and
+# never dumped; sets PEER, PORT4, PORT6.
+start_peer() {
+	local i
+	rm -f "$T/peer.ready" "$T/peer.ready.ports" "$T/peer.ready.filled"
+	(close_fds; exec "$TCP" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
+	PEER=$!
+	record_pid "$PEER"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/peer.ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/peer.ready" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
+	read -r PORT4 PORT6 <"$T/peer.ready.ports"
+}
+
+# client_and_peer: the peer, and the client connected to it ($PID), both
+# done filling their queues.
+client_and_peer() {
+	local i
+	start_peer
+	start_prog tcp client "$PORT4" "$PORT6"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -e "$T/peer.ready.filled" ] && break
+		sleep 0.1
+	done
+	[ -e "$T/peer.ready.filled" ] || { echo "the peer did not fill its queues: $(cat "$T/prog-peer.out")" >&2; return 1; }
+	wait_settled "$PID"
+}
+
+# check_keys N: kvclient -check N finds all of them, exactly.
+check_keys() {
+	kvc -check "$1"
+	grep -q "checked $1 keys, 0 mismatches" <<<"$KV_OUT" || {
+		echo "kvclient -check $1 said: $KV_OUT" >&2
+		return 1
+	}
+}
+
+# peer_ok: the peer (woken with SIGUSR2 before the client: each waits for
+# the other's data) must exit 0 having checked every byte.
+peer_ok() {
+	local st=0
+	wait "$PEER" || st=$?
+	[ $st = 0 ] || { echo "the peer exited with status $st: $(cat "$T/prog-peer.out")" >&2; return 1; }
+	grep -q '^tcp: ok:' "$T/prog-peer.out" || { echo "the peer said: $(cat "$T/prog-peer.out")" >&2; return 1; }
+}
+
+@test "tcp: the checks pass on an undisturbed process, alone and with a peer (control)" {
+	[ -x "$TCP" ] || skip "$TCP is not built"
+	control tcp
+	client_and_peer
+	kill -USR2 "$PEER"
+	wake_and_wait "$PID"
+	assert_prog_ok
+	peer_ok
+}
+
+@test "tcp: the checks catch a changed stream, count, option, address and listener (negative control)" {
+	[ -x "$TCP" ] || skip "$TCP is not built"
+	expect_detects_all tcp "stream extra opts addr listen"
+}
+
+@test "tcp: connections with data both ways and unsent data survive dump (killed) and restore" {
+	require_tcp
+	start_prog tcp
+	dump_killed --tcp-established
+	restore_wait --tcp-established
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	# the image holds the queues and the connection state
+	"$CS_SHOW" "$T/img" | grep -q '"snd_seq"'
+}
+
+@test "tcp: cs-dump -R leaves the connections working, and the image restores after the original exited" {
+	require_tcp
+	start_prog tcp
+	dump_running --tcp-established
+	# the original goes on with every connection as it was
+	wake_and_wait "$PID"
+	assert_prog_ok
+	# the original wrote its verdict to prog.out (fd 1) after the dump
+	restore_wait --tcp-established --file-validation=none
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "tcp: a dump that fails after the connections were read leaves them working (repair mode and filter undone)" {
+	require_tcp
+	local st=0
+	start_prog tcp
+	CS_FAULT=write timeout -k 5 60 "$CS_DUMP" -t "$PID" -D "$T/img" --tcp-established -v4 -o "$T/dump.log" \
+		</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+	[ $st = 1 ] || { echo "cs-dump with CS_FAULT=write: status $st, want 1" >&2; return 1; }
+	grep -q "kept:" "$T/dump.log" || { echo "the fault came before the connections were read" >&2; return 1; }
+	! grep -q "warning: .*tcp:" "$T/dump.log" || { echo "undoing repair mode failed: $(grep warning "$T/dump.log")" >&2; return 1; }
+	[ ! -e "$T/img" ]
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "tcp: a connection to a peer process resumes after dump (killed) and restore; the peer checks every byte" {
+	require_tcp
+	client_and_peer
+	dump_killed --tcp-established
+	# the peer is untouched: no reset, no FIN reached it
+	kill -0 "$PEER"
+	restore_wait --tcp-established
+	kill -USR2 "$PEER"
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	peer_ok
+}
+
+# one_line_error ST WORDS...: status 1, nothing on stdout, one line on stderr
+# ($T/out, $T/err) holding every word.
+one_line_error() {
+	local st=$1 w
+	shift
+	[ "$st" = 1 ] || { echo "exit status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ ! -s "$T/out" ] || { echo "stdout: $(cat "$T/out")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
+	for w in "$@"; do
+		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
+	done
+}
+
+# restore_refused [PREFIX...] -- OPTS... -- WORDS...: cs-restore (run through
+# PREFIX) refuses in its check phase; $PID does not come back.
+restore_refused() {
+	local pre=() opts=() st=0
+	while [ "$1" != -- ]; do pre+=("$1"); shift; done
+	shift
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	(close_fds; exec "${pre[@]}" timeout -k 5 60 "$CS_RESTORE" -D "$T/img" "${opts[@]}") \
+		</dev/null >"$T/out" 2>"$T/err" || st=$?
+	cat "$T/err" >>"$T/restore.out"
+	one_line_error "$st" "$@"
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+}
+
+@test "refuse at restore: no --tcp-established, no CAP_NET_ADMIN; then the restore works" {
+	require_tcp
+	local fd
+	start_prog tcp
+	dump_killed --tcp-established
+	fd=$("$CS_SHOW" "$T/img" | grep -o '"fd": *[0-9]*' | head -1)
+	restore_refused -- -- "--tcp-established" "TCP connection"
+	grep -q "fd [0-9]* (TCP connection 127.0.0.1:" "$T/err" ||
+		{ echo "the refusal names no fd: $(cat "$T/err")" >&2; return 1; }
+	restore_refused setpriv --bounding-set -net_admin -- --tcp-established -- "CAP_NET_ADMIN" "TCP connection"
+	restore_wait --tcp-established
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "refuse at restore: the connection still exists (held by a process of the original)" {
+	require_tcp
+	local i holder
+	client_and_peer
+	dump_running --tcp-established
+	# with the original itself alive its PID is taken, and that is refused
+	# first; here a child of it holds the connections and the PID is free
+	kill -USR1 "$PID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/ready.holder" ] && break
+		sleep 0.1
+	done
+	holder=$(cat "$T/ready.holder")
+	record_pid "$holder"
+	wait "$PID" || true
+	wait_pid_gone "$PID"
+	restore_refused -- --tcp-established -- "TCP connection 127.0.0.1:" "still running"
+	kill -0 "$holder" || { echo "the holder of the connections is gone" >&2; return 1; }
+}
+
+@test "refuse: a half-closed connection (CLOSE-WAIT), naming the fd and the state; the process goes on" {
+	require_tcp
+	local st=0 fd
+	start_prog tcp halfclosed
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" --tcp-established \
+		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	one_line_error "$st" "TCP connection" "CLOSE-WAIT" "--tcp-close"
+	fd=$(ls -l "/proc/$PID/fd" | awk '/socket:/ { print $9 }' | sed -n 2p)
+	grep -q "fd $fd " "$T/err" || { echo "the refusal does not name fd $fd: $(cat "$T/err")" >&2; return 1; }
+	[ ! -e "$T/img" ] || { echo "cs-dump left $T/img" >&2; return 1; }
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" = 0 ] || { echo "$PID is traced" >&2; return 1; }
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "refuse: a TCP connection without --tcp-established or --tcp-close names both options" {
+	require_tcp
+	local st=0
+	start_prog tcp
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" </dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	one_line_error "$st" "TCP connection" "--tcp-established" "--tcp-close"
+	[ ! -e "$T/img" ]
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "go: kvserver dumped (killed) under load with --tcp-established: kvload sees no error and no reconnect" {
+	require_cs
+	require_go
+	start_kvserver -preload 20000 -value-size 128
+	local lpid i st=0 summary lines
+	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 20000 -conns 4 -duration 0 -timeout 60s \
+		-interval 250ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
+	lpid=$!
+	record_pid "$lpid"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
+		sleep 0.1
+	done
+	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	kv_dump "$T/img" --tcp-established
+	[ "$DUMP_ST" = 0 ] || { echo "cs-dump --tcp-established failed with status $DUMP_ST" >&2; return 1; }
+	grep -c "kept:" "$T/dump.log" | grep -qx 4 || { echo "want 4 connections kept: $(grep kept: "$T/dump.log")" >&2; return 1; }
+	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log" --tcp-established) \
+		</dev/null >"$T/restore.out" 2>&1 || { echo "cs-restore failed" >&2; return 1; }
+	lines=$(wc -l <"$T/prog-kvload.out")
+	sleep 2
+	# the same four connections carry on
+	tail -n +"$((lines + 1))" "$T/prog-kvload.out" | grep -q 'ops/s=[1-9]' ||
+		{ echo "kvload made no progress in the 2 s after the restore" >&2; return 1; }
+	kill -TERM "$lpid"
+	wait "$lpid" || st=$?
+	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
+	summary=$(cat "$T/kvload.report")
+	case "$summary" in
+	*" reconnects=0 errors=0 mismatches=0"*) ;;
+	*) echo "kvload saw trouble: $summary" >&2; return 1 ;;
+	esac
+	kv_answers
+	check_keys 20000
+}
