@@ -9,7 +9,9 @@
 # Each has a control, negative controls, a kill-dump-restore round trip and
 # a cs-dump -R run after which the live process must still be filtered.
 # Refused: a filter returning SECCOMP_RET_USER_NOTIF (cs-dump), a chroot
-# whose root directory is gone (cs-restore, in the check phase).
+# whose root directory is gone and a thread none of whose CPUs is left
+# (cs-restore, in the check phase). A restore with fewer CPUs (cs-restore
+# under taskset) binds the threads to what is left, with a warning.
 
 load helpers
 
@@ -105,4 +107,44 @@ assert_seccomp_images() {
 	[ "${#lines[@]}" = 1 ]
 	[[ $output == *"root directory $T/root of process $PID (chroot) is gone"* ]]
 	[ ! -e "/proc/$PID" ]
+}
+
+# ---- CPU affinity on a "host" with fewer CPUs (cs-restore under taskset) ----
+
+need_two_cpus() {
+	command -v taskset >/dev/null || skip "no taskset"
+	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+	[ "$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)" = 0-1 ] ||
+		skip "this test assumes CPUs 0-1 (w1 is bound to the last one)"
+}
+
+@test "attrs: cs-restore refuses a thread none of whose CPUs is available, creating nothing" {
+	require_cs
+	need_two_cpus
+	start_prog attrs
+	dump_killed
+	"$CS_SHOW" "$T/img" >"$T/show.json"
+	w1=$(jq -r '.images | to_entries[] | select(.key | startswith("core-")) | .value[0] |
+		select(.sched_policy == 3) | .tid' "$T/show.json")
+	run taskset -c 0 "$CS_RESTORE" -D "$T/img"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ]
+	[[ $output == *"thread $w1 was bound to CPUs 1, none of which is available here (0)"* ]]
+	[ ! -e "/proc/$PID" ]
+}
+
+@test "attrs: on fewer CPUs the affinity is reduced, with a warning (the program sees the change)" {
+	require_cs
+	need_two_cpus
+	start_prog attrs
+	dump_killed
+	printf '#!/bin/sh\nexec taskset -c 1 %s "$@"\n' "$CS_RESTORE" >"$T/restore-cpu1"
+	chmod +x "$T/restore-cpu1"
+	CS_RESTORE=$T/restore-cpu1 restore_wait
+	wake_and_wait "$RPID"
+	[ "$STATUS" = 1 ]
+	grep -q "main: CPU affinity differs" "$T/prog.out"
+	! grep -q "w1: CPU affinity differs" "$T/prog.out"
+	[ "$(grep -c "differs" "$T/prog.out")" = 3 ]	# main, w2, w3
+	[ "$(grep -c "bound to CPUs 0,1; 1 of them are not available here: bound to 1" "$T/restore.log")" = 3 ]
 }
