@@ -39,9 +39,12 @@ int check_process(struct rst_ctx *c)
 	if (strcmp(pe->root, "/")) {
 		struct stat st;
 
-		if (stat(pe->root, &st) || !S_ISDIR(st.st_mode))
+		if (stat(pe->root, &st))
 			return pr_err("the root directory %s of process %d (chroot) is gone: %s", pe->root, pe->pid,
-				      errno ? strerror(errno) : "not a directory");
+				      strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return pr_err("the root directory %s of process %d (chroot) is gone: not a directory",
+				      pe->root, pe->pid);
 	}
 	for (size_t i = 0; i < pe->n_rlimits; i++) {
 		RlimitEntry *r = pe->rlimits[i];
