@@ -68,8 +68,8 @@ struct dump_ctx {
 /* peek_pending - queued siginfos of tid (shared=1: the process-wide queue), appended to *out. */
 int peek_pending(pid_t tid, int shared, SiginfoEntry ***out, size_t *n);
 int add_siginfo(SiginfoEntry ***arr, size_t *n, const siginfo_t *si);
-/* check_dumpable - refuse what cannot be saved yet (seccomp, NoNewPrivs,
- * child processes) before anything runs in the target. */
+/* check_dumpable - refuse what cannot be saved yet (child processes), and
+ * suspend seccomp (seccomp_suspend), before anything runs in the target. */
 int check_dumpable(struct dump_ctx *c);
 int dump_threads(struct dump_ctx *c);
 /* dump_pending - pending signals of every thread and of the process, after
@@ -212,6 +212,37 @@ int holder_commit(int sock, const char *series, uint32_t seq, int uffd);
 int holder_start(pid_t pid, uint64_t start_time, int uffd, const char *series, uint32_t seq);
 /* holder_main - `cs-dump --holder ...`, exec'd by holder_start. Returns the exit status. */
 int holder_main(int argc, char **argv);
+
+/* seccomp.c */
+/*
+ * seccomp_suspend - right after the seize, before any remote syscall: when
+ * a thread runs under seccomp (strict or filter mode), set
+ * PTRACE_O_SUSPEND_SECCOMP on every thread so that remote syscalls are not
+ * filtered; PTRACE_DETACH drops it again. Returns 0, or -1 with an error
+ * naming the thread (EPERM: cs-dump lacks CAP_SYS_ADMIN or is under
+ * seccomp). Source: ptrace(2), PTRACE_O_SUSPEND_SECCOMP.
+ */
+int seccomp_suspend(struct dump_ctx *c);
+/*
+ * dump_seccomp - after dump_threads: per thread, the seccomp mode, the
+ * no_new_privs flag and, in filter mode, its filter chain (into
+ * pe->seccomp_filters, merged by content and position; the thread's core
+ * names its most recent filter). A filter that can return
+ * SECCOMP_RET_USER_NOTIF is refused, naming the thread and the filter.
+ * Returns 0 or -1. Sources: ptrace(2) PTRACE_SECCOMP_GET_FILTER and
+ * PTRACE_SECCOMP_GET_METADATA, proc(5) Seccomp, Seccomp_filters, NoNewPrivs.
+ */
+int dump_seccomp(struct dump_ctx *c, ProcessEntry *pe);
+
+/* sched.c */
+/*
+ * dump_sched - after dump_threads: per thread, the scheduling policy, its
+ * real-time priority, SCHED_FLAG_RESET_ON_FORK, the nice value and the CPU
+ * affinity, read from outside. SCHED_DEADLINE is refused, naming the
+ * thread. Returns 0 or -1. Sources: sched_getattr(2), getpriority(2),
+ * sched_getaffinity(2).
+ */
+int dump_sched(struct dump_ctx *c);
 
 void dump_ctx_free(struct dump_ctx *c);
 

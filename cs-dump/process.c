@@ -254,8 +254,10 @@ int dump_process(struct dump_ctx *c)
 		return -1;
 	if (strstr(pe->cwd, " (deleted)"))
 		return pr_err("the working directory %s of %d was deleted: it cannot be restored", pe->cwd, c->pid);
-	if (strcmp(pe->root, "/"))
-		return pr_err("process %d has root %s (chroot): not supported yet", c->pid, pe->root);
+	/* the links read as paths from our root, "/": a chroot's is its host path */
+	if (strstr(pe->root, " (deleted)"))
+		return pr_err("the root directory %s of %d (chroot) was deleted: it cannot be restored",
+			      pe->root, c->pid);
 	snprintf(buf, sizeof(buf), "/proc/%d/oom_score_adj", c->pid);
 	{
 		char *p = read_file_at(AT_FDCWD, buf, NULL, 64);
@@ -307,7 +309,7 @@ int dump_process(struct dump_ctx *c)
 		pe->has_pdeath_sig = 1;
 		pe->pdeath_sig = sig;
 	}
-	return 0;
+	return dump_seccomp(c, pe) || dump_sched(c) ? -1 : 0;
 }
 
 int write_process(struct dump_ctx *c)

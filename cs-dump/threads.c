@@ -202,16 +202,14 @@ int dump_pending(struct dump_ctx *c)
 
 int check_dumpable(struct dump_ctx *c)
 {
-	char buf[64], path[96], *kids;
+	char path[96], *kids;
 
 	/* before any remote syscall: a seccomp filter could kill the target for one */
+	if (seccomp_suspend(c))
+		return -1;
 	for (int i = 0; i < c->pt.nr; i++) {
 		pid_t tid = c->pt.t[i].tid;
 
-		if (proc_status_line(c->pid, tid, "Seccomp", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
-			return pr_err("thread %d runs under seccomp (mode %s): not supported yet", tid, buf);
-		if (proc_status_line(c->pid, tid, "NoNewPrivs", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
-			return pr_err("thread %d has NoNewPrivs set: not supported yet", tid);
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->pid, tid);
 		kids = read_file_at(AT_FDCWD, path, NULL, 1 << 16);
 		if (kids && kids[0]) {

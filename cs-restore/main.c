@@ -274,14 +274,15 @@ int main(int argc, char **argv)
 
 	/* 1. check: nothing is created until all of this passed */
 	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || check_process(&c) || check_threads(&c) ||
-	    check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) || cs_fault("check") || find_hole(&c))
+	    check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) || check_sched(&c) ||
+	    check_seccomp(&c) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
 	if (create_stub(&c) || cs_fault("create"))
 		goto err;
 	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
-	    restore_locks(&c) || restore_creds(&c) || unmap_hole(&c) || finish_threads(&c) || cs_fault("finish") ||
-	    tcp_est_finish(&c))
+	    restore_locks(&c) || restore_root(&c) || restore_sched(&c) || restore_seccomp(&c) || restore_creds(&c) ||
+	    unmap_hole(&c) || finish_threads(&c) || cs_fault("finish") || tcp_est_finish(&c))
 		goto err;
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define LOG_PREFIX "process: "
@@ -33,6 +34,18 @@ int check_process(struct rst_ctx *c)
 		return pr_err("pstree.img does not match the inventory");
 	if (!pe->creds || pe->creds->n_uid != 4 || pe->creds->n_gid != 4)
 		return pr_err("pstree.img: corrupt credentials");
+	if (pe->root[0] != '/' || strlen(pe->root) >= 4096)
+		return pr_err("pstree.img: corrupt root directory");
+	if (strcmp(pe->root, "/")) {
+		struct stat st;
+
+		if (stat(pe->root, &st))
+			return pr_err("the root directory %s of process %d (chroot) is gone: %s", pe->root, pe->pid,
+				      strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return pr_err("the root directory %s of process %d (chroot) is gone: not a directory",
+				      pe->root, pe->pid);
+	}
 	for (size_t i = 0; i < pe->n_rlimits; i++) {
 		RlimitEntry *r = pe->rlimits[i];
 		struct rlimit cur;
@@ -45,6 +58,21 @@ int check_process(struct rst_ctx *c)
 				      rlimit_name(r->resource), (unsigned long long)r->max,
 				      (unsigned long long)cur.rlim_max);
 	}
+	return 0;
+}
+
+int restore_root(struct rst_ctx *c)
+{
+	const char *root = c->proc->root;
+	long r;
+
+	if (!strcmp(root, "/"))
+		return 0;
+	if (scratch_write(c, 0, root, strlen(root) + 1))
+		return -1;
+	r = rsys(c, 0, SYS_chroot, SCRATCH(c), 0, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot change the root directory of process %d to %s: %s", c->pid, root, strerror(-r));
 	return 0;
 }
 

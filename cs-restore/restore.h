@@ -139,6 +139,41 @@ int check_locks(struct rst_ctx *c);
  */
 int restore_locks(struct rst_ctx *c);
 
+/* seccomp.c */
+/*
+ * check_seccomp - check phase: the saved filters and each thread's
+ * reference to them are sound, none can return SECCOMP_RET_USER_NOTIF, and
+ * cs-restore may suspend seccomp (CAP_SYS_ADMIN, not under seccomp itself).
+ * Returns 0 or -1 (logged). Source: ptrace(2), PTRACE_O_SUSPEND_SECCOMP.
+ */
+int check_seccomp(struct rst_ctx *c);
+/*
+ * restore_seccomp - once every thread exists, before restore_creds (a
+ * filter without no_new_privs needs CAP_SYS_ADMIN): suspend seccomp for the
+ * rest of the restore (PTRACE_O_SUSPEND_SECCOMP on every thread, dropped by
+ * the detach), install the filters (the chain shared by every thread with
+ * SECCOMP_FILTER_FLAG_TSYNC, the rest per thread), strict mode, then
+ * no_new_privs in the threads that had it. 0 or -1.
+ * Sources: seccomp(2), prctl(2) PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS.
+ */
+int restore_seccomp(struct rst_ctx *c);
+
+/* sched.c */
+/*
+ * check_sched - check phase: each thread's policy, priority and nice value
+ * can be set (SCHED_FIFO, SCHED_RR and a negative nice need CAP_SYS_NICE),
+ * and its saved CPUs include at least one that cs-restore may use.
+ * Returns 0 or -1 with an error naming the thread.
+ */
+int check_sched(struct rst_ctx *c);
+/*
+ * restore_sched - per thread, from cs-restore: nice (setpriority(2)),
+ * policy, priority and reset-on-fork (sched_setattr(2)), CPU affinity
+ * (sched_setaffinity(2)) reduced to the CPUs available here, with a
+ * warning naming the ones missing. 0 or -1.
+ */
+int restore_sched(struct rst_ctx *c);
+
 /* stub.c */
 int find_hole(struct rst_ctx *c);
 int create_stub(struct rst_ctx *c);
@@ -153,7 +188,16 @@ int restore_threads(struct rst_ctx *c);
 int finish_threads(struct rst_ctx *c);
 
 /* process.c */
+/* check_process - ids, credentials, rlimits and, for a chroot, that the
+ * saved root directory still exists. 0 or -1 (logged). */
 int check_process(struct rst_ctx *c);
+/*
+ * restore_root - chroot(2) the stub to the saved root directory, by a remote
+ * syscall after the last remote syscall that opens a file by its host path
+ * and before restore_creds (it needs CAP_SYS_CHROOT). The working directory,
+ * set by the stub from its host path, is left where it is. 0 or -1.
+ */
+int restore_root(struct rst_ctx *c);
 int restore_creds(struct rst_ctx *c);
 int restore_signals(struct rst_ctx *c);
 
