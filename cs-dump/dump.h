@@ -50,6 +50,13 @@ struct dump_ctx {
 	size_t nr_repair;
 	int pidfd;
 	int was_stopped;		/* in a group stop before the seize */
+
+	/* timens.c: the target's clocks at the freeze, as it read them */
+	struct dump_clocks {
+		int64_t mono, boot, real;	/* ns */
+		int own_ns;			/* in a time namespace other than ours */
+		int64_t off_mono, off_boot;	/* that namespace's offsets, ns */
+	} clocks;
 };
 
 /* threads.c */
@@ -134,6 +141,26 @@ int write_ghosts(struct dump_ctx *c);
 int dump_locks(struct dump_ctx *c, int file_locks);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
 int write_locks(struct dump_ctx *c);
+
+/* timens.c: clocks and time namespaces */
+/*
+ * check_timens_target - before seizing: pid may be in a time namespace of
+ * its own (a process restored with cs-restore --timens is), but not one that
+ * has unshared another for its children (its /proc/PID/ns/time and
+ * time_for_children differ: its next child would get offsets that a restore
+ * cannot give back). Returns 0 or -1 (one line naming pid).
+ * Source: time_namespaces(7), unshare(2) CLONE_NEWTIME.
+ */
+int check_timens_target(pid_t pid);
+/*
+ * dump_clocks - right after the freeze: CLOCK_MONOTONIC, CLOCK_BOOTTIME and
+ * CLOCK_REALTIME as the target reads them (ours, minus our time namespace's
+ * offsets, plus the target's: /proc/PID/timens_offsets), into c->clocks.
+ * Returns 0 or -1 (logged).
+ */
+int dump_clocks(struct dump_ctx *c);
+/* write_timens - timens.img from c->clocks. 0 or -1. */
+int write_timens(struct dump_ctx *c);
 
 void dump_ctx_free(struct dump_ctx *c);
 

@@ -31,6 +31,7 @@ struct restore_opts {
 	int shell_job;
 	int file_locks;
 	int file_validation;
+	int timens;		/* enum timens_mode */
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -51,6 +52,12 @@ static void usage(FILE *f)
 		"      --file-validation=MODE  what must be unchanged in the files the process had\n"
 		"                            open: mtime (default: size and mtime), filesize (size\n"
 		"                            only) or none\n"
+		"      --timens              put the process in a new time namespace in which\n"
+		"                            CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from\n"
+		"                            their values at the dump (default when the dump\n"
+		"                            comes from another boot, or the process was in a\n"
+		"                            time namespace of its own)\n"
+		"      --no-timens           never: the process reads this host's clocks\n"
 		"      --pidfile FILE        write the restored PID to FILE\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
@@ -64,7 +71,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION };
+	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TIMENS, OPT_NO_TIMENS };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -72,6 +79,8 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
+		{ "timens", no_argument, 0, OPT_TIMENS },
+		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -111,6 +120,14 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_PIDFILE:
 			o->pidfile = optarg;
+			break;
+		case OPT_TIMENS:
+		case OPT_NO_TIMENS:
+			if (o->timens && o->timens != (c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF)) {
+				fprintf(stderr, "cs-restore: --timens and --no-timens exclude each other\n");
+				return -1;
+			}
+			o->timens = c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -258,13 +275,15 @@ int main(int argc, char **argv)
 	c.shell_job = o.shell_job;
 	c.file_locks = o.file_locks;
 	c.file_validation = o.file_validation;
+	c.timens_mode = o.timens;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
 
 	/* 1. check: nothing is created until all of this passed */
-	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || check_process(&c) || check_threads(&c) ||
-	    check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) || cs_fault("check") || find_hole(&c))
+	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || read_timens(&c) || check_process(&c) ||
+	    check_threads(&c) || check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) ||
+	    check_timens(&c) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
 	if (create_stub(&c) || cs_fault("create"))
