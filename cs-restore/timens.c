@@ -65,6 +65,11 @@ int read_timens(struct rst_ctx *c)
 	return 0;
 }
 
+static double secs(int64_t ns)
+{
+	return ns / 1e9;
+}
+
 /* One "SECONDS" value of CS_TEST_CLOCK_SHIFT: decimal, signed, with an
  * optional fraction. */
 static int parse_seconds(const char *s, size_t len, int64_t *ns)
@@ -123,6 +128,16 @@ static int parse_shift(struct rst_ctx *c, const char *v)
 	return 0;
 }
 
+/* The simulated host's clocks cannot be negative (ERANGE from the kernel). */
+static int check_shift(struct rst_ctx *c, const char *env)
+{
+	int64_t mono = clock_ns(CLOCK_MONOTONIC), boot = clock_ns(CLOCK_BOOTTIME);
+
+	if (mono + c->shift_mono < 0 || boot + c->shift_boot < 0)
+		return pr_err("CS_TEST_CLOCK_SHIFT=%s: this host booted only %.3f s ago", env, secs(boot));
+	return 0;
+}
+
 static void boot_id_here(char *buf, size_t len)
 {
 	char *b = read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", NULL, 64);
@@ -130,11 +145,6 @@ static void boot_id_here(char *buf, size_t len)
 	snprintf(buf, len, "%s", b ? b : "");
 	buf[strcspn(buf, "\n")] = 0;
 	free(b);
-}
-
-static double secs(int64_t ns)
-{
-	return ns / 1e9;
 }
 
 int check_timens(struct rst_ctx *c)
@@ -158,6 +168,8 @@ int check_timens(struct rst_ctx *c)
 			pr_warn("the dump comes from another boot and holds no clock record: "
 				"CLOCK_MONOTONIC and CLOCK_BOOTTIME of the process are this host's");
 		c->timens_on = shifted;		/* only the simulated host's clocks */
+		if (check_shift(c, env))
+			return -1;
 		goto support;
 	}
 	if (c->timens_mode == TIMENS_AUTO)
@@ -166,6 +178,9 @@ int check_timens(struct rst_ctx *c)
 		c->timens_continue = c->timens_mode == TIMENS_ON;
 	c->timens_on = c->timens_continue || shifted;
 
+	/* the simulated host's clocks must not be negative (ERANGE) */
+	if (check_shift(c, env))
+		return -1;
 	/* what the process would see without one, for the log */
 	mono = clock_ns(CLOCK_MONOTONIC) + c->shift_mono;
 	real = clock_ns(CLOCK_REALTIME);
@@ -200,13 +215,6 @@ support:
 	}
 	if (timens_offsets(0, &c->my_mono, &c->my_boot))
 		return pr_perror("cannot read our time namespace offsets");
-	if (!c->timens_continue) {
-		/* the simulated host's clocks must not be negative (ERANGE) */
-		if (clock_ns(CLOCK_MONOTONIC) - c->my_mono + c->shift_mono < 0 ||
-		    clock_ns(CLOCK_BOOTTIME) - c->my_boot + c->shift_boot < 0)
-			return pr_err("CS_TEST_CLOCK_SHIFT: this host booted less than %.3f s ago",
-				      -secs(c->shift_mono < c->shift_boot ? c->shift_mono : c->shift_boot));
-	}
 	return 0;
 }
 
