@@ -275,14 +275,19 @@ show() {
 	local off
 	clocks_trip 1000
 	in_new_timens "$PID"
-	off=$(awk '/monotonic/ { print $2 }' "/proc/$PID/timens_offsets")
+	local _ sec nsec
+	read -r _ sec nsec < <(grep monotonic "/proc/$PID/timens_offsets")
+	off=$((sec * 1000000000 + nsec))
 	# a periodic checkpoint of the restored process, then it is lost
 	mv "$T/img" "$T/img1"
 	dump_running
 	show >"$T/show2.json"
 	grep -q '"own_ns": true' "$T/show2.json" || { echo "own_ns is not true" >&2; return 1; }
-	grep -q "\"monotonic_offset_ns\": $off[0-9]\{9\}\|\"monotonic_offset_ns\": -[0-9]" "$T/show2.json" || {
-		echo "monotonic_offset_ns does not match $off s:" >&2; grep offset "$T/show2.json" >&2; return 1; }
+	grep -q "\"monotonic_offset_ns\": $off," "$T/show2.json" || {
+		echo "monotonic_offset_ns is not $off (/proc/$PID/timens_offsets):" >&2
+		grep offset "$T/show2.json" >&2
+		return 1
+	}
 	kill -KILL "$PID"
 	wait "$RPID" 2>/dev/null || true
 	wait_pid_gone "$PID"
@@ -368,7 +373,6 @@ go_trip() {
 	require_clockcheck
 	go_trip 1000
 	assert_prog_ok
-	cat "$T/prog.out"
 	grep -q 'clockcheck: ok .*frozen_ms=[1-9]' "$T/prog.out"
 }
 
