@@ -61,6 +61,12 @@ struct dump_ctx {
 	struct track *track;		/* --track-mem, NULL: not asked */
 	uint64_t pages_parent;		/* present pages left in the parent checkpoint */
 	size_t pagebuf_len;		/* bytes mapped at pagebuf */
+	/* timens.c: the target's clocks at the freeze, as it read them */
+	struct dump_clocks {
+		int64_t mono, boot, real;	/* ns */
+		int own_ns;			/* in a time namespace other than ours */
+		int64_t off_mono, off_boot;	/* that namespace's offsets, ns */
+	} clocks;
 };
 
 /* threads.c */
@@ -243,6 +249,26 @@ int dump_seccomp(struct dump_ctx *c, ProcessEntry *pe);
  * sched_getaffinity(2).
  */
 int dump_sched(struct dump_ctx *c);
+
+/* timens.c: clocks and time namespaces */
+/*
+ * check_timens_target - before seizing: pid may be in a time namespace of
+ * its own (a process restored with cs-restore --timens is), but not one that
+ * has unshared another for its children (its /proc/PID/ns/time and
+ * time_for_children differ: its next child would get offsets that a restore
+ * cannot give back). Returns 0 or -1 (one line naming pid).
+ * Source: time_namespaces(7), unshare(2) CLONE_NEWTIME.
+ */
+int check_timens_target(pid_t pid);
+/*
+ * dump_clocks - right after the freeze: CLOCK_MONOTONIC, CLOCK_BOOTTIME and
+ * CLOCK_REALTIME as the target reads them (ours, minus our time namespace's
+ * offsets, plus the target's: /proc/PID/timens_offsets), into c->clocks.
+ * Returns 0 or -1 (logged).
+ */
+int dump_clocks(struct dump_ctx *c);
+/* write_timens - timens.img from c->clocks. 0 or -1. */
+int write_timens(struct dump_ctx *c);
 
 void dump_ctx_free(struct dump_ctx *c);
 

@@ -288,7 +288,8 @@ static void remove_dir(const char *path)
 		return;
 	/* only our own image names live there */
 	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
-				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img", "parent" };
+				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img", "parent",
+				       "timens.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		unlinkat(dfd, fixed[i], 0);
 	{
@@ -368,7 +369,7 @@ static int write_inventory(struct dump_ctx *c)
 /* What can be told before seizing: refuse early, naming the reason. */
 static int check_target(pid_t pid)
 {
-	static const char *ns[] = { "mnt", "net", "pid", "uts", "ipc", "user", "cgroup", "time" };
+	static const char *ns[] = { "mnt", "net", "pid", "uts", "ipc", "user", "cgroup" };	/* time: timens.c */
 	char buf[64], path[64], a[128], b[128];
 
 	if (pid == 1)
@@ -395,7 +396,7 @@ static int check_target(pid_t pid)
 			return pr_err("process %d is in another %s namespace (%s): namespaces are not supported yet",
 				      pid, ns[i], a);
 	}
-	return 0;
+	return check_timens_target(pid);
 }
 
 /* Wait (bounded) until the killed PID is really gone: a zombie still holds it. */
@@ -524,6 +525,8 @@ int main(int argc, char **argv)
 	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))
 		goto err;
 	seized = 1;
+	if (dump_clocks(&c))
+		goto err;
 	st.freeze_us = now_us() - t0;
 	pr_info("froze %d threads of %d in %llu us", c.pt.nr, o.pid, (unsigned long long)st.freeze_us);
 
@@ -547,7 +550,7 @@ int main(int argc, char **argv)
 		st.frozen_us = now_us() - t0;
 	}
 	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) || write_ghosts(&c) ||
-	    write_locks(&c) || write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
+	    write_locks(&c) || write_timens(&c) || write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
 		goto err;
 	st.has_bytes_raw = 1;
 	st.bytes_raw = st.pages_written * PAGE_SIZE;

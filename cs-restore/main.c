@@ -33,6 +33,7 @@ struct restore_opts {
 	int file_locks;
 	int file_validation;
 	int tcp_established;
+	int timens;		/* enum timens_mode */
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -55,6 +56,12 @@ static void usage(FILE *f)
 		"                            only) or none\n"
 		"      --tcp-established     restore the established TCP connections kept by\n"
 		"                            cs-dump --tcp-established (needs CAP_NET_ADMIN)\n"
+		"      --timens              put the process in a new time namespace in which\n"
+		"                            CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from\n"
+		"                            their values at the dump (default when the dump\n"
+		"                            comes from another boot, or the process was in a\n"
+		"                            time namespace of its own)\n"
+		"      --no-timens           never: the process reads this host's clocks\n"
 		"      --pidfile FILE        write the restored PID to FILE\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
@@ -68,7 +75,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST };
+	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -77,6 +84,8 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "timens", no_argument, 0, OPT_TIMENS },
+		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -119,6 +128,14 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_TCP_EST:
 			o->tcp_established = 1;
+			break;
+		case OPT_TIMENS:
+		case OPT_NO_TIMENS:
+			if (o->timens && o->timens != (c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF)) {
+				fprintf(stderr, "cs-restore: --timens and --no-timens exclude each other\n");
+				return -1;
+			}
+			o->timens = c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -268,14 +285,15 @@ int main(int argc, char **argv)
 	c.file_validation = o.file_validation;
 	c.dir = o.dir;
 	c.tcp_established = o.tcp_established;
+	c.timens_mode = o.timens;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
 
 	/* 1. check: nothing is created until all of this passed */
-	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || check_process(&c) || check_threads(&c) ||
-	    check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) || check_sched(&c) ||
-	    check_seccomp(&c) || cs_fault("check") || find_hole(&c))
+	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || read_timens(&c) || check_process(&c) ||
+	    check_threads(&c) || check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) ||
+	    check_sched(&c) || check_seccomp(&c) || check_timens(&c) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
 	if (create_stub(&c) || cs_fault("create"))

@@ -11,6 +11,7 @@
 #define CS_RESTORE_H
 
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "ptrace.h"
@@ -21,6 +22,7 @@
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "regfile.pb-c.h"
+#include "timens.pb-c.h"
 
 #define HOLE_SIZE (2 * 4096UL)	/* gadget page + scratch page in the stub */
 
@@ -48,6 +50,16 @@ struct rst_ctx {
 	int file_locks;			/* --file-locks */
 	int file_validation;		/* enum file_validation, --file-validation */
 	int tcp_established;		/* --tcp-established: restore kept connections */
+
+	/* timens.c */
+	int timens_mode;		/* enum timens_mode: --timens, --no-timens */
+	TimensEntry *clocks;		/* timens.img; NULL in an older dump */
+	int timens_on;			/* the stub gets a new time namespace */
+	int timens_continue;		/* ... whose clocks continue from the dump's */
+	int64_t shift_mono, shift_boot;	/* CS_TEST_CLOCK_SHIFT, ns */
+	int64_t my_mono, my_boot;	/* our own time namespace's offsets, ns */
+	int64_t off_mono, off_boot;	/* the new namespace's offsets, ns */
+	int own_timens_fd;		/* our time namespace while unshared, else -1 */
 };
 
 /* What check_regfile compares between a saved regular file and the file now. */
@@ -173,6 +185,41 @@ int check_sched(struct rst_ctx *c);
  * warning naming the ones missing. 0 or -1.
  */
 int restore_sched(struct rst_ctx *c);
+/* timens.c: clocks on another host */
+enum timens_mode { TIMENS_AUTO, TIMENS_ON, TIMENS_OFF };
+/* read_timens - timens.img into c->clocks, when the inventory lists it. 0 or -1. */
+int read_timens(struct rst_ctx *c);
+/*
+ * check_timens - check phase: decide whether the stub gets a new time
+ * namespace (c->timens_mode; by default when the dump's boot ID differs
+ * from ours, or the process was in a time namespace of its own), read the
+ * CS_TEST_CLOCK_SHIFT test hook, and refuse what cannot be done (no time
+ * namespaces in this kernel, no clock record in the images, a realtime
+ * shift). Returns 0 or -1 (one line). Source: time_namespaces(7).
+ */
+int check_timens(struct rst_ctx *c);
+/*
+ * timens_enter - just before the stub is cloned: unshare(CLONE_NEWTIME), so
+ * that our next child is created in a new time namespace (we stay in ours),
+ * and write its offsets to /proc/self/timens_offsets, which is only allowed
+ * until a task is in it (EACCES after). The offsets make CLOCK_MONOTONIC
+ * and CLOCK_BOOTTIME read, at that moment, what the process read when it
+ * was frozen. Does nothing unless check_timens decided so. Returns 0 or -1.
+ * Sources: unshare(2), time_namespaces(7).
+ */
+int timens_enter(struct rst_ctx *c);
+/*
+ * timens_leave - once the stub (pid) exists, or its creation failed (pid
+ * 0): our next children are again in our own time namespace (setns(2)).
+ * With a stub, checks that it has the offsets written. Returns 0 or -1.
+ */
+int timens_leave(struct rst_ctx *c, pid_t pid);
+/*
+ * rst_clock_gettime - clock clk as the restored process reads it: ours,
+ * moved by its time namespace's offsets (CLOCK_MONOTONIC, _RAW, _COARSE,
+ * CLOCK_BOOTTIME, _ALARM; time_namespaces(7)). 0 or -1 (errno).
+ */
+int rst_clock_gettime(struct rst_ctx *c, clockid_t clk, struct timespec *ts);
 
 /* stub.c */
 int find_hole(struct rst_ctx *c);

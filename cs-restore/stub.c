@@ -163,7 +163,21 @@ int create_stub(struct rst_ctx *c)
 	ca.set_tid = (uint64_t)&tid;
 	ca.set_tid_size = 1;
 	fflush(NULL);
+	if (timens_enter(c)) {	/* the stub is the first task in a new one, if any */
+		close(ep[0]);
+		close(ep[1]);
+		return -1;
+	}
 	child = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (child != 0 && timens_leave(c, child > 0 ? child : 0)) {
+		close(ep[0]);
+		close(ep[1]);
+		if (child > 0) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, __WALL);
+		}
+		return -1;
+	}
 	if (child < 0) {
 		close(ep[0]);
 		close(ep[1]);

@@ -238,7 +238,7 @@ static int arm_timer(struct rst_ctx *c, PosixTimerEntry *t)
 		struct timespec now;
 
 		if (!is_cpu_clock(t->clockid) && t->interval_ns && v <= t->interval_ns &&
-		    clock_gettime(t->clockid, &now) == 0) {
+		    rst_clock_gettime(c, t->clockid, &now) == 0) {	/* as the process reads it */
 			flags = TIMER_ABSTIME;
 			v = (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec + v - t->interval_ns;
 		} else {

@@ -24,6 +24,7 @@
 #include "fdinfo.pb-c.h"
 #include "stats.pb-c.h"
 #include "regfile.pb-c.h"
+#include "timens.pb-c.h"
 
 /* Image kinds printed under "images"; inventory and stats are handled apart. */
 static const struct kind {
@@ -39,6 +40,7 @@ static const struct kind {
 	{ "files.img",		MAGIC_FILES,	&fd_entry__descriptor },
 	{ "file-locks.img",	MAGIC_FILE_LOCKS, &file_lock_entry__descriptor },
 	{ "ghost-files.img",	MAGIC_GHOST_FILES, &ghost_file_entry__descriptor },
+	{ "timens.img",		MAGIC_TIMENS,	&timens_entry__descriptor },
 };
 
 static const struct kind *kind_of(const char *name)

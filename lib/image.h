@@ -26,6 +26,7 @@
 #define MAGIC_STATS	0x43535354u
 #define MAGIC_FILE_LOCKS 0x43534c46u	/* "FLSC" */
 #define MAGIC_GHOST_FILES 0x43534847u	/* "GHSC" */
+#define MAGIC_TIMENS	0x4353544eu	/* "NTSC" */
 
 /* VmaEntry.kind: what a VMA is (mm.proto) */
 enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };

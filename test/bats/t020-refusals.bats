@@ -8,7 +8,9 @@
 # a deleted working directory; an fd on a /proc or /sys file; an O_PATH fd;
 # an fd holding a flock, POSIX or OFD lock without --file-locks (with it,
 # see t500-files.bats); a pipe whose other end is
-# outside the process; a process in another namespace; the leader of a
+# outside the process; a process in another namespace (but a time namespace
+# of its own is dumped: t710-timens.bats), or one that unshared a time
+# namespace for its children; the leader of a
 # process group with other members; a process without [vdso]; a zombie; a
 # process already traced; a TID that is not a process.  PID 1 is never
 # touched.
@@ -216,17 +218,17 @@ refuse_mode() {
 	wake_detached "$PID" pipe
 }
 
-@test "refuse: a process in another mnt, net, uts, ipc, user, cgroup or time namespace" {
+@test "refuse: a process in another mnt, net, uts, ipc, user or cgroup namespace" {
 	require_refuse
 	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
-	local ns opt fork done= cannot=
+	local ns opt done= cannot=
 	# no PID namespace: its first process is PID 1 inside, and needs a
-	# wrapper between it and this shell; the check is the same comparison
-	for ns in uts ipc net mnt cgroup user time; do
-		opt=--$ns fork=
+	# wrapper between it and this shell; the check is the same comparison.
+	# A time namespace of its own is not refused (t710-timens.bats).
+	for ns in uts ipc net mnt cgroup user; do
+		opt=--$ns
 		[ $ns = mnt ] && opt=--mount
-		[ $ns = time ] && fork=--fork	# a time namespace applies to children
-		if ! start_detached "ns-$ns" unshare $opt $fork "$REFUSE" "$T/ns-$ns.ready" plain 2>/dev/null; then
+		if ! start_detached "ns-$ns" unshare $opt "$REFUSE" "$T/ns-$ns.ready" plain 2>/dev/null; then
 			cannot="$cannot $ns"
 			continue
 		fi
@@ -241,6 +243,21 @@ refuse_mode() {
 	done
 	[ -n "$cannot" ] && echo "# could not create here:$cannot" >&3
 	[[ $done == *uts* ]] || skip "unshare --uts does not work here"
+}
+
+@test "refuse: a process that unshared a time namespace for its children" {
+	require_refuse
+	[ -e /proc/self/ns/time ] || skip "this kernel has no time namespaces"
+	# the program unshares it itself (an execve would move it there)
+	start_detached ns-time-kids "$REFUSE" "$T/ns-time-kids.ready" time-kids
+	if [ "$(readlink "/proc/$PID/ns/time")" != "$(readlink /proc/self/ns/time)" ] ||
+	   [ "$(readlink "/proc/$PID/ns/time_for_children")" = "$(readlink /proc/self/ns/time)" ]; then
+		echo "$PID is not in our time namespace with another for its children" >&2
+		return 1
+	fi
+	expect_refusal "$PID" "$PID" "time namespace for its children"
+	target_running "$PID"
+	wake_detached "$PID" ns-time-kids
 }
 
 @test "refuse: the leader of a process group and session with another member" {

@@ -4,6 +4,8 @@
  * is well-formed but describes something this machine cannot give.
  *
  *   img-edit DIR or-xfeatures TID MASK   core-TID.img: xfeatures |= MASK
+ *   img-edit DIR drop NAME               image NAME removed, as if an older
+ *                                        cs-dump had not written it
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,13 +28,19 @@ int main(int argc, char **argv)
 	int dfd;
 
 	log_init(LOG_WARN, NULL);
-	if (argc != 5 || strcmp(argv[2], "or-xfeatures")) {
-		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n");
+	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop"))) {
+		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n");
 		return 1;
 	}
 	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
 	if (dfd < 0 || inventory_load(dfd, &inv))
 		return 1;
+	if (argc == 4) {
+		snprintf(name, sizeof(name), "%s", argv[3]);
+		if (unlinkat(dfd, name, 0))
+			return perror(name), 1;
+		goto reseal;
+	}
 	snprintf(name, sizeof(name), "core-%s.img", argv[3]);
 	img = img_open(dfd, name, MAGIC_CORE);
 	if (!img || img_read_msg(img, &thread_core_entry__descriptor, (ProtobufCMessage **)&tc) != 1)
@@ -44,6 +52,7 @@ int main(int argc, char **argv)
 	img = img_create(dfd, name, MAGIC_CORE);
 	if (!img || img_write_msg(img, &tc->base) || img_close(img, &sums))
 		return 1;
+reseal:
 	for (size_t i = 0; i < inv->n_images; i++) {
 		if (!strcmp(inv->images[i]->name, name))
 			continue;

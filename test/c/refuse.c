@@ -16,6 +16,8 @@
  *   ofd-lock      an fd holding an open file description lock (F_OFD_SETLK)
  *   thread        a second thread, blocked (its TID is not a process)
  *   no-vdso       its [vdso] unmapped (it makes no vDSO call afterwards)
+ *   time-kids     unshare(CLONE_NEWTIME) done by itself, without exec: its
+ *                 children would get a time namespace it is not in
  *
  * Modes checked value by value after SIGUSR2 (dump and restore must keep):
  *   eventfd-big   an eventfd whose counter is 0x123456789 (above 2^32)
@@ -34,6 +36,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -184,6 +187,11 @@ int main(int argc, char **argv)
 		fd = side_file(argv[1], "lock-file", O_RDWR);
 		if (fcntl(fd, mode[0] == 'o' ? F_OFD_SETLK : F_SETLK, &fl))
 			tp_die("fcntl %s", mode);
+	} else if (!strcmp(mode, "time-kids")) {
+		if (unshare(0x80 /* CLONE_NEWTIME, Linux 5.6 */)) {
+			tp_log("unshare(CLONE_NEWTIME): %s", strerror(errno));
+			exit(TP_EXIT_SKIP);
+		}
 	} else if (!strcmp(mode, "thread")) {
 		pthread_t t;
 
