@@ -175,10 +175,17 @@ chains_whole() {
 	# the newest survives; no leftovers
 	[ "$(names | tail -n 1)" = "$(latest)" ]
 	[ -z "$(find "$ROOT" -maxdepth 1 -name '.*partial*')" ]
-	# the pidfile form
+	# the pidfile form, from a --config file; the lines after "--" go to cs-dump
 	echo "$PID" >"$T/pidfile"
-	"$CKPT" --pidfile "$T/pidfile" -D "$ROOT" --cs-dump "$CS_DUMP" -N 2 2>"$T/ckpt.err"
+	printf '%s\n' "# a comment" "--pidfile=$T/pidfile" "  -D" "$ROOT" "" "--keep=2" "--log=$T/cfg.log" \
+		"--cs-dump=$CS_DUMP" -- "--runtime=nonsense" >"$T/cfg"
+	"$CKPT" --config "$T/cfg" 2>"$T/ckpt.err" && return 1
+	grep -q 'runtime' "$T/cfg.log"
+	[ "$(latest)" = "$prev" ]
+	sed -i '$d' "$T/cfg"
+	"$CKPT" --config "$T/cfg" --lock-wait 5 2>"$T/ckpt.err"
 	[ "$(latest)" != "$prev" ]
+	grep -q "pid=$PID .*status=ok" "$T/cfg.log"
 	kill -0 "$PID"
 }
 
