@@ -40,7 +40,7 @@ setup() {
 }
 
 teardown() {
-	local pid f
+	local pid f ns i
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -z "${BATS_TEST_SKIPPED:-}" ]; then
 		for f in ckpt.log failover.log failover.err failed; do
 			[ -s "$T/$f" ] || continue
@@ -48,16 +48,28 @@ teardown() {
 			tail -n 50 "$T/$f"
 		done
 	fi
-	# the loops first, so that they start nothing new; only PIDs we started
-	# and that still run our scripts (their command line names $T)
+	# the loops first, so that they start nothing new (they finish the run
+	# in progress); only PIDs we started that still run our scripts
+	touch "$T/stop" 2>/dev/null
 	if [ -f "$T/bg" ]; then
 		while read -r pid; do
-			if [ -n "$pid" ] && is_ours "$pid"; then
-				kill -TERM "$pid" 2>/dev/null
-				wait "$pid" 2>/dev/null
-			fi
+			[ -n "$pid" ] && is_ours "$pid" && kill -TERM "$pid" 2>/dev/null
+		done <"$T/bg"
+		while read -r pid; do
+			[ -n "$pid" ] && wait "$pid" 2>/dev/null
 		done <"$T/bg"
 	fi
+	# whatever still runs in the two namespaces was started by this test
+	# (they are its own): a cs-restore cut short, a kvclient, the server
+	for ns in "$NSP" "$NSS"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	for ((i = 0; i < 50; i++)); do
+		[ -z "$(ip netns pids "$NSP" 2>/dev/null)$(ip netns pids "$NSS" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 	cs_teardown
 	ip netns del "$NSP" 2>/dev/null
 	ip netns del "$NSS" 2>/dev/null
@@ -122,7 +134,9 @@ name_us() {
 
 	# the checkpoint loop in the primary: one run a second, as the timer would
 	cat >"$T/ckpt-loop.sh" <<EOF
-while :; do
+trap 'stop=1' TERM	# after the run in progress
+stop=
+while [ -z "\$stop" ]; do
 	"$CKPT" -t $PID -D "$T/primary" -K 5 -N 3 -l "$T/ckpt.log" --cs-dump "$CS_DUMP" \\
 		--ship-cmd 'mkdir -p {dst} && cp -a {src}/. {dst}/' --ship-to "$T/standby" -- --tcp-close 2>/dev/null
 	sleep 1
@@ -135,8 +149,9 @@ EOF
 	# it was acknowledged (after kvclient returned: later than the server's
 	# answer, so a conservative time)
 	cat >"$T/writer.sh" <<EOF
-i=0
-while [ ! -e "$T/stop" ]; do
+trap 'stop=1' TERM	# after the batch in progress
+i=0 stop=
+while [ ! -e "$T/stop" ] && [ -z "\$stop" ]; do
 	if $kvc_s -timeout 1s -conns 1 -set-prefix w\$i -set-count $BATCH >/dev/null 2>&1; then
 		echo "w\$i \${EPOCHREALTIME//[!0-9]/}" >>"$T/acked"
 	else
@@ -203,7 +218,7 @@ EOF
 	[ "$(stat -L -c %i "/proc/$PID/ns/net")" = "$(stat -L -c %i "/run/netns/$NSS")" ]
 	[ "$(in_standby $kvc_s -timeout 5s -stats | tr ' ' '\n' | sed -n 's/^pid=//p')" = "$PID" ]
 
-	touch "$T/stop"
+	touch "$T/stop" 2>/dev/null
 	sleep 1.5	# the writer's last batch ends (kvclient -timeout 1s)
 
 	# every batch acknowledged before the restored checkpoint began is there
