@@ -116,7 +116,7 @@ name_us() {
 	require_cs
 	require_go
 	make_hosts
-	local i st cut restored line answer_ms down_ms kvc_s="$GO_BIN/kvclient -addr $VIP:$PORT"
+	local i st cut restored kind line answer_ms down_ms kvc_s="$GO_BIN/kvclient -addr $VIP:$PORT"
 
 	# the server, in the primary, on the VIP; our child (nsenter execs it),
 	# so that the kill below can reap it at once and free its PID
@@ -211,6 +211,7 @@ EOF
 	restored=$(tr ' ' '\n' <<<"$line" | sed -n 's/^dir=//p')
 	answer_ms=$(tr ' ' '\n' <<<"$line" | sed -n 's/^answer_ms=//p')
 	down_ms=$(tr ' ' '\n' <<<"$line" | sed -n 's/^down_ms=//p')
+	kind=$(tr ' ' '\n' <<<"$line" | sed -n 's/^kind=//p')
 	[ -n "$restored" ] && [ -n "$answer_ms" ]
 
 	# the restored server is $PID again, in the standby's network namespace
@@ -249,6 +250,6 @@ EOF
 		'$2 > f + 1000000 { print $1 }' "$T/acked"); do
 		in_standby $kvc_s -timeout 5s -conns 1 -expect-prefix "$name" -expect-count $BATCH >/dev/null
 	done
-	echo "# failover: answer_ms=$answer_ms (detection to first answer), down_ms=$down_ms; restored ${restored##*/};" \
+	echo "# failover: answer_ms=$answer_ms (detection to first answer), down_ms=$down_ms; restored ${restored##*/} ($kind);" \
 		"$before batches checked, $after acknowledged after its start" >&3
 }
