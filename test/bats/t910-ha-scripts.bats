@@ -316,14 +316,17 @@ chains_whole() {
 	grep -q 'failed with status 42' "$T/ckpt.err"
 	[ "$(latest)" = "$old" ]
 	[ -z "$(find "$ROOT" -maxdepth 1 -name '.*partial*')" ]
-	# what a run killed with cs-dump leaves, the next run removes
-	mkdir "$ROOT/.20200101T000000.000000Z.partial-99999" "$ROOT/20200101T000001.000000Z"
-	touch "$ROOT/.20200101T000000.000000Z.partial-99999/pages.img" "$ROOT/20200101T000001.000000Z/pages.img"
+	# what a run killed with cs-dump leaves, the next run removes (even one
+	# dated in the future: only complete checkpoints count for the order)
+	mkdir "$ROOT/.20200101T000000.000000Z.partial-99999" "$ROOT/20200101T000001.000000Z" \
+		"$ROOT/29990101T000000.000000Z"
+	touch "$ROOT/.20200101T000000.000000Z.partial-99999/pages.img" "$ROOT/20200101T000001.000000Z/pages.img" \
+		"$ROOT/29990101T000000.000000Z/pages.img"
 
 	ckpt_ok -K 5
 	[ "$(info "$(latest)" kind)" = full ]   # after a failure, never an incremental
 	[ -z "$(find "$ROOT" -maxdepth 1 -name '.*partial*')" ]
-	[ ! -e "$ROOT/20200101T000001.000000Z" ]
+	[ ! -e "$ROOT/20200101T000001.000000Z" ] && [ ! -e "$ROOT/29990101T000000.000000Z" ]
 	ckpt_ok -K 5
 	[ "$(info "$(latest)" kind)" = incremental ]
 
