@@ -68,7 +68,7 @@
 #include "tprog.h"
 
 #define NS 1000000000LL
-#define TOL (300 * 1000000LL)	/* ns */
+#define TOL (900 * 1000000LL)	/* ns: a loaded 2-CPU machine oversleeps by up to ~0.5 s */
 
 static unsigned checked;
 static int64_t t_setup;		/* CLOCK_MONOTONIC ns at the end of set-up */
@@ -677,7 +677,7 @@ static void *sleep_thread(void *arg)
 		s->err = s->ret ? errno : 0;
 	}
 	if (!s->clock_ns && tp_corrupting("sleep"))
-		usleep(1200000);	/* as a sleep restarted from the beginning */
+		usleep(2000000);	/* as a sleep restarted from the beginning */
 	s->took = mono_ns() - t0;
 	return NULL;
 }
