@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -132,8 +134,23 @@ int sk_peek_queue(int sk, int dgram, int inet, int eof0, const char *what, SkQue
 			       what);
 			goto out;
 		}
-		if (r == 0 && (!dgram || eof0))
+		if (r == 0 && !dgram)
 			break;	/* end of stream: the peer shut down */
+		if (r == 0 && eof0) {
+			/* a seqpacket socket shut down for reading also peeks 0 at
+			 * the end of its queue: an empty message only if bytes are
+			 * still queued past it (SIOCINQ: the bytes of every queued
+			 * message of a seqpacket socket, unix(7)); the next peek
+			 * skips it, as it is marked peeked now */
+			int inq = 0;
+
+			if (ioctl(sk, SIOCINQ, &inq)) {
+				pr_perror("%s: cannot read the queue length (SIOCINQ)", what);
+				goto out;
+			}
+			if (inq <= off)
+				break;
+		}
 		if (*n > (1u << 20)) {
 			pr_err("%s: more than a million messages queued", what);
 			goto out;

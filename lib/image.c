@@ -195,6 +195,26 @@ void img_free(struct img *img)
 /* The inventory loaded by inventory_load: images not listed are refused. */
 static InventoryEntry *loaded_inv;
 
+/*
+ * Open image file name under dirfd for reading: a regular file only (a
+ * FIFO, a device or /dev/zero behind a symlink would block or never end).
+ * Returns the fd, or -1 with errno set (EINVAL: not a regular file).
+ */
+static int open_image_fd(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 struct img *img_open(int dirfd, const char *name, uint32_t magic)
 {
 	struct img *img;
@@ -215,9 +235,12 @@ struct img *img_open(int dirfd, const char *name, uint32_t magic)
 	if (!img)
 		return NULL;
 	snprintf(img->name, sizeof(img->name), "%s", name);
-	img->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	img->fd = open_image_fd(dirfd, name);
 	if (img->fd < 0) {
-		pr_perror("cannot open image %s", name);
+		if (errno == EINVAL)
+			pr_err("image %s is not a regular file", name);
+		else
+			pr_perror("cannot open image %s", name);
 		free(img);
 		return NULL;
 	}
@@ -336,15 +359,17 @@ static int check_image(int dirfd, const ImageSum *s, char *why, size_t len)
 	char buf[1 << 16];
 	uint32_t crc = 0;
 	uint64_t size = 0;
-	ssize_t r;
+	ssize_t r = 0;
 	int fd;
 
 	if (strchr(s->name, '/') || s->name[0] == '.')
 		return snprintf(why, len, "inventory names a bad image file %s", s->name), -1;
-	fd = openat(dirfd, s->name, O_RDONLY | O_CLOEXEC);
+	fd = open_image_fd(dirfd, s->name);
+	if (fd < 0 && errno == EINVAL)
+		return snprintf(why, len, "image %s is not a regular file", s->name), -1;
 	if (fd < 0)
 		return snprintf(why, len, "image %s listed in the inventory cannot be opened: %m", s->name), -1;
-	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+	while (size <= s->size && (r = read(fd, buf, sizeof(buf))) > 0) {
 		crc = crc32c(crc, buf, r);
 		size += r;
 	}

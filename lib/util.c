@@ -85,7 +85,7 @@ ssize_t read_all(int fd, void *buf, size_t len)
 
 void *read_file_at(int dirfd, const char *path, size_t *lenp, size_t max)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);	/* a FIFO must not block */
 	size_t cap = 4096, len = 0;
 	char *buf;
 

@@ -260,6 +260,8 @@ static void set_up(void)
 	send_all(sq[0], "s1", 2);
 	send_all(sq[0], "second msg", 10);
 	send_all(sq[1], "rev", 3);
+	send_all(sq[1], "", 0);		/* an empty message before more data */
+	send_all(sq[1], "after", 5);
 	if (shutdown(sq[1], SHUT_WR))
 		tp_die("shutdown");
 
@@ -468,6 +470,8 @@ static void check_unix(void)
 	check_msg(sq[1], "seqpacket message 1", "s1", 2);
 	check_msg(sq[1], "seqpacket message 2", "second msg", 10);
 	check_msg(sq[0], "seqpacket message back", "rev", 3);
+	check_msg(sq[0], "seqpacket empty message back", "", 0);
+	check_msg(sq[0], "seqpacket message back after the empty one", "after", 5);
 	r = recv(sq[0], b, 10, MSG_DONTWAIT);
 	check(r == 0, "seqpacket shutdown", "after the data, recv gives %zd, want 0 (end of file)", r);
 	r = send(sq[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
