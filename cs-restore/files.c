@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,8 +87,26 @@ static int make_listener(const InetSkEntry *s, int listen_too)
 	return sk;
 }
 
+/* The stub's working area: above the highest fd, 64 spare, the error pipe, one per object. */
+#define STUB_FD_GAP 64
+
 int check_files(struct rst_ctx *c)
 {
+	struct rlimit rl;
+	uint64_t maxfd = 0;
+
+	for (size_t i = 0; i < c->nr_fds; i++)
+		if (c->fds[i]->fd > maxfd)
+			maxfd = c->fds[i]->fd;
+	/* stub_files puts every object above the highest fd before moving it
+	 * into place: the hard RLIMIT_NOFILE must leave room (getrlimit(2)) */
+	if (c->nr_fds && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY &&
+	    maxfd + 1 + STUB_FD_GAP + 1 + c->nr_fds + 1 > rl.rlim_max)
+		return pr_err("fd %llu is too close to the hard limit of open files (RLIMIT_NOFILE %llu): the restore "
+			      "needs %llu descriptors above it; raise the limit (ulimit -Hn) to at least %llu",
+			      (unsigned long long)maxfd, (unsigned long long)rl.rlim_max,
+			      (unsigned long long)(STUB_FD_GAP + 2 + c->nr_fds),
+			      (unsigned long long)(maxfd + STUB_FD_GAP + 3 + c->nr_fds));
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
 
@@ -280,7 +299,7 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	for (size_t i = 0; i < c->nr_fds; i++)
 		if ((int)c->fds[i]->fd >= base)
 			base = c->fds[i]->fd + 1;
-	base += 64;
+	base += STUB_FD_GAP;
 	tmp = calloc(c->nr_fds + 1, sizeof(int));
 	if (!tmp) {
 		snprintf(err, len, "out of memory");

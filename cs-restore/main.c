@@ -327,6 +327,7 @@ int main(int argc, char **argv)
 	return 128 + WTERMSIG(status);
 err:
 	kill_stub(&c);
+	unix_undo(&c);
 	pr_info("restore from %s failed; nothing was left running", o.dir);
 	return 1;
 }

@@ -28,6 +28,8 @@
 
 struct rst_ctx {
 	int dirfd;
+	char **unix_made;		/* socket paths free at the check: unix_undo removes them */
+	size_t nr_unix_made;
 	pid_t pid;
 	InventoryEntry *inv;
 	ProcessEntry *proc;

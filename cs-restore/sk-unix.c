@@ -52,7 +52,6 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 	char path[PATH_MAX + 256], name[128];
 	struct stat st;
 
-	(void)c;
 	if (!s)
 		return pr_err("fd %u: unix socket without its unix_sk_entry in files.img", e->fd);
 	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
@@ -99,6 +98,15 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 			return -1;
 		}
 		free(d);
+		/* made by this restore: removed again if it fails (unix_undo) */
+		if (path[0] == '/') {
+			char **n = realloc(c->unix_made, (c->nr_unix_made + 1) * sizeof(*n));
+
+			if (!n || !(n[c->nr_unix_made] = xstrdup(path)))
+				return n ? (c->unix_made = n, -1) : -1;
+			c->unix_made = n;
+			c->nr_unix_made++;
+		}
 		return 0;
 	}
 	if (!S_ISSOCK(st.st_mode))
@@ -486,4 +494,13 @@ out:
 	free(m.fd);
 	free(m.closer);
 	return ret;
+}
+
+void unix_undo(struct rst_ctx *c)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < c->nr_unix_made; i++)
+		if (!lstat(c->unix_made[i], &st) && S_ISSOCK(st.st_mode) && unlink(c->unix_made[i]))
+			pr_warn("cannot remove the socket file %s made by the failed restore: %m", c->unix_made[i]);
 }

@@ -15,6 +15,12 @@
  * to, which the restore unlinks), its abstract name is free. 0 or -1 (logged).
  */
 int check_unix(struct rst_ctx *c, const FdEntry *e);
+/*
+ * unix_undo - after a failed restore, once the stub is gone: remove the
+ * socket files at the absolute paths that check_unix found free, so that a
+ * failed restore leaves nothing behind. Never fails (a warning per file).
+ */
+void unix_undo(struct rst_ctx *c);
 
 /*
  * unix_make_all - in the stub: create every unix socket of c at once (pairs,
