@@ -67,6 +67,23 @@ struct dump_ctx {
 		int own_ns;			/* in a time namespace other than ours */
 		int64_t off_mono, off_boot;	/* that namespace's offsets, ns */
 	} clocks;
+
+	/* pstree.c: the process tree this process belongs to */
+	struct dump_tree *tree;
+	size_t idx;			/* place in tree->n (0: the root) */
+	char sfx[24];			/* image name suffix (img_pname): "", "-PID" */
+	int seized;			/* pt holds its threads */
+};
+
+/* pstree.c: the processes dumped together, in the order cs-restore makes them */
+struct tree_node {
+	pid_t pid, ppid;
+	struct dump_ctx *c;		/* a live process, or NULL for a zombie */
+	ProcessEntry *zpe;		/* a zombie's entry */
+};
+struct dump_tree {
+	struct tree_node *n;		/* n[0]: the root; a parent before its children */
+	size_t nr;
 };
 
 /* threads.c */
@@ -74,8 +91,8 @@ struct dump_ctx {
 /* peek_pending - queued siginfos of tid (shared=1: the process-wide queue), appended to *out. */
 int peek_pending(pid_t tid, int shared, SiginfoEntry ***out, size_t *n);
 int add_siginfo(SiginfoEntry ***arr, size_t *n, const siginfo_t *si);
-/* check_dumpable - refuse what cannot be saved yet (child processes), and
- * suspend seccomp (seccomp_suspend), before anything runs in the target. */
+/* check_dumpable - suspend seccomp (seccomp_suspend) before anything runs
+ * in the target. 0 or -1. */
 int check_dumpable(struct dump_ctx *c);
 int dump_threads(struct dump_ctx *c);
 /* dump_pending - pending signals of every thread and of the process, after
@@ -88,7 +105,6 @@ int remote_scratch_map(struct dump_ctx *c);
 int remote_scratch_unmap(struct dump_ctx *c);
 int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len);
 int dump_process(struct dump_ctx *c);
-int write_process(struct dump_ctx *c);
 
 /* mm.c */
 /* dump_mm - VMAs, mm fields and pages; with c->go, dead pages are left out
@@ -269,6 +285,53 @@ int check_timens_target(pid_t pid);
 int dump_clocks(struct dump_ctx *c);
 /* write_timens - timens.img from c->clocks. 0 or -1. */
 int write_timens(struct dump_ctx *c);
+
+/* pstree.c */
+/*
+ * tree_seize - seize root (its pid, dirfd and pidfd set) and every
+ * descendant, each frozen as pt_seize does, re-reading the children lists
+ * of the frozen processes until nothing is new; zombies are recorded, not
+ * seized. A descendant that is traced or in other namespaces is refused.
+ * t gets the processes in depth-first order. Returns 0, or -1 (logged;
+ * whatever was seized is released by tree_release).
+ * Source: proc(5) /proc/PID/task/TID/children.
+ */
+int tree_seize(struct dump_tree *t, struct dump_ctx *root);
+int tree_seize_children(struct dump_tree *t, struct dump_ctx *root, pid_t pid);
+/* tree_release - detach every seized process of t, children first. 0 or -1. */
+int tree_release(struct dump_tree *t);
+/* tree_has - 1 when pid is a process (or zombie) of t. */
+int tree_has(const struct dump_tree *t, pid_t pid);
+/*
+ * tree_check_ids - after dump_process of each: every process group and
+ * session can be made again by setsid/setpgid from inside the tree (a group
+ * or session led from outside is refused, except the root's own). 0 or -1.
+ */
+int tree_check_ids(struct dump_tree *t);
+/*
+ * tree_share_fds - in dump_files of a process other than the root: each
+ * fd that is the same open file description as an fd of an earlier
+ * process (kcmp(2) KCMP_FILE) gets from_pid/from_fd. 0 or -1.
+ */
+int tree_share_fds(struct dump_ctx *c);
+/*
+ * tree_park_fds - after dump_files of all: a pipe end or socketpair end
+ * whose pipe or peer an earlier process holds is made by that process,
+ * which keeps it (a parked entry above its own fds) for the later one.
+ * Returns 0, or -1 (a named unix socket connected across processes).
+ */
+int tree_park_fds(struct dump_tree *t);
+/* tree_check_pipes - every pipe end has its other end in the tree. 0 or -1. */
+int tree_check_pipes(struct dump_tree *t);
+/* write_pstree - pstree.img: one ProcessEntry per process of t, in order. 0 or -1. */
+int write_pstree(struct dump_tree *t, struct img_sums *sums);
+/* tree_merge_sums - the image sums of every process into the root's. 0 or -1. */
+int tree_merge_sums(struct dump_tree *t);
+/* tree_free - free every process of t but the root (which the caller owns). */
+void tree_free(struct dump_tree *t);
+
+/* check_target (main.c) - what can be told of pid before seizing it. 0 or -1 (logged). */
+int check_target(pid_t pid);
 
 void dump_ctx_free(struct dump_ctx *c);
 

@@ -393,23 +393,9 @@ int dump_files(struct dump_ctx *c, int tcp, int shell_job)
 			}
 	}
 	free(fds);
-	/* a pipe must have both ends here: data written to an outside reader, or
-	 * coming from an outside writer, could not be kept across the restore */
-	for (size_t i = 0; i < c->nr_fds; i++) {
-		FdEntry *e = c->fds[i];
-		uint32_t mine = e->flags & O_ACCMODE;
-		int other = 0;
-
-		if (e->type != FD_PIPE || mine == O_RDWR)
-			continue;
-		for (size_t j = 0; j < c->nr_fds && !other; j++)
-			other = c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino &&
-				(c->fds[j]->flags & O_ACCMODE) != mine;
-		if (!other)
-			return pr_err("fd %u is the %s end of a pipe whose other end is outside process %d: "
-				      "not supported yet", e->fd, mine == O_WRONLY ? "write" : "read", c->pid);
-	}
-	if (check_unix_peers(c, !!(tcp & DUMP_TCP_CLOSE)))
+	/* pipes with an end elsewhere and unix peers are checked once every
+	 * process of the tree is collected (tree_check_pipes, check_unix_peers) */
+	if (tree_share_fds(c))
 		return -1;
 	pr_info("%zu fds collected", c->nr_fds);
 	return 0;
@@ -420,7 +406,8 @@ err:
 
 int write_files(struct dump_ctx *c)
 {
-	struct img *img = img_create(c->dirfd, "files.img", MAGIC_FILES);
+	char n[64];
+	struct img *img = img_create(c->dirfd, img_pname(n, sizeof(n), "files", c->sfx), MAGIC_FILES);
 
 	if (!img)
 		return -1;

@@ -191,7 +191,7 @@ static int check_proc_locks(struct dump_ctx *c)
 int dump_locks(struct dump_ctx *c, int file_locks)
 {
 	for (size_t i = 0; i < c->nr_fds; i++)
-		if (!c->fds[i]->has_peer_fd && fd_locks(c, c->fds[i], file_locks))
+		if (!c->fds[i]->has_peer_fd && !c->fds[i]->has_from_pid && fd_locks(c, c->fds[i], file_locks))
 			return -1;
 	if (check_proc_locks(c))
 		return -1;
@@ -203,10 +203,11 @@ int dump_locks(struct dump_ctx *c, int file_locks)
 int write_locks(struct dump_ctx *c)
 {
 	struct img *img;
+	char n[64];
 
 	if (!c->nr_locks)
 		return 0;
-	img = img_create(c->dirfd, "file-locks.img", MAGIC_FILE_LOCKS);
+	img = img_create(c->dirfd, img_pname(n, sizeof(n), "file-locks", c->sfx), MAGIC_FILE_LOCKS);
 	if (!img)
 		return -1;
 	for (size_t i = 0; i < c->nr_locks; i++)

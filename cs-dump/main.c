@@ -53,9 +53,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: cs-dump -t PID -D DIR [options]\n"
-		"Checkpoint process PID (and its threads) into the image directory DIR.\n"
+		"Checkpoint process PID, its threads and its descendants into the image\n"
+		"directory DIR.\n"
 		"\n"
-		"  -t, --tree PID         process to dump (-p, --pid is the same)\n"
+		"  -t, --tree PID         root of the process tree to dump (-p, --pid is the same)\n"
 		"  -D, --images-dir DIR   where to write the images; must not exist or be empty\n"
 		"  -R, --leave-running    let the process go on after the dump (default: kill it)\n"
 		"      --tcp-close        drop TCP connections, and unix connections of clients\n"
@@ -86,7 +87,7 @@ static void usage(FILE *f)
 		"  -h, --help             this help\n"
 		"  -V, --version          print the version\n"
 		"\n"
-		"Exit status: 0 on success, 1 on any error (the process is left running as before).\n"
+		"Exit status: 0 on success, 1 on any error (the processes are left running as before).\n"
 		"See cs-dump(8).\n");
 }
 
@@ -296,10 +297,16 @@ static void remove_dir(const char *path)
 		DIR *d = fdopendir(dup(dfd));
 		struct dirent *de;
 
+		static const char *per_pid[] = { "core-", "mm-", "pagemap-", "pages-", "files-", "ghost-files-",
+						 "file-locks-" };
+
 		while (d && (de = readdir(d)))
-			if (!strncmp(de->d_name, "core-", 5)) {
+			for (size_t i = 0; i < ARRAY_SIZE(per_pid); i++) {
+				if (strncmp(de->d_name, per_pid[i], strlen(per_pid[i])))
+					continue;
 				snprintf(name, sizeof(name), "%s", de->d_name);
 				unlinkat(dfd, name, 0);
+				break;
 			}
 		if (d)
 			closedir(d);
@@ -367,7 +374,7 @@ static int write_inventory(struct dump_ctx *c)
 }
 
 /* What can be told before seizing: refuse early, naming the reason. */
-static int check_target(pid_t pid)
+int check_target(pid_t pid)
 {
 	static const char *ns[] = { "mnt", "net", "pid", "uts", "ipc", "user", "cgroup" };	/* time: timens.c */
 	char buf[64], path[64], a[128], b[128];
@@ -467,6 +474,7 @@ int main(int argc, char **argv)
 {
 	struct dump_opts o = { 0 };
 	struct dump_ctx c = { 0 };
+	struct dump_tree tree = { 0 };
 	DumpStatsEntry st = DUMP_STATS_ENTRY__INIT;
 	char tmp[PATH_MAX];
 	uint64_t t0, t_start = now_us(), t_frozen;
@@ -522,35 +530,76 @@ int main(int argc, char **argv)
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
 	t0 = now_us();
-	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))
-		goto err;
 	seized = 1;
+	/* the whole tree is frozen before anything is read */
+	if (cs_fault("seize") || tree_seize(&tree, &c))
+		goto err;
 	if (dump_clocks(&c))
 		goto err;
 	st.freeze_us = now_us() - t0;
-	pr_info("froze %d threads of %d in %llu us", c.pt.nr, o.pid, (unsigned long long)st.freeze_us);
+	pr_info("froze %d threads of %d (%zu processes) in %llu us", c.pt.nr, o.pid, tree.nr,
+		(unsigned long long)st.freeze_us);
+	if (tree.nr > 1 && o.track_mem) {
+		pr_err("--track-mem: process %d has child process %d: not supported for process trees yet", o.pid,
+		       tree.n[1].pid);
+		goto err;
+	}
 
-	if (check_dumpable(&c) || remote_scratch_map(&c) || cs_fault("threads") || dump_threads(&c) ||
-	    cs_fault("process") || dump_process(&c) || remote_scratch_unmap(&c))
+	for (size_t i = 0; i < tree.nr; i++) {
+		struct dump_ctx *p = tree.n[i].c;
+
+		if (!p)
+			continue;	/* a zombie: pstree.c has what there is */
+		if (check_dumpable(p) || remote_scratch_map(p) || cs_fault("threads") || dump_threads(p) ||
+		    cs_fault("process") || dump_process(p) || remote_scratch_unmap(p))
+			goto err;
+		if (cs_fault("files") || dump_files(p, o.tcp, o.shell_job) || dump_ghosts(p, o.ghost_limit) ||
+		    dump_locks(p, o.file_locks))
+			goto err;
+	}
+	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
+	    tree_check_pipes(&tree))
 		goto err;
-	if (cs_fault("files") || dump_files(&c, o.tcp, o.shell_job) || dump_ghosts(&c, o.ghost_limit) ||
-	    dump_locks(&c, o.file_locks))
-		goto err;
-	if ((c.track && (cs_fault("track") || track_frozen(&c))) || dump_mm(&c, &st) || dump_pending(&c))	/* pending: after the last remote syscall */
-		goto err;
-	st.pages_present = c.pages_present;
-	st.pages_dead = c.pages_dead;
+	{
+		uint64_t memdump_us = 0;
+
+		for (size_t i = 0; i < tree.nr; i++) {
+			struct dump_ctx *p = tree.n[i].c;
+
+			if (!p)
+				continue;
+			/* pending: after the last remote syscall */
+			if ((p->track && (cs_fault("track") || track_frozen(p))) || dump_mm(p, &st) || dump_pending(p))
+				goto err;
+			st.pages_present += p->pages_present;
+			st.pages_dead += p->pages_dead;
+			memdump_us += st.memdump_us;
+		}
+		st.memdump_us = memdump_us;
+	}
 
 	if (o.leave_running) {
-		/* every page is in our buffer: let the target go before compressing */
-		tcp_est_leave(&c);
-		if (pt_release(&c.pt))
+		/* every page is in our buffer: let the targets go before compressing */
+		if (tree_release(&tree))
 			goto err;
 		released = 1;
 		st.frozen_us = now_us() - t0;
 	}
-	if (cs_fault("write") || write_threads(&c) || write_process(&c) || write_files(&c) || write_ghosts(&c) ||
-	    write_locks(&c) || write_timens(&c) || write_mm(&c, &st.pages_written, &st.pages_zero, &st.bytes_written))
+	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c))
+		goto err;
+	for (size_t i = 0; i < tree.nr; i++) {
+		struct dump_ctx *p = tree.n[i].c;
+		uint64_t pw, pz, bw;
+
+		if (!p)
+			continue;
+		if (write_threads(p) || write_files(p) || write_ghosts(p) || write_locks(p) || write_mm(p, &pw, &pz, &bw))
+			goto err;
+		st.pages_written += pw;
+		st.pages_zero += pz;
+		st.bytes_written += bw;
+	}
+	if (tree_merge_sums(&tree))
 		goto err;
 	st.has_bytes_raw = 1;
 	st.bytes_raw = st.pages_written * PAGE_SIZE;
@@ -572,32 +621,35 @@ int main(int argc, char **argv)
 	track_commit(&c, o.leave_running);
 
 	if (!o.leave_running) {
-		tcp_repair_dropped(&c);
-		pt_kill(&c.pt);	/* still frozen: it does nothing after the dump */
+		for (size_t i = 0; i < tree.nr; i++)
+			if (tree.n[i].c) {
+				tcp_repair_dropped(tree.n[i].c);
+				pt_kill(&tree.n[i].c->pt);	/* still frozen: it does nothing after the dump */
+				tree.n[i].c->seized = 0;
+			}
 		released = 1;
-		if (wait_gone(o.pid, 10)) {
-			unsigned long long f[53] = { 0 };
+		/* zombies of the tree go with their parent (init reaps them) */
+		for (size_t i = 0; i < tree.nr; i++)
+			if (wait_gone(tree.n[i].pid, 10)) {
+				unsigned long long f[53] = { 0 };
 
-			proc_stat_fields(o.pid, f);
-			pr_err("process %d was killed but is still there after 10 s (parent %llu has not reaped it)",
-			       o.pid, f[4]);
-			goto out_fail;
-		}
+				proc_stat_fields(tree.n[i].pid, f);
+				pr_err("process %d was killed but is still there after 10 s (parent %llu has not reaped it)",
+				       tree.n[i].pid, f[4]);
+				goto out_fail;
+			}
 	}
 	if (st.runtime_why && o.runtime != RT_NONE)
 		pr_warn("runtime: every page of %d was saved: %s", o.pid, st.runtime_why);
 	if (o.display_stats)
 		print_stats(&st);
 	pr_info("dump of %d complete in %s", o.pid, o.dir);
+	tree_free(&tree);
 	dump_ctx_free(&c);
 	return 0;
 err:
-	if (seized && !released) {
-		if (c.scratch)
-			remote_scratch_unmap(&c);
-		tcp_est_leave(&c);
-		pt_release(&c.pt);
-	}
+	if (seized && !released)
+		tree_release(&tree);
 	if (dir_made) {
 		remove_dir(tmp);
 		if (was_empty)
@@ -605,6 +657,7 @@ err:
 	}
 	pr_info("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
 out_fail:
+	tree_free(&tree);
 	dump_ctx_free(&c);
 	return 1;
 }

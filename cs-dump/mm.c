@@ -240,6 +240,10 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 			      (unsigned long long)v->start, (unsigned long long)v->end, v->path[0] ? v->path : "anon");
 	case VK_FILE:
 	case VK_FILE_SHARED:
+		/* shmat(2) maps the segment as the shmem file "/SYSV<key>" (ipc/shm.c) */
+		if (!strncmp(v->path, "/SYSV", 5))
+			return pr_err("VMA %#llx-%#llx of process %d is SysV shared memory (%s, shmat): not supported",
+				      (unsigned long long)v->start, (unsigned long long)v->end, c->pid, v->path);
 		if (strstr(v->path, " (deleted)"))
 			return pr_err("VMA %#llx-%#llx maps deleted file %s: not supported yet",
 				      (unsigned long long)v->start, (unsigned long long)v->end, v->path);
@@ -491,8 +495,9 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 	struct page_writer *pw;
 	struct img *img;
 	uint64_t off = 0;
+	char name[64];
 
-	img = img_create(c->dirfd, "mm.img", MAGIC_MM);
+	img = img_create(c->dirfd, img_pname(name, sizeof(name), "mm", c->sfx), MAGIC_MM);
 	if (!img)
 		return -1;
 	if (img_write_msg(img, &c->mm->base)) {
@@ -503,7 +508,7 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 		return -1;
 
 	c->slots_zeroed = zero_free_slots(c);
-	pw = pw_open(c->dirfd);
+	pw = pw_open_as(c->dirfd, c->sfx);
 	if (!pw)
 		return -1;
 	*pages_written = *pages_zero = 0;

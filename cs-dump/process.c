@@ -170,8 +170,9 @@ static char *link_of(pid_t pid, const char *what)
 
 /*
  * A process that leads a process group or session whose other members stay
- * behind keeps its PID in use as their group or session ID once killed: the
- * restore could never get that PID back. Refuse such a dump.
+ * behind (outside the dumped tree) keeps its PID in use as their group or
+ * session ID once killed: the restore could never get that PID back.
+ * Refuse such a dump.
  */
 static int check_group_members(struct dump_ctx *c, pid_t pgid, pid_t sid)
 {
@@ -187,7 +188,7 @@ static int check_group_members(struct dump_ctx *c, pid_t pgid, pid_t sid)
 		unsigned long long f[53];
 		pid_t p = parse_pid(de->d_name);
 
-		if (p <= 0 || p == c->pid || proc_stat_fields(p, f))
+		if (p <= 0 || p == c->pid || tree_has(c->tree, p) || proc_stat_fields(p, f))
 			continue;
 		if ((pid_t)f[5] == c->pid || (pid_t)f[6] == c->pid) {
 			closedir(d);
@@ -310,17 +311,4 @@ int dump_process(struct dump_ctx *c)
 		pe->pdeath_sig = sig;
 	}
 	return dump_seccomp(c, pe) || dump_sched(c) ? -1 : 0;
-}
-
-int write_process(struct dump_ctx *c)
-{
-	struct img *img = img_create(c->dirfd, "pstree.img", MAGIC_PSTREE);
-
-	if (!img)
-		return -1;
-	if (img_write_msg(img, &c->proc->base)) {
-		img_free(img);
-		return -1;
-	}
-	return img_close(img, &c->sums);
 }

@@ -132,10 +132,11 @@ int dump_ghosts(struct dump_ctx *c, uint64_t limit)
 int write_ghosts(struct dump_ctx *c)
 {
 	struct img *img;
+	char n[64];
 
 	if (!c->nr_ghosts)
 		return 0;
-	img = img_create(c->dirfd, "ghost-files.img", MAGIC_GHOST_FILES);
+	img = img_create(c->dirfd, img_pname(n, sizeof(n), "ghost-files", c->sfx), MAGIC_GHOST_FILES);
 	if (!img)
 		return -1;
 	for (size_t i = 0; i < c->nr_ghosts; i++)

@@ -302,7 +302,7 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close)
 		UnixSkEntry *s = u->e->usk;
 		int mutual;
 
-		if (u->e->has_peer_fd)
+		if (u->e->has_peer_fd || u->e->has_from_pid)
 			continue;
 		p = u->d.peer ? usk_by_ino(u->d.peer) : NULL;
 		if (u->d.peer && !p) {

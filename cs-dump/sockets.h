@@ -27,8 +27,9 @@ int sk_peek_queue(int sk, int dgram, int inet, int eof0, const char *what, SkQue
 int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);
 
 /*
- * check_unix_peers - after every fd is collected: each connected unix
- * socket's peer must be in the process, and the way to reconnect it is
+ * check_unix_peers - after every fd of every process of the tree is
+ * collected (c: the root, named in errors): each connected unix socket's
+ * peer must be in the tree, and the way to reconnect it is
  * recorded (socketpair, an accept on a listener of the process, a connect by
  * name). With tcp_close (--tcp-close), a stream or seqpacket connection
  * accepted from a listener of the process whose peer is outside it (a

@@ -202,26 +202,9 @@ int dump_pending(struct dump_ctx *c)
 
 int check_dumpable(struct dump_ctx *c)
 {
-	char path[96], *kids;
-
-	/* before any remote syscall: a seccomp filter could kill the target for one */
-	if (seccomp_suspend(c))
-		return -1;
-	for (int i = 0; i < c->pt.nr; i++) {
-		pid_t tid = c->pt.t[i].tid;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->pid, tid);
-		kids = read_file_at(AT_FDCWD, path, NULL, 1 << 16);
-		if (kids && kids[0]) {
-			pid_t child = atoi(kids);
-
-			free(kids);
-			return pr_err("process %d has child process %d: process trees are not supported yet",
-				      c->pid, child);
-		}
-		free(kids);
-	}
-	return 0;
+	/* before any remote syscall: a seccomp filter could kill the target for
+	 * one. Children are dumped with it (pstree.c). */
+	return seccomp_suspend(c);
 }
 
 int dump_threads(struct dump_ctx *c)

@@ -110,6 +110,14 @@ int check_files(struct rst_ctx *c)
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
 
+		if (e->has_from_pid) {
+			/* made by an earlier process of the tree (check_tree: it exists) */
+			if (!e->has_from_fd || e->from_pid == (uint32_t)c->pid || !c->tree ||
+			    !tree_ctx_before(c->tree, e->from_pid, c->idx))
+				return pr_err("fd %u: comes from process %u, which is not made before process %d",
+					      e->fd, e->from_pid, c->pid);
+			continue;
+		}
 		switch (e->type) {
 		case FD_REG:
 		case FD_CHR:
@@ -176,6 +184,18 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	FdEntry *e = c->fds[i];
 	int fd = -1;
 
+	if (e->has_from_pid) {
+		/* the open file description of an earlier process: it is set up */
+		int pfd = syscall(SYS_pidfd_open, e->from_pid, 0);
+
+		fd = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, e->from_fd, 0);
+		if (fd < 0)
+			snprintf(err, len, "fd %u: cannot take fd %u of process %u (pidfd_getfd): %m", e->fd,
+				 e->from_fd, e->from_pid);
+		if (pfd >= 0)
+			close(pfd);
+		return fd;
+	}
 	switch (e->type) {
 	case FD_REG:
 	case FD_CHR:

@@ -49,11 +49,12 @@ static void describe(const FileLockEntry *l, char *buf, size_t len)
 int read_locks(struct rst_ctx *c)
 {
 	struct img *img;
+	char n[64];
 	int r;
 
-	if (!img_listed("file-locks.img"))
+	if (!img_listed(img_pname(n, sizeof(n), "file-locks", c->sfx)))
 		return 0;
-	img = img_open(c->dirfd, "file-locks.img", MAGIC_FILE_LOCKS);
+	img = img_open(c->dirfd, n, MAGIC_FILE_LOCKS);
 	if (!img)
 		return -1;
 	for (;;) {
@@ -72,7 +73,7 @@ int read_locks(struct rst_ctx *c)
 		arr[c->nr_locks++] = l;
 		e = fd_of(c, l->fd);
 		if (l->kind < LK_FLOCK || l->kind > LK_OFD || (l->type != F_RDLCK && l->type != F_WRLCK) ||
-		    l->start < 0 || l->len < 0 || !e || e->has_peer_fd || (e->type != FD_REG && e->type != FD_CHR)) {
+		    l->start < 0 || l->len < 0 || !e || (e->has_peer_fd || e->has_from_pid) || (e->type != FD_REG && e->type != FD_CHR)) {
 			r = pr_err("file-locks.img: the lock of fd %u is corrupt", l->fd);
 			break;
 		}

@@ -182,17 +182,16 @@ static int read_one(int dirfd, const char *name, uint32_t magic, const ProtobufC
 	return r < 0 ? -1 : 0;
 }
 
-static int read_images(struct rst_ctx *c)
+/* The images of one live process: mm, its threads' cores, files. */
+static int read_proc_images(struct rst_ctx *c)
 {
 	struct img *img;
+	char n[64];
 	int r;
 
-	if (inventory_load(c->dirfd, &c->inv))
+	if (read_one(c->dirfd, img_pname(n, sizeof(n), "mm", c->sfx), MAGIC_MM, &mm_entry__descriptor,
+		     (ProtobufCMessage **)&c->mm))
 		return -1;
-	if (read_one(c->dirfd, "pstree.img", MAGIC_PSTREE, &process_entry__descriptor, (ProtobufCMessage **)&c->proc) ||
-	    read_one(c->dirfd, "mm.img", MAGIC_MM, &mm_entry__descriptor, (ProtobufCMessage **)&c->mm))
-		return -1;
-	c->pid = c->proc->pid;
 	c->nr_cores = c->proc->n_threads;
 	if (!c->nr_cores || c->nr_cores > 65536)
 		return pr_err("pstree.img: corrupt thread list");
@@ -209,7 +208,7 @@ static int read_images(struct rst_ctx *c)
 		if (c->cores[i]->tid != c->proc->threads[i])
 			return pr_err("%s: holds thread %u", name, c->cores[i]->tid);
 	}
-	img = img_open(c->dirfd, "files.img", MAGIC_FILES);
+	img = img_open(c->dirfd, img_pname(n, sizeof(n), "files", c->sfx), MAGIC_FILES);
 	if (!img)
 		return -1;
 	for (;;) {
@@ -228,6 +227,96 @@ static int read_images(struct rst_ctx *c)
 	}
 	img_free(img);
 	return r < 0 ? -1 : 0;
+}
+
+static int unmap_hole(struct rst_ctx *c);
+
+/*
+ * pstree.img: one record per process, the root first. Every process gets a
+ * context of its own, with the options of the root (c) and its own images.
+ */
+static int read_images(struct rst_ctx *c, struct rst_tree *t)
+{
+	struct img *img;
+	int r;
+
+	if (inventory_load(c->dirfd, &c->inv))
+		return -1;
+	img = img_open(c->dirfd, "pstree.img", MAGIC_PSTREE);
+	if (!img)
+		return -1;
+	for (;;) {
+		ProcessEntry *pe;
+		struct rst_ctx *k, **arr;
+
+		r = img_read_msg(img, &process_entry__descriptor, (ProtobufCMessage **)&pe);
+		if (r <= 0)
+			break;
+		k = t->nr ? xmalloc(sizeof(*k)) : c;
+		arr = xrealloc(t->p, (t->nr + 1) * sizeof(*arr));
+		if (!k || !arr || t->nr >= 65536) {
+			r = -1;
+			break;
+		}
+		if (k != c)
+			*k = *c;	/* the options and the directory; its own state is read below */
+		t->p = arr;
+		t->p[t->nr] = k;
+		k->proc = pe;
+		k->pid = pe->pid;
+		k->tree = t;
+		k->idx = t->nr++;
+		snprintf(k->sfx, sizeof(k->sfx), k->idx ? "-%u" : "", pe->pid);
+	}
+	img_free(img);
+	if (r < 0)
+		return -1;
+	if (!t->nr)
+		return pr_err("image pstree.img is empty");
+	if (c->proc->zombie)
+		return pr_err("pstree.img: the root process is a zombie");
+	for (size_t i = 0; i < t->nr; i++)
+		if (!t->p[i]->proc->zombie && read_proc_images(t->p[i]))
+			return -1;
+	return 0;
+}
+
+/* The checks of every live process; the clocks are the root's. */
+static int check_all(struct rst_ctx *c, struct rst_tree *t)
+{
+	if (read_timens(c))
+		return -1;
+	for (size_t i = 0; i < t->nr; i++) {
+		struct rst_ctx *p = t->p[i];
+
+		if (p->proc->zombie)
+			continue;
+		if (read_ghosts(p) || read_locks(p) || check_process(p) || check_threads(p) || check_mm(p) ||
+		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
+			return -1;
+	}
+	return check_tree(t) || check_timens(c);
+}
+
+/* Everything the stubs cannot do themselves, process by process. */
+static int restore_all(struct rst_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		struct rst_ctx *p = t->p[i];
+
+		if (p->proc->zombie)
+			continue;
+		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_timers(p) ||
+		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) ||
+		    restore_seccomp(p) || restore_creds(p) || unmap_hole(p) || finish_threads(p))
+			return -1;
+	}
+	if (cs_fault("finish"))
+		return -1;
+	for (size_t i = 0; i < t->nr; i++)
+		if (!t->p[i]->proc->zombie && tcp_est_finish(t->p[i]))
+			return -1;
+	return 0;
 }
 
 static int unmap_hole(struct rst_ctx *c)
@@ -256,10 +345,19 @@ static void kill_stub(struct rst_ctx *c)
 	c->pt.pid = 0;
 }
 
+/* Children first: a stub whose parent dies first is killed by PR_SET_PDEATHSIG anyway. */
+static void kill_stubs(struct rst_tree *t)
+{
+	for (size_t i = t->nr; i-- > 0;)
+		if (!t->p[i]->proc->zombie)
+			kill_stub(t->p[i]);
+}
+
 int main(int argc, char **argv)
 {
 	struct restore_opts o = { 0 };
 	struct rst_ctx c = { 0 };
+	struct rst_tree tree = { 0 };
 	uint64_t t0 = now_us();
 	int status;
 
@@ -291,16 +389,12 @@ int main(int argc, char **argv)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
 
 	/* 1. check: nothing is created until all of this passed */
-	if (read_images(&c) || read_ghosts(&c) || read_locks(&c) || read_timens(&c) || check_process(&c) ||
-	    check_threads(&c) || check_mm(&c) || check_files(&c) || check_timers(&c) || check_locks(&c) ||
-	    check_sched(&c) || check_seccomp(&c) || check_timens(&c) || cs_fault("check") || find_hole(&c))
+	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
-	if (create_stub(&c) || cs_fault("create"))
+	if (create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
 		goto err;
-	if (restore_mm(&c) || cs_fault("threads") || restore_threads(&c) || restore_timers(&c) || restore_signals(&c) ||
-	    restore_locks(&c) || restore_root(&c) || restore_sched(&c) || restore_seccomp(&c) || restore_creds(&c) ||
-	    unmap_hole(&c) || finish_threads(&c) || cs_fault("finish") || tcp_est_finish(&c))
+	if (restore_all(&tree))
 		goto err;
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
@@ -310,12 +404,20 @@ int main(int argc, char **argv)
 			goto err;
 		}
 	}
-	/* 4. go */
-	if (detach_all(&c))
-		goto err;
-	if (c.proc->has_stopped && c.proc->stopped)
-		kill(c.pid, SIGSTOP);	/* it was stopped when dumped */
-	pr_info("process %d restored in %llu us", c.pid, (unsigned long long)(now_us() - t0));
+	/* 4. go: children first, the root last */
+	for (size_t i = tree.nr; i-- > 0;) {
+		struct rst_ctx *p = tree.p[i];
+
+		if (p->proc->zombie)
+			continue;
+		if (detach_all(p))
+			goto err;
+		p->pt.pid = 0;
+		if (p->proc->has_stopped && p->proc->stopped)
+			kill(p->pid, SIGSTOP);	/* it was stopped when dumped */
+	}
+	pr_info("process %d restored in %llu us%s", c.pid, (unsigned long long)(now_us() - t0),
+		tree.nr > 1 ? " with its descendants" : "");
 	if (o.detach)
 		return 0;
 	while (waitpid(c.pid, &status, 0) < 0) {
@@ -326,8 +428,9 @@ int main(int argc, char **argv)
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
 err:
-	kill_stub(&c);
-	unix_undo(&c);
+	kill_stubs(&tree);
+	for (size_t i = 0; i < tree.nr; i++)
+		unix_undo(tree.p[i]);
 	pr_info("restore from %s failed; nothing was left running", o.dir);
 	return 1;
 }

@@ -50,7 +50,7 @@ int check_mm(struct rst_ctx *c)
 	int r = same_file(mm->exe, mm->exe_size, mm->exe_mtime_ns);
 
 	/* an incremental checkpoint: every parent is checked here, before anything exists */
-	c->pages = pc_open(c->dirfd, c->inv, c->dir);
+	c->pages = pc_open_as(c->dirfd, c->inv, c->dir, c->sfx);
 	if (!c->pages)
 		return -1;
 	if (r < 0)

@@ -23,11 +23,12 @@
 int read_ghosts(struct rst_ctx *c)
 {
 	struct img *img;
+	char n[64];
 	int r;
 
-	if (!img_listed("ghost-files.img"))
+	if (!img_listed(img_pname(n, sizeof(n), "ghost-files", c->sfx)))
 		return 0;
-	img = img_open(c->dirfd, "ghost-files.img", MAGIC_GHOST_FILES);
+	img = img_open(c->dirfd, n, MAGIC_GHOST_FILES);
 	if (!img)
 		return -1;
 	for (;;) {
@@ -52,7 +53,7 @@ int read_ghosts(struct rst_ctx *c)
 
 			while (j < c->nr_fds && c->fds[j]->fd != g->fds[i])
 				j++;
-			if (j == c->nr_fds || c->fds[j]->type != FD_REG || c->fds[j]->has_peer_fd)
+			if (j == c->nr_fds || c->fds[j]->type != FD_REG || (c->fds[j]->has_peer_fd || c->fds[j]->has_from_pid))
 				r = pr_err("ghost-files.img: %s names fd %u, not a file of files.img", g->path,
 					   g->fds[i]);
 		}
@@ -192,7 +193,7 @@ int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
 			FdEntry *e = c->fds[j];
 			int fd;
 
-			if (e->has_peer_fd || ghost_of(c, e) != g)
+			if ((e->has_peer_fd || e->has_from_pid) || ghost_of(c, e) != g)
 				continue;
 			fd = open(name, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
 			if (fd < 0) {

@@ -62,6 +62,20 @@ struct rst_ctx {
 	int64_t my_mono, my_boot;	/* our own time namespace's offsets, ns */
 	int64_t off_mono, off_boot;	/* the new namespace's offsets, ns */
 	int own_timens_fd;		/* our time namespace while unshared, else -1 */
+
+	/* stub.c: the process tree */
+	struct rst_tree *tree;
+	size_t idx;			/* place in tree->p (0: the root) */
+	char sfx[24];			/* image name suffix (img_pname): "", "-PID" */
+};
+
+/*
+ * Every process of pstree.img, in its order (a parent before its
+ * children). A zombie's context has only proc (proc->zombie).
+ */
+struct rst_tree {
+	struct rst_ctx **p;
+	size_t nr;
 };
 
 /* What check_regfile compares between a saved regular file and the file now. */
@@ -224,8 +238,30 @@ int timens_leave(struct rst_ctx *c, pid_t pid);
 int rst_clock_gettime(struct rst_ctx *c, clockid_t clk, struct timespec *ts);
 
 /* stub.c */
+/* find_hole - a 1 MiB range free in every process's saved layout and in
+ * ours, for the gadget and scratch pages; into c->hole of each. 0 or -1. */
 int find_hole(struct rst_ctx *c);
+/*
+ * create_stub - create the stub of the root c (clone3 with its PID), which
+ * creates its children's stubs, and each of those its own, in pstree.img
+ * order: each makes its fds (an fd of an earlier process is taken from it
+ * with pidfd_getfd(2)), then forks its children one at a time, waiting
+ * until one is set up before forking the next; a zombie child exits at
+ * once with its saved status and is left unreaped. The root stops traced
+ * by us (PTRACE_TRACEME); the others wait to be seized (seize_stubs).
+ * Returns 0 or -1 (the error of the stub that failed, logged).
+ */
 int create_stub(struct rst_ctx *c);
+/*
+ * seize_stubs - after create_stub: PTRACE_SEIZE (with PTRACE_O_EXITKILL)
+ * and interrupt the stub of every process but the root, then close the
+ * fds each parked for a later process. 0 or -1.
+ */
+int seize_stubs(struct rst_tree *t);
+/* tree_ctx_before - the live process pid among the first `before` of t, or NULL. */
+struct rst_ctx *tree_ctx_before(struct rst_tree *t, uint32_t pid, size_t before);
+/* check_tree - check phase: every PID of the tree is free and the ids can be made. 0 or -1. */
+int check_tree(struct rst_tree *t);
 
 /* mm.c */
 int check_mm(struct rst_ctx *c);

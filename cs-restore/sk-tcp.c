@@ -50,7 +50,7 @@ static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }
 
 int is_tcp_est(const FdEntry *e)
 {
-	return e->type == FD_INET && e->sk && e->sk->tcp && !e->has_peer_fd;
+	return e->type == FD_INET && e->sk && e->sk->tcp && !(e->has_peer_fd || e->has_from_pid);
 }
 
 static int sockaddr_of(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,

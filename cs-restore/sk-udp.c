@@ -88,7 +88,7 @@ int check_udp(const FdEntry *e)
 	char addr[INET6_ADDRSTRLEN] = "?";
 	int sk;
 
-	if (e->has_peer_fd || !s->src_port)
+	if ((e->has_peer_fd || e->has_from_pid) || !s->src_port)
 		return 0;
 	sk = udp_bound(s);
 	if (sk < 0) {

@@ -58,7 +58,7 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 		return pr_err("fd %u: unix socket of unknown type %u in files.img", e->fd, s->type);
 	if (s->has_name && !name_ok(s))
 		return pr_err("fd %u: unix socket name of %zu bytes in files.img", e->fd, s->name.len);
-	if (e->has_peer_fd || !s->has_name || !s->name_owned)
+	if ((e->has_peer_fd || e->has_from_pid) || !s->has_name || !s->name_owned)
 		return 0;
 	if (s->name.data[0] == 0) {
 		/* abstract: free when a probe can bind it (and the probe's close frees it) */
@@ -139,7 +139,7 @@ struct mk {
 static int idx_of(struct rst_ctx *c, uint64_t ino)
 {
 	for (size_t i = 0; i < c->nr_fds; i++)
-		if (c->fds[i]->type == FD_UNIX && !c->fds[i]->has_peer_fd && c->fds[i]->ino == ino && c->fds[i]->usk)
+		if (c->fds[i]->type == FD_UNIX && !(c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) && c->fds[i]->ino == ino && c->fds[i]->usk)
 			return i;
 	return -1;
 }
@@ -204,7 +204,7 @@ static int create(struct mk *m)
 		UnixSkEntry *s = c->fds[i]->usk;
 		int p, sp[2];
 
-		if (c->fds[i]->type != FD_UNIX || c->fds[i]->has_peer_fd || m->fd[i] >= 0 || s->has_listener_ino)
+		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || m->fd[i] >= 0 || s->has_listener_ino)
 			continue;
 		p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;
 		if (is_socketpair(c, i, p) || s->peer_closed) {
@@ -283,7 +283,7 @@ static int accept_all(struct mk *m)
 		struct sockaddr_un sa;
 		socklen_t sl;
 
-		if (c->fds[i]->type != FD_UNIX || c->fds[i]->has_peer_fd || !s->has_listener_ino)
+		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || !s->has_listener_ino)
 			continue;
 		l = idx_of(c, s->listener_ino);
 		p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;

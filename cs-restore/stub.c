@@ -4,6 +4,15 @@
  * maps a page holding a syscall instruction (the gadget for remote
  * syscalls) and a scratch page into a hole that no saved VMA uses, then
  * stops with PTRACE_TRACEME + SIGSTOP. cs-restore does the rest remotely.
+ *
+ * In a process tree, each stub forks the stubs of its children the same
+ * way, one at a time and in pstree.img order, after its own fds exist: a
+ * later stub takes an open file description of an earlier process with
+ * pidfd_getfd(2), so the earlier one must be complete. The stubs tell
+ * their parent that they are set up through a shared page (the board);
+ * the children block in pause() until cs-restore seizes them
+ * (PTRACE_SEIZE + PTRACE_INTERRUPT: a ptrace stop, of which the parent
+ * hears nothing, where a SIGSTOP would queue SIGCHLD in it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,9 +64,10 @@ static int overlaps(unsigned long s, unsigned long e, unsigned long a, unsigned 
 	return s < b && a < e;
 }
 
-/* A hole of 1 MiB free in the saved layout and in ours (the stub starts as our copy). */
+/* A hole of 1 MiB free in every saved layout and in ours (the stubs start as our copy). */
 int find_hole(struct rst_ctx *c)
 {
+	struct rst_tree *t = c->tree;
 	struct vma *mine;
 	int n;
 
@@ -68,12 +78,17 @@ int find_hole(struct rst_ctx *c)
 		unsigned long e = a + (1UL << 20);
 		int busy = 0;
 
-		for (size_t i = 0; i < c->mm->n_vmas && !busy; i++)
-			busy = overlaps(a, e, c->mm->vmas[i]->start, c->mm->vmas[i]->end);
+		for (size_t k = 0; k < t->nr && !busy; k++) {
+			MmEntry *mm = t->p[k]->mm;
+
+			for (size_t i = 0; mm && i < mm->n_vmas && !busy; i++)
+				busy = overlaps(a, e, mm->vmas[i]->start, mm->vmas[i]->end);
+		}
 		for (int i = 0; i < n && !busy; i++)
 			busy = overlaps(a, e, mine[i].start, mine[i].end);
 		if (!busy) {
-			c->hole = a;
+			for (size_t k = 0; k < t->nr; k++)
+				t->p[k]->hole = a;
 			free(mine);
 			return 0;
 		}
@@ -82,11 +97,142 @@ int find_hole(struct rst_ctx *c)
 	return pr_err("no free address range for the restore gadget");
 }
 
+/* The board: one word per process of the tree, shared by every stub. */
+enum { BOARD_WAIT, BOARD_DONE, BOARD_FAILED };
+static volatile int *board;
+static size_t board_len;	/* bytes */
+static long my_slot = -1;	/* this stub's word, -1 in cs-restore */
+
 static void stub_fail(int errfd, const char *msg)
 {
+	if (board && my_slot >= 0)
+		board[my_slot] = BOARD_FAILED;
 	if (write(errfd, msg, strlen(msg)) < 0)
 		_exit(3);
 	_exit(2);
+}
+
+/*
+ * Session and group, as far as they can be made from here (check_tree):
+ * a session leader makes its session, a group leader its group; a member
+ * of a group made earlier in the tree joins it; the root's group and
+ * session outside the tree are cs-restore's, which the stubs inherit.
+ */
+static void stub_ids(struct rst_ctx *c, int errfd)
+{
+	ProcessEntry *pe = c->proc, *root = c->tree->p[0]->proc;
+	char err[256];
+	pid_t want = pe->pgid;
+
+	if (pe->sid == pe->pid) {
+		if (setsid() < 0) {
+			snprintf(err, sizeof(err), "process %u: cannot make its session (setsid): %m", pe->pid);
+			stub_fail(errfd, err);
+		}
+		return;
+	}
+	if (!c->idx) {
+		if (pe->pgid == pe->pid)
+			setpgid(0, 0);
+		return;
+	}
+	if (pe->pgid == root->pgid && root->pgid != root->pid)
+		want = getpgid(c->tree->p[0]->pid);	/* the root's: cs-restore's group */
+	if (getpgid(0) != want && setpgid(0, want == (pid_t)pe->pid ? 0 : want)) {
+		snprintf(err, sizeof(err), "process %u: cannot join process group %d (setpgid): %m", pe->pid, want);
+		stub_fail(errfd, err);
+	}
+}
+
+/* A zombie child: its ids, its name, and its exit with the saved status. */
+static void zombie_main(struct rst_ctx *c, pid_t parent, int errfd)
+{
+	int st = c->proc->exit_status;
+	struct rlimit no_core = { 0, 0 };
+	sigset_t one;
+
+	if (getppid() != parent)
+		_exit(1);
+	stub_ids(c, errfd);
+	prctl(PR_SET_NAME, c->proc->comm);
+	if (board)
+		board[my_slot] = BOARD_DONE;
+	close(errfd);
+	if (WIFSIGNALED(st)) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&one);
+		sigaddset(&one, WTERMSIG(st));
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
+		raise(WTERMSIG(st));
+	}
+	_exit(WEXITSTATUS(st));
+}
+
+static void stub_main(struct rst_ctx *c, pid_t parent, int errfd);
+
+/*
+ * Fork the stubs of c's children in pstree.img order, each with its PID,
+ * and wait until each is set up (BOARD_DONE) or has exited (a zombie)
+ * before the next. The exit of a zombie queues its exit signal here
+ * (blocked: a blocked signal is never discarded): it is taken out again.
+ */
+static void stub_children(struct rst_ctx *c, int errfd)
+{
+	struct rst_tree *t = c->tree;
+	char err[256];
+
+	for (size_t j = c->idx + 1; j < t->nr; j++) {
+		struct rst_ctx *k = t->p[j];
+		ProcessEntry *pe = k->proc;
+		struct clone_args ca;
+		pid_t tid = pe->pid, child;
+		int sig = pe->has_exit_signal ? pe->exit_signal : SIGCHLD;
+
+		if (pe->ppid != (uint32_t)c->pid)
+			continue;
+		memset(&ca, 0, sizeof(ca));
+		ca.exit_signal = sig;
+		ca.set_tid = (uint64_t)&tid;
+		ca.set_tid_size = 1;
+		child = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (child < 0) {
+			snprintf(err, sizeof(err), "cannot create process %u%s: %m", pe->pid,
+				 errno == EEXIST ? " (the PID is taken)" : "");
+			stub_fail(errfd, err);
+		}
+		if (child == 0) {
+			my_slot = j;
+			if (pe->zombie)
+				zombie_main(k, c->pid, errfd);
+			stub_main(k, c->pid, errfd);
+		}
+		for (;;) {
+			siginfo_t si;
+
+			if (board[j] == BOARD_FAILED)
+				_exit(2);	/* it said why */
+			if (board[j] == BOARD_DONE && !pe->zombie)
+				break;
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == child) {
+				if (pe->zombie && board[j] == BOARD_DONE)
+					break;
+				snprintf(err, sizeof(err), "the restore stub of process %u died (status %d)", pe->pid,
+					 si.si_status);
+				stub_fail(errfd, err);
+			}
+			usleep(100);
+		}
+		if (pe->zombie && sig > 0) {
+			struct timespec zero = { 0, 0 };
+			sigset_t one;
+
+			sigemptyset(&one);
+			sigaddset(&one, sig);
+			sigtimedwait(&one, NULL, &zero);
+		}
+	}
 }
 
 static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
@@ -101,15 +247,16 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (c->idx)
+		munmap((void *)c->hole, HOLE_SIZE);	/* the parent's gadget: it maps its own */
 
 	/* session and group: what can be recreated from here */
-	if (pe->sid == pe->pid)
-		setsid();
-	else if (pe->pgid == pe->pid)
-		setpgid(0, 0);
+	stub_ids(c, errfd);
 
 	if (stub_files(c, &errfd, err, sizeof(err)))
 		stub_fail(errfd, err);
+	/* children before the saved handlers: with SIGCHLD ignored a zombie would be reaped */
+	stub_children(c, errfd);
 	umask(pe->umask);
 	if (chdir(pe->cwd)) {
 		snprintf(err, sizeof(err), "cannot change to the working directory %s: %m", pe->cwd);
@@ -142,6 +289,12 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 	g[2] = 0xcc;	/* int3 */
 	mprotect(g, 4096, PROT_READ | PROT_EXEC);
 	close(errfd);
+	if (c->idx) {
+		/* seized by cs-restore once the root stops (seize_stubs) */
+		board[c->idx] = BOARD_DONE;
+		for (;;)
+			pause();
+	}
 	if (ptrace(PTRACE_TRACEME, 0, 0, 0))
 		_exit(4);
 	raise(SIGSTOP);
@@ -158,6 +311,14 @@ int create_stub(struct rst_ctx *c)
 
 	if (pipe2(ep, O_CLOEXEC))
 		return pr_perror("cannot create a pipe");
+	board_len = (c->tree->nr * sizeof(int) + 4095) & ~4095UL;
+	board = mmap(NULL, board_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (board == MAP_FAILED) {
+		board = NULL;
+		close(ep[0]);
+		close(ep[1]);
+		return pr_perror("cannot map the stubs' board");
+	}
 	memset(&ca, 0, sizeof(ca));
 	ca.exit_signal = SIGCHLD;
 	ca.set_tid = (uint64_t)&tid;
@@ -187,6 +348,7 @@ int create_stub(struct rst_ctx *c)
 	}
 	if (child == 0) {
 		close(ep[0]);
+		my_slot = 0;
 		stub_main(c, parent, ep[1]);
 	}
 	close(ep[1]);
@@ -212,5 +374,101 @@ int create_stub(struct rst_ctx *c)
 	if (pt_getregs(child, &c->pt.t[0].regs))
 		return pr_perror("cannot read the stub's registers");
 	pr_info("stub %d created and stopped", child);
+	return 0;
+}
+
+int seize_stubs(struct rst_tree *t)
+{
+	for (size_t i = 1; i < t->nr; i++) {
+		struct rst_ctx *c = t->p[i];
+		pid_t pid = c->pid;
+		int status;
+
+		if (c->proc->zombie)
+			continue;
+		if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD))
+			return pr_perror("cannot seize the stub of process %d", pid);
+		c->pt.pid = pid;
+		c->pt.nr = 1;
+		c->pt.t = xzalloc(sizeof(struct pt_thread) * c->nr_cores);
+		if (!c->pt.t)
+			return -1;
+		c->pt.t[0].tid = pid;
+		c->pt.gadget = c->hole;
+		if (ptrace(PTRACE_INTERRUPT, pid, 0, 0))
+			return pr_perror("cannot stop the stub of process %d", pid);
+		if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status))
+			return pr_err("the stub of process %d did not stop as expected (status %#x)", pid, status);
+		if (pt_getregs(pid, &c->pt.t[0].regs))
+			return pr_perror("cannot read the registers of the stub of process %d", pid);
+	}
+	/* what the stubs kept for later ones is taken: close it */
+	for (size_t i = 0; i < t->nr; i++) {
+		struct rst_ctx *c = t->p[i];
+
+		for (size_t k = 0; !c->proc->zombie && k < c->nr_fds; k++) {
+			long r;
+
+			if (!c->fds[k]->parked)
+				continue;
+			r = rsys(c, 0, SYS_close, c->fds[k]->fd, 0, 0, 0, 0, 0);
+			if (r)
+				return pr_err("process %d: cannot close parked fd %u: %s", c->pid, c->fds[k]->fd,
+					      strerror(-r));
+		}
+	}
+	if (board) {
+		munmap((void *)board, board_len);
+		board = NULL;
+	}
+	if (t->nr > 1)
+		pr_info("%zu stubs seized", t->nr);
+	return 0;
+}
+
+static struct rst_ctx *ctx_of(struct rst_tree *t, uint32_t pid, size_t before)
+{
+	for (size_t i = 0; i < before && i < t->nr; i++)
+		if (t->p[i]->proc->pid == pid)
+			return t->p[i];
+	return NULL;
+}
+
+struct rst_ctx *tree_ctx_before(struct rst_tree *t, uint32_t pid, size_t before)
+{
+	struct rst_ctx *c = ctx_of(t, pid, before);
+
+	return c && !c->proc->zombie ? c : NULL;
+}
+
+int check_tree(struct rst_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		ProcessEntry *pe = t->p[i]->proc;
+		struct rst_ctx *par = i ? ctx_of(t, pe->ppid, i) : NULL;
+		char path[64];
+
+		if (i && !par)
+			return pr_err("pstree.img: process %u comes before its parent %u", pe->pid, pe->ppid);
+		if (par && par->proc->zombie)
+			return pr_err("pstree.img: process %u is the child of zombie %u", pe->pid, pe->ppid);
+		if (ctx_of(t, pe->pid, i))
+			return pr_err("pstree.img: process %u is listed twice", pe->pid);
+		if (pe->zombie) {
+			snprintf(path, sizeof(path), "/proc/%u", pe->pid);
+			if (access(path, F_OK) == 0)
+				return pr_err("PID %u is taken: cannot restore zombie %u there", pe->pid, pe->pid);
+			if (pe->n_threads != 1 || !pe->has_exit_status)
+				return pr_err("pstree.img: zombie %u is corrupt", pe->pid);
+			continue;
+		}
+		/* ids: as cs-dump checked them (pstree.c) */
+		if (i && pe->sid != pe->pid && pe->sid != par->proc->sid)
+			return pr_err("pstree.img: process %u is in session %u, its parent in %u", pe->pid, pe->sid,
+				      par->proc->sid);
+		if (i && pe->pgid != pe->pid && pe->pgid != t->p[0]->proc->pgid && !ctx_of(t, pe->pgid, i))
+			return pr_err("pstree.img: process %u is in process group %u, which is not made before it",
+				      pe->pid, pe->pgid);
+	}
 	return 0;
 }

@@ -43,6 +43,8 @@ static const struct kind {
 	{ "timens.img",		MAGIC_TIMENS,	&timens_entry__descriptor },
 };
 
+/* "core-TID.img"; and the per-process images of a process tree other than
+ * the root's: "mm-PID.img" for "mm.img" (img_pname). */
 static const struct kind *kind_of(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
@@ -51,6 +53,10 @@ static const struct kind *kind_of(const char *name)
 
 		if (k->name[l - 1] != '-' ? !strcmp(name, k->name) : !strncmp(name, k->name, l) &&
 		    (d = strspn(name + l, "0123456789")) && !strcmp(name + l + d, ".img"))
+			return k;
+		if (k->name[l - 1] != '-' && strcmp(k->name, "pstree.img") && strcmp(k->name, "timens.img") &&
+		    !strncmp(name, k->name, l - 4) && name[l - 4] == '-' &&
+		    (d = strspn(name + l - 3, "0123456789")) && !strcmp(name + l - 3 + d, ".img"))
 			return k;
 	}
 	return NULL;

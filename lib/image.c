@@ -474,3 +474,9 @@ int img_listed(const char *name)
 			return 1;
 	return 0;
 }
+
+char *img_pname(char *buf, size_t len, const char *base, const char *sfx)
+{
+	snprintf(buf, len, "%s%s.img", base, sfx ? sfx : "");
+	return buf;
+}

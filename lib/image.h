@@ -39,6 +39,14 @@ enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_IN
 
 struct img;
 
+/*
+ * img_pname - the file name of per-process image `base` ("mm", "files",
+ * ...) for the process whose suffix is sfx: "" for the root of the tree
+ * (mm.img, as in a single-process dump), "-PID" for the others
+ * (mm-PID.img). Writes at most len bytes to buf and returns buf.
+ */
+char *img_pname(char *buf, size_t len, const char *base, const char *sfx);
+
 /* crc32c - CRC-32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 

@@ -17,7 +17,13 @@
 
 int pm_map_load(int dirfd, struct pm_map *m)
 {
-	struct img *img = img_open(dirfd, "pagemap.img", MAGIC_PAGEMAP);
+	return pm_map_load_as(dirfd, "", m);
+}
+
+int pm_map_load_as(int dirfd, const char *sfx, struct pm_map *m)
+{
+	char n[64];
+	struct img *img = img_open(dirfd, img_pname(n, sizeof(n), "pagemap", sfx), MAGIC_PAGEMAP);
 	uint64_t end = 0;
 	int r;
 
@@ -109,6 +115,7 @@ struct page_chain {
 	struct page_reader *pr;	/* page stream of level pr_level */
 	int pr_level;
 	uint64_t pos;		/* pages consumed from that stream */
+	char sfx[24];		/* image suffix of level 0 (img_pname) */
 };
 
 static int add_seg(struct page_chain *pc, uint64_t vaddr, uint64_t nr, uint64_t off, int type, int level)
@@ -206,6 +213,11 @@ static int open_parent(struct page_chain *pc, const InventoryEntry *child, Inven
 
 struct page_chain *pc_open(int dirfd, const InventoryEntry *inv0, const char *name)
 {
+	return pc_open_as(dirfd, inv0, name, "");
+}
+
+struct page_chain *pc_open_as(int dirfd, const InventoryEntry *inv0, const char *name, const char *sfx)
+{
 	struct page_chain *pc = xzalloc(sizeof(*pc));
 	const InventoryEntry *inv = inv0;
 	InventoryEntry *held = NULL;
@@ -219,8 +231,13 @@ struct page_chain *pc_open(int dirfd, const InventoryEntry *inv0, const char *na
 	pc->lv[0].dirfd = dirfd;
 	snprintf(pc->lv[0].name, sizeof(pc->lv[0].name), "%s", name);
 	pc->depth = 1;
-	if (pm_map_load(dirfd, &pc->lv[0].map))
+	snprintf(pc->sfx, sizeof(pc->sfx), "%s", sfx);
+	if (pm_map_load_as(dirfd, sfx, &pc->lv[0].map))
 		goto err;
+	if (inv->seq && sfx[0]) {
+		pr_err("%s: an incremental checkpoint of a process tree", name);
+		goto err;
+	}
 	if (inv->seq && !inv->series) {
 		pr_err("%s: inventory has a sequence number but no series", name);
 		goto err;
@@ -296,7 +313,7 @@ int pc_next(struct page_chain *pc, uint64_t *vaddr, uint64_t *nr, int *type)
 		return 1;
 	if (pc->pr_level != s->level) {
 		pr_close(pc->pr);
-		pc->pr = pr_open(pc->lv[s->level].dirfd);
+		pc->pr = pr_open_as(pc->lv[s->level].dirfd, s->level ? "" : pc->sfx);
 		if (!pc->pr)
 			return pr_err("cannot read the pages of %s", pc->lv[s->level].name);
 		pc->pr_level = s->level;

@@ -38,6 +38,8 @@ struct pm_map {
  * or -1 (error logged, naming the image).
  */
 int pm_map_load(int dirfd, struct pm_map *m);
+/* pm_map_load_as - the same for the process with image suffix sfx (img_pname). */
+int pm_map_load_as(int dirfd, const char *sfx, struct pm_map *m);
 
 /* pm_map_find - index of the run holding vaddr, or -1 when m lists no such page. */
 long pm_map_find(const struct pm_map *m, uint64_t vaddr);
@@ -61,6 +63,12 @@ struct page_chain;
  * does not hold. Nothing is created. Returns the chain, or NULL.
  */
 struct page_chain *pc_open(int dirfd, const struct InventoryEntry *inv, const char *name);
+/*
+ * pc_open_as - the pages of the process with image suffix sfx (img_pname)
+ * in a checkpoint of a process tree; only the root ("") may have parent
+ * checkpoints. NULL on error (logged).
+ */
+struct page_chain *pc_open_as(int dirfd, const struct InventoryEntry *inv, const char *name, const char *sfx);
 
 /* pc_depth - checkpoints in the chain (1 for a full checkpoint). */
 int pc_depth(const struct page_chain *pc);

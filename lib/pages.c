@@ -30,12 +30,18 @@ struct page_reader {
 
 struct page_writer *pw_open(int dirfd)
 {
+	return pw_open_as(dirfd, "");
+}
+
+struct page_writer *pw_open_as(int dirfd, const char *sfx)
+{
 	struct page_writer *pw = xzalloc(sizeof(*pw));
+	char n[64];
 
 	if (!pw)
 		return NULL;
-	pw->pm = img_create(dirfd, "pagemap.img", MAGIC_PAGEMAP);
-	pw->pg = img_create(dirfd, "pages.img", MAGIC_PAGES);
+	pw->pm = img_create(dirfd, img_pname(n, sizeof(n), "pagemap", sfx), MAGIC_PAGEMAP);
+	pw->pg = img_create(dirfd, img_pname(n, sizeof(n), "pages", sfx), MAGIC_PAGES);
 	pw->cctx = ZSTD_createCCtx();
 	pw->out = xmalloc(OUTBUF);
 	if (!pw->pm || !pw->pg || !pw->cctx || !pw->out) {
@@ -124,12 +130,18 @@ void pw_abort(struct page_writer *pw)
 
 struct page_reader *pr_open(int dirfd)
 {
+	return pr_open_as(dirfd, "");
+}
+
+struct page_reader *pr_open_as(int dirfd, const char *sfx)
+{
 	struct page_reader *pr = xzalloc(sizeof(*pr));
+	char n[64];
 
 	if (!pr)
 		return NULL;
-	pr->pm = img_open(dirfd, "pagemap.img", MAGIC_PAGEMAP);
-	pr->pg = img_open(dirfd, "pages.img", MAGIC_PAGES);
+	pr->pm = img_open(dirfd, img_pname(n, sizeof(n), "pagemap", sfx), MAGIC_PAGEMAP);
+	pr->pg = img_open(dirfd, img_pname(n, sizeof(n), "pages", sfx), MAGIC_PAGES);
 	pr->dctx = ZSTD_createDCtx();
 	pr->in = xmalloc(OUTBUF);
 	if (!pr->pm || !pr->pg || !pr->dctx || !pr->in) {

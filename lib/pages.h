@@ -19,6 +19,8 @@ struct page_reader;
 
 /* pw_open - create pagemap.img and pages.img in dirfd. NULL on error (logged). */
 struct page_writer *pw_open(int dirfd);
+/* pw_open_as - the same for the process with image suffix sfx (img_pname). */
+struct page_writer *pw_open_as(int dirfd, const char *sfx);
 
 /*
  * pw_add - record nr_pages 4 KiB pages at vaddr of the given type; for
@@ -37,6 +39,8 @@ void pw_abort(struct page_writer *pw);
 
 /* pr_open - open both images for reading. NULL on error (logged). */
 struct page_reader *pr_open(int dirfd);
+/* pr_open_as - the same for the process with image suffix sfx (img_pname). */
+struct page_reader *pr_open_as(int dirfd, const char *sfx);
 
 /*
  * pr_next - the next pagemap record: *vaddr, *nr_pages, *type. Returns 1, 0 at

@@ -1,0 +1,534 @@
+/*
+ * Process trees: find and seize every descendant of the target, decide in
+ * which order cs-restore creates them, check that their process groups and
+ * sessions can be made again, and find what they share (open file
+ * descriptions inherited across fork, pipes and socketpairs with ends in
+ * two processes).
+ *
+ * A seized process cannot fork, so once a process is frozen the children
+ * listed in /proc/PID/task/TID/children (proc(5), CONFIG_CHECKPOINT_RESTORE)
+ * are all it will have; each child is seized in turn before its own
+ * children are read. A child that exits meanwhile becomes a zombie, which
+ * is saved as such (a zombie cannot be traced and has no fds or memory).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+
+#define LOG_PREFIX "pstree: "
+#include "log.h"
+#include "util.h"
+#include "dump.h"
+#include "sockets.h"
+
+int tree_has(const struct dump_tree *t, pid_t pid)
+{
+	for (size_t i = 0; t && i < t->nr; i++)
+		if (t->n[i].pid == pid)
+			return 1;
+	return 0;
+}
+
+static struct tree_node *node_of(struct dump_tree *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->n[i].pid == pid)
+			return &t->n[i];
+	return NULL;
+}
+
+static int add_node(struct dump_tree *t, pid_t pid, pid_t ppid, struct dump_ctx *c, ProcessEntry *zpe)
+{
+	struct tree_node *n = xrealloc(t->n, (t->nr + 1) * sizeof(*n));
+
+	if (!n)
+		return -1;
+	t->n = n;
+	n[t->nr].pid = pid;
+	n[t->nr].ppid = ppid;
+	n[t->nr].c = c;
+	n[t->nr].zpe = zpe;
+	t->nr++;
+	return 0;
+}
+
+/* A zombie child: its ids and exit status, from /proc/PID/stat. */
+static ProcessEntry *zombie_entry(pid_t pid)
+{
+	ProcessEntry *pe = xzalloc(sizeof(*pe));
+	CredsEntry *cr = xzalloc(sizeof(*cr));
+	unsigned long long f[53];
+	char path[64], *comm;
+
+	if (!pe || !cr)
+		return NULL;
+	if (proc_stat_fields(pid, f)) {
+		pr_err("cannot read /proc/%d/stat (zombie)", pid);
+		return NULL;
+	}
+	process_entry__init(pe);
+	creds_entry__init(cr);
+	pe->creds = cr;
+	pe->pid = pid;
+	pe->ppid = f[4];
+	pe->pgid = f[5];
+	pe->sid = f[6];
+	pe->has_exit_signal = 1;
+	pe->exit_signal = f[38];
+	pe->has_zombie = pe->zombie = 1;
+	pe->has_exit_status = 1;
+	pe->exit_status = f[52];	/* exit_code: the status as waitpid(2) reports it */
+	pe->threads = xzalloc(sizeof(uint32_t));
+	if (!pe->threads)
+		return NULL;
+	pe->threads[0] = pid;
+	pe->n_threads = 1;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	comm = read_file_at(AT_FDCWD, path, NULL, 64);
+	if (comm)
+		comm[strcspn(comm, "\n")] = 0;
+	pe->comm = comm ? comm : xstrdup("");
+	pe->cwd = xstrdup("/");
+	pe->root = xstrdup("/");
+	return pe;
+}
+
+/* The children of every thread of pid, in the order the kernel lists them. */
+static pid_t *children_of(pid_t pid, size_t *n)
+{
+	char path[96];
+	pid_t *out = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("cannot list %s", path);
+		return NULL;
+	}
+	out = xzalloc(sizeof(pid_t));
+	while (out && (de = readdir(d))) {
+		pid_t tid = parse_pid(de->d_name);
+		char *kids, *p, *end;
+
+		if (tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+		kids = read_file_at(AT_FDCWD, path, NULL, 1 << 20);
+		for (p = kids; p && *p;) {
+			long v = strtol(p, &end, 10);
+			pid_t *o;
+
+			if (end == p)
+				break;
+			p = end;
+			o = xrealloc(out, (*n + 1) * sizeof(pid_t));
+			if (!o) {
+				free(out);
+				out = NULL;
+				break;
+			}
+			out = o;
+			out[(*n)++] = v;
+		}
+		free(kids);
+	}
+	closedir(d);
+	return out;
+}
+
+static int is_zombie(pid_t pid)
+{
+	char st[64];
+
+	return proc_status_line(pid, 0, "State", st, sizeof(st)) == 0 && (st[0] == 'Z' || st[0] == 'X');
+}
+
+/* Seize child pid of parent and, recursively, its descendants. */
+static int seize_child(struct dump_tree *t, struct dump_ctx *root, pid_t pid, pid_t parent)
+{
+	struct dump_ctx *c;
+	char st[64];
+
+	if (is_zombie(pid)) {
+		ProcessEntry *pe = zombie_entry(pid);
+
+		if (!pe)
+			return -1;
+		pr_info("child %d of %d is a zombie (status %#x)", pid, parent, pe->exit_status);
+		return add_node(t, pid, parent, NULL, pe);
+	}
+	if (proc_status_line(pid, 0, "TracerPid", st, sizeof(st)) == 0 && strcmp(st, "0"))
+		return pr_err("process %d (child of %d) is traced by process %s: cannot be dumped", pid, parent, st);
+	if (check_target(pid))
+		return -1;
+	c = xzalloc(sizeof(*c));
+	if (!c)
+		return -1;
+	c->dirfd = c->pidfd = -1;
+	c->pid = pid;
+	c->tree = t;
+	c->leave_running = root->leave_running;
+	snprintf(c->sfx, sizeof(c->sfx), "-%d", pid);
+	c->was_stopped = proc_status_line(pid, 0, "State", st, sizeof(st)) == 0 && st[0] == 'T';
+	if (add_node(t, pid, parent, c, NULL)) {
+		free(c);
+		return -1;
+	}
+	c->pidfd = syscall(SYS_pidfd_open, pid, 0);
+	c->dirfd = dup(root->dirfd);
+	if (c->pidfd < 0 || c->dirfd < 0)
+		return pr_perror("cannot open a pidfd for process %d", pid);
+	if (pt_seize(pid, &c->pt))
+		return -1;
+	c->seized = 1;
+	return tree_seize_children(t, root, pid);
+}
+
+int tree_seize_children(struct dump_tree *t, struct dump_ctx *root, pid_t pid)
+{
+	size_t n;
+	pid_t *kids = children_of(pid, &n);
+
+	if (!kids)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (tree_has(t, kids[i]))
+			continue;
+		if (seize_child(t, root, kids[i], pid)) {
+			free(kids);
+			return -1;
+		}
+	}
+	free(kids);
+	return 0;
+}
+
+/* Depth-first order from pid: a parent before its children. */
+static int order_from(struct dump_tree *t, struct tree_node *out, size_t *k, pid_t pid)
+{
+	struct tree_node *n = node_of(t, pid);
+
+	if (!n || *k >= t->nr)
+		return pr_err("process tree: inconsistent at %d", pid);
+	out[(*k)++] = *n;
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->n[i].ppid == pid && t->n[i].pid != pid && order_from(t, out, k, t->n[i].pid))
+			return -1;
+	return 0;
+}
+
+int tree_seize(struct dump_tree *t, struct dump_ctx *root)
+{
+	struct tree_node *ord;
+	size_t k = 0, before;
+
+	t->nr = 0;
+	if (add_node(t, root->pid, 0, root, NULL))
+		return -1;
+	root->tree = t;
+	if (pt_seize(root->pid, &root->pt))
+		return -1;
+	root->seized = 1;
+	/* frozen processes fork no more: read every list again until nothing is new */
+	do {
+		before = t->nr;
+		for (size_t i = 0; i < t->nr; i++)
+			if (t->n[i].c && tree_seize_children(t, root, t->n[i].pid))
+				return -1;
+	} while (t->nr != before);
+	ord = xzalloc(t->nr * sizeof(*ord));
+	if (!ord || order_from(t, ord, &k, root->pid)) {
+		free(ord);
+		return -1;
+	}
+	free(t->n);
+	t->n = ord;
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->n[i].c)
+			t->n[i].c->idx = i;
+	if (t->nr > 1)
+		pr_info("%zu processes in the tree of %d", t->nr, root->pid);
+	return 0;
+}
+
+int tree_release(struct dump_tree *t)
+{
+	int ret = 0;
+
+	/* children first: a parent let go first could wait for them */
+	for (size_t i = t->nr; i-- > 0;) {
+		struct dump_ctx *c = t->n[i].c;
+
+		if (!c || !c->seized)
+			continue;
+		if (c->scratch)
+			remote_scratch_unmap(c);
+		tcp_est_leave(c);
+		if (pt_release(&c->pt))
+			ret = -1;
+		c->seized = 0;
+	}
+	return ret;
+}
+
+/*
+ * The ids a process tree can be given again. cs-restore makes a session
+ * with setsid(2) and a group with setpgid(2) from inside the tree; a
+ * process joins a group or session only while one member of it exists
+ * (setpgid(2): same session), and a child gets its parent's at fork.
+ * Outside the tree only the root's group and session exist (cs-restore's
+ * own, which the root joins).
+ */
+static ProcessEntry *entry_of(struct tree_node *n)
+{
+	return n->c ? n->c->proc : n->zpe;
+}
+
+int tree_check_ids(struct dump_tree *t)
+{
+	ProcessEntry *root = entry_of(&t->n[0]);
+
+	for (size_t i = 0; i < t->nr; i++) {
+		ProcessEntry *pe = entry_of(&t->n[i]);
+		struct tree_node *par = i ? node_of(t, pe->ppid) : NULL;
+		ProcessEntry *pp = par ? entry_of(par) : NULL;
+		int leader_at = -1;
+
+		if (!i) {
+			if (pe->pgid != pe->pid && tree_has(t, pe->pgid))
+				return pr_err("process %d is in process group %u of its descendant: not supported",
+					      pe->pid, pe->pgid);
+			continue;
+		}
+		if (!pp)
+			return pr_err("process %d: its parent %u is not in the tree", pe->pid, pe->ppid);
+		/* sessions are inherited at fork: only a new one can be made */
+		if (pe->sid != pe->pid && pe->sid != pp->sid)
+			return pr_err("process %d is in session %u, and its parent %u in session %u: "
+				      "cannot be restored", pe->pid, pe->sid, pp->pid, pp->sid);
+		if (pe->sid != pe->pid && !tree_has(t, pe->sid) && pe->sid != root->sid)
+			return pr_err("process %d is in session %u, whose leader is outside the tree: "
+				      "not supported", pe->pid, pe->sid);
+		for (size_t j = 0; j < t->nr; j++)
+			if (t->n[j].pid == (pid_t)pe->pgid)
+				leader_at = j;
+		if (leader_at < 0 && pe->pgid != root->pgid)
+			return pr_err("process %d is in process group %u, whose leader is outside the tree: "
+				      "not supported", pe->pid, pe->pgid);
+		if (leader_at > (int)i)
+			return pr_err("process %d is in process group %u, whose leader comes later in the tree: "
+				      "not supported yet", pe->pid, pe->pgid);
+		if (leader_at >= 0 && entry_of(&t->n[leader_at])->sid != pe->sid)
+			return pr_err("process %d is in process group %u of another session: cannot be restored",
+				      pe->pid, pe->pgid);
+	}
+	return 0;
+}
+
+/* The first process before `before` holding an fd of inode ino and type; NULL if none. */
+static struct dump_ctx *first_holder(struct dump_tree *t, size_t before, uint32_t type, uint64_t ino)
+{
+	for (size_t i = 0; i < before; i++) {
+		struct dump_ctx *p = t->n[i].c;
+
+		for (size_t j = 0; p && j < p->nr_fds; j++)
+			if (p->fds[j]->type == type && p->fds[j]->ino == ino)
+				return p;
+	}
+	return NULL;
+}
+
+int tree_share_fds(struct dump_ctx *c)
+{
+	struct dump_tree *t = c->tree;
+
+	if (!t || !c->idx)
+		return 0;
+	for (size_t k = 0; k < c->nr_fds; k++) {
+		FdEntry *e = c->fds[k];
+
+		if (e->has_peer_fd)
+			continue;
+		/* the same open file description in an earlier process (kcmp(2), KCMP_FILE) */
+		for (size_t i = 0; i < c->idx && !e->has_from_pid; i++) {
+			struct dump_ctx *p = t->n[i].c;
+
+			for (size_t j = 0; p && j < p->nr_fds; j++) {
+				FdEntry *o = p->fds[j];
+
+				if (o->type != e->type || o->ino != e->ino || o->has_peer_fd || o->has_from_pid ||
+				    syscall(SYS_kcmp, p->pid, c->pid, KCMP_FILE, o->fd, e->fd))
+					continue;
+				e->has_from_pid = e->has_from_fd = 1;
+				e->from_pid = p->pid;
+				e->from_fd = o->fd;
+				pr_info("fd %u of %d is fd %u of %d (inherited)", e->fd, c->pid, o->fd, p->pid);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Highest fd number of c, parked ones included. */
+static uint32_t max_fd(struct dump_ctx *c)
+{
+	uint32_t m = 0;
+
+	for (size_t j = 0; j < c->nr_fds; j++)
+		if (c->fds[j]->fd > m)
+			m = c->fds[j]->fd;
+	return m;
+}
+
+/* The unix socket of an earlier process that e's socket is connected to. */
+static struct dump_ctx *unix_peer_holder(struct dump_tree *t, size_t before, const FdEntry *e)
+{
+	if (!e->usk || !e->usk->has_peer_ino)
+		return NULL;
+	return first_holder(t, before, FD_UNIX, e->usk->peer_ino);
+}
+
+int tree_park_fds(struct dump_tree *t)
+{
+	for (size_t i = 1; i < t->nr; i++) {
+		struct dump_ctx *c = t->n[i].c;
+
+		for (size_t k = 0; c && k < c->nr_fds; k++) {
+			FdEntry *e = c->fds[k], *park, **arr;
+			struct dump_ctx *p = NULL;
+
+			if (e->has_peer_fd || e->has_from_pid || e->has_parked)
+				continue;
+			if (e->type == FD_PIPE)
+				p = first_holder(t, i, FD_PIPE, e->ino);
+			else if (e->type == FD_UNIX && !first_holder(t, i, FD_UNIX, e->ino)) {
+				p = unix_peer_holder(t, i, e);
+				if (p && (e->usk->has_name || e->usk->has_listener_ino))
+					return pr_err("fd %u of process %d (unix socket) is connected to a socket of "
+						      "process %d: only socketpairs across processes are supported",
+						      e->fd, c->pid, p->pid);
+			}
+			if (!p)
+				continue;
+			/* p makes the pipe or the pair: it keeps this end for c */
+			park = xmalloc(sizeof(*park));
+			arr = xrealloc(p->fds, (p->nr_fds + 2) * sizeof(*arr));
+			if (!park || !arr)
+				return -1;
+			p->fds = arr;
+			*park = *e;
+			park->fd = max_fd(p) + 1;
+			park->has_parked = park->parked = 1;
+			p->fds[p->nr_fds++] = park;
+			e->has_from_pid = e->has_from_fd = 1;
+			e->from_pid = p->pid;
+			e->from_fd = park->fd;
+			pr_info("fd %u of %d is made by %d (parked there as fd %u)", e->fd, c->pid, p->pid, park->fd);
+		}
+	}
+	return 0;
+}
+
+int tree_check_pipes(struct dump_tree *t)
+{
+	/* a pipe must have both ends in the tree: data written to an outside
+	 * reader, or coming from an outside writer, could not be kept */
+	for (size_t i = 0; i < t->nr; i++) {
+		struct dump_ctx *c = t->n[i].c;
+
+		for (size_t k = 0; c && k < c->nr_fds; k++) {
+			FdEntry *e = c->fds[k];
+			uint32_t mine = e->flags & O_ACCMODE;
+			int other = 0;
+
+			if (e->type != FD_PIPE || mine == O_RDWR)
+				continue;
+			for (size_t a = 0; a < t->nr && !other; a++) {
+				struct dump_ctx *p = t->n[a].c;
+
+				for (size_t j = 0; p && j < p->nr_fds && !other; j++)
+					other = p->fds[j]->type == FD_PIPE && p->fds[j]->ino == e->ino &&
+						(p->fds[j]->flags & O_ACCMODE) != mine;
+			}
+			if (!other)
+				return pr_err("fd %u of process %d is the %s end of a pipe whose other end is "
+					      "outside the %s: not supported yet", e->fd, c->pid,
+					      mine == O_WRONLY ? "write" : "read",
+					      t->nr > 1 ? "process tree" : "process");
+		}
+	}
+	return 0;
+}
+
+int write_pstree(struct dump_tree *t, struct img_sums *sums)
+{
+	struct img *img = img_create(t->n[0].c->dirfd, "pstree.img", MAGIC_PSTREE);
+
+	if (!img)
+		return -1;
+	for (size_t i = 0; i < t->nr; i++)
+		if (img_write_msg(img, &entry_of(&t->n[i])->base)) {
+			img_free(img);
+			return -1;
+		}
+	return img_close(img, sums);
+}
+
+int tree_merge_sums(struct dump_tree *t)
+{
+	struct img_sums *s = &t->n[0].c->sums;
+
+	for (size_t i = 1; i < t->nr; i++) {
+		struct img_sums *o = t->n[i].c ? &t->n[i].c->sums : NULL;
+
+		for (size_t j = 0; o && j < o->n; j++) {
+			char **nm = xrealloc(s->names, (s->n + 1) * sizeof(*nm));
+			uint64_t *sz;
+			uint32_t *cr;
+
+			if (!nm)
+				return -1;
+			s->names = nm;
+			sz = xrealloc(s->sizes, (s->n + 1) * sizeof(*sz));
+			if (!sz)
+				return -1;
+			s->sizes = sz;
+			cr = xrealloc(s->crcs, (s->n + 1) * sizeof(*cr));
+			if (!cr)
+				return -1;
+			s->crcs = cr;
+			s->names[s->n] = o->names[j];
+			s->sizes[s->n] = o->sizes[j];
+			s->crcs[s->n] = o->crcs[j];
+			s->n++;
+			o->names[j] = NULL;
+		}
+		if (o)
+			o->n = 0;
+	}
+	return 0;
+}
+
+void tree_free(struct dump_tree *t)
+{
+	for (size_t i = 1; i < t->nr; i++)
+		if (t->n[i].c) {
+			dump_ctx_free(t->n[i].c);
+			img_sums_free(&t->n[i].c->sums);
+			free(t->n[i].c);
+		}
+	free(t->n);
+	t->n = NULL;
+	t->nr = 0;
+}
