@@ -172,6 +172,24 @@ load_check() {
 	[ $st = 0 ] || { echo "etcdload -check-acked: status $st: $(tail -n 12 <<<"$out")" >&2; return 1; }
 }
 
+# db_settled: etcd commits its bbolt database in the background (every
+# 100 ms by default): wait until the file has not changed for 0.5 s, so
+# that a -R dump is not followed by a commit of writes made before it
+# (which would change the file the image relies on, and the restore would
+# rightly refuse it).
+db_settled() {
+	local i m0 m1
+	m0=$(stat -c %y "$T/etcd/member/snap/db")
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.5
+		m1=$(stat -c %y "$T/etcd/member/snap/db")
+		[ "$m1" != "$m0" ] || return 0
+		m0=$m1
+	done
+	echo "etcd's database is still changing after 10 s" >&2
+	return 1
+}
+
 # The restored etcd is $PID, healthy, and takes new writes through etcdctl
 # and the gateway.
 etcd_serves() {
@@ -261,6 +279,7 @@ restore_opts=(--file-locks --tcp-established)
 	etcd_load
 	load_start 1
 	load_done
+	db_settled
 	r0=$(revision)
 	h0=$(hashkv)
 	kv_dump "$T/img" -R "${dump_opts[@]}"
@@ -287,6 +306,7 @@ restore_opts=(--file-locks --tcp-established)
 	require_etcd
 	start_etcd
 	etcd_load
+	db_settled
 	kv_dump "$T/img" -R "${dump_opts[@]}"
 	[ "$DUMP_ST" = 0 ] || { echo "cs-dump -R failed with status $DUMP_ST" >&2; return 1; }
 	[ "$(ectl put written-after-dump x)" = OK ]
