@@ -7,7 +7,8 @@
 # `apt-get update` runs only when something is missing. Run as root on
 # Debian 12 (bookworm). Exit status is non-zero on any failure.
 #
-# redis-server and memcached are programs the tests checkpoint (t800-real):
+# redis-server, memcached and etcd-server are programs the tests checkpoint
+# (t800-real, t810-etcd):
 # each test starts its own instance on its own port. The packages' own
 # services are not started by the install (a policy-rc.d that denies
 # starts is put in place for it when the system has none), and when this
@@ -21,9 +22,11 @@ libnl-3-dev libnl-route-3-dev libdw-dev libelf-dev
 bats golang-go golang-github-patrickmn-go-cache-dev
 iproute2 procps util-linux jq
 redis-server redis-tools memcached
+etcd-server etcd-client
 "
-# packages that come with a service of their own, which must not run
-SERVICES="redis-server memcached"
+# packages that come with a service of their own, which must not run, as
+# PACKAGE or PACKAGE:SERVICE when the service is named otherwise
+SERVICES="redis-server memcached etcd-server:etcd"
 
 say() { echo "install-deps: $*"; }
 die() { echo "install-deps: error: $*" >&2; exit 1; }
@@ -71,8 +74,10 @@ fi
 # The services of packages installed just now: stopped (in case something
 # started them anyway) and disabled. A service installed before is left
 # alone: it may be someone's.
-for svc in $SERVICES; do
-	case " $missing " in *" $svc "*) ;; *) continue ;; esac
+for entry in $SERVICES; do
+	pkg=${entry%%:*}
+	svc=${entry#*:}
+	case " $missing " in *" $pkg "*) ;; *) continue ;; esac
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || say "warning: cannot disable the $svc service"
 	elif [ -x "/etc/init.d/$svc" ]; then

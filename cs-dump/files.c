@@ -264,6 +264,15 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 		e->mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 		return 0;
 	}
+	if (S_ISDIR(st.st_mode)) {
+		/* etcd keeps its WAL directory open to fsync it; the offset is the
+		 * file system's readdir cookie (ext4: a hash), given back as is */
+		if (!st.st_nlink)
+			return pr_err("fd %d is directory %s, removed while open: not supported", fd, link);
+		e->type = FD_DIR;
+		e->path = xstrdup(link);
+		return e->path ? 0 : -1;
+	}
 	if (S_ISCHR(st.st_mode)) {
 		if (is_tty(link, &st) && !shell_job)
 			return pr_err("fd %d is terminal %s: use --shell-job to dump a process attached to a terminal",

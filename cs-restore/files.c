@@ -121,6 +121,7 @@ int check_files(struct rst_ctx *c)
 		switch (e->type) {
 		case FD_REG:
 		case FD_CHR:
+		case FD_DIR:
 			if (e->has_peer_fd || (e->type == FD_CHR && c->shell_job &&
 					       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 				break;
@@ -199,6 +200,7 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	switch (e->type) {
 	case FD_REG:
 	case FD_CHR:
+	case FD_DIR:
 		if (e->type == FD_CHR && c->shell_job && (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))) {
 			/* --shell-job: the process gets the terminal cs-restore runs on */
 			for (int s = 0; s < 3 && fd < 0; s++)
@@ -208,12 +210,15 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 				snprintf(err, len, "fd %u: --shell-job but cs-restore has no terminal", e->fd);
 			return fd;
 		}
-		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_TMPFILE)) | O_NOCTTY);
+		/* O_TMPFILE includes O_DIRECTORY, which a directory keeps */
+		fd = open(e->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC |
+						  (e->type == FD_DIR ? O_TMPFILE & ~O_DIRECTORY : O_TMPFILE))) |
+			 O_NOCTTY);
 		if (fd < 0) {
 			snprintf(err, len, "fd %u: cannot open %s: %m", e->fd, e->path);
 			return -1;
 		}
-		if (e->type == FD_REG && e->has_pos && lseek(fd, e->pos, SEEK_SET) < 0) {
+		if (e->type != FD_CHR && e->has_pos && e->pos && lseek(fd, e->pos, SEEK_SET) < 0) {
 			snprintf(err, len, "fd %u: cannot seek %s to %llu: %m", e->fd, e->path,
 				 (unsigned long long)e->pos);
 			close(fd);

@@ -104,13 +104,35 @@ static int check_ghost(struct rst_ctx *c, const FdEntry *e, const GhostFileEntry
 	return ret;
 }
 
+int check_file_same(struct rst_ctx *c, const char *what, const char *path, const struct stat *st, int has_size,
+		    uint64_t size, int has_mtime, int64_t mtime_ns)
+{
+	char diff[512] = "", a[64], b[64];
+	int64_t mtime;
+	size_t n = 0;
+
+	if (c->file_validation == FV_NONE)
+		return 0;
+	if (has_size && (uint64_t)st->st_size != size)
+		n += snprintf(diff + n, sizeof(diff) - n, "size %llu -> %lld", (unsigned long long)size,
+			      (long long)st->st_size);
+	mtime = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	if (c->file_validation == FV_MTIME && has_mtime && mtime != mtime_ns) {
+		fmt_ns(mtime_ns, a, sizeof(a));
+		fmt_ns(mtime, b, sizeof(b));
+		snprintf(diff + n, sizeof(diff) - n, "%smtime %s -> %s UTC", n ? ", " : "", a, b);
+	}
+	if (diff[0])
+		return pr_err("%s: file %s changed since the dump (%s): use --file-validation=%s to restore "
+			      "anyway", what, path, diff, c->file_validation == FV_MTIME && !n ? "filesize" : "none");
+	return 0;
+}
+
 int check_regfile(struct rst_ctx *c, const FdEntry *e)
 {
 	const GhostFileEntry *g = ghost_of(c, e);
-	char what[512] = "", a[64], b[64];
+	char what[32];
 	struct stat st;
-	int64_t mtime;
-	size_t n = 0;
 
 	if (g)
 		return check_ghost(c, e, g);
@@ -124,23 +146,16 @@ int check_regfile(struct rst_ctx *c, const FdEntry *e)
 				      major(st.st_rdev), minor(st.st_rdev), major(e->rdev), minor(e->rdev));
 		return 0;
 	}
+	if (e->type == FD_DIR) {
+		/* no size or mtime check: the files in it come and go */
+		if (!S_ISDIR(st.st_mode))
+			return pr_err("fd %u: %s is no longer a directory", e->fd, e->path);
+		return 0;
+	}
 	if (!S_ISREG(st.st_mode))
 		return pr_err("fd %u: %s is no longer a regular file", e->fd, e->path);
-	if (c->file_validation == FV_NONE)
-		return 0;
-	if (e->has_size && (uint64_t)st.st_size != e->size)
-		n += snprintf(what + n, sizeof(what) - n, "size %llu -> %lld", (unsigned long long)e->size,
-			      (long long)st.st_size);
-	mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-	if (c->file_validation == FV_MTIME && e->has_mtime_ns && mtime != e->mtime_ns) {
-		fmt_ns(e->mtime_ns, a, sizeof(a));
-		fmt_ns(mtime, b, sizeof(b));
-		snprintf(what + n, sizeof(what) - n, "%smtime %s -> %s UTC", n ? ", " : "", a, b);
-	}
-	if (what[0])
-		return pr_err("fd %u: file %s changed since the dump (%s): use --file-validation=%s to restore "
-			      "anyway", e->fd, e->path, what, c->file_validation == FV_MTIME && !n ? "filesize" : "none");
-	return 0;
+	snprintf(what, sizeof(what), "fd %u", e->fd);
+	return check_file_same(c, what, e->path, &st, e->has_size, e->size, e->has_mtime_ns, e->mtime_ns);
 }
 
 /* Create ghost g with its contents under a free name; returns the name (malloc'ed) or NULL. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include "ptrace.h"
 #include "image.h"
@@ -133,13 +134,24 @@ int read_ghosts(struct rst_ctx *c);
 /* ghost_of - the ghost (file deleted while open) that fd e reopens, or NULL. */
 GhostFileEntry *ghost_of(struct rst_ctx *c, const FdEntry *e);
 /*
- * check_regfile - before anything is created: fd e (FD_REG or FD_CHR, not a
- * peer) can be reopened. A saved file must still be a regular file with the
- * saved size (and mtime, under FV_MTIME), a device must have the saved
- * st_rdev; a ghost needs its directory. Returns 0 or -1 with one line
+ * check_regfile - before anything is created: fd e (FD_REG, FD_CHR or
+ * FD_DIR, not a peer) can be reopened. A saved file must still be a regular
+ * file with the saved size (and mtime, under FV_MTIME), a device must have
+ * the saved st_rdev, a directory must still be one; a ghost needs its
+ * directory. Returns 0 or -1 with one line
  * naming the fd, the file and what changed.
  */
 int check_regfile(struct rst_ctx *c, const FdEntry *e);
+/*
+ * check_file_same - path, now st, against the size and mtime (ns) saved at
+ * the dump (has_*: saved at all), as --file-validation asks (c->file_validation:
+ * FV_MTIME both, FV_FILESIZE the size, FV_NONE nothing). what names the
+ * user of the file in the message ("fd 9", "mapping at 0x7f..."). Returns 0,
+ * or -1 with one line naming it, the file, what changed, and the mode that
+ * would accept it. Source: stat(2) st_size, st_mtim.
+ */
+int check_file_same(struct rst_ctx *c, const char *what, const char *path, const struct stat *st, int has_size,
+		    uint64_t size, int has_mtime, int64_t mtime_ns);
 /*
  * stub_ghosts - in the stub: recreate each ghost (its saved name when that
  * is free, else a name next to it), open it once per saved open file

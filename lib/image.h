@@ -33,6 +33,7 @@ enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, V
 
 /* FdEntry.type: what an fd points at (fdinfo.proto) */
 enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET,
+	       FD_DIR = 8,	/* a directory opened with open(2), O_RDONLY (O_DIRECTORY) */
 	       FD_UNIX = 16,
 	       /* 20..29: timers and the fd kinds around them */
 	       FD_TIMERFD = 20, FD_SIGNALFD, FD_INOTIFY };

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the Go test workloads (kvserver, kvclient, kvload, churn, mcclient for
-# memcached, clockcheck) into OUTDIR.
+# memcached, clockcheck, etcdload for etcd's HTTP gateway) into OUTDIR.
 #
 #   test/go/build.sh OUTDIR
 #
@@ -42,7 +42,7 @@ for prog in kvclient kvload; do
 done
 
 cd "$here"
-for prog in kvserver kvclient kvload churn mcclient clockcheck; do
+for prog in kvserver kvclient kvload churn mcclient clockcheck etcdload; do
 	echo "  GO       $out/$prog"
 	GO111MODULE=off GOPATH=$gopath CGO_ENABLED=0 GOCACHE=$out/gocache \
 		go build -o "$out/$prog" "./$prog" ||
