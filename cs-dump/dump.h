@@ -177,6 +177,14 @@ int track_open(struct dump_ctx *c, const char *prev);
 int track_frozen(struct dump_ctx *c);
 /* track_in_parent - 1 when the page at addr (present now) is left to the parent checkpoint. */
 int track_in_parent(struct dump_ctx *c, uint64_t addr);
+/*
+ * track_may_copy - 0 when no page of [start, end) (bytes) can be copied by
+ * this checkpoint because it is incremental, the range lies in a tracked
+ * VMA and nothing in it was written since the parent; 1 otherwise. A page
+ * the parent left out as dead is still copied (track_in_parent), with the
+ * contents it has. After track_frozen.
+ */
+int track_may_copy(struct dump_ctx *c, uint64_t start, uint64_t end);
 /* track_inventory - series, seq, start time and parent into inv. */
 void track_inventory(struct dump_ctx *c, struct InventoryEntry *inv);
 /* track_finish - the --track-mem figures into st, and the parent link in the image directory. 0 or -1. */

@@ -48,6 +48,7 @@
 #include "util.h"
 #include "pages.h"
 #include "pagechain.h"
+#include "pmscan.h"
 #include "dump.h"
 #include "inventory.pb-c.h"
 
@@ -57,20 +58,6 @@
 #endif
 #define CS_UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #define CS_UFFD_FEATURE_WP_ASYNC (1 << 15)
-
-struct cs_page_region {
-	uint64_t start, end, categories;
-};
-
-struct cs_pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-
-#define CS_PAGEMAP_SCAN _IOWR('f', 16, struct cs_pm_scan_arg)
-#define CS_PM_SCAN_WP_MATCHING (1 << 0)
-#define CS_PAGE_IS_WPALLOWED (1 << 0)
-#define CS_PAGE_IS_WRITTEN (1 << 1)
 
 struct range {
 	uint64_t start, end;
@@ -427,6 +414,39 @@ int track_in_parent(struct dump_ctx *c, uint64_t addr)
 	i = pm_map_find(&t->parent, addr);
 	/* a page the parent left out as dead is saved: its contents are not there */
 	return i >= 0 && t->parent.r[i].type != PM_DEAD;
+}
+
+int track_may_copy(struct dump_ctx *c, uint64_t start, uint64_t end)
+{
+	struct track *t = c->track;
+	size_t lo = 0, hi;
+
+	if (!t || !t->incremental)
+		return 1;
+	/* inside one tracked range? (ranges are sorted and merged) */
+	hi = t->ntracked;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (start >= t->tracked[mid].end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->ntracked || start < t->tracked[lo].start || end > t->tracked[lo].end)
+		return 1;
+	/* any written range overlapping [start, end)? the first ending after start */
+	lo = 0;
+	hi = t->nwritten;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (start >= t->written[mid].end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->nwritten && t->written[lo].start < end;
 }
 
 void track_inventory(struct dump_ctx *c, InventoryEntry *inv)
