@@ -452,6 +452,9 @@ void dump_ctx_free(struct dump_ctx *c)
 	if (c->pagebuf)
 		munmap(c->pagebuf, c->pagebuf_len);
 	c->pagebuf = NULL;
+	if (c->prebuf)
+		munmap(c->prebuf, c->prebuf_len);
+	c->prebuf = NULL;
 	track_free(c);
 	if (c->dirfd >= 0)
 		close(c->dirfd);

@@ -532,6 +532,7 @@ int main(int argc, char **argv)
 
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
+	mm_prefault(&c);
 	t0 = now_us();
 	cpu0 = cpu_us();
 	if (cs_fault("seize") || pt_seize(o.pid, &c.pt))

@@ -206,6 +206,29 @@ static int read_forced(struct dump_ctx *c, uint8_t *dst, const struct iovec *rv,
 	return 0;
 }
 
+void mm_prefault(struct dump_ctx *c)
+{
+	int64_t written = c->track ? track_written_pages(c) : -1;
+	uint64_t anon = 0, want;
+	char buf[64];
+
+	if (proc_status_line(c->pid, 0, "RssAnon", buf, sizeof(buf)) == 0)
+		anon = strtoull(buf, NULL, 10) * 1024;	/* "N kB" */
+	/* the pages written by the time of the freeze: some more, and new VMAs */
+	want = written >= 0 ? written * PAGE_SIZE + written * PAGE_SIZE / 4 + (1 << 20) : anon + (1 << 20);
+	if (anon && want > anon + (1 << 20))
+		want = anon + (1 << 20);
+	want = (want + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	c->prebuf = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (c->prebuf == MAP_FAILED) {
+		c->prebuf = NULL;
+		pr_debug("no memory faulted in ahead for the pages: %m");
+		return;
+	}
+	c->prebuf_len = want;
+	pr_debug("%zu bytes faulted in ahead for the pages", c->prebuf_len);
+}
+
 /* Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call. */
 static int copy_pages(struct dump_ctx *c)
 {
@@ -216,12 +239,24 @@ static int copy_pages(struct dump_ctx *c)
 	if (c->pages_present == c->pages_dead + c->pages_parent)
 		return 0;
 	c->pagebuf_len = (c->pages_present - c->pages_dead - c->pages_parent) * PAGE_SIZE;
+	if (c->prebuf && c->prebuf_len >= c->pagebuf_len) {
+		/* faulted in before the freeze: no page fault while frozen */
+		c->pagebuf = c->prebuf;
+		c->pagebuf_len = c->prebuf_len;
+		c->prebuf = NULL;
+		goto copy;
+	}
+	pr_debug("%zu bytes faulted in ahead, %zu needed", c->prebuf_len, c->pagebuf_len);
+	if (c->prebuf)
+		munmap(c->prebuf, c->prebuf_len);
+	c->prebuf = NULL;
 	c->pagebuf = mmap(NULL, c->pagebuf_len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->pagebuf == MAP_FAILED) {
 		c->pagebuf = NULL;
 		return pr_perror("cannot allocate %llu pages to copy into", (unsigned long long)c->pages_present);
 	}
+copy:
 	while (i < c->nr_runs) {
 		size_t n = 0, bytes = 0;
 		ssize_t r;

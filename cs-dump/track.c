@@ -398,6 +398,41 @@ out:
 	return ret;
 }
 
+int64_t track_written_pages(struct dump_ctx *c)
+{
+	static struct cs_page_region vec[1024];
+	struct track *t = c->track;
+	uint64_t start = 0, end = 0x7ffffffff000ULL, pages = 0;	/* x86-64 TASK_SIZE: EFAULT beyond */
+	char path[64];
+	int fd;
+
+	if (!t || !t->incremental)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (start < end) {
+		struct cs_pm_scan_arg a = {
+			.size = sizeof(a), .start = start, .end = end,
+			.vec = (uint64_t)(uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
+			.category_mask = CS_PAGE_IS_WRITTEN | CS_PAGE_IS_WPALLOWED,
+			.return_mask = CS_PAGE_IS_WRITTEN,
+		};
+		long r = ioctl(fd, CS_PAGEMAP_SCAN, &a);
+
+		if (r < 0 || a.walk_end <= start) {
+			close(fd);
+			return -1;
+		}
+		for (long i = 0; i < r; i++)
+			pages += (vec[i].end - vec[i].start) / PAGE_SIZE;
+		start = a.walk_end;
+	}
+	close(fd);
+	return pages;
+}
+
 int track_in_parent(struct dump_ctx *c, uint64_t addr)
 {
 	struct track *t = c->track;
