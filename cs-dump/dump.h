@@ -61,6 +61,8 @@ struct dump_ctx {
 	struct track *track;		/* --track-mem, NULL: not asked */
 	uint64_t pages_parent;		/* present pages left in the parent checkpoint */
 	size_t pagebuf_len;		/* bytes mapped at pagebuf */
+	uint8_t *prebuf;		/* mm_prefault: memory for pagebuf, faulted in before the freeze */
+	size_t prebuf_len;
 	/* timens.c: the target's clocks at the freeze, as it read them */
 	struct dump_clocks {
 		int64_t mono, boot, real;	/* ns */
@@ -110,6 +112,13 @@ int dump_process(struct dump_ctx *c);
 /* dump_mm - VMAs, mm fields and pages; with c->go, dead pages are left out
  * and the runtime figures go to st. */
 int dump_mm(struct dump_ctx *c, DumpStatsEntry *st);
+/*
+ * mm_prefault - before the freeze, map and fault in the memory the pages
+ * will be copied into (their count estimated: RssAnon, or with --track-mem
+ * the pages written so far), so that copying them while the target is
+ * frozen takes no page fault. Best effort: on failure dump_mm allocates.
+ */
+void mm_prefault(struct dump_ctx *c);
 int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes);
 
 /* files.c */
@@ -191,8 +200,23 @@ int track_open(struct dump_ctx *c, const char *prev);
  * them again. Returns 0 or -1 (target untouched apart from the scan).
  */
 int track_frozen(struct dump_ctx *c);
+/*
+ * track_written_pages - before the freeze, how many pages of the tracked
+ * VMAs were written since the parent's scan so far (PAGEMAP_SCAN without
+ * write-protecting anything). Returns the count, -1 when not incremental or
+ * unknown.
+ */
+int64_t track_written_pages(struct dump_ctx *c);
 /* track_in_parent - 1 when the page at addr (present now) is left to the parent checkpoint. */
 int track_in_parent(struct dump_ctx *c, uint64_t addr);
+/*
+ * track_may_copy - 0 when no page of [start, end) (bytes) can be copied by
+ * this checkpoint because it is incremental, the range lies in a tracked
+ * VMA and nothing in it was written since the parent; 1 otherwise. A page
+ * the parent left out as dead is still copied (track_in_parent), with the
+ * contents it has. After track_frozen.
+ */
+int track_may_copy(struct dump_ctx *c, uint64_t start, uint64_t end);
 /* track_inventory - series, seq, start time and parent into inv. */
 void track_inventory(struct dump_ctx *c, struct InventoryEntry *inv);
 /* track_finish - the --track-mem figures into st, and the parent link in the image directory. 0 or -1. */

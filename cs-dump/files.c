@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	InetSkEntry *s = xzalloc(sizeof(*s));
 	struct sockaddr_storage a;
 	socklen_t al = sizeof(a);
-	struct sk_diag d;
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
 	int type = sockopt_int(sk, SOL_SOCKET, SO_TYPE), proto = sockopt_int(sk, SOL_SOCKET, SO_PROTOCOL);
 
 	if (!s)
@@ -145,20 +147,17 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 			      fd, family == AF_INET ? "AF_INET" : "AF_INET6", type, proto);
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("cannot read the address of fd %d", fd);
-	switch (sockdiag_inet(family, proto, e->ino, &d)) {
-	case 0:
-		break;
-	case 1:
-		/* sock_diag lists only bound sockets: an unbound one is fresh */
-		if (((struct sockaddr_in *)&a)->sin_port)
-			return pr_err("fd %d (TCP socket, inode %llu) not found by sock_diag", fd,
-				      (unsigned long long)e->ino);
-		d.state = TCP_CLOSE;
-		break;
-	default:
-		return -1;
-	}
-	s->state = d.state;
+	/*
+	 * The state, and a listener's backlog, from TCP_INFO on our copy:
+	 * for TCP_LISTEN, tcpi_unacked is the accept queue and tcpi_sacked
+	 * the backlog (tcp_get_info, net/ipv4/tcp.c, since 2.6.x). A
+	 * sock_diag dump would walk every bucket of the host's TCP hash
+	 * tables for each descriptor: milliseconds per fd while frozen.
+	 */
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &tl) || tl < offsetof(struct tcp_info, tcpi_sacked) + 4)
+		return pr_perror("cannot read TCP_INFO of fd %d (TCP socket, inode %llu)", fd,
+				 (unsigned long long)e->ino);
+	s->state = ti.tcpi_state;
 	if (family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&a;
 
@@ -183,12 +182,12 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	s->keepalive = sockopt_int(sk, SOL_SOCKET, SO_KEEPALIVE);
 	s->dst_addr.len = 0;
 	s->dst_addr.data = NULL;
-	if (d.state == TCP_LISTEN) {
+	if (ti.tcpi_state == TCP_LISTEN) {
 		s->has_backlog = 1;
-		s->backlog = d.wqueue;
+		s->backlog = ti.tcpi_sacked;
 		return 0;
 	}
-	if (d.state == TCP_CLOSE && !s->src_port)
+	if (ti.tcpi_state == TCP_CLOSE && !s->src_port)
 		return 0;	/* a fresh socket, never bound */
 	{
 		char addr[INET6_ADDRSTRLEN] = "?";
@@ -205,12 +204,12 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 				port = ntohs(((struct sockaddr_in6 *)&p)->sin6_port);
 			}
 		}
-		if ((tcp & DUMP_TCP_ESTABLISHED) && (d.state == TCP_ESTABLISHED || !(tcp & DUMP_TCP_CLOSE)))
-			return dump_tcp_est(c, fd, e, sk, d.state);
+		if ((tcp & DUMP_TCP_ESTABLISHED) && (ti.tcpi_state == TCP_ESTABLISHED || !(tcp & DUMP_TCP_CLOSE)))
+			return dump_tcp_est(c, fd, e, sk, ti.tcpi_state);
 		if (!(tcp & DUMP_TCP_CLOSE))
 			return pr_err("fd %d is a TCP connection (state %d, local port %u, peer %s:%d): "
 				      "use --tcp-established to keep it or --tcp-close to drop it",
-				      fd, d.state, s->src_port, addr, port);
+				      fd, ti.tcpi_state, s->src_port, addr, port);
 		pr_info("fd %d: TCP connection to %s:%d dropped (--tcp-close)", fd, addr, port);
 		s->has_closed = 1;
 		s->closed = 1;
@@ -449,6 +448,9 @@ void dump_ctx_free(struct dump_ctx *c)
 	if (c->pagebuf)
 		munmap(c->pagebuf, c->pagebuf_len);
 	c->pagebuf = NULL;
+	if (c->prebuf)
+		munmap(c->prebuf, c->prebuf_len);
+	c->prebuf = NULL;
 	track_free(c);
 	if (c->dirfd >= 0)
 		close(c->dirfd);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -420,6 +421,16 @@ static int wait_gone(pid_t pid, int secs)
 	return -1;
 }
 
+/* CPU time (user + system) of this process so far, in microseconds. */
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
 static void print_stats(const DumpStatsEntry *s)
 {
 	fprintf(stderr, "cs-dump: freeze_us=%llu frozen_us=%llu dump_us=%llu pages_present=%llu "
@@ -477,7 +488,7 @@ int main(int argc, char **argv)
 	struct dump_tree tree = { 0 };
 	DumpStatsEntry st = DUMP_STATS_ENTRY__INIT;
 	char tmp[PATH_MAX];
-	uint64_t t0, t_start = now_us(), t_frozen;
+	uint64_t t0, t_start = now_us(), t_frozen, cpu0 = 0;
 	int seized = 0, released = 0, dir_made = 0, was_empty = 0;
 
 	c.dirfd = c.pidfd = -1;
@@ -529,7 +540,9 @@ int main(int argc, char **argv)
 
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
+	mm_prefault(&c);
 	t0 = now_us();
+	cpu0 = cpu_us();
 	seized = 1;
 	/* the whole tree is frozen before anything is read */
 	if (cs_fault("seize") || tree_seize(&tree, &c))
@@ -584,6 +597,9 @@ int main(int argc, char **argv)
 			goto err;
 		released = 1;
 		st.frozen_us = now_us() - t0;
+		/* the rest of the frozen time was spent waiting: for the CPU, or for the target's threads */
+		pr_info("released %d after %llu us frozen, %llu us of it on the CPU", o.pid,
+			(unsigned long long)st.frozen_us, (unsigned long long)(cpu_us() - cpu0));
 	}
 	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c))
 		goto err;

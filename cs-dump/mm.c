@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include "util.h"
 #include "pages.h"
 #include "dump.h"
+#include "pmscan.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -73,20 +75,34 @@ static int add_run(struct dump_ctx *c, uint64_t vaddr, uint64_t nr, int kind)
 	return 0;
 }
 
-/*
- * Which pages of [v->start, v->end) must be saved: appended to c->runs.
- * With the Go runtime reader, a page of anonymous memory that the runtime
- * says holds no live object is a dead run: not copied, restored as zero,
- * even when it was written since the parent checkpoint. With --track-mem,
- * a live page not written since the parent is left there (track.c).
- */
-static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int anon)
+/* One page to save at a: its kind (dead, in the parent, to copy) appended to c->runs. */
+static int add_page(struct dump_ctx *c, uint64_t a, int anon)
+{
+	int dead = 0, kind;
+
+	if (c->go && anon) {
+		enum go_page_class k = go_rt_page_class(c->go, a);
+
+		c->cls_pages[k]++;
+		dead = k == GO_HEAP_DEAD || k == GO_STACK_DEAD;
+	}
+	kind = dead ? RUN_DEAD : track_in_parent(c, a) ? RUN_PARENT : RUN_COPY;
+	if (add_run(c, a, 1, kind))
+		return -1;
+	c->pages_present++;
+	c->pages_dead += dead;
+	c->pages_parent += kind == RUN_PARENT;
+	return 0;
+}
+
+/* [start, end) from the pagemap entries, 8 bytes a page. */
+static int read_pagemap(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int anon)
 {
 	static uint64_t pm[4096];
-	uint64_t addr = v->start;
+	uint64_t addr = start;
 
-	while (addr < v->end) {
-		uint64_t n = (v->end - addr) / PAGE_SIZE;
+	while (addr < end) {
+		uint64_t n = (end - addr) / PAGE_SIZE;
 		ssize_t r;
 
 		if (n > ARRAY_SIZE(pm))
@@ -95,26 +111,72 @@ static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int a
 		if (r != (ssize_t)(n * 8))
 			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
 		for (uint64_t i = 0; i < n; i++) {
-			uint64_t e = pm[i], a = addr + i * PAGE_SIZE;
-			int dead = 0, kind;
+			uint64_t e = pm[i];
 
 			if (!(((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)) || PM_MARKER(e))
 				continue;
-			if (c->go && anon) {
-				enum go_page_class k = go_rt_page_class(c->go, a);
-
-				c->cls_pages[k]++;
-				dead = k == GO_HEAP_DEAD || k == GO_STACK_DEAD;
-			}
-			kind = dead ? RUN_DEAD : track_in_parent(c, a) ? RUN_PARENT : RUN_COPY;
-			if (add_run(c, a, 1, kind))
+			if (add_page(c, addr + i * PAGE_SIZE, anon))
 				return -1;
-			c->pages_present++;
-			c->pages_dead += dead;
-			c->pages_parent += kind == RUN_PARENT;
 		}
 		addr += n * PAGE_SIZE;
 	}
+	return 0;
+}
+
+/*
+ * Which pages of [v->start, v->end) must be saved: appended to c->runs.
+ * With the Go runtime reader, a page of anonymous memory that the runtime
+ * says holds no live object is a dead run: not copied, restored as zero,
+ * even when it was written since the parent checkpoint. With --track-mem,
+ * a live page not written since the parent is left there (track.c).
+ *
+ * PAGEMAP_SCAN gives the present and swapped pages as ranges, so the
+ * mostly empty reservations of a Go heap (hundreds of MiB of PROT_NONE)
+ * cost nothing: present pages that are not page-cache pages of a file are
+ * saved; a swapped range is read entry by entry, since a uffd-wp marker
+ * (no data) counts as swapped too. Without PAGEMAP_SCAN (before 6.7), every
+ * entry is read.
+ */
+static int scan_pagemap(struct dump_ctx *c, int pmfd, const struct vma *v, int anon)
+{
+	static struct cs_page_region vec[512];
+	static int no_scan;
+	uint64_t addr = v->start;
+
+	while (addr < v->end && !no_scan) {
+		struct cs_pm_scan_arg a = {
+			.size = sizeof(a), .start = addr, .end = v->end,
+			.vec = (uint64_t)(uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
+			.category_anyof_mask = CS_PAGE_IS_PRESENT | CS_PAGE_IS_SWAPPED,
+			.return_mask = CS_PAGE_IS_PRESENT | CS_PAGE_IS_SWAPPED | CS_PAGE_IS_FILE,
+		};
+		long r = ioctl(pmfd, CS_PAGEMAP_SCAN, &a);
+
+		if (r < 0 && (errno == ENOTTY || errno == EINVAL) && addr == v->start) {
+			pr_debug("no PAGEMAP_SCAN (%m): reading every pagemap entry");
+			no_scan = 1;
+			break;
+		}
+		if (r < 0)
+			return pr_perror("PAGEMAP_SCAN of %d at %#llx", c->pid, (unsigned long long)addr);
+		for (long i = 0; i < r; i++) {
+			uint64_t cat = vec[i].categories;
+
+			if (cat & CS_PAGE_IS_SWAPPED) {
+				if (read_pagemap(c, pmfd, vec[i].start, vec[i].end, anon))
+					return -1;
+			} else if (!(cat & CS_PAGE_IS_FILE)) {
+				for (uint64_t p = vec[i].start; p < vec[i].end; p += PAGE_SIZE)
+					if (add_page(c, p, anon))
+						return -1;
+			}
+		}
+		if (a.walk_end <= addr || a.walk_end > v->end)
+			return pr_err("PAGEMAP_SCAN of %d: walk ended at %#llx", c->pid, (unsigned long long)a.walk_end);
+		addr = a.walk_end;
+	}
+	if (addr < v->end)
+		return read_pagemap(c, pmfd, addr, v->end, anon);
 	return 0;
 }
 
@@ -144,6 +206,29 @@ static int read_forced(struct dump_ctx *c, uint8_t *dst, const struct iovec *rv,
 	return 0;
 }
 
+void mm_prefault(struct dump_ctx *c)
+{
+	int64_t written = c->track ? track_written_pages(c) : -1;
+	uint64_t anon = 0, want;
+	char buf[64];
+
+	if (proc_status_line(c->pid, 0, "RssAnon", buf, sizeof(buf)) == 0)
+		anon = strtoull(buf, NULL, 10) * 1024;	/* "N kB" */
+	/* the pages written by the time of the freeze: some more, and new VMAs */
+	want = written >= 0 ? written * PAGE_SIZE + written * PAGE_SIZE / 4 + (1 << 20) : anon + (1 << 20);
+	if (anon && want > anon + (1 << 20))
+		want = anon + (1 << 20);
+	want = (want + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	c->prebuf = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (c->prebuf == MAP_FAILED) {
+		c->prebuf = NULL;
+		pr_debug("no memory faulted in ahead for the pages: %m");
+		return;
+	}
+	c->prebuf_len = want;
+	pr_debug("%zu bytes faulted in ahead for the pages", c->prebuf_len);
+}
+
 /* Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call. */
 static int copy_pages(struct dump_ctx *c)
 {
@@ -154,12 +239,24 @@ static int copy_pages(struct dump_ctx *c)
 	if (c->pages_present == c->pages_dead + c->pages_parent)
 		return 0;
 	c->pagebuf_len = (c->pages_present - c->pages_dead - c->pages_parent) * PAGE_SIZE;
+	if (c->prebuf && c->prebuf_len >= c->pagebuf_len) {
+		/* faulted in before the freeze: no page fault while frozen */
+		c->pagebuf = c->prebuf;
+		c->pagebuf_len = c->prebuf_len;
+		c->prebuf = NULL;
+		goto copy;
+	}
+	pr_debug("%zu bytes faulted in ahead, %zu needed", c->prebuf_len, c->pagebuf_len);
+	if (c->prebuf)
+		munmap(c->prebuf, c->prebuf_len);
+	c->prebuf = NULL;
 	c->pagebuf = mmap(NULL, c->pagebuf_len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->pagebuf == MAP_FAILED) {
 		c->pagebuf = NULL;
 		return pr_perror("cannot allocate %llu pages to copy into", (unsigned long long)c->pages_present);
 	}
+copy:
 	while (i < c->nr_runs) {
 		size_t n = 0, bytes = 0;
 		ssize_t r;
@@ -258,7 +355,17 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 	return 0;
 }
 
-/* Ask the Go runtime which pages are dead; on any doubt, a whole dump. */
+static int need_span(uint64_t start, uint64_t end, void *arg)
+{
+	return track_may_copy(arg, start, end);
+}
+
+/*
+ * Ask the Go runtime which pages are dead; on any doubt, a whole dump. An
+ * incremental checkpoint judges only the spans it may copy pages of: a page
+ * not written since the parent is left there whatever the runtime thinks
+ * of it, and its contents are the same either way.
+ */
 static void classify(struct dump_ctx *c, DumpStatsEntry *st)
 {
 	struct go_stats gs;
@@ -270,7 +377,7 @@ static void classify(struct dump_ctx *c, DumpStatsEntry *st)
 		return;
 	for (int i = 0; i < c->pt.nr; i++)
 		sp[i] = c->pt.t[i].regs.rsp;
-	if (go_rt_classify(c->go, c->pid, sp, c->pt.nr, &gs, why, sizeof(why))) {
+	if (go_rt_classify(c->go, c->pid, sp, c->pt.nr, need_span, c, &gs, why, sizeof(why))) {
 		pr_info("runtime: saving every page of %d: %s", c->pid, why);
 		go_rt_close(c->go);
 		c->go = NULL;
@@ -288,9 +395,9 @@ static void classify(struct dump_ctx *c, DumpStatsEntry *st)
 	st->has_spans_marked = 1;
 	st->spans_marked = gs.spans_marked;
 	st->classify_us = now_us() - t0;
-	pr_info("runtime: %s, %llu spans, gc phase %u, %llu unswept (%llu by mark bits), classified in %llu us",
-		gs.version, (unsigned long long)gs.spans, gs.gc_phase, (unsigned long long)gs.unswept_spans,
-		(unsigned long long)gs.spans_marked,
+	pr_info("runtime: %s, %llu spans (%llu not needed), gc phase %u, %llu unswept (%llu by mark bits), "
+		"classified in %llu us", gs.version, (unsigned long long)gs.spans, (unsigned long long)gs.spans_skipped,
+		gs.gc_phase, (unsigned long long)gs.unswept_spans, (unsigned long long)gs.spans_marked,
 		(unsigned long long)st->classify_us);
 }
 
@@ -353,6 +460,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 	vmas = proc_vmas(c->pid, &n);
 	if (!vmas)
 		return -1;
+	pr_debug("%d VMAs read from smaps", n);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
 	pmfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pmfd < 0) {
@@ -384,6 +492,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 			goto out;
 		}
 	}
+	pr_debug("pagemap read: %zu runs", c->nr_runs);
 	{
 		uint64_t t = now_us();
 

@@ -48,6 +48,7 @@
 #include "util.h"
 #include "pages.h"
 #include "pagechain.h"
+#include "pmscan.h"
 #include "dump.h"
 #include "inventory.pb-c.h"
 
@@ -57,20 +58,6 @@
 #endif
 #define CS_UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #define CS_UFFD_FEATURE_WP_ASYNC (1 << 15)
-
-struct cs_page_region {
-	uint64_t start, end, categories;
-};
-
-struct cs_pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-
-#define CS_PAGEMAP_SCAN _IOWR('f', 16, struct cs_pm_scan_arg)
-#define CS_PM_SCAN_WP_MATCHING (1 << 0)
-#define CS_PAGE_IS_WPALLOWED (1 << 0)
-#define CS_PAGE_IS_WRITTEN (1 << 1)
 
 struct range {
 	uint64_t start, end;
@@ -411,6 +398,41 @@ out:
 	return ret;
 }
 
+int64_t track_written_pages(struct dump_ctx *c)
+{
+	static struct cs_page_region vec[1024];
+	struct track *t = c->track;
+	uint64_t start = 0, end = 0x7ffffffff000ULL, pages = 0;	/* x86-64 TASK_SIZE: EFAULT beyond */
+	char path[64];
+	int fd;
+
+	if (!t || !t->incremental)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (start < end) {
+		struct cs_pm_scan_arg a = {
+			.size = sizeof(a), .start = start, .end = end,
+			.vec = (uint64_t)(uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
+			.category_mask = CS_PAGE_IS_WRITTEN | CS_PAGE_IS_WPALLOWED,
+			.return_mask = CS_PAGE_IS_WRITTEN,
+		};
+		long r = ioctl(fd, CS_PAGEMAP_SCAN, &a);
+
+		if (r < 0 || a.walk_end <= start) {
+			close(fd);
+			return -1;
+		}
+		for (long i = 0; i < r; i++)
+			pages += (vec[i].end - vec[i].start) / PAGE_SIZE;
+		start = a.walk_end;
+	}
+	close(fd);
+	return pages;
+}
+
 int track_in_parent(struct dump_ctx *c, uint64_t addr)
 {
 	struct track *t = c->track;
@@ -427,6 +449,39 @@ int track_in_parent(struct dump_ctx *c, uint64_t addr)
 	i = pm_map_find(&t->parent, addr);
 	/* a page the parent left out as dead is saved: its contents are not there */
 	return i >= 0 && t->parent.r[i].type != PM_DEAD;
+}
+
+int track_may_copy(struct dump_ctx *c, uint64_t start, uint64_t end)
+{
+	struct track *t = c->track;
+	size_t lo = 0, hi;
+
+	if (!t || !t->incremental)
+		return 1;
+	/* inside one tracked range? (ranges are sorted and merged) */
+	hi = t->ntracked;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (start >= t->tracked[mid].end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->ntracked || start < t->tracked[lo].start || end > t->tracked[lo].end)
+		return 1;
+	/* any written range overlapping [start, end)? the first ending after start */
+	lo = 0;
+	hi = t->nwritten;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (start >= t->written[mid].end)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->nwritten && t->written[lo].start < end;
 }
 
 void track_inventory(struct dump_ctx *c, InventoryEntry *inv)

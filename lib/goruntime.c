@@ -352,6 +352,95 @@ static int rreadv(pid_t pid, struct iovec *local, struct iovec *remote, size_t n
 	return 0;
 }
 
+/* for gather(): remote blocks sorted by address */
+struct gblk {
+	uint64_t addr;
+	size_t len;
+	void *dst;
+};
+
+static int cmp_gblk(const void *a, const void *b)
+{
+	const struct gblk *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * Read n small blocks (remote[i] into local[i]) as a few large ranges:
+ * spans come from 16 KiB fixalloc chunks and bitmaps from 64 KiB gcBits
+ * arenas, so sorted by address they are mostly contiguous, and one iovec
+ * per block (about 1 us each in process_vm_readv, which pins the page of
+ * every remote iovec) costs tens of milliseconds for 16 000 spans. Two
+ * blocks are merged when the gap between them stays within the page of the
+ * first one's end and the next page: both pages hold a block, so they are
+ * mapped. Any short read falls back to one iovec per block.
+ */
+static int gather(pid_t pid, struct iovec *local, struct iovec *remote, size_t n)
+{
+	struct gblk *b = xmalloc((n + 1) * sizeof(*b));
+	struct iovec *rl = NULL, *rr = NULL;
+	uint8_t *buf = NULL;
+	size_t nr = 0, total = 0, i, k;
+	int ret = -1;
+
+	if (!b)
+		return rreadv(pid, local, remote, n);
+	for (i = 0; i < n; i++)
+		b[i] = (struct gblk){ (uint64_t)remote[i].iov_base, remote[i].iov_len, local[i].iov_base };
+	qsort(b, n, sizeof(*b), cmp_gblk);
+	/* ranges: rr[k] covers blocks; total bytes */
+	rr = xmalloc((n + 1) * sizeof(*rr));
+	rl = xmalloc((n + 1) * sizeof(*rl));
+	if (!rr || !rl)
+		goto fallback;
+	for (i = 0; i < n; i++) {
+		uint64_t start = b[i].addr, end = start + b[i].len;
+
+		if (nr) {
+			uint64_t cur_end = (uint64_t)rr[nr - 1].iov_base + rr[nr - 1].iov_len;
+			uint64_t limit = ((cur_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)) + PAGE_SIZE;
+
+			if (start < limit) {
+				if (end > cur_end) {
+					total += end - cur_end;
+					rr[nr - 1].iov_len = end - (uint64_t)rr[nr - 1].iov_base;
+				}
+				continue;
+			}
+		}
+		rr[nr].iov_base = (void *)start;
+		rr[nr].iov_len = b[i].len;
+		total += b[i].len;
+		nr++;
+	}
+	buf = xmalloc(total + 1);
+	if (!buf)
+		goto fallback;
+	for (i = 0, total = 0; i < nr; i++) {
+		rl[i].iov_base = buf + total;
+		rl[i].iov_len = rr[i].iov_len;
+		total += rr[i].iov_len;
+	}
+	if (rreadv(pid, rl, rr, nr))
+		goto fallback;
+	for (i = 0, k = 0; i < n; i++) {
+		while ((uint64_t)rr[k].iov_base + rr[k].iov_len < b[i].addr + b[i].len)
+			k++;
+		memcpy(b[i].dst, (uint8_t *)rl[k].iov_base + (b[i].addr - (uint64_t)rr[k].iov_base), b[i].len);
+	}
+	ret = 0;
+	goto out;
+fallback:
+	ret = rreadv(pid, local, remote, n);
+out:
+	free(b);
+	free(rr);
+	free(rl);
+	free(buf);
+	return ret;
+}
+
 static int rread(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec l = { buf, len }, r = { (void *)addr, len };
@@ -400,15 +489,25 @@ enum go_page_class go_rt_page_class(const struct go_rt *rt, uint64_t addr)
 	return a ? a->cls[(addr - a->base) / PAGE_SIZE] : GO_OUTSIDE;
 }
 
-/* Set the class of every 4 KiB page of [start, end) that lies in an arena. */
+/*
+ * Set the class of every 4 KiB page of [start, end); -1 if one lies outside
+ * the arenas. One lookup per arena crossed, not one per page.
+ */
 static int set_range(struct go_rt *rt, uint64_t start, uint64_t end, uint8_t cls)
 {
-	for (uint64_t p = start & ~(PAGE_SIZE - 1); p < end; p += PAGE_SIZE) {
-		struct arena *a = arena_of(rt, p);
+	uint64_t ab = rt->cval[C_ARENA_BYTES];
+
+	start &= ~(PAGE_SIZE - 1);
+	while (start < end) {
+		struct arena *a = arena_of(rt, start);
+		uint64_t stop;
 
 		if (!a)
 			return -1;
-		a->cls[(p - a->base) / PAGE_SIZE] = cls;
+		stop = a->base + ab < end ? a->base + ab : end;
+		memset(a->cls + (start - a->base) / PAGE_SIZE, cls,
+		       (stop - start + PAGE_SIZE - 1) / PAGE_SIZE);
+		start = (stop + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	}
 	return 0;
 }
@@ -482,10 +581,16 @@ static int classify_span(struct go_rt *rt, const uint8_t *sp, const uint8_t *bit
 	if (set_range(rt, base, end, GO_HEAP_DEAD))
 		return -1;
 	for (uint64_t i = 0; i < nelems; i++) {
+		uint64_t j = i;
+
 		if (i >= freeidx && !(bits[i / 8] & (1 << (i % 8))))
 			continue;
-		if (set_range(rt, base + i * es, base + (i + 1) * es, GO_HEAP_LIVE))
+		/* neighbouring allocated objects make one range */
+		while (j + 1 < nelems && (j + 1 < freeidx || (bits[(j + 1) / 8] & (1 << ((j + 1) % 8)))))
+			j++;
+		if (set_range(rt, base + i * es, base + (j + 1) * es, GO_HEAP_LIVE))
 			return -1;
+		i = j;
 	}
 	return 0;
 }
@@ -552,10 +657,11 @@ out:
 	return ret;
 }
 
-int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, struct go_stats *st,
+int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp,
+		   int (*need)(uint64_t start, uint64_t end, void *arg), void *arg, struct go_stats *st,
 		   char *why, size_t len)
 {
-	uint8_t *mh = NULL, *spans = NULL, *bits = NULL;
+	uint8_t *mh = NULL, *spans = NULL, *bits = NULL, *want = NULL;
 	size_t mhlen = 0;
 	uint64_t *sptr = NULL, nspans, sweepgen, vs[2], bits_len = 0;
 	int mark_done;
@@ -606,27 +712,36 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		r[i].iov_base = (void *)sptr[i];
 		r[i].iov_len = rt->span_size;
 	}
-	if (rreadv(pid, l, r, nspans)) {
+	if (gather(pid, l, r, nspans)) {
 		snprintf(why, len, "cannot read the spans");
 		goto out;
 	}
-	/* allocation bitmaps of in-use spans, in one batch */
+	/* allocation bitmaps of the in-use spans the caller needs, in one batch */
+	want = xzalloc(nspans + 1);
+	if (!want)
+		goto out;
 	for (uint64_t i = 0; i < nspans; i++) {
 		const uint8_t *s = spans + i * rt->span_size;
 		uint8_t state = get(s, rt->off[F_SPAN_STATE] + rt->off[F_STATEBOX_S], 1);
+		uint64_t base = get(s, rt->off[F_SPAN_START], 8);
+		uint64_t bytes = get(s, rt->off[F_SPAN_NPAGES], 8) * rt->cval[C_PAGE_SIZE];
 
-		if (state == rt->cval[C_SPAN_INUSE])
+		if (state != rt->cval[C_SPAN_INUSE])
+			continue;
+		want[i] = !need || need(base, base + bytes, arg);
+		if (want[i])
 			bits_len += (get(s, rt->off[F_SPAN_NELEMS], rt->size[F_SPAN_NELEMS]) + 7) / 8;
+		else
+			st->spans_skipped++;
 	}
 	bits = xmalloc(bits_len + 1);
 	if (!bits)
 		goto out;
 	for (uint64_t i = 0, off = 0; i < nspans; i++) {
 		const uint8_t *s = spans + i * rt->span_size;
-		uint8_t state = get(s, rt->off[F_SPAN_STATE] + rt->off[F_STATEBOX_S], 1);
 		uint64_t n = (get(s, rt->off[F_SPAN_NELEMS], rt->size[F_SPAN_NELEMS]) + 7) / 8;
 
-		if (state != rt->cval[C_SPAN_INUSE] || !n)
+		if (!want[i] || !n)
 			continue;
 		l[nb].iov_base = bits + off;
 		l[nb].iov_len = n;
@@ -636,7 +751,7 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		nb++;
 		off += n;
 	}
-	if (rreadv(pid, l, r, nb)) {
+	if (gather(pid, l, r, nb)) {
 		snprintf(why, len, "cannot read the allocation bitmaps");
 		goto out;
 	}
@@ -661,6 +776,11 @@ int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *tsp, int nsp, st
 		}
 		if (state == rt->cval[C_SPAN_MANUAL]) {
 			set_range(rt, base, base + bytes, GO_STACK_LIVE);
+			continue;
+		}
+		if (!want[i]) {
+			/* not needed: not dead, so its pages are whatever they hold */
+			set_range(rt, base, base + bytes, GO_HEAP_LIVE);
 			continue;
 		}
 		if (!es || nelems * es > bytes) {
@@ -709,6 +829,7 @@ out:
 	free(sptr);
 	free(spans);
 	free(bits);
+	free(want);
 	free(l);
 	free(r);
 	return ret;

@@ -27,6 +27,7 @@ struct go_stats {
 	uint64_t unswept_spans;		/* in-use spans not swept in this cycle yet (or being swept) */
 	uint64_t spans_marked;		/* of those, judged by their mark bits (rule M) */
 	uint64_t spans;			/* in-use and manual spans */
+	uint64_t spans_skipped;		/* in-use spans not classified: need() said no */
 	char version[32];		/* runtime.buildVersion, e.g. "go1.19.8" */
 };
 
@@ -45,10 +46,16 @@ void go_rt_close(struct go_rt *rt);
  * and allocation bitmaps, and allgs (process_vm_readv, 1024 iovecs a call),
  * and build the class of every page of the heap arenas. sp[] holds the RSP
  * of each of the nsp threads (rule K lowers a parked goroutine's SP to a
- * thread's RSP inside the same stack). Returns 0, or -1 with why set when
- * the metadata is inconsistent (the caller then saves every page).
+ * thread's RSP inside the same stack). need, when not NULL, is asked for
+ * each in-use span [start, end) (bytes) whether any of its pages will be
+ * saved; a span it answers 0 for is neither read further nor judged: its
+ * pages are GO_HEAP_LIVE and go_rt_free_slots skips it (an incremental
+ * checkpoint needs only the spans written since its parent). Returns 0, or
+ * -1 with why set when the metadata is inconsistent (the caller then saves
+ * every page).
  */
-int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *sp, int nsp, struct go_stats *st,
+int go_rt_classify(struct go_rt *rt, pid_t pid, const uint64_t *sp, int nsp,
+		   int (*need)(uint64_t start, uint64_t end, void *arg), void *arg, struct go_stats *st,
 		   char *why, size_t len);
 
 /* go_rt_page_class - class of the 4 KiB page at addr after go_rt_classify. */

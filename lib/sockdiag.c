@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <linux/inet_diag.h>
+#include <linux/inet_diag.h>	/* INET_DIAG_NOCOOKIE */
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netlink/netlink.h>
@@ -50,43 +50,6 @@ out:
 	nlmsg_free(msg);
 	nl_socket_free(sk);
 	return ret;
-}
-
-struct lookup {
-	uint64_t ino;
-	struct sk_diag *out;
-	int found;
-};
-
-static int on_inet(struct nl_msg *msg, void *arg)
-{
-	struct lookup *l = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct inet_diag_msg *m = nlmsg_data(h);
-
-	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m))
-		return NL_OK;
-	if (m->idiag_inode == l->ino) {
-		l->out->state = m->idiag_state;
-		l->out->rqueue = m->idiag_rqueue;
-		l->out->wqueue = m->idiag_wqueue;
-		l->found = 1;
-	}
-	return NL_OK;
-}
-
-int sockdiag_inet(int family, int proto, uint64_t ino, struct sk_diag *out)
-{
-	struct inet_diag_req_v2 req;
-	struct lookup l = { ino, out, 0 };
-
-	memset(&req, 0, sizeof(req));
-	req.sdiag_family = family;
-	req.sdiag_protocol = proto;
-	req.idiag_states = ~0u;
-	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_inet, &l) < 0)
-		return -1;
-	return l.found ? 0 : 1;
 }
 
 struct ulookup {

@@ -10,6 +10,9 @@
 //	DEL key        -> OK | NOTFOUND
 //	STATS          -> STATS keys=N heap_alloc=B heap_inuse=B heap_sys=B num_gc=N goroutines=N pid=P
 //	GC             -> OK num_gc=N
+//	SAVE path      -> OK bytes=N us=T | ERR ... (go-cache's own SaveFile: the
+//	                  application-level snapshot contrib/bench/ha-throughput.sh
+//	                  compares checkpoints with)
 //	PING           -> PONG
 //
 // Anything else gets "ERR ...".
@@ -259,6 +262,23 @@ func handle(w *bufio.Writer, c *cache.Cache, line []byte) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintf(w, "OK num_gc=%d\n", ms.NumGC)
+	case "SAVE":
+		// go-cache's SaveFile gob-encodes every item under the cache's
+		// read lock: SETs wait until it is done.
+		if len(args) == 0 {
+			w.WriteString("ERR usage: SAVE path\n")
+			return
+		}
+		t0 := time.Now()
+		if err := c.SaveFile(string(args)); err != nil {
+			fmt.Fprintf(w, "ERR save: %v\n", err)
+			return
+		}
+		var size int64
+		if fi, err := os.Stat(string(args)); err == nil {
+			size = fi.Size()
+		}
+		fmt.Fprintf(w, "OK bytes=%d us=%d\n", size, time.Since(t0).Microseconds())
 	case "PING":
 		w.WriteString("PONG\n")
 	default:
