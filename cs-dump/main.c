@@ -390,6 +390,11 @@ int check_target(pid_t pid)
 		return pr_err("process %d is a zombie: nothing to dump", pid);
 	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
 		return pr_err("process %d is already traced by process %s", pid, buf);
+	/* NSpid with more than one PID: it lives in a PID namespace below ours
+	 * (cs-restore --pidns makes one), where its PIDs are not these */
+	if (proc_status_line(pid, 0, "NSpid", buf, sizeof(buf)) == 0 && strpbrk(buf, " \t"))
+		return pr_err("process %d is in a PID namespace below ours (NSpid %s; one made by cs-restore --pidns?): "
+			      "dumping a process inside a PID namespace is not supported yet", pid, buf);
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		ssize_t la, lb;
 

@@ -34,6 +34,7 @@ struct restore_opts {
 	int file_validation;
 	int tcp_established;
 	int timens;		/* enum timens_mode */
+	int pidns;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -62,7 +63,13 @@ static void usage(FILE *f)
 		"                            comes from another boot, or the process was in a\n"
 		"                            time namespace of its own)\n"
 		"      --no-timens           never: the process reads this host's clocks\n"
-		"      --pidfile FILE        write the restored PID to FILE\n"
+		"      --pidns               restore into a new PID namespace (and mount namespace\n"
+		"                            with its own /proc), where the processes keep their\n"
+		"                            saved PIDs while ours are taken; its init, a child of\n"
+		"                            cs-restore, forwards signals to the root and exits\n"
+		"                            with its status (needs CAP_SYS_ADMIN)\n"
+		"      --pidfile FILE        write the restored PID to FILE (ours for it, with\n"
+		"                            --pidns)\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help                this help\n"
@@ -75,7 +82,8 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
-	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS };
+	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
+	       OPT_PIDNS };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -86,6 +94,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "timens", no_argument, 0, OPT_TIMENS },
 		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
+		{ "pidns", no_argument, 0, OPT_PIDNS },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -136,6 +145,9 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 				return -1;
 			}
 			o->timens = c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF;
+			break;
+		case OPT_PIDNS:
+			o->pidns = 1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -295,7 +307,7 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
 			return -1;
 	}
-	return check_tree(t) || check_timens(c);
+	return check_pidns(t) || check_tree(t) || check_timens(c);
 }
 
 /* Everything the stubs cannot do themselves, process by process. */
@@ -384,6 +396,8 @@ int main(int argc, char **argv)
 	c.dir = o.dir;
 	c.tcp_established = o.tcp_established;
 	c.timens_mode = o.timens;
+	c.pidns = o.pidns;
+	c.pidns_go = -1;
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
@@ -416,11 +430,16 @@ int main(int argc, char **argv)
 		if (p->proc->has_stopped && p->proc->stopped)
 			kill(p->pid, SIGSTOP);	/* it was stopped when dumped */
 	}
+	if (pidns_go(&c))
+		goto err_ran;
 	pr_info("process %d restored in %llu us%s", c.pid, (unsigned long long)(now_us() - t0),
 		tree.nr > 1 ? " with its descendants" : "");
+	if (c.pidns)
+		pr_info("in a new PID namespace, as process %u; its init is %d", c.proc->pid, c.pidns_init);
 	if (o.detach)
 		return 0;
-	while (waitpid(c.pid, &status, 0) < 0) {
+	/* under --pidns, the init stands for the root: it exits with its status */
+	while (waitpid(c.pidns ? c.pidns_init : c.pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return pr_perror("cannot wait for process %d", c.pid), 1;
 	}
@@ -429,6 +448,8 @@ int main(int argc, char **argv)
 	return 128 + WTERMSIG(status);
 err:
 	kill_stubs(&tree);
+err_ran:
+	pidns_kill_init(&c);	/* with the namespace, whatever is in it */
 	for (size_t i = 0; i < tree.nr; i++)
 		unix_undo(tree.p[i]);
 	pr_info("restore from %s failed; nothing was left running", o.dir);

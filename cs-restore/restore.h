@@ -64,6 +64,11 @@ struct rst_ctx {
 	int64_t off_mono, off_boot;	/* the new namespace's offsets, ns */
 	int own_timens_fd;		/* our time namespace while unshared, else -1 */
 
+	/* pidns.c: --pidns (the root's context; copied to every process) */
+	int pidns;			/* restore into a new PID (and mount) namespace */
+	pid_t pidns_init;		/* its init, our child, by our PID for it; 0: none */
+	int pidns_go;			/* socket to the init: one byte once restored; -1 */
+
 	/* stub.c: the process tree */
 	struct rst_tree *tree;
 	size_t idx;			/* place in tree->p (0: the root) */
@@ -274,6 +279,54 @@ int seize_stubs(struct rst_tree *t);
 struct rst_ctx *tree_ctx_before(struct rst_tree *t, uint32_t pid, size_t before);
 /* check_tree - check phase: every PID of the tree is free and the ids can be made. 0 or -1. */
 int check_tree(struct rst_tree *t);
+
+/*
+ * stub_fork_root - under --pidns, in the init of the new namespace: fork
+ * the root's stub with its saved PID there and wait until it (with its
+ * descendants) is set up. Returns when it is; on a failure the message is
+ * on errfd and the caller exits.
+ */
+void stub_fork_root(struct rst_ctx *c, int errfd);
+
+/* pidns.c: --pidns, a new PID namespace for the tree */
+/*
+ * check_pidns - check phase, under --pidns: cs-restore has CAP_SYS_ADMIN
+ * (clone(2) CLONE_NEWPID and CLONE_NEWNS, mount(2)), this kernel has PID
+ * namespaces, and no saved PID is 1 (the init's there). 0, or -1 with one
+ * line. Source: pid_namespaces(7).
+ */
+int check_pidns(struct rst_tree *t);
+/*
+ * pidns_clone - create the init of a new PID and mount namespace, our
+ * child (clone3(2) CLONE_NEWPID | CLONE_NEWNS; it is PID 1 there), and the
+ * socketpair through which pidns_go lets it go on. Returns as fork(2) does: the
+ * init's PID for us (also in c->pidns_init), 0 in the init, -1 (logged).
+ */
+pid_t pidns_clone(struct rst_ctx *c);
+/*
+ * pidns_init_main - the init: mounts a proc(5) of the new namespace on
+ * /proc (its mounts made slaves of ours first, so nothing leaks out), forks
+ * the root's stub with stub_fork_root, closes errfd and every other fd,
+ * and waits for pidns_go; then forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+ * SIGUSR1, SIGUSR2, SIGCONT and SIGWINCH to the root, reaps every process
+ * that ends up its child, and exits with the root's status (128+N when
+ * killed by signal N) when the root ends. If cs-restore goes away first,
+ * it exits 1 (and the kernel kills the namespace). Never returns.
+ */
+void pidns_init_main(struct rst_ctx *c, int errfd) __attribute__((noreturn));
+/*
+ * pidns_host_pids - once every stub is set up: find each process of the
+ * tree among the init's descendants by its PID in the namespace (the last
+ * NSpid of /proc/PID/status, proc(5)) and make its context's pid our PID
+ * for it, which ptrace(2), /proc and kill(2) take. 0 or -1 (logged).
+ */
+int pidns_host_pids(struct rst_tree *t);
+/* pidns_host_tid - our TID for thread tid (as the process sees it) of c, or 0 (logged). */
+pid_t pidns_host_tid(struct rst_ctx *c, pid_t tid);
+/* pidns_go - the restore is complete: the init takes over. 0 or -1 (logged). */
+int pidns_go(struct rst_ctx *c);
+/* pidns_kill_init - kill the init (the kernel kills the whole namespace) and reap it. */
+void pidns_kill_init(struct rst_ctx *c);
 
 /* mm.c */
 int check_mm(struct rst_ctx *c);

@@ -146,7 +146,7 @@ int restore_sched(struct rst_ctx *c)
 		return -1;
 	for (size_t i = 0; i < c->nr_cores; i++) {
 		ThreadCoreEntry *tc = c->cores[i];
-		pid_t tid = tc->tid;
+		pid_t tid = c->pt.t[i].tid;	/* ours: differs from tc->tid under --pidns */
 
 		/* nice first: sched_setattr sets no nice value for a real-time policy */
 		if (tc->has_nice && setpriority(PRIO_PROCESS, tid, tc->nice))

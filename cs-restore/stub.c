@@ -172,67 +172,80 @@ static void zombie_main(struct rst_ctx *c, pid_t parent, int errfd)
 static void stub_main(struct rst_ctx *c, pid_t parent, int errfd);
 
 /*
- * Fork the stubs of c's children in pstree.img order, each with its PID,
- * and wait until each is set up (BOARD_DONE) or has exited (a zombie)
- * before the next. The exit of a zombie queues its exit signal here
- * (blocked: a blocked signal is never discarded): it is taken out again.
+ * Fork the stub of process j of the tree, as a child of the caller
+ * (parent: the caller's PID as the child sees it), with its PID, and wait
+ * until it is set up (BOARD_DONE) or has exited (a zombie). The exit of a
+ * zombie queues its exit signal here (blocked: a blocked signal is never
+ * discarded): it is taken out again. Under --pidns the caller is in the
+ * new PID namespace, and the one entry of set_tid is for the innermost
+ * namespace, the new one (clone(2): set_tid_size may be smaller than the
+ * nesting depth; the outer PIDs are then chosen by the kernel).
  */
+static void stub_fork(struct rst_tree *t, size_t j, pid_t parent, int errfd)
+{
+	struct rst_ctx *k = t->p[j];
+	ProcessEntry *pe = k->proc;
+	struct clone_args ca;
+	pid_t tid = pe->pid, child;
+	int sig = pe->has_exit_signal ? pe->exit_signal : SIGCHLD;
+	char err[256];
+
+	memset(&ca, 0, sizeof(ca));
+	ca.exit_signal = sig;
+	ca.set_tid = (uint64_t)&tid;
+	ca.set_tid_size = 1;
+	child = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (child < 0) {
+		snprintf(err, sizeof(err), "cannot create process %u%s: %m", pe->pid,
+			 errno == EEXIST ? " (the PID is taken)" : "");
+		stub_fail(errfd, err);
+	}
+	if (child == 0) {
+		my_slot = j;
+		if (pe->zombie)
+			zombie_main(k, parent, errfd);
+		stub_main(k, parent, errfd);
+	}
+	for (;;) {
+		siginfo_t si;
+
+		if (board[j] == BOARD_FAILED)
+			_exit(2);	/* it said why */
+		if (board[j] == BOARD_DONE && !pe->zombie)
+			break;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == child) {
+			if (pe->zombie && board[j] == BOARD_DONE)
+				break;
+			snprintf(err, sizeof(err), "the restore stub of process %u died (status %d)", pe->pid,
+				 si.si_status);
+			stub_fail(errfd, err);
+		}
+		usleep(100);
+	}
+	if (pe->zombie && sig > 0) {
+		struct timespec zero = { 0, 0 };
+		sigset_t one;
+
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		sigtimedwait(&one, NULL, &zero);
+	}
+}
+
+/* The stubs of c's children, in pstree.img order, one at a time. */
 static void stub_children(struct rst_ctx *c, int errfd)
 {
 	struct rst_tree *t = c->tree;
-	char err[256];
 
-	for (size_t j = c->idx + 1; j < t->nr; j++) {
-		struct rst_ctx *k = t->p[j];
-		ProcessEntry *pe = k->proc;
-		struct clone_args ca;
-		pid_t tid = pe->pid, child;
-		int sig = pe->has_exit_signal ? pe->exit_signal : SIGCHLD;
+	for (size_t j = c->idx + 1; j < t->nr; j++)
+		if (t->p[j]->proc->ppid == (uint32_t)c->pid)
+			stub_fork(t, j, c->pid, errfd);
+}
 
-		if (pe->ppid != (uint32_t)c->pid)
-			continue;
-		memset(&ca, 0, sizeof(ca));
-		ca.exit_signal = sig;
-		ca.set_tid = (uint64_t)&tid;
-		ca.set_tid_size = 1;
-		child = syscall(SYS_clone3, &ca, sizeof(ca));
-		if (child < 0) {
-			snprintf(err, sizeof(err), "cannot create process %u%s: %m", pe->pid,
-				 errno == EEXIST ? " (the PID is taken)" : "");
-			stub_fail(errfd, err);
-		}
-		if (child == 0) {
-			my_slot = j;
-			if (pe->zombie)
-				zombie_main(k, c->pid, errfd);
-			stub_main(k, c->pid, errfd);
-		}
-		for (;;) {
-			siginfo_t si;
-
-			if (board[j] == BOARD_FAILED)
-				_exit(2);	/* it said why */
-			if (board[j] == BOARD_DONE && !pe->zombie)
-				break;
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_PID, child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == child) {
-				if (pe->zombie && board[j] == BOARD_DONE)
-					break;
-				snprintf(err, sizeof(err), "the restore stub of process %u died (status %d)", pe->pid,
-					 si.si_status);
-				stub_fail(errfd, err);
-			}
-			usleep(100);
-		}
-		if (pe->zombie && sig > 0) {
-			struct timespec zero = { 0, 0 };
-			sigset_t one;
-
-			sigemptyset(&one);
-			sigaddset(&one, sig);
-			sigtimedwait(&one, NULL, &zero);
-		}
-	}
+void stub_fork_root(struct rst_ctx *c, int errfd)
+{
+	stub_fork(c->tree, 0, getpid(), errfd);
 }
 
 static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
@@ -289,7 +302,7 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 	g[2] = 0xcc;	/* int3 */
 	mprotect(g, 4096, PROT_READ | PROT_EXEC);
 	close(errfd);
-	if (c->idx) {
+	if (c->idx || c->pidns) {
 		/* seized by cs-restore once the root stops (seize_stubs) */
 		board[c->idx] = BOARD_DONE;
 		for (;;)
@@ -329,25 +342,31 @@ int create_stub(struct rst_ctx *c)
 		close(ep[1]);
 		return -1;
 	}
-	child = syscall(SYS_clone3, &ca, sizeof(ca));
+	/* under --pidns: the init of a new PID namespace, which forks the root's stub */
+	child = c->pidns ? pidns_clone(c) : syscall(SYS_clone3, &ca, sizeof(ca));
 	if (child != 0 && timens_leave(c, child > 0 ? child : 0)) {
 		close(ep[0]);
 		close(ep[1]);
 		if (child > 0) {
 			kill(child, SIGKILL);
 			waitpid(child, &status, __WALL);
+			c->pidns_init = 0;
 		}
 		return -1;
 	}
 	if (child < 0) {
 		close(ep[0]);
 		close(ep[1]);
+		if (c->pidns)
+			return -1;	/* pidns_clone said why */
 		if (errno == EEXIST)
 			return pr_err("cannot create process %d: the PID is taken", c->pid);
 		return pr_perror("cannot create process %d (clone3 with set_tid)", c->pid);
 	}
 	if (child == 0) {
 		close(ep[0]);
+		if (c->pidns)
+			pidns_init_main(c, ep[1]);	/* does not return */
 		my_slot = 0;
 		stub_main(c, parent, ep[1]);
 	}
@@ -356,9 +375,14 @@ int create_stub(struct rst_ctx *c)
 	close(ep[0]);
 	if (n > 0) {
 		msg[n] = 0;
-		waitpid(child, &status, __WALL);
+		if (c->pidns)
+			pidns_kill_init(c);	/* and with it, every stub */
+		else
+			waitpid(child, &status, __WALL);
 		return pr_err("%s", msg);
 	}
+	if (c->pidns)
+		return pidns_host_pids(c->tree);	/* the root is seized with the others */
 	if (waitpid(child, &status, WUNTRACED | __WALL) != child || !WIFSTOPPED(status)) {
 		return pr_err("the restore stub %d did not stop as expected (status %#x)", child, status);
 	}
@@ -379,7 +403,7 @@ int create_stub(struct rst_ctx *c)
 
 int seize_stubs(struct rst_tree *t)
 {
-	for (size_t i = 1; i < t->nr; i++) {
+	for (size_t i = t->p[0]->pidns ? 0 : 1; i < t->nr; i++) {
 		struct rst_ctx *c = t->p[i];
 		pid_t pid = c->pid;
 		int status;
@@ -456,7 +480,7 @@ int check_tree(struct rst_tree *t)
 			return pr_err("pstree.img: process %u is listed twice", pe->pid);
 		if (pe->zombie) {
 			snprintf(path, sizeof(path), "/proc/%u", pe->pid);
-			if (access(path, F_OK) == 0)
+			if (!t->p[0]->pidns && access(path, F_OK) == 0)
 				return pr_err("PID %u is taken: cannot restore zombie %u there", pe->pid, pe->pid);
 			if (pe->n_threads != 1 || !pe->has_exit_status)
 				return pr_err("pstree.img: zombie %u is corrupt", pe->pid);

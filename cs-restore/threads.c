@@ -49,7 +49,7 @@ int check_threads(struct rst_ctx *c)
 	for (size_t i = 0; i < c->nr_cores; i++) {
 		ThreadCoreEntry *tc = c->cores[i];
 
-		if (pid_taken(tc->tid))
+		if (!c->pidns && pid_taken(tc->tid))
 			return -1;
 		if (tc->xfeatures & ~xcr0)
 			return pr_err("thread %u uses xsave features %#llx that this CPU lacks (XCR0 %#llx)", tc->tid,
@@ -81,6 +81,8 @@ static int create_thread(struct rst_ctx *c, size_t i)
 	if (r != (long)tid)
 		return pr_err("cannot create thread %llu: %s", (unsigned long long)tid,
 			      r < 0 ? strerror(-r) : "got another TID");
+	if (c->pidns && !(tid = pidns_host_tid(c, tid)))	/* what ptrace calls it */
+		return -1;
 	/* PTRACE_O_TRACECLONE: it starts traced, stopped before its first instruction */
 	if (pt_wait_stop(tid) < 0)
 		return pr_err("thread %llu died at birth", (unsigned long long)tid);
@@ -162,9 +164,9 @@ static int queue_pending(struct rst_ctx *c, int idx, int tid, SiginfoEntry **s, 
 		if (scratch_write(c, 0, &si, sizeof(si)))
 			return -1;
 		if (tid)
-			r = rsys(c, idx, SYS_rt_tgsigqueueinfo, c->pid, tid, si.si_signo, SCRATCH(c), 0, 0);
+			r = rsys(c, idx, SYS_rt_tgsigqueueinfo, c->proc->pid, tid, si.si_signo, SCRATCH(c), 0, 0);
 		else
-			r = rsys(c, 0, SYS_rt_sigqueueinfo, c->pid, si.si_signo, SCRATCH(c), 0, 0, 0);
+			r = rsys(c, 0, SYS_rt_sigqueueinfo, c->proc->pid, si.si_signo, SCRATCH(c), 0, 0, 0);
 		if (r)
 			return pr_err("cannot queue pending signal %d: %s", si.si_signo, strerror(-r));
 	}

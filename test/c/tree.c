@@ -6,6 +6,8 @@
  *   tree READY join-pgid=PID   the tree, with child B in process group PID
  *                              (led from outside the tree: refused)
  *   tree READY sysv            the tree, the root attached to SysV shm (refused)
+ *   tree READY session         the tree, the root leading a session of its own
+ *                              (every id inside the tree: cs-restore --pidns)
  *
  * The root R forks, before it writes READY:
  *   A  (2 extra threads) reads a pipe R filled and never read, and shares
@@ -23,9 +25,14 @@
  * status, the offset A set, the message B queued, and the exit status of
  * every child (their verdicts).
  *
+ * Each also checks that /proc is of its PID namespace: the Pid and the
+ * last NSpid of /proc/self/status are its getpid() (under cs-restore
+ * --pidns, a /proc of the outer namespace would show another Pid).
+ *
  * CS_TEST_CORRUPT: pipe (A eats a byte), offset (R moves the offset),
  * zombie (Z exits 8), pgid (G leaves B's group), sock (R reads B's
- * message early), threads (A forgets a thread).
+ * message early), threads (A forgets a thread), procpid (the /proc check
+ * reads /proc/1/status instead).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -52,10 +59,41 @@ static struct ids my_ids(void)
 	return i;
 }
 
+/* Field key of /proc/PID/status ("self" or "1"): its last number. */
+static long status_last(const char *pid, const char *key)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		tp_die("cannot open %s", path);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':') {
+			char *p = line + strlen(line);
+
+			while (p > line && (p[-1] == '\n' || p[-1] == ' ' || p[-1] == '\t'))
+				*--p = 0;
+			while (p > line && p[-1] != ' ' && p[-1] != '\t')
+				p--;
+			v = atol(p);
+		}
+	fclose(f);
+	return v;
+}
+
 static unsigned check_ids(const char *who, const struct ids *want)
 {
 	struct ids now = my_ids();
+	const char *self = tp_corrupting("procpid") ? "1" : "self";
 	char what[64];
+
+	snprintf(what, sizeof(what), "%s /proc/self/status Pid", who);
+	tp_check_u64(what, status_last(self, "Pid"), now.pid);
+	snprintf(what, sizeof(what), "%s /proc/self/status NSpid (last)", who);
+	tp_check_u64(what, status_last(self, "NSpid"), now.pid);
 
 	snprintf(what, sizeof(what), "%s pid", who);
 	tp_check_u64(what, now.pid, want->pid);
@@ -67,7 +105,7 @@ static unsigned check_ids(const char *who, const struct ids *want)
 	tp_check_u64(what, now.pgid, want->pgid);
 	snprintf(what, sizeof(what), "%s sid", who);
 	tp_check_u64(what, now.sid, want->sid);
-	return 4;
+	return 6;
 }
 
 static void say_ready(int fd)
@@ -227,7 +265,7 @@ static void leader(const char *ready)
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "pipe", "offset", "zombie", "pgid", "sock", "threads", NULL };
+	static const char *const modes[] = { "pipe", "offset", "zombie", "pgid", "sock", "threads", "procpid", NULL };
 	const char *ready = argv[1];
 	struct ids want;
 	pid_t a, b, z, join = 0;
@@ -245,6 +283,10 @@ int main(int argc, char **argv)
 			join = atoi(argv[i] + 10);
 		else if (!strcmp(argv[i], "sysv"))
 			sysv = 1;
+		else if (!strcmp(argv[i], "session")) {
+			if (setsid() < 0)
+				tp_die("setsid");
+		}
 		else {
 			errno = EINVAL;
 			tp_die("unknown argument %s", argv[i]);

@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# t240-pidns.bats - cs-restore --pidns: a tree restored into a new PID
+# namespace while its PIDs are taken here (the original still runs).
+#
+# test/c/tree (see tree.c) with "session": a root leading its own session
+# with two children and a grandchild, threads, a zombie, a pipe, a
+# socketpair, a shared offset; every process checks its PID, parent,
+# group, session, and that /proc/self/status (Pid and the last NSpid)
+# gives its getpid(), which needs a /proc of its own PID namespace.
+#
+# Dumped with -R and restored with --pidns beside the original: inside,
+# the tree has its saved PIDs; here the root has another PID, written to
+# --pidfile, and its parent is cs-restore's init, which forwards SIGTERM
+# and exits with the root's status. A failure injected after the
+# namespace exists leaves no init and no process. "Another host": the Go
+# key/value server restored with --pidns in a network namespace of its
+# own, answering there with its data while the original answers here.
+# Refused: --pidns without CAP_SYS_ADMIN; cs-dump of a process in such a
+# namespace (not supported yet).
+
+load helpers
+
+TREE=$CS_BUILDDIR/test/c/tree
+
+require_pidns() {
+	require_cs
+	[ -x "$TREE" ] || skip "$TREE is not built (make test/c/tree)"
+	local capeff
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	(((0x$capeff >> 21 & 1) == 1)) || skip "--pidns needs CAP_SYS_ADMIN"
+	[ -e /proc/self/ns/pid ] || skip "no PID namespaces in this kernel"
+}
+
+# The original tree, running: its descendants are recorded for teardown.
+start_tree() {
+	start_prog tree session
+	local p
+	for p in $(descendants "$PID"); do
+		record_pid "$p"
+	done
+}
+
+# restore_pidns [OPTS...]: cs-restore --pidns in the background (it waits
+# for the init and exits with its status); sets RPID, HPID (the root's PID
+# here, from --pidfile) and INIT (its parent, the namespace's init), and
+# waits until the restored root runs the program with its threads asleep.
+restore_pidns() {
+	local i st=0
+	rm -f "$T/rpid"
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log" "$@") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/rpid" ] && break
+		if ! kill -0 "$RPID" 2>/dev/null; then
+			wait "$RPID" || st=$?
+			echo "cs-restore --pidns exited with status $st before writing its pidfile" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	HPID=$(cat "$T/rpid")
+	[ -n "$HPID" ] || { echo "no pidfile in 10 s" >&2; return 1; }
+	record_pid "$HPID"
+	INIT=$(awk '{ print $4 }' "/proc/$HPID/stat")
+	record_pid "$INIT"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ "$(readlink "/proc/$HPID/exe" 2>/dev/null)" = "$PROG_EXE" ] && wait_settled_once "$HPID" && return 0
+		sleep 0.1
+	done
+	echo "note: restored $HPID did not look settled in 10 s" >&2
+}
+
+# descendants PID: the PIDs of its descendants, from /proc/PID/task/PID/children.
+descendants() {
+	local todo=("$1") p k
+	while [ ${#todo[@]} -gt 0 ]; do
+		p=${todo[0]}
+		todo=("${todo[@]:1}")
+		for k in $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
+			echo "$k"
+			todo+=("$k")
+		done
+	done
+}
+
+# nspid PID: the NSpid line of PID, "OURS INNER".
+nspid() {
+	awk '/^NSpid:/ { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+@test "pidns: control and negative control of the /proc check" {
+	[ -x "$TREE" ] || skip "$TREE is not built"
+	control tree session
+	expect_detects tree procpid session
+}
+
+@test "pidns: restored beside the running original, with the saved PIDs inside and others here" {
+	require_pidns
+	start_tree
+	local want=("$PID" $(descendants "$PID")) p got
+	dump_running
+	# the PIDs are taken: a plain restore is refused, naming one
+	run "$CS_RESTORE" -D "$T/img"
+	[ "$status" = 1 ]
+	[[ "$output" == *"is taken"* ]] || { echo "plain restore said: $output" >&2; return 1; }
+	restore_pidns
+	[ "$HPID" != "$PID" ] || { echo "the pidfile holds the original's PID $PID" >&2; return 1; }
+	[ "$(cat "/proc/$INIT/comm")" = cs-init ] || { echo "parent $INIT of $HPID is $(cat "/proc/$INIT/comm")" >&2; return 1; }
+	[ "$(awk '{ print $4 }' "/proc/$INIT/stat")" = "$RPID" ] || { echo "the init is not cs-restore's child" >&2; return 1; }
+	# our PIDs for the tree differ, theirs are the saved ones
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID"), want $HPID $PID" >&2; return 1; }
+	[ "$(nspid "$INIT")" = "$INIT 1" ] || { echo "NSpid of the init: $(nspid "$INIT")" >&2; return 1; }
+	got=$(for p in $(descendants "$INIT"); do nspid "$p" | awk '{ print $2 }'; done | sort -n | tr '\n' ' ')
+	[ "$got" = "$(printf '%s\n' "${want[@]}" | sort -n | tr '\n' ' ')" ] ||
+		{ echo "inner PIDs $got, want ${want[*]}" >&2; return 1; }
+	# dumping it again is refused (not supported yet), naming why; it runs on
+	run "$CS_DUMP" -t "$HPID" -D "$T/img2"
+	[ "$status" = 1 ]
+	[[ "$output" == *"is in a PID namespace below ours"* ]] || { echo "cs-dump said: $output" >&2; return 1; }
+	[ ! -e "$T/img2" ]
+	# the tree checks itself (getpid, getppid, /proc/self/status) ...
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+	[ "$(grep -c ': ok: ' "$T/prog.out")" = 4 ] || { cat "$T/prog.out" >&2; return 1; }
+	wait_pid_gone "$INIT"
+	# ... and the original runs on, untouched
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
+}
+
+@test "pidns: SIGTERM to the init ends the root, the init exits with its status, nothing is left" {
+	require_pidns
+	start_tree
+	dump_running
+	restore_pidns
+	local pids p
+	pids=$(descendants "$INIT")
+	[ "$(echo $pids | wc -w)" = 5 ] || { echo "in the namespace: $pids" >&2; return 1; }
+	kill -TERM "$INIT"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	[ "$STATUS" = $((128 + 15)) ] || { echo "cs-restore exited with $STATUS, want 143 (the root killed by SIGTERM)" >&2; return 1; }
+	for p in $INIT $pids; do
+		wait_pid_gone "$p"
+	done
+	# a -d restore leaves the init running: -d returns 0, same signal path
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns -d --pidfile "$T/rpid2" -v4 -o "$T/restore2.log") \
+		</dev/null >"$T/restore2.out" 2>&1
+	p=$(cat "$T/rpid2")
+	record_pid "$p"
+	INIT=$(awk '{ print $4 }' "/proc/$p/stat")
+	record_pid "$INIT"
+	[ "$(cat "/proc/$INIT/comm")" = cs-init ]
+	kill -TERM "$INIT"
+	wait_pid_gone "$p"
+	wait_pid_gone "$INIT" 100
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ]
+}
+
+@test "pidns: a failure after the namespace exists leaves no init and no process" {
+	require_pidns
+	start_tree
+	dump_running
+	local f st want inits p
+	for f in pidns create threads finish exit:create exit:finish; do
+		st=0
+		CS_FAULT=$f "$CS_RESTORE" -D "$T/img" --pidns -v4 -o "$T/restore-$f.log" </dev/null \
+			>"$T/restore.out" 2>&1 3>&- || st=$?
+		want=1
+		[ "${f#exit:}" = "$f" ] || want=42
+		[ "$st" = "$want" ] || { echo "CS_FAULT=$f: status $st, want $want" >&2; return 1; }
+		# the init and every stub, by the PIDs the log gave them
+		inits=$(sed -n 's/.*its init is \([0-9]*\).*/\1/p; s/.*process [0-9]* is \([0-9]*\) here.*/\1/p' \
+			"$T/restore-$f.log")
+		[ -n "$inits" ] || { echo "CS_FAULT=$f: no init in the log" >&2; return 1; }
+		for p in $inits; do
+			wait_pid_gone "$p" 100 || { echo "CS_FAULT=$f: $p left behind" >&2; return 1; }
+		done
+	done
+	# no stub was left: the original is the only tree
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ]
+}
+
+@test "pidns: refused without CAP_SYS_ADMIN, nothing created" {
+	require_pidns
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	start_tree
+	dump_running
+	run setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin "$CS_RESTORE" -D "$T/img" --pidns
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"--pidns needs CAP_SYS_ADMIN"* ]] || { echo "said: $output" >&2; return 1; }
+}
+
+# ---- a restore on another host: the key/value server in a netns of its own ----
+
+NS2=cs-host2-$$
+
+in_host2() {
+	nsenter --net="/run/netns/$NS2" "$@"
+}
+
+# kvc2 ARGS...: kvclient in the second host.
+kvc2() {
+	local st=0
+	KV_OUT=$(in_host2 "$GO_BIN/kvclient" -addr "$KV_ADDR" -timeout 10s "$@" 2>&1 </dev/null 3>&-) || st=$?
+	printf '$ (host2) kvclient %s  (status %d)\n%s\n' "$*" "$st" "$KV_OUT" >>"$T/prog-kvclient.out"
+	[ $st = 0 ] || { echo "(host2) kvclient $* failed with status $st: $(tail -n 3 <<<"$KV_OUT")" >&2; return 1; }
+}
+
+teardown() {
+	local pid
+	# everything in the second host was started by this test
+	if ip netns list 2>/dev/null | grep -qw "$NS2"; then
+		for pid in $(ip netns pids "$NS2" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	fi
+	cs_teardown
+	ip netns del "$NS2" 2>/dev/null
+	return 0
+}
+
+@test "pidns: another host: the key/value server restored in a netns of its own with its data, the original still answers" {
+	require_pidns
+	require_go
+	command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+	command -v nsenter >/dev/null || skip "nsenter (util-linux) is not installed"
+	start_kvserver -preload 20000 -value-size 128
+	kvc -set-prefix before -set-count 500
+	kv_dump "$T/img" -R --tcp-close
+	[ "$DUMP_ST" = 0 ] || { echo "cs-dump -R --tcp-close failed with status $DUMP_ST" >&2; return 1; }
+	ip netns add "$NS2" || skip "cannot create network namespaces here"
+	ip -n "$NS2" link set lo up
+	(close_fds; exec nsenter --net="/run/netns/$NS2" timeout -k 5 120 "$CS_RESTORE" -D "$T/img" -d --pidns \
+		--pidfile "$T/rpid" -v4 -o "$T/restore.log") </dev/null >"$T/restore.out" 2>&1
+	HPID=$(cat "$T/rpid")
+	record_pid "$HPID"
+	INIT=$(awk '{ print $4 }' "/proc/$HPID/stat")
+	record_pid "$INIT"
+	[ "$HPID" != "$PID" ]
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	# host 2: every key, the ones written before the dump, its own PID
+	kvc2 -check 20000
+	grep -q "checked 20000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "host2 -check: $KV_OUT" >&2; return 1; }
+	kvc2 -expect-prefix before -expect-count 500
+	kvc2 -stats
+	[[ " $KV_OUT " == *" pid=$PID "* ]] || { echo "host2 STATS: $KV_OUT, want pid=$PID" >&2; return 1; }
+	kvc2 -set-prefix host2 -set-count 100
+	# host 1: the original answers, with its data and without host 2's
+	kv_answers
+	kvc -check 20000
+	kvc -expect-prefix before -expect-count 500
+	! kvc -expect-prefix host2 -expect-count 100 2>/dev/null ||
+		{ echo "host 1 has the keys written on host 2" >&2; return 1; }
+	kill -TERM "$INIT"
+	wait_pid_gone "$HPID" 100
+}
