@@ -153,6 +153,10 @@ int check_files(struct rst_ctx *c)
 		case FD_EPOLL:
 		case FD_EVENTFD:
 			break;
+		case FD_SHMEM:
+			if (check_shmem_fd(c, e))	/* shmem.c */
+				return -1;
+			break;
 		default: {
 			int r = check_anon_fd(e);	/* timerfd, signalfd, inotify */
 
@@ -257,6 +261,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		close(p[!end]);
 		return p[end];
 	}
+	case FD_SHMEM:
+		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:
 		fd = epoll_create1(0);
 		if (fd < 0)
