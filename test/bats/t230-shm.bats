@@ -127,3 +127,17 @@ child_of() {
 	wake_and_wait "$PID"
 	assert_prog_ok
 }
+
+@test "restore refuses images whose mappings name a shared memory object it lacks, creating nothing" {
+	require_shm
+	local edit=$CS_BUILDDIR/test/c/img-edit st=0
+	[ -x "$edit" ] || skip "img-edit is not built"
+	start_prog shm single
+	dump_killed
+	"$edit" "$T/img" drop shmem.img
+	timeout 60 "$CS_RESTORE" -D "$T/img" -d >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; return 1; }
+	grep -q "maps shared memory object [0-9]*, which shmem.img does not hold" "$T/restore.out" ||
+		{ cat "$T/restore.out" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "process $PID exists" >&2; return 1; }
+}
