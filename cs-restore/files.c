@@ -333,12 +333,16 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	}
 	for (size_t i = 0; i < c->nr_fds; i++)
 		tmp[i] = -1;
-	/* the error pipe moves above every target fd */
-	if (dup3(errfd, base, O_CLOEXEC) < 0) {
-		snprintf(err, len, "cannot move the error pipe: %m");
-		return -1;
+	/* the error pipe moves above every target fd; a child's stub may find it
+	 * there already, where its parent (with the same highest fd) put it:
+	 * dup3 onto itself is EINVAL (dup3(2)) */
+	if (errfd != base) {
+		if (dup3(errfd, base, O_CLOEXEC) < 0) {
+			snprintf(err, len, "cannot move the error pipe: %m");
+			return -1;
+		}
+		close(errfd);
 	}
-	close(errfd);
 	errfd = *errfdp = base++;
 	tmp_min = base;
 	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
