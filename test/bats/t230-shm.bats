@@ -86,6 +86,12 @@ child_of() {
 	[ "$(grep -c "ok:" "$T/prog.out")" -ge 2 ]
 }
 
+@test "shm: the child holds the memfd fds too (shared descriptions, the same highest fd as its parent)" {
+	require_shm
+	round_trip shm keepfds
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 2 ] || { echo "want 2 verdicts (P C)" >&2; return 1; }
+}
+
 @test "shm: one process, round trip killed" {
 	require_shm
 	round_trip shm single

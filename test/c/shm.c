@@ -3,6 +3,8 @@
  *
  *   shm READY           a parent P and its child C
  *   shm READY single    P alone (no child, no exchange)
+ *   shm READY keepfds   C keeps its copies of the memfd fds (the open file
+ *                       descriptions P has, and the same highest fd)
  *   shm READY sysv      P attached to a SysV shm segment as well (refused)
  *
  * Set up before READY:
@@ -220,12 +222,14 @@ static uint64_t *mbox_m1(void)
 	return (uint64_t *)(m1 + M1_MBOX);
 }
 
-static void child_main(int ready)
+static void child_main(int ready, int keepfds)
 {
 	char c = 1;
 
-	close(m1fd);
-	close(m2fd);
+	if (!keepfds) {
+		close(m1fd);
+		close(m2fd);
+	}
 	fill(s1, 2, (S1_HOLE + 1) * PG, (S1_MBOX - S1_HOLE - 1) * PG);
 	if (tp_corrupting("share")) {
 		/* a private copy of S1 in place of the shared one */
@@ -246,6 +250,13 @@ static void child_main(int ready)
 	check_m1_map("C");
 	check_maps("C's S1", s1, "/dev/zero (deleted)");
 	check_maps("C's M1 mapping", m1, "/memfd:cs-test-shared (deleted)");
+	if (keepfds) {
+		/* the open file descriptions of P: the same offsets */
+		checked += 2;
+		tp_check_u64("C's M1 fd offset", lseek(m1fd, 0, SEEK_CUR), 123);
+		tp_check_u64("C's M2 fd offset", lseek(m2fd, 0, SEEK_CUR), M2_SIZE);
+		check_link("C's M1 name", m1fd, "/memfd:cs-test-shared (deleted)");
+	}
 	checked += 2;
 	tp_check_u64("C sees P's token in S1", mbox_s1()[0], TOK_P);
 	tp_check_u64("C sees P's token in M1", mbox_m1()[0], TOK_P);
@@ -257,7 +268,7 @@ static void child_main(int ready)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "share", "value", "seals", "name", "private", NULL };
-	int single = 0, sysv = 0, pp[2];
+	int single = 0, sysv = 0, keepfds = 0, pp[2];
 	pid_t child = 0;
 
 	tp_init("shm", argc, argv);
@@ -266,6 +277,8 @@ int main(int argc, char **argv)
 			single = 1;
 		else if (!strcmp(argv[i], "sysv"))
 			sysv = 1;
+		else if (!strcmp(argv[i], "keepfds"))
+			keepfds = 1;
 		else {
 			errno = EINVAL;
 			tp_die("unknown argument %s", argv[i]);
@@ -312,7 +325,7 @@ int main(int argc, char **argv)
 			tp_die("fork");
 		if (child == 0) {
 			close(pp[0]);
-			child_main(pp[1]);
+			child_main(pp[1], keepfds);
 		}
 		close(pp[1]);
 		if (read(pp[0], &c, 1) != 1)
