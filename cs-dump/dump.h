@@ -354,6 +354,32 @@ int tree_merge_sums(struct dump_tree *t);
 /* tree_free - free every process of t but the root (which the caller owns). */
 void tree_free(struct dump_tree *t);
 
+/* shmem.c: shared anonymous memory and memfd, once per object of the tree */
+struct stat;
+/*
+ * dump_shmem_vma - in dump_vma: when v maps a shared memory object, i.e.
+ * shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, smaps path
+ * "/dev/zero (deleted)" with the s flag) or a memfd (MAP_SHARED or
+ * MAP_PRIVATE, "/memfd:NAME (deleted)"), sets e->kind (VK_ANON_SHARED,
+ * VK_MEMFD) and e->shmid; the object's pages, size, name and seals are read
+ * (through /proc/PID/map_files) the first time any process of the tree
+ * shows its inode. Returns 1 when v is no such mapping (e untouched), 0,
+ * or -1 with an error naming the VMA (a memfd of huge pages is refused).
+ * Sources: proc(5) map_files, memfd_create(2), fcntl(2) F_GET_SEALS.
+ */
+int dump_shmem_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e);
+/*
+ * dump_shmem_fd - in dump_ghosts: fd e (FD_REG, st its stat) when it is a
+ * memfd ("/memfd:NAME (deleted)", or a shared anonymous object opened
+ * through map_files): becomes FD_SHMEM with e->shmid, the object read as
+ * dump_shmem_vma does. Returns 1 when it is no such fd, 0, or -1 (logged).
+ */
+int dump_shmem_fd(struct dump_ctx *c, FdEntry *e, const struct stat *st);
+/* write_shmem - shmem.img and each object's page images
+ * (pagemap-shmem-ID.img, pages-shmem-ID.img), when there is an object. 0 or -1. */
+int write_shmem(struct dump_ctx *c);
+void shmem_free(void);
+
 /* check_target (main.c) - what can be told of pid before seizing it. 0 or -1 (logged). */
 int check_target(pid_t pid);
 

@@ -291,7 +291,7 @@ static void remove_dir(const char *path)
 	/* only our own image names live there */
 	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
 				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img", "parent",
-				       "timens.img" };
+				       "timens.img", "shmem.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		unlinkat(dfd, fixed[i], 0);
 	{
@@ -606,7 +606,7 @@ int main(int argc, char **argv)
 		pr_info("released %d after %llu us frozen, %llu us of it on the CPU", o.pid,
 			(unsigned long long)st.frozen_us, (unsigned long long)(cpu_us() - cpu0));
 	}
-	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c))
+	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c) || write_shmem(&c))
 		goto err;
 	for (size_t i = 0; i < tree.nr; i++) {
 		struct dump_ctx *p = tree.n[i].c;
@@ -667,6 +667,7 @@ int main(int argc, char **argv)
 	pr_info("dump of %d complete in %s", o.pid, o.dir);
 	tree_free(&tree);
 	dump_ctx_free(&c);
+	shmem_free();
 	return 0;
 err:
 	if (seized && !released)
@@ -680,5 +681,6 @@ err:
 out_fail:
 	tree_free(&tree);
 	dump_ctx_free(&c);
+	shmem_free();
 	return 1;
 }

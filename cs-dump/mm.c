@@ -331,6 +331,12 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 			e->vmflags[e->n_vmflags++] = xstrdup(w);
 	free(words);
 
+	{
+		int r = dump_shmem_vma(c, v, e);	/* shared anonymous memory, memfd */
+
+		if (r <= 0)
+			return r;
+	}
 	switch (kind) {
 	case VK_ANON_SHARED:
 		return pr_err("VMA %#llx-%#llx (%s) is shared anonymous memory: not supported yet",
@@ -478,7 +484,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 		mm->vmas[mm->n_vmas++] = e;
 		if (dump_vma(c, &vmas[i], e))
 			goto out;
-		if (e->kind == VK_ANON || e->kind == VK_FILE)
+		if (e->kind == VK_ANON || e->kind == VK_FILE || (e->kind == VK_MEMFD && !(e->flags & MAP_SHARED)))
 			if (scan_pagemap(c, pmfd, &vmas[i], e->kind == VK_ANON))
 				goto out;
 	}

@@ -108,6 +108,14 @@ int dump_ghosts(struct dump_ctx *c, uint64_t limit)
 		snprintf(path, sizeof(path), "/proc/%d/fd/%u", c->pid, e->fd);
 		if (stat(path, &st))
 			return pr_perror("cannot stat fd %u (%s)", e->fd, e->path);
+		{
+			int r = dump_shmem_fd(c, e, &st);	/* memfd: shmem.c */
+
+			if (r < 0)
+				return -1;
+			if (!r)
+				continue;
+		}
 		if (st.st_nlink) {
 			struct stat named;
 
@@ -117,8 +125,6 @@ int dump_ghosts(struct dump_ctx *c, uint64_t limit)
 			return pr_err("fd %u is file %s, deleted under this name but with %lu other hard link(s): "
 				      "not supported", e->fd, e->path, (unsigned long)st.st_nlink);
 		}
-		if (!strncmp(e->path, "/memfd:", 7))
-			return pr_err("fd %u is memfd %s: not supported yet", e->fd, e->path);
 		e->path[l - sl] = 0;
 		if (e->has_peer_fd)
 			continue;	/* restored by dup from its peer */

@@ -154,6 +154,10 @@ int check_files(struct rst_ctx *c)
 		case FD_EPOLL:
 		case FD_EVENTFD:
 			break;
+		case FD_SHMEM:
+			if (check_shmem_fd(c, e))	/* shmem.c */
+				return -1;
+			break;
 		default: {
 			int r = check_anon_fd(e);	/* timerfd, signalfd, inotify */
 
@@ -262,6 +266,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		close(p[!end]);
 		return p[end];
 	}
+	case FD_SHMEM:
+		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:
 		fd = epoll_create1(0);
 		if (fd < 0)
@@ -332,12 +338,16 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	}
 	for (size_t i = 0; i < c->nr_fds; i++)
 		tmp[i] = -1;
-	/* the error pipe moves above every target fd */
-	if (dup3(errfd, base, O_CLOEXEC) < 0) {
-		snprintf(err, len, "cannot move the error pipe: %m");
-		return -1;
+	/* the error pipe moves above every target fd; a child's stub may find it
+	 * there already, where its parent (with the same highest fd) put it:
+	 * dup3 onto itself is EINVAL (dup3(2)) */
+	if (errfd != base) {
+		if (dup3(errfd, base, O_CLOEXEC) < 0) {
+			snprintf(err, len, "cannot move the error pipe: %m");
+			return -1;
+		}
+		close(errfd);
 	}
-	close(errfd);
 	errfd = *errfdp = base++;
 	tmp_min = base;
 	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */

@@ -296,7 +296,7 @@ static int read_images(struct rst_ctx *c, struct rst_tree *t)
 /* The checks of every live process; the clocks are the root's. */
 static int check_all(struct rst_ctx *c, struct rst_tree *t)
 {
-	if (read_timens(c))
+	if (read_timens(c) || read_shmem(c))
 		return -1;
 	for (size_t i = 0; i < t->nr; i++) {
 		struct rst_ctx *p = t->p[i];
@@ -406,10 +406,11 @@ int main(int argc, char **argv)
 	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
-	if (create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
+	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
 		goto err;
-	if (restore_all(&tree))
+	if (restore_all(&tree) || shmem_seal_late())
 		goto err;
+	shmem_close();
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 
@@ -450,6 +451,7 @@ err:
 	kill_stubs(&tree);
 err_ran:
 	pidns_kill_init(&c);	/* with the namespace, whatever is in it */
+	shmem_close();
 	for (size_t i = 0; i < tree.nr; i++)
 		unix_undo(tree.p[i]);
 	pr_info("restore from %s failed; nothing was left running", o.dir);

@@ -63,9 +63,8 @@ int check_mm(struct rst_ctx *c)
 		if (v->start >= v->end || (v->start | v->end) & (PAGE_SIZE - 1))
 			return pr_err("mm.img: corrupt VMA %#llx-%#llx", (unsigned long long)v->start,
 				      (unsigned long long)v->end);
-		if (v->kind == VK_ANON_SHARED)
-			return pr_err("VMA %#llx-%#llx: shared anonymous memory is not supported yet",
-				      (unsigned long long)v->start, (unsigned long long)v->end);
+		if ((v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) && check_shmem_vma(c, v))
+			return -1;	/* shmem.c */
 		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
 			/* as for fds, --file-validation says what must be unchanged: a
 			 * process that mmaps its data file (etcd's bbolt database) is
@@ -84,6 +83,13 @@ int check_mm(struct rst_ctx *c)
 		}
 	}
 	return 0;
+}
+
+/* Mapped MAP_SHARED: its pages are the file's or the shared object's, not the pagemap's. */
+static int vma_shared(const VmaEntry *v)
+{
+	return v->kind == VK_FILE_SHARED ||
+	       ((v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) && (v->flags & MAP_SHARED));
 }
 
 static int unmap_inherited(struct rst_ctx *c)
@@ -205,7 +211,7 @@ static int map_vmas(struct rst_ctx *c)
 	for (size_t i = 0; i < c->mm->n_vmas; i++) {
 		VmaEntry *v = c->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int shared = v->kind == VK_FILE_SHARED, fd = -1;
+		int shared = vma_shared(v), fd = -1;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
 		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
 				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
@@ -213,7 +219,11 @@ static int map_vmas(struct rst_ctx *c)
 
 		if (is_special(v->kind))
 			continue;
-		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
+		if (v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) {
+			fd = shmem_open_vma(c, v);	/* the object cs-restore made (shmem.c) */
+			if (fd < 0)
+				return -1;
+		} else if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
 			fd = remote_open(c, v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
 			if (fd < 0)
 				return -1;
@@ -286,7 +296,7 @@ static int fill_pages(struct rst_ctx *c)
 			VmaEntry *v = vma_at(c, vaddr);
 			uint64_t chunk = nr, in_vma;
 
-			if (!v || v->kind == VK_FILE_SHARED || is_special(v->kind)) {
+			if (!v || vma_shared(v) || is_special(v->kind)) {
 				pr_err("pagemap.img: pages at %#llx are outside any private VMA",
 				       (unsigned long long)vaddr);
 				goto out;
@@ -339,7 +349,7 @@ static int protect_vmas(struct rst_ctx *c)
 		VmaEntry *v = c->mm->vmas[i];
 		long r;
 
-		if (is_special(v->kind) || v->kind == VK_FILE_SHARED || v->prot == (v->prot | PROT_READ | PROT_WRITE))
+		if (is_special(v->kind) || vma_shared(v) || v->prot == (v->prot | PROT_READ | PROT_WRITE))
 			continue;
 		r = rsys(c, 0, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0);
 		if (r)

@@ -53,6 +53,20 @@ int check_pidns(struct rst_tree *t)
 			      "lacks");
 	if (access("/proc/self/ns/pid", F_OK))
 		return pr_err("--pidns: this kernel has no PID namespaces (CONFIG_PID_NS)");
+	/* shmem.c hands its objects to the stubs through /proc/<our PID>/fd,
+	 * which the namespace's own /proc does not show */
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct rst_ctx *p = t->p[i];
+
+		for (size_t v = 0; p->mm && v < p->mm->n_vmas; v++)
+			if (p->mm->vmas[v]->has_shmid)
+				return pr_err("--pidns: process %u maps shared memory (VMA %#llx): not supported with "
+					      "--pidns yet", p->proc->pid, (unsigned long long)p->mm->vmas[v]->start);
+		for (size_t f = 0; f < p->nr_fds; f++)
+			if (p->fds[f]->has_shmid)
+				return pr_err("--pidns: process %u fd %u is a memfd: not supported with --pidns yet",
+					      p->proc->pid, p->fds[f]->fd);
+	}
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->p[i]->proc->pid == 1)
 			return pr_err("--pidns: process 1 of the tree was the init of its PID namespace: PID 1 in the "

@@ -351,6 +351,40 @@ int restore_root(struct rst_ctx *c);
 int restore_creds(struct rst_ctx *c);
 int restore_signals(struct rst_ctx *c);
 
+/* shmem.c: shared anonymous memory and memfd (shmem.img), made once for the tree */
+/* read_shmem - shmem.img, when the inventory lists it, and the page
+ * records of each object (inside the object). 0 or -1 (logged). */
+int read_shmem(struct rst_ctx *c);
+/* check_shmem_vma - check phase: VMA v (VK_ANON_SHARED or VK_MEMFD) maps an
+ * object of shmem.img of its kind. 0 or -1 (one line naming the VMA). */
+int check_shmem_vma(struct rst_ctx *c, const VmaEntry *v);
+/* check_shmem_fd - check phase: fd e (FD_SHMEM) opens an object of shmem.img. 0 or -1. */
+int check_shmem_fd(struct rst_ctx *c, const FdEntry *e);
+/*
+ * shmem_create - after the check phase, before the first stub: make every
+ * object in cs-restore (memfd_create(2) with its name, or shared anonymous
+ * memory reopened through /proc/self/map_files), fill it from its page
+ * images, give a memfd its owner and mode, and its seals unless a shared
+ * mapping may be written (those wait for shmem_seal_late). Returns 0, or
+ * -1 (logged; whatever was made is closed).
+ */
+int shmem_create(struct rst_ctx *c);
+/* shmem_seal_late - once every process is rebuilt: the seals left. 0 or -1. */
+int shmem_seal_late(void);
+/* shmem_close - cs-restore's fds of the objects (the processes hold their own). */
+void shmem_close(void);
+/*
+ * shmem_open_vma - in map_vmas: open v's object in the stub by a remote
+ * openat of /proc/<cs-restore>/fd/N (read-write for a shared mapping with
+ * VmFlags "mw", else read-only). Returns the stub's fd, or -1 (logged).
+ */
+int shmem_open_vma(struct rst_ctx *c, const VmaEntry *v);
+/*
+ * stub_shmem_fd - in the stub: a new open file description of e's object
+ * with e's flags, at e's offset. Returns the fd, or -1 with err set.
+ */
+int stub_shmem_fd(const FdEntry *e, char *err, size_t len);
+
 /* remote helpers (stub.c): a syscall in the stub's main thread / write to scratch */
 long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
 	  unsigned long a4, unsigned long a5, unsigned long a6);

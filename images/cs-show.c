@@ -41,6 +41,9 @@ static const struct kind {
 	{ "file-locks.img",	MAGIC_FILE_LOCKS, &file_lock_entry__descriptor },
 	{ "ghost-files.img",	MAGIC_GHOST_FILES, &ghost_file_entry__descriptor },
 	{ "timens.img",		MAGIC_TIMENS,	&timens_entry__descriptor },
+	{ "shmem.img",		MAGIC_SHMEM,	&shmem_entry__descriptor },
+	{ "pagemap-shmem-",	MAGIC_PAGEMAP,	&pagemap_entry__descriptor },
+	{ "pages-shmem-",	MAGIC_PAGES,	NULL },
 };
 
 /* "core-TID.img"; and the per-process images of a process tree other than
@@ -55,6 +58,7 @@ static const struct kind *kind_of(const char *name)
 		    (d = strspn(name + l, "0123456789")) && !strcmp(name + l + d, ".img"))
 			return k;
 		if (k->name[l - 1] != '-' && strcmp(k->name, "pstree.img") && strcmp(k->name, "timens.img") &&
+		    strcmp(k->name, "shmem.img") &&
 		    !strncmp(name, k->name, l - 4) && name[l - 4] == '-' &&
 		    (d = strspn(name + l - 3, "0123456789")) && !strcmp(name + l - 3 + d, ".img"))
 			return k;

@@ -27,16 +27,22 @@
 #define MAGIC_FILE_LOCKS 0x43534c46u	/* "FLSC" */
 #define MAGIC_GHOST_FILES 0x43534847u	/* "GHSC" */
 #define MAGIC_TIMENS	0x4353544eu	/* "NTSC" */
+#define MAGIC_SHMEM	0x4353484du	/* "MHSC" */
 
 /* VmaEntry.kind: what a VMA is (mm.proto) */
-enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL };
+enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL,
+		VK_MEMFD = 10 };
 
 /* FdEntry.type: what an fd points at (fdinfo.proto) */
 enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_INET,
 	       FD_DIR = 8,	/* a directory opened with open(2), O_RDONLY (O_DIRECTORY) */
 	       FD_UNIX = 16,
 	       /* 20..29: timers and the fd kinds around them */
-	       FD_TIMERFD = 20, FD_SIGNALFD, FD_INOTIFY };
+	       FD_TIMERFD = 20, FD_SIGNALFD, FD_INOTIFY,
+	       FD_SHMEM = 23 };
+
+/* ShmemEntry.kind (mm.proto) */
+enum shmem_kind { SHM_ANON = 1, SHM_MEMFD = 2 };
 
 struct img;
 
