@@ -214,6 +214,24 @@ static int read_symbols(struct go_rt *rt, Elf *e)
 	return -1;
 }
 
+/* Whether ELF e has a section of that name. */
+static int has_section(Elf *e, const char *name)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+
+		if (gelf_getshdr(scn, &sh) && (n = elf_strptr(e, shstrndx, sh.sh_name)) && !strcmp(n, name))
+			return 1;
+	}
+	return 0;
+}
+
 struct go_rt *go_rt_open(const char *path, char *why, size_t len)
 {
 	struct go_rt *rt = xzalloc(sizeof(*rt));
@@ -238,7 +256,11 @@ struct go_rt *go_rt_open(const char *path, char *why, size_t len)
 		goto fail;
 	}
 	if (read_symbols(rt, e)) {
-		snprintf(why, len, "no symbol table (stripped, or built with -ldflags=-s?)");
+		/* a Go binary keeps .gopclntab (or .go.buildinfo) even stripped */
+		if (has_section(e, ".gopclntab") || has_section(e, ".go.buildinfo"))
+			snprintf(why, len, "no symbol table (a Go binary stripped, or built with -ldflags=-s?)");
+		else
+			snprintf(why, len, "not a Go binary (stripped, no symbol table)");
 		goto fail;
 	}
 	if (!rt->sym[S_MHEAP]) {

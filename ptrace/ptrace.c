@@ -103,6 +103,39 @@ static int wait_stop_timeout(pid_t tid, int ms)
 	return -2;
 }
 
+/*
+ * Why PTRACE_SEIZE of tid failed, in words: EPERM also means "already
+ * traced" and "exiting" (ptrace(2); kernel/ptrace.c ptrace_attach), which
+ * /proc/PID/status tells apart. Returns -1.
+ */
+static int seize_error(pid_t tid, const char *what)
+{
+	int err = errno;
+	char path[64], buf[4096], *l;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = err == EPERM ? fopen(path, "r") : NULL;
+	if (err == EPERM && !f)
+		return pr_err("cannot seize %s %d: it exited during the freeze (try again)", what, tid);
+	while (f && fgets(buf, sizeof(buf), f)) {
+		l = buf;
+		if (!strncmp(l, "TracerPid:", 10) && strtol(l + 10, NULL, 10) > 0) {
+			fclose(f);
+			return pr_err("cannot seize %s %d: it is already traced by process %ld (another cs-dump, "
+				      "a debugger?)", what, tid, strtol(l + 10, NULL, 10));
+		}
+		if (!strncmp(l, "State:", 6) && (strchr(l, 'Z') || strchr(l, 'X'))) {
+			fclose(f);
+			return pr_err("cannot seize %s %d: it exited during the freeze (try again)", what, tid);
+		}
+	}
+	if (f)
+		fclose(f);
+	errno = err;
+	return pr_perror("cannot seize %s %d", what, tid);
+}
+
 static int has_tid(struct pt_proc *p, pid_t tid)
 {
 	for (int i = 0; i < p->nr; i++)
@@ -136,7 +169,7 @@ static int seize_new(struct pt_proc *p)
 			if (errno == ESRCH && tid != p->pid)
 				continue;	/* thread exited meanwhile */
 			closedir(d);
-			return pr_perror("cannot seize %s %d", tid == p->pid ? "process" : "thread", tid);
+			return seize_error(tid, tid == p->pid ? "process" : "thread");
 		}
 		t = xrealloc(p->t, (p->nr + 1) * sizeof(*t));
 		if (!t) {
