@@ -294,7 +294,10 @@ restore_opts=(--file-locks --tcp-established)
 	# relies on: see the next test)
 	kill -KILL "$PID"
 	wait_pid_gone "$PID" 100
-	kv_restore_d "$T/img" "${restore_opts[@]}"
+	# etcd may log a line to its stdout file (fd 1, O_APPEND) after the dump,
+	# which the default validation would refuse; its data files are checked
+	# through the revision and hashkv below
+	kv_restore_d "$T/img" "${restore_opts[@]}" --file-validation=none
 	etcd_check
 	load_check
 	[ "$(revision)" = "$r0" ]
