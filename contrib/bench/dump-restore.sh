@@ -41,12 +41,6 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: FAILED: %s\n' "$*" >&2
-	exit 1
-}
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
 [[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"

@@ -71,11 +71,6 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
-say() { printf '%s\n' "$*"; }
-die() {
-	printf 'bench: FAILED: %s\n' "$*" >&2
-	exit 1
-}
 
 for v in ROUNDS SECS KEYS CONNS FULL_SECS KEEP; do
 	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"

@@ -42,11 +42,6 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
-say() { printf '%s\n' "$*"; }
-die() {
-	printf 'bench: FAILED: %s\n' "$*" >&2
-	exit 1
-}
 
 [[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
 if ! [[ "$VALUE_SIZE" =~ ^[1-9][0-9]*$ ]] || ((VALUE_SIZE > 60000)); then

@@ -68,12 +68,6 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
-say() { printf '%s\n' "$*"; }
-warn() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	printf 'bench: FAILED: %s\n' "$*" >&2
-	exit 1
-}
 
 [[ "$DUMPS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DUMPS must be a positive integer (got '$DUMPS')"
 [[ "$GC_ALIGN" =~ ^[0-9]+$ ]] || die "BENCH_GC_ALIGN must be a number of ms (got '$GC_ALIGN')"

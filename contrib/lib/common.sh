@@ -125,3 +125,12 @@ median() {
 			if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
 			printf "%.3f", m }' | sed -e 's/\.\?0*$//'
 }
+
+# The benchmarks' output helpers: say (stdout), warn and die (stderr, with
+# "bench: "; die exits 1).
+say() { printf '%s\n' "$*"; }
+warn() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	printf 'bench: FAILED: %s\n' "$*" >&2
+	exit 1
+}
