@@ -107,6 +107,69 @@ kill_and_restore() {
 	done
 }
 
+@test "incr live: the live pages' check passes without a dump, and detects an older version" {
+	start_prog incr incr-file live
+	advance 1
+	sleep 0.1
+	wake_and_wait "$PID"
+	assert_prog_ok
+	CS_TEST_CORRUPT=live start_prog incr incr-file live
+	sleep 0.1
+	wake_and_wait "$PID"
+	[ "$STATUS" = 1 ] || { echo "CS_TEST_CORRUPT=live: status $STATUS, want 1" >&2; return 1; }
+	grep -q "live page 3 word 0 differs" "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+	CS_TEST_CORRUPT=livestale start_prog incr incr-file live
+	advance 1
+	sleep 0.2
+	wake_and_wait "$PID"
+	[ "$STATUS" = 1 ] || { echo "CS_TEST_CORRUPT=livestale: status $STATUS, want 1" >&2; return 1; }
+	grep -q "live page before its step differs" "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+}
+
+@test "incr: --pre-copy 1, 2 and 3 rounds while a thread writes and releases pages: every page restored" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0 --pre-copy 2
+	expect_kind c0 full
+	# a full checkpoint has nothing to pre-copy with
+	! grep -q precopy_rounds "$T/c0.stats"
+	local i kept=0 k
+	for i in 1 2 3; do
+		advance $i
+		ckpt c$i --prev-images-dir ../c$((i - 1)) --pre-copy $i
+		expect_kind c$i incremental
+		[ "$(stat_of c$i precopy_rounds)" = $i ]
+		k=$(stat_of c$i pages_precopy_kept)
+		kept=$((kept + k))
+	done
+	# big's pages written by each phase were copied before the freeze and kept
+	[ "$kept" -ge 400 ] || { echo "only $kept pre-copied pages kept in c1..c3" >&2; return 1; }
+	NTASKS=2
+	kill_and_restore "$T/c3"
+	# the restored thread goes on writing for a while before the check
+	sleep 0.2
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "incr: --pre-copy 1 on two incremental checkpoints while a thread writes, restored from the second" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0
+	advance 1
+	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
+	expect_kind c1 incremental
+	advance 2
+	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
+	expect_kind c2 incremental
+	# the phase file says 2: restore c2, where live pages changed between the round and the freeze
+	NTASKS=2
+	kill_and_restore "$T/c2"
+	sleep 0.1
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 @test "incr: a full checkpoint and three incremental ones, restored from the last" {
 	require_cs
 	start_prog incr
@@ -331,6 +394,16 @@ refuse() {
 	run "$CS_DUMP" -R --track-mem --prev-images-dir ../nothere -t "$PID" -D "$T/c1"
 	[ "$status" = 1 ]
 	[[ "$output" == *"--prev-images-dir ../nothere cannot be opened"* ]]
+	[ ! -e "$T/c1" ]
+	kill -0 "$PID"
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --pre-copy 1
+	[ "$status" = 1 ]
+	[[ "$output" == *"--pre-copy needs --track-mem"* ]]
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --track-mem --pre-copy 17
+	[ "$status" = 1 ]
+	[[ "$output" == *"invalid --pre-copy '17' (rounds, 0..16)"* ]]
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --track-mem --pre-copy x
+	[ "$status" = 1 ]
 	[ ! -e "$T/c1" ]
 	kill -0 "$PID"
 }
