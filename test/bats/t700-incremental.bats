@@ -305,6 +305,28 @@ kill_and_restore() {
 	assert_prog_ok
 }
 
+@test "incr: a checkpoint that fails after its --pre-copy rounds makes the next one full" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0
+	advance 1
+	# the round protected the pages written in phase 1 again: no image has them
+	! CS_FAULT=seize ckpt c1 --prev-images-dir ../c0 --pre-copy 1 2>/dev/null
+	[ ! -e "$T/c1" ]
+	grep -q 'pre-copy round 1' "$T/dump-c1.log"
+	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
+	expect_kind c1 full
+	grep -q 'did not complete' "$T/dump-c1.log"
+	advance 2
+	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
+	expect_kind c2 incremental
+	NTASKS=2
+	kill_and_restore "$T/c2"
+	sleep 0.1
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 # refuse DIR PATTERN: cs-restore -D DIR fails, says PATTERN, and creates nothing.
 refuse() {
 	local st=0
@@ -443,6 +465,57 @@ refuse() {
 	w5=$(stat_of k5 pages_written)
 	p5=$(stat_of k5 pages_parent)
 	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+	kill -KILL "$PID"
+	wait_pid_gone "$PID" 50
+	kv_restore_d "$T/k5"
+	kv_answers
+	kvc -check 100000
+	grep -q "checked 100000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "$KV_OUT" >&2; return 1; }
+	for ((j = 1; j <= 5; j++)); do
+		kvc -expect-prefix "inc$j" -expect-count 200
+	done
+	! kvc -expect-prefix after -expect-count 10 2>/dev/null
+	kvc -gc
+}
+
+@test "go: kvserver under overwrite load, --pre-copy 2 on a full and 5 incremental checkpoints, restored from the last: every key" {
+	require_cs
+	require_go
+	start_kvserver -preload 100000 -value-size 128
+	local lpid i st=0 j
+	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 2 -duration 0 -overwrite \
+		-interval 500ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
+	lpid=$!
+	record_pid "$lpid"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
+		sleep 0.1
+	done
+	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	ckpt k0 --tcp-close --pre-copy 2
+	expect_kind k0 full
+	for ((i = 1; i <= 5; i++)); do
+		kvc -set-prefix "inc$i" -set-count 200
+		sleep 0.3
+		ckpt k$i --tcp-close --prev-images-dir ../k$((i - 1)) --pre-copy 2
+		expect_kind k$i incremental
+	done
+	# keys written after the last checkpoint must not be there
+	kvc -set-prefix after -set-count 10
+	kill -TERM "$lpid"
+	wait "$lpid" || st=$?
+	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
+	grep -q " errors=0 mismatches=0" "$T/kvload.report" || { cat "$T/kvload.report" >&2; return 1; }
+	local w5 p5
+	w5=$(stat_of k5 pages_written)
+	p5=$(stat_of k5 pages_parent)
+	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+	[ "$(stat_of k5 precopy_rounds)" = 2 ]
+	local kept=0
+	for ((j = 1; j <= 5; j++)); do
+		kept=$((kept + $(stat_of k$j pages_precopy_kept)))
+	done
+	[ "$kept" -gt 0 ] || { echo "no pre-copied page was kept in k1..k5" >&2; return 1; }
 	kill -KILL "$PID"
 	wait_pid_gone "$PID" 50
 	kv_restore_d "$T/k5"
