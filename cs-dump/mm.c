@@ -96,6 +96,8 @@ static int add_page(struct dump_ctx *c, uint64_t a, int anon)
 	return 0;
 }
 
+static uint64_t pm_entries_read;
+
 /* [start, end) from the pagemap entries, 8 bytes a page. */
 static int read_pagemap(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int anon)
 {
@@ -109,6 +111,7 @@ static int read_pagemap(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t e
 		if (n > ARRAY_SIZE(pm))
 			n = ARRAY_SIZE(pm);
 		r = pread(pmfd, pm, n * 8, addr / PAGE_SIZE * 8);
+		pm_entries_read += n;
 		if (r != (ssize_t)(n * 8))
 			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
 		for (uint64_t i = 0; i < n; i++) {
@@ -508,7 +511,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 			goto out;
 		}
 	}
-	pr_debug("pagemap read: %zu runs", c->nr_runs);
+	pr_debug("pagemap read: %zu runs, %llu entries read one by one", c->nr_runs, (unsigned long long)pm_entries_read);
 	{
 		uint64_t t = now_us();
 

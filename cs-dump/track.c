@@ -69,9 +69,11 @@ struct range {
 
 /* One --pre-copy round: the written ranges its scan found, and their bytes. */
 struct precopy {
-	struct range *r;	/* sorted, merged */
+	struct range *r;	/* written (present or not), sorted, merged */
 	size_t n;
-	uint64_t *off;		/* byte offset of r[i] in buf, PRE_NONE: could not be read */
+	struct range *cp;	/* of those, the present ones: copied */
+	size_t ncp;
+	uint64_t *off;		/* byte offset of cp[i] in buf, PRE_NONE: could not be read */
 	uint8_t *buf;
 	size_t len;		/* bytes mapped at buf */
 };
@@ -294,10 +296,12 @@ static int trackable(const struct vma *v)
  * One PAGEMAP_SCAN pass over [start, end), regions appended to *out:
  * wp != 0: the written pages of registered VMAs, write-protected again
  * (unregistered VMAs are skipped: PM_SCAN_WP_MATCHING without
- * PM_SCAN_CHECK_WPASYNC); wp == 0: the ranges of the VMAs registered for
+ * PM_SCAN_CHECK_WPASYNC), and with present != NULL the present ones among
+ * them appended to *present too; wp == 0: the ranges of the VMAs registered for
  * asynchronous write-protection (PAGE_IS_WPALLOWED), nothing changed.
  */
-static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n)
+static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n,
+		struct range **present, size_t *npresent)
 {
 	static struct cs_page_region vec[1024];
 	struct cs_pm_scan_arg a;
@@ -314,6 +318,8 @@ static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int 
 		if (wp) {
 			a.flags = CS_PM_SCAN_WP_MATCHING;
 			a.category_mask = a.return_mask = CS_PAGE_IS_WRITTEN;
+			if (present)
+				a.return_mask |= CS_PAGE_IS_PRESENT;
 		} else {
 			a.category_anyof_mask = a.return_mask = CS_PAGE_IS_WPALLOWED;
 		}
@@ -321,9 +327,13 @@ static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int 
 		if (r < 0)
 			return pr_perror("PAGEMAP_SCAN of %d at %#llx-%#llx", c->pid, (unsigned long long)start,
 					 (unsigned long long)end);
-		for (long i = 0; i < r; i++)
+		for (long i = 0; i < r; i++) {
 			if (add_range(out, n, vec[i].start, vec[i].end))
 				return -1;
+			if (present && (vec[i].categories & CS_PAGE_IS_PRESENT) &&
+			    add_range(present, npresent, vec[i].start, vec[i].end))
+				return -1;
+		}
 		if (a.walk_end <= start || a.walk_end > end)
 			return pr_err("PAGEMAP_SCAN of %d: walk ended at %#llx", c->pid, (unsigned long long)a.walk_end);
 		start = a.walk_end;
@@ -418,7 +428,7 @@ int track_frozen(struct dump_ctx *c)
 		if (!trackable(&v[i]))
 			continue;
 		/* the first page is enough: a VMA is registered as a whole */
-		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none))
+		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none, NULL, NULL))
 			goto out;
 		free(one);
 		if (none) {
@@ -454,7 +464,7 @@ int track_frozen(struct dump_ctx *c)
 				 (unsigned long long)v[i].end);
 	}
 	/* every registered VMA: the new ones get their baseline, written or not */
-	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten))
+	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten, NULL, NULL))
 		goto out;
 	if (t->npre && merge_written(t))
 		goto out;
@@ -486,14 +496,19 @@ static int precopy_round(struct dump_ctx *c, struct track *t, int pmfd)
 	t->pre = p;
 	p = &t->pre[t->npre++];
 	memset(p, 0, sizeof(*p));
-	/* x86-64 TASK_SIZE; VMAs not registered are skipped (no PM_SCAN_CHECK_WPASYNC) */
-	if (scan(c, pmfd, 0, 0x7ffffffff000ULL, 1, &p->r, &p->n))
+	/*
+	 * x86-64 TASK_SIZE; VMAs not registered are skipped (no
+	 * PM_SCAN_CHECK_WPASYNC). Holes count as written too (the scan puts
+	 * a uffd-wp marker in them): only present pages are copied, so that
+	 * reading never faults a page into the process.
+	 */
+	if (scan(c, pmfd, 0, 0x7ffffffff000ULL, 1, &p->r, &p->n, &p->cp, &p->ncp))
 		return -1;
-	if (!p->n)
+	if (!p->ncp)
 		return 0;
-	for (size_t i = 0; i < p->n; i++)
-		bytes += p->r[i].end - p->r[i].start;
-	p->off = xmalloc(p->n * sizeof(*p->off));
+	for (size_t i = 0; i < p->ncp; i++)
+		bytes += p->cp[i].end - p->cp[i].start;
+	p->off = xmalloc(p->ncp * sizeof(*p->off));
 	if (!p->off)
 		return -1;
 	p->buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -502,14 +517,14 @@ static int precopy_round(struct dump_ctx *c, struct track *t, int pmfd)
 		return pr_perror("--pre-copy: cannot allocate %llu bytes", (unsigned long long)bytes);
 	}
 	p->len = bytes;
-	for (size_t i = 0; i < p->n;) {
+	for (size_t i = 0; i < p->ncp;) {
 		struct iovec local, remote[1024];
 		size_t j, nv = 0;
 		uint64_t b = 0;
 
-		for (j = i; j < p->n && nv < ARRAY_SIZE(remote); j++, nv++) {
-			remote[nv].iov_base = (void *)p->r[j].start;
-			remote[nv].iov_len = p->r[j].end - p->r[j].start;
+		for (j = i; j < p->ncp && nv < ARRAY_SIZE(remote); j++, nv++) {
+			remote[nv].iov_base = (void *)p->cp[j].start;
+			remote[nv].iov_len = p->cp[j].end - p->cp[j].start;
 			p->off[j] = off + b;
 			b += remote[nv].iov_len;
 		}
@@ -522,7 +537,7 @@ static int precopy_round(struct dump_ctx *c, struct track *t, int pmfd)
 
 				if (process_vm_readv(c->pid, &l, 1, &remote[k - i], 1, 0) != (ssize_t)l.iov_len) {
 					pr_debug("--pre-copy: %#llx-%#llx not readable (%m): read while frozen",
-						 (unsigned long long)p->r[k].start, (unsigned long long)p->r[k].end);
+						 (unsigned long long)p->cp[k].start, (unsigned long long)p->cp[k].end);
 					p->off[k] = PRE_NONE;
 				}
 			}
@@ -581,9 +596,11 @@ const uint8_t *track_precopied(struct dump_ctx *c, uint64_t addr)
 
 		if (i < 0)
 			continue;
-		if (p->off[i] == PRE_NONE)
+		/* written in this round: its copy, if it was present and could be read */
+		i = find_range(p->cp, p->ncp, addr);
+		if (i < 0 || p->off[i] == PRE_NONE)
 			return NULL;
-		return p->buf + p->off[i] + (addr - p->r[i].start);
+		return p->buf + p->off[i] + (addr - p->cp[i].start);
 	}
 	return NULL;
 }
@@ -750,6 +767,7 @@ void track_free(struct dump_ctx *c)
 	free(t->wfrozen);
 	for (int k = 0; k < t->npre; k++) {
 		free(t->pre[k].r);
+		free(t->pre[k].cp);
 		free(t->pre[k].off);
 		if (t->pre[k].buf)
 			munmap(t->pre[k].buf, t->pre[k].len);
