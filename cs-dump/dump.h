@@ -18,7 +18,8 @@
 #include "regfile.pb-c.h"
 #include "goruntime.h"
 
-enum { RUN_COPY, RUN_DEAD, RUN_PARENT };
+/* RUN_PRE: saved from a --pre-copy round (track_precopied), not read while frozen */
+enum { RUN_COPY, RUN_DEAD, RUN_PARENT, RUN_PRE };
 
 struct dump_ctx {
 	pid_t pid;
@@ -60,6 +61,7 @@ struct dump_ctx {
 
 	struct track *track;		/* --track-mem, NULL: not asked */
 	uint64_t pages_parent;		/* present pages left in the parent checkpoint */
+	uint64_t pages_pre;		/* present pages saved from a --pre-copy round (RUN_PRE) */
 	size_t pagebuf_len;		/* bytes mapped at pagebuf */
 	uint8_t *prebuf;		/* mm_prefault: memory for pagebuf, faulted in before the freeze */
 	size_t prebuf_len;
@@ -200,6 +202,29 @@ int track_open(struct dump_ctx *c, const char *prev);
  * them again. Returns 0 or -1 (target untouched apart from the scan).
  */
 int track_frozen(struct dump_ctx *c);
+/*
+ * track_precopy - --pre-copy: before the freeze, with the target running,
+ * `rounds` times: scan (PAGEMAP_SCAN, write-protecting again) the pages
+ * of the registered VMAs written since the previous scan, then copy them
+ * with process_vm_readv into memory of ours. Scanning first makes a page
+ * written during or after its copy show up in the next scan (the freeze's
+ * at the latest), which supersedes the copy. Only for an incremental
+ * checkpoint (the holder's uffd is there to scan with); otherwise nothing
+ * is done. Sources: Documentation/admin-guide/mm/pagemap.rst
+ * (PAGEMAP_SCAN), process_vm_readv(2). Returns 0, or -1 when a scan
+ * fails (the holder's state is already invalid: the next one is full).
+ */
+int track_precopy(struct dump_ctx *c, int rounds);
+/*
+ * track_precopied - after track_frozen: the bytes of the page at addr
+ * (present now, not dead, not in the parent) as a pre-copy round saw
+ * them, when they are still its contents: the page lies in a VMA
+ * registered since before the rounds (a VMA made or moved since is not),
+ * was not written since the last round, and the last round that found it
+ * written could read it. NULL otherwise: the page is read while frozen.
+ * PAGE_SIZE bytes, valid until track_free.
+ */
+const uint8_t *track_precopied(struct dump_ctx *c, uint64_t addr);
 /*
  * track_written_pages - before the freeze, how many pages of the tracked
  * VMAs were written since the parent's scan so far (PAGEMAP_SCAN without

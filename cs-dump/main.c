@@ -46,6 +46,7 @@ struct dump_opts {
 	unsigned gc_align_ms;	/* --gc-align: wait up to this for a GC cycle to end, 0: no */
 	int track_mem;		/* --track-mem */
 	const char *prev_dir;	/* --prev-images-dir */
+	int pre_copy;		/* --pre-copy: rounds before the freeze */
 	int verbosity;
 	const char *log_file;
 };
@@ -83,6 +84,9 @@ static void usage(FILE *f)
 		"      --prev-images-dir DIR  with --track-mem: write only what changed since the\n"
 		"                         checkpoint in DIR (relative to -D DIR, or absolute); the\n"
 		"                         checkpoint is full, saying why, when that is not known\n"
+		"      --pre-copy N       with --track-mem, incremental: N rounds (0..16, default 0)\n"
+		"                         of copying the pages written so far while the process\n"
+		"                         runs; frozen, only those written since are read\n"
 		"  -v[N], --verbosity[=N] log level 0..4 (each -v adds one; default 1: errors and warnings)\n"
 		"  -o, --log-file FILE    write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help             this help\n"
@@ -95,7 +99,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR };
+	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -111,6 +115,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "gc-align", required_argument, 0, OPT_GC_ALIGN },
 		{ "track-mem", no_argument, 0, OPT_TRACK_MEM },
 		{ "prev-images-dir", required_argument, 0, OPT_PREV_DIR },
+		{ "pre-copy", required_argument, 0, OPT_PRE_COPY },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -199,6 +204,19 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			}
 			o->prev_dir = optarg;
 			break;
+		case OPT_PRE_COPY: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno || v < 0 || v > 16) {
+				fprintf(stderr, "cs-dump: invalid --pre-copy '%s' (rounds, 0..16)\n", optarg);
+				return -1;
+			}
+			o->pre_copy = v;
+			break;
+		}
 		case 'v':
 			if (parse_verbosity("cs-dump", optarg, &o->verbosity))
 				return -1;
@@ -228,6 +246,10 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	}
 	if (o->prev_dir && !o->track_mem) {
 		fprintf(stderr, "cs-dump: --prev-images-dir needs --track-mem\n");
+		return -1;
+	}
+	if (o->pre_copy && !o->track_mem) {
+		fprintf(stderr, "cs-dump: --pre-copy needs --track-mem\n");
 		return -1;
 	}
 	if (!o->pid || !o->dir) {
@@ -462,6 +484,10 @@ static void print_stats(const DumpStatsEntry *s)
 		fprintf(stderr, " checkpoint=%s pages_parent=%llu pages_untracked=%llu track_us=%llu", s->checkpoint,
 			(unsigned long long)s->pages_parent, (unsigned long long)s->pages_untracked,
 			(unsigned long long)s->track_us);
+	if (s->has_precopy_rounds)
+		fprintf(stderr, " precopy_rounds=%u precopy_us=%llu pages_precopied=%llu pages_precopy_kept=%llu",
+			s->precopy_rounds, (unsigned long long)s->precopy_us, (unsigned long long)s->pages_precopied,
+			(unsigned long long)s->pages_precopy_kept);
 	fputc('\n', stderr);
 }
 
@@ -525,6 +551,9 @@ int main(int argc, char **argv)
 	}
 
 	if (open_runtime(&c, o.runtime, &st) || (o.track_mem && track_open(&c, o.prev_dir)))
+		goto err;
+	/* before --gc-align's wait: the freeze follows that right away */
+	if (o.pre_copy && (cs_fault("precopy") || track_precopy(&c, o.pre_copy)))
 		goto err;
 	if (c.go && o.gc_align_ms) {
 		uint64_t waited;

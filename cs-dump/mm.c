@@ -86,14 +86,17 @@ static int add_page(struct dump_ctx *c, uint64_t a, int anon)
 		c->cls_pages[k]++;
 		dead = k == GO_HEAP_DEAD || k == GO_STACK_DEAD;
 	}
-	kind = dead ? RUN_DEAD : track_in_parent(c, a) ? RUN_PARENT : RUN_COPY;
+	kind = dead ? RUN_DEAD : track_in_parent(c, a) ? RUN_PARENT : track_precopied(c, a) ? RUN_PRE : RUN_COPY;
 	if (add_run(c, a, 1, kind))
 		return -1;
 	c->pages_present++;
 	c->pages_dead += dead;
 	c->pages_parent += kind == RUN_PARENT;
+	c->pages_pre += kind == RUN_PRE;
 	return 0;
 }
+
+static uint64_t pm_entries_read;
 
 /* [start, end) from the pagemap entries, 8 bytes a page. */
 static int read_pagemap(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int anon)
@@ -108,6 +111,7 @@ static int read_pagemap(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t e
 		if (n > ARRAY_SIZE(pm))
 			n = ARRAY_SIZE(pm);
 		r = pread(pmfd, pm, n * 8, addr / PAGE_SIZE * 8);
+		pm_entries_read += n;
 		if (r != (ssize_t)(n * 8))
 			return pr_perror("cannot read the pagemap of %d at %#llx", c->pid, (unsigned long long)addr);
 		for (uint64_t i = 0; i < n; i++) {
@@ -229,7 +233,11 @@ void mm_prefault(struct dump_ctx *c)
 	pr_debug("%zu bytes faulted in ahead for the pages", c->prebuf_len);
 }
 
-/* Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call. */
+/*
+ * Copy every run into c->pagebuf with process_vm_readv, 1024 iovecs a call.
+ * A pre-copied run (RUN_PRE) gets its place in c->pagebuf and is filled
+ * after the release (fill_precopied).
+ */
 static int copy_pages(struct dump_ctx *c)
 {
 	struct iovec local, remote[1024];
@@ -261,19 +269,24 @@ copy:
 		size_t n = 0, bytes = 0;
 		ssize_t r;
 
-		for (; i < c->nr_runs && n < 1024; i++, n++) {
-			if (c->runs[i].kind != RUN_COPY) {
-				n--;
+		for (; i < c->nr_runs && n < 1024; i++) {
+			if (c->runs[i].kind == RUN_PRE) {
+				if (n)
+					break;	/* the batch is contiguous in pagebuf: read it first */
+				off += c->runs[i].nr * PAGE_SIZE;
 				continue;
 			}
+			if (c->runs[i].kind != RUN_COPY)
+				continue;
 			remote[n].iov_base = (void *)c->runs[i].vaddr;
 			remote[n].iov_len = c->runs[i].nr * PAGE_SIZE;
 			bytes += remote[n].iov_len;
+			n++;
 		}
 		local.iov_base = c->pagebuf + off;
 		local.iov_len = bytes;
 		if (!n)
-			break;
+			continue;
 		r = process_vm_readv(c->pid, &local, 1, remote, n, 0);
 		if (r != (ssize_t)bytes && read_forced(c, c->pagebuf + off, remote, n))
 			return -1;
@@ -498,7 +511,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 			goto out;
 		}
 	}
-	pr_debug("pagemap read: %zu runs", c->nr_runs);
+	pr_debug("pagemap read: %zu runs, %llu entries read one by one", c->nr_runs, (unsigned long long)pm_entries_read);
 	{
 		uint64_t t = now_us();
 
@@ -605,6 +618,31 @@ static uint64_t zero_free_slots(struct dump_ctx *c)
 	return z.zeroed;
 }
 
+/* The pre-copied runs into their places in c->pagebuf: they become copied runs. */
+static int fill_precopied(struct dump_ctx *c)
+{
+	uint64_t off = 0;
+
+	for (size_t r = 0; r < c->nr_runs; r++) {
+		struct page_run *run = &c->runs[r];
+
+		for (uint64_t i = 0; run->kind == RUN_PRE && i < run->nr; i++) {
+			/* the same answer as in add_page: nothing changed since */
+			const uint8_t *p = track_precopied(c, run->vaddr + i * PAGE_SIZE);
+
+			if (!p)
+				return pr_err("page %#llx: its pre-copy is gone",
+					      (unsigned long long)(run->vaddr + i * PAGE_SIZE));
+			memcpy(c->pagebuf + (off + i) * PAGE_SIZE, p, PAGE_SIZE);
+		}
+		if (run->kind == RUN_PRE)
+			run->kind = RUN_COPY;
+		if (run->kind == RUN_COPY)
+			off += run->nr;
+	}
+	return 0;
+}
+
 int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, uint64_t *bytes)
 {
 	struct page_writer *pw;
@@ -622,6 +660,8 @@ int write_mm(struct dump_ctx *c, uint64_t *pages_written, uint64_t *pages_zero, 
 	if (img_close(img, &c->sums))
 		return -1;
 
+	if (c->pages_pre && fill_precopied(c))
+		return -1;
 	c->slots_zeroed = zero_free_slots(c);
 	pw = pw_open_as(c->dirfd, c->sfx);
 	if (!pw)

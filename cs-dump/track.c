@@ -40,8 +40,10 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #define LOG_PREFIX "track: "
 #include "log.h"
@@ -63,6 +65,19 @@ struct range {
 	uint64_t start, end;
 };
 
+#define PRE_NONE UINT64_MAX
+
+/* One --pre-copy round: the written ranges its scan found, and their bytes. */
+struct precopy {
+	struct range *r;	/* written (present or not), sorted, merged */
+	size_t n;
+	struct range *cp;	/* of those, the present ones: copied */
+	size_t ncp;
+	uint64_t *off;		/* byte offset of cp[i] in buf, PRE_NONE: could not be read */
+	uint8_t *buf;
+	size_t len;		/* bytes mapped at buf */
+};
+
 struct track {
 	int uffd;			/* our copy of the target's userfaultfd, -1: none yet */
 	int hold;			/* connection to the holder, -1: none */
@@ -81,6 +96,12 @@ struct track {
 	size_t nwritten;
 	uint64_t track_us;
 	uint64_t pages_untracked;
+
+	struct precopy *pre;		/* --pre-copy rounds, oldest first */
+	int npre;
+	uint64_t precopy_us, pages_precopied;
+	struct range *wfrozen;		/* with rounds: written since the last one (the freeze's scan) */
+	size_t nwfrozen;
 };
 
 static int add_range(struct range **a, size_t *n, uint64_t start, uint64_t end)
@@ -100,7 +121,8 @@ static int add_range(struct range **a, size_t *n, uint64_t start, uint64_t end)
 	return 0;
 }
 
-static int in_ranges(const struct range *a, size_t n, uint64_t addr)
+/* The index of the range of a (sorted, disjoint) holding addr, -1: none. */
+static long find_range(const struct range *a, size_t n, uint64_t addr)
 {
 	size_t lo = 0, hi = n;
 
@@ -112,9 +134,21 @@ static int in_ranges(const struct range *a, size_t n, uint64_t addr)
 		else if (addr >= a[mid].end)
 			lo = mid + 1;
 		else
-			return 1;
+			return mid;
 	}
-	return 0;
+	return -1;
+}
+
+static int in_ranges(const struct range *a, size_t n, uint64_t addr)
+{
+	return find_range(a, n, addr) >= 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 static void new_series(struct track *t)
@@ -262,10 +296,12 @@ static int trackable(const struct vma *v)
  * One PAGEMAP_SCAN pass over [start, end), regions appended to *out:
  * wp != 0: the written pages of registered VMAs, write-protected again
  * (unregistered VMAs are skipped: PM_SCAN_WP_MATCHING without
- * PM_SCAN_CHECK_WPASYNC); wp == 0: the ranges of the VMAs registered for
+ * PM_SCAN_CHECK_WPASYNC), and with present != NULL the present ones among
+ * them appended to *present too; wp == 0: the ranges of the VMAs registered for
  * asynchronous write-protection (PAGE_IS_WPALLOWED), nothing changed.
  */
-static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n)
+static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int wp, struct range **out, size_t *n,
+		struct range **present, size_t *npresent)
 {
 	static struct cs_page_region vec[1024];
 	struct cs_pm_scan_arg a;
@@ -282,6 +318,8 @@ static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int 
 		if (wp) {
 			a.flags = CS_PM_SCAN_WP_MATCHING;
 			a.category_mask = a.return_mask = CS_PAGE_IS_WRITTEN;
+			if (present)
+				a.return_mask |= CS_PAGE_IS_PRESENT;
 		} else {
 			a.category_anyof_mask = a.return_mask = CS_PAGE_IS_WPALLOWED;
 		}
@@ -289,13 +327,54 @@ static int scan(struct dump_ctx *c, int pmfd, uint64_t start, uint64_t end, int 
 		if (r < 0)
 			return pr_perror("PAGEMAP_SCAN of %d at %#llx-%#llx", c->pid, (unsigned long long)start,
 					 (unsigned long long)end);
-		for (long i = 0; i < r; i++)
+		for (long i = 0; i < r; i++) {
 			if (add_range(out, n, vec[i].start, vec[i].end))
 				return -1;
+			if (present && (vec[i].categories & CS_PAGE_IS_PRESENT) &&
+			    add_range(present, npresent, vec[i].start, vec[i].end))
+				return -1;
+		}
 		if (a.walk_end <= start || a.walk_end > end)
 			return pr_err("PAGEMAP_SCAN of %d: walk ended at %#llx", c->pid, (unsigned long long)a.walk_end);
 		start = a.walk_end;
 	}
+	return 0;
+}
+
+/*
+ * After --pre-copy rounds, the freeze's scan found only what was written
+ * since the last round: it becomes wfrozen, and written the union of all
+ * the scans, every page written since the parent's.
+ */
+static int merge_written(struct track *t)
+{
+	size_t n = t->nwritten, m = 0;
+	struct range *all;
+
+	for (int k = 0; k < t->npre; k++)
+		n += t->pre[k].n;
+	all = xmalloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return -1;
+	memcpy(all, t->written, t->nwritten * sizeof(*all));
+	n = t->nwritten;
+	for (int k = 0; k < t->npre; k++) {
+		memcpy(all + n, t->pre[k].r, t->pre[k].n * sizeof(*all));
+		n += t->pre[k].n;
+	}
+	qsort(all, n, sizeof(*all), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		if (m && all[m - 1].end >= all[i].start) {
+			if (all[i].end > all[m - 1].end)
+				all[m - 1].end = all[i].end;
+			continue;
+		}
+		all[m++] = all[i];
+	}
+	t->wfrozen = t->written;
+	t->nwfrozen = t->nwritten;
+	t->written = all;
+	t->nwritten = m;
 	return 0;
 }
 
@@ -349,7 +428,7 @@ int track_frozen(struct dump_ctx *c)
 		if (!trackable(&v[i]))
 			continue;
 		/* the first page is enough: a VMA is registered as a whole */
-		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none))
+		if (scan(c, pmfd, v[i].start, v[i].start + PAGE_SIZE, 0, &one, &none, NULL, NULL))
 			goto out;
 		free(one);
 		if (none) {
@@ -385,7 +464,9 @@ int track_frozen(struct dump_ctx *c)
 				 (unsigned long long)v[i].end);
 	}
 	/* every registered VMA: the new ones get their baseline, written or not */
-	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten))
+	if (scan(c, pmfd, lo, hi, 1, &t->written, &t->nwritten, NULL, NULL))
+		goto out;
+	if (t->npre && merge_written(t))
 		goto out;
 	t->track_us = now_us() - t0;
 	pr_info("%zu tracked ranges, %zu written ranges, scanned in %llu us", t->ntracked, t->nwritten,
@@ -396,6 +477,132 @@ out:
 		close(pmfd);
 	free(v);
 	return ret;
+}
+
+/*
+ * One --pre-copy round: scan first, then read. A page written after the
+ * scan re-protected it shows up in the next scan, which supersedes this
+ * copy; so a copy torn by a concurrent write is never used. A range that
+ * cannot be read (unmapped since the scan, PROT_NONE) is marked so: the
+ * page is then read while frozen, never taken from an older round.
+ */
+static int precopy_round(struct dump_ctx *c, struct track *t, int pmfd)
+{
+	struct precopy *p = xrealloc(t->pre, (t->npre + 1) * sizeof(*p));
+	uint64_t bytes = 0, off = 0;
+
+	if (!p)
+		return -1;
+	t->pre = p;
+	p = &t->pre[t->npre++];
+	memset(p, 0, sizeof(*p));
+	/*
+	 * x86-64 TASK_SIZE; VMAs not registered are skipped (no
+	 * PM_SCAN_CHECK_WPASYNC). Holes count as written too (the scan puts
+	 * a uffd-wp marker in them): only present pages are copied, so that
+	 * reading never faults a page into the process.
+	 */
+	if (scan(c, pmfd, 0, 0x7ffffffff000ULL, 1, &p->r, &p->n, &p->cp, &p->ncp))
+		return -1;
+	if (!p->ncp)
+		return 0;
+	for (size_t i = 0; i < p->ncp; i++)
+		bytes += p->cp[i].end - p->cp[i].start;
+	p->off = xmalloc(p->ncp * sizeof(*p->off));
+	if (!p->off)
+		return -1;
+	p->buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->buf == MAP_FAILED) {
+		p->buf = NULL;
+		return pr_perror("--pre-copy: cannot allocate %llu bytes", (unsigned long long)bytes);
+	}
+	p->len = bytes;
+	for (size_t i = 0; i < p->ncp;) {
+		struct iovec local, remote[1024];
+		size_t j, nv = 0;
+		uint64_t b = 0;
+
+		for (j = i; j < p->ncp && nv < ARRAY_SIZE(remote); j++, nv++) {
+			remote[nv].iov_base = (void *)p->cp[j].start;
+			remote[nv].iov_len = p->cp[j].end - p->cp[j].start;
+			p->off[j] = off + b;
+			b += remote[nv].iov_len;
+		}
+		local.iov_base = p->buf + off;
+		local.iov_len = b;
+		if (process_vm_readv(c->pid, &local, 1, remote, nv, 0) != (ssize_t)b) {
+			/* short: one range at a time, to know which */
+			for (size_t k = i; k < j; k++) {
+				struct iovec l = { p->buf + p->off[k], remote[k - i].iov_len };
+
+				if (process_vm_readv(c->pid, &l, 1, &remote[k - i], 1, 0) != (ssize_t)l.iov_len) {
+					pr_debug("--pre-copy: %#llx-%#llx not readable (%m): read while frozen",
+						 (unsigned long long)p->cp[k].start, (unsigned long long)p->cp[k].end);
+					p->off[k] = PRE_NONE;
+				}
+			}
+		}
+		off += b;
+		i = j;
+	}
+	t->pages_precopied += bytes / PAGE_SIZE;
+	return 0;
+}
+
+int track_precopy(struct dump_ctx *c, int rounds)
+{
+	struct track *t = c->track;
+	uint64_t t0 = now_us();
+	char path[64];
+	int pmfd, ret = 0;
+
+	if (!t || rounds <= 0)
+		return 0;
+	if (!t->incremental || t->uffd < 0) {
+		pr_info("--pre-copy: a full checkpoint copies everything while frozen");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", c->pid);
+	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pmfd < 0)
+		return pr_perror("cannot open %s", path);
+	for (int k = 0; k < rounds && !ret; k++) {
+		uint64_t t1 = now_us(), before = t->pages_precopied;
+
+		ret = precopy_round(c, t, pmfd);
+		if (!ret)
+			pr_info("pre-copy round %d: %llu pages in %zu ranges in %llu us", k + 1,
+				(unsigned long long)(t->pages_precopied - before), t->pre[t->npre - 1].n,
+				(unsigned long long)(now_us() - t1));
+	}
+	close(pmfd);
+	t->precopy_us = now_us() - t0;
+	return ret;
+}
+
+const uint8_t *track_precopied(struct dump_ctx *c, uint64_t addr)
+{
+	struct track *t = c->track;
+
+	if (!t || !t->incremental || !t->npre)
+		return NULL;
+	/* registered at the freeze: so since before the rounds (only track_frozen registers) */
+	if (!in_ranges(t->tracked, t->ntracked, addr) || in_ranges(t->wfrozen, t->nwfrozen, addr))
+		return NULL;
+	/* the last round that found it written has its newest contents */
+	for (int k = t->npre - 1; k >= 0; k--) {
+		struct precopy *p = &t->pre[k];
+		long i = find_range(p->r, p->n, addr);
+
+		if (i < 0)
+			continue;
+		/* written in this round: its copy, if it was present and could be read */
+		i = find_range(p->cp, p->ncp, addr);
+		if (i < 0 || p->off[i] == PRE_NONE)
+			return NULL;
+		return p->buf + p->off[i] + (addr - p->cp[i].start);
+	}
+	return NULL;
 }
 
 int64_t track_written_pages(struct dump_ctx *c)
@@ -430,7 +637,8 @@ int64_t track_written_pages(struct dump_ctx *c)
 		start = a.walk_end;
 	}
 	close(fd);
-	return pages;
+	/* the pre-copied pages are saved from our buffers, into pagebuf all the same */
+	return pages + t->pages_precopied;
 }
 
 int track_in_parent(struct dump_ctx *c, uint64_t addr)
@@ -511,6 +719,14 @@ int track_finish(struct dump_ctx *c, DumpStatsEntry *st)
 	st->pages_parent = c->pages_parent;
 	st->pages_untracked = t->pages_untracked;
 	st->track_us = t->track_us;
+	if (t->npre) {
+		st->has_precopy_rounds = st->has_precopy_us = st->has_pages_precopied = 1;
+		st->has_pages_precopy_kept = 1;
+		st->precopy_rounds = t->npre;
+		st->precopy_us = t->precopy_us;
+		st->pages_precopied = t->pages_precopied;
+		st->pages_precopy_kept = c->pages_pre;
+	}
 	/* like CRIU's: DIR/parent leads to the parent directory, relative to DIR */
 	if (t->incremental && symlinkat(t->prev, c->dirfd, "parent"))
 		return pr_perror("cannot create the parent link to %s", t->prev);
@@ -548,6 +764,15 @@ void track_free(struct dump_ctx *c)
 	pm_map_free(&t->parent);
 	free(t->tracked);
 	free(t->written);
+	free(t->wfrozen);
+	for (int k = 0; k < t->npre; k++) {
+		free(t->pre[k].r);
+		free(t->pre[k].cp);
+		free(t->pre[k].off);
+		if (t->pre[k].buf)
+			munmap(t->pre[k].buf, t->pre[k].len);
+	}
+	free(t->pre);
 	free(t->full_why);
 	free(t);
 	c->track = NULL;

@@ -107,6 +107,69 @@ kill_and_restore() {
 	done
 }
 
+@test "incr live: the live pages' check passes without a dump, and detects an older version" {
+	start_prog incr incr-file live
+	advance 1
+	sleep 0.1
+	wake_and_wait "$PID"
+	assert_prog_ok
+	CS_TEST_CORRUPT=live start_prog incr incr-file live
+	sleep 0.1
+	wake_and_wait "$PID"
+	[ "$STATUS" = 1 ] || { echo "CS_TEST_CORRUPT=live: status $STATUS, want 1" >&2; return 1; }
+	grep -q "live page 3 word 0 differs" "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+	CS_TEST_CORRUPT=livestale start_prog incr incr-file live
+	advance 1
+	sleep 0.2
+	wake_and_wait "$PID"
+	[ "$STATUS" = 1 ] || { echo "CS_TEST_CORRUPT=livestale: status $STATUS, want 1" >&2; return 1; }
+	grep -q "live page before its step differs" "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+}
+
+@test "incr: --pre-copy 1, 2 and 3 rounds while a thread writes and releases pages: every page restored" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0 --pre-copy 2
+	expect_kind c0 full
+	# a full checkpoint has nothing to pre-copy with
+	! grep -q precopy_rounds "$T/c0.stats"
+	local i kept=0 k
+	for i in 1 2 3; do
+		advance $i
+		ckpt c$i --prev-images-dir ../c$((i - 1)) --pre-copy $i
+		expect_kind c$i incremental
+		[ "$(stat_of c$i precopy_rounds)" = $i ]
+		k=$(stat_of c$i pages_precopy_kept)
+		kept=$((kept + k))
+	done
+	# big's pages written by each phase were copied before the freeze and kept
+	[ "$kept" -ge 400 ] || { echo "only $kept pre-copied pages kept in c1..c3" >&2; return 1; }
+	NTASKS=2
+	kill_and_restore "$T/c3"
+	# the restored thread goes on writing for a while before the check
+	sleep 0.2
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "incr: --pre-copy 1 on two incremental checkpoints while a thread writes, restored from the second" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0
+	advance 1
+	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
+	expect_kind c1 incremental
+	advance 2
+	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
+	expect_kind c2 incremental
+	# the phase file says 2: restore c2, where live pages changed between the round and the freeze
+	NTASKS=2
+	kill_and_restore "$T/c2"
+	sleep 0.1
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 @test "incr: a full checkpoint and three incremental ones, restored from the last" {
 	require_cs
 	start_prog incr
@@ -242,6 +305,28 @@ kill_and_restore() {
 	assert_prog_ok
 }
 
+@test "incr: a checkpoint that fails after its --pre-copy rounds makes the next one full" {
+	require_cs
+	start_prog incr incr-file live
+	ckpt c0
+	advance 1
+	# the round protected the pages written in phase 1 again: no image has them
+	! CS_FAULT=seize ckpt c1 --prev-images-dir ../c0 --pre-copy 1 2>/dev/null
+	[ ! -e "$T/c1" ]
+	grep -q 'pre-copy round 1' "$T/dump-c1.log"
+	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
+	expect_kind c1 full
+	grep -q 'did not complete' "$T/dump-c1.log"
+	advance 2
+	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
+	expect_kind c2 incremental
+	NTASKS=2
+	kill_and_restore "$T/c2"
+	sleep 0.1
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 # refuse DIR PATTERN: cs-restore -D DIR fails, says PATTERN, and creates nothing.
 refuse() {
 	local st=0
@@ -333,6 +418,16 @@ refuse() {
 	[[ "$output" == *"--prev-images-dir ../nothere cannot be opened"* ]]
 	[ ! -e "$T/c1" ]
 	kill -0 "$PID"
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --pre-copy 1
+	[ "$status" = 1 ]
+	[[ "$output" == *"--pre-copy needs --track-mem"* ]]
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --track-mem --pre-copy 17
+	[ "$status" = 1 ]
+	[[ "$output" == *"invalid --pre-copy '17' (rounds, 0..16)"* ]]
+	run "$CS_DUMP" -t "$PID" -D "$T/c1" --track-mem --pre-copy x
+	[ "$status" = 1 ]
+	[ ! -e "$T/c1" ]
+	kill -0 "$PID"
 }
 
 # --------------------------------------------------------------------------
@@ -370,6 +465,57 @@ refuse() {
 	w5=$(stat_of k5 pages_written)
 	p5=$(stat_of k5 pages_parent)
 	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+	kill -KILL "$PID"
+	wait_pid_gone "$PID" 50
+	kv_restore_d "$T/k5"
+	kv_answers
+	kvc -check 100000
+	grep -q "checked 100000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "$KV_OUT" >&2; return 1; }
+	for ((j = 1; j <= 5; j++)); do
+		kvc -expect-prefix "inc$j" -expect-count 200
+	done
+	! kvc -expect-prefix after -expect-count 10 2>/dev/null
+	kvc -gc
+}
+
+@test "go: kvserver under overwrite load, --pre-copy 2 on a full and 5 incremental checkpoints, restored from the last: every key" {
+	require_cs
+	require_go
+	start_kvserver -preload 100000 -value-size 128
+	local lpid i st=0 j
+	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 2 -duration 0 -overwrite \
+		-interval 500ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
+	lpid=$!
+	record_pid "$lpid"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
+		sleep 0.1
+	done
+	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	ckpt k0 --tcp-close --pre-copy 2
+	expect_kind k0 full
+	for ((i = 1; i <= 5; i++)); do
+		kvc -set-prefix "inc$i" -set-count 200
+		sleep 0.3
+		ckpt k$i --tcp-close --prev-images-dir ../k$((i - 1)) --pre-copy 2
+		expect_kind k$i incremental
+	done
+	# keys written after the last checkpoint must not be there
+	kvc -set-prefix after -set-count 10
+	kill -TERM "$lpid"
+	wait "$lpid" || st=$?
+	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
+	grep -q " errors=0 mismatches=0" "$T/kvload.report" || { cat "$T/kvload.report" >&2; return 1; }
+	local w5 p5
+	w5=$(stat_of k5 pages_written)
+	p5=$(stat_of k5 pages_parent)
+	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+	[ "$(stat_of k5 precopy_rounds)" = 2 ]
+	local kept=0
+	for ((j = 1; j <= 5; j++)); do
+		kept=$((kept + $(stat_of k$j pages_precopy_kept)))
+	done
+	[ "$kept" -gt 0 ] || { echo "no pre-copied page was kept in k1..k5" >&2; return 1; }
 	kill -KILL "$PID"
 	wait_pid_gone "$PID" 50
 	kv_restore_d "$T/k5"

@@ -4,7 +4,7 @@
  * page its newest contents, and a page that was released or unmapped
  * since a parent checkpoint zeros, never the parent's stale data?
  *
- *   incr READY_FILE [FILE_NAME]
+ *   incr READY_FILE [FILE_NAME] [live]
  *
  * Each SIGUSR1 moves to the next phase (1, 2, ...) and changes memory as
  * listed below, then writes the phase number to READY_FILE.phase. SIGUSR2
@@ -31,6 +31,16 @@
  *            default incr-file), mapped private rw:
  *            phase 1 writes page 2 (copy-on-write), phase 2 releases it
  *            with MADV_DONTNEED (the file's bytes again), phase 3 writes 5
+ *   live     with "live": 256 pages a thread keeps changing, dumps or not
+ *            (--pre-copy: pages written between a pre-copy round and the
+ *            freeze). Step g = 1, 2, ... touches page g % 256: with
+ *            (g % 256 + g / 256) % 7 == 0 it releases it (MADV_DONTNEED:
+ *            zero), else writes version g, then records g as done, and
+ *            sleeps 20 us. Before each step the thread checks that the page
+ *            holds what the step before on it left (a restored thread goes
+ *            on writing: a stale page would be overwritten before the final
+ *            check); the check stops the thread at a step boundary and wants
+ *            in each page exactly what the last step on it left there.
  * and no VMA may be registered with a userfaultfd ("uw" in smaps): the
  * checks run in a process that was never dumped, or in a restored one.
  *
@@ -38,10 +48,15 @@
  * stale (dontneed page 30 gets its set-up data back after the release),
  * remap (remap page 30 gets its set-up data back after the remap),
  * newvma (a word of newvma differs), file (file page 2 is not released),
- * phase (the phase file runs one ahead of the process).
+ * phase (the phase file runs one ahead of the process), live (live page 3
+ * holds an older version than the last step left, at the check), livestale
+ * (at each SIGUSR1 a live page the thread reaches later gets an older
+ * version: the thread's own check before each step).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/mman.h>
 
 #include "tprog.h"
@@ -52,10 +67,13 @@
 #define NEWV	32ul
 #define ZEROP	16ul
 #define FILEP	8ul
+#define LIVE	256ul
 
-enum { R_BIG = 1, R_DONTNEED, R_REMAP, R_NEWVMA, R_FILE_DISK, R_FILE };
+enum { R_BIG = 1, R_DONTNEED, R_REMAP, R_NEWVMA, R_FILE_DISK, R_FILE, R_LIVE };
 
-static uint8_t *big, *dontneed, *remap, *newvma, *zero, *filem;
+static uint8_t *big, *dontneed, *remap, *newvma, *zero, *filem, *live;
+static uint64_t live_done;	/* the last step of the live thread that is complete */
+static int live_stop, live_stopped;
 static unsigned phase;
 static unsigned nchecked;
 static char phase_path[4200];
@@ -134,6 +152,72 @@ static long file_version(uint64_t i, unsigned p)
 	if (p == 1 && i == 2)
 		return 1;
 	return -2;
+}
+
+static int live_released(uint64_t g)
+{
+	return (g % LIVE + g / LIVE) % 7 == 0;
+}
+
+/* live page i after step `done`: the version of the last step on it, -1 released, 0 none yet */
+static long live_version(uint64_t i, uint64_t done)
+{
+	uint64_t g;
+
+	if (done < i || (i == 0 && done < LIVE))
+		return 0;
+	g = done - (done - i) % LIVE;
+	return live_released(g) ? -1 : (long)g;
+}
+
+/*
+ * Before each step the thread checks that the page holds what the last step
+ * on it left: after a restore it goes on writing, so the final check alone
+ * would see only pages the restored thread wrote itself.
+ */
+static uint64_t live_bad_step, live_bad_page, live_verified;
+
+static void live_verify(uint64_t g)
+{
+	static uint8_t want[PG];
+	uint64_t i = g % LIVE;
+	long v = live_version(i, g - 1);
+
+	if (v == -1)
+		memset(want, 0, PG);
+	else
+		fill_page(want, R_LIVE, i, v);
+	live_verified++;
+	if (memcmp(live + i * PG, want, PG) && !live_bad_step) {
+		live_bad_page = i;
+		__atomic_store_n(&live_bad_step, g, __ATOMIC_RELEASE);
+	}
+}
+
+static void *live_writer(void *arg)
+{
+	struct timespec ts = { 0, 20000 };
+	uint64_t g = __atomic_load_n(&live_done, __ATOMIC_ACQUIRE) + 1;
+
+	(void)arg;
+	for (; !__atomic_load_n(&live_stop, __ATOMIC_ACQUIRE); g++) {
+		uint8_t *p = live + g % LIVE * PG;
+
+		live_verify(g);
+
+		if (live_released(g)) {
+			if (madvise(p, PG, MADV_DONTNEED))
+				tp_die("madvise live page %llu", (unsigned long long)(g % LIVE));
+		} else {
+			fill_page(p, R_LIVE, g % LIVE, g);
+		}
+		__atomic_store_n(&live_done, g, __ATOMIC_RELEASE);
+		nanosleep(&ts, NULL);	/* EINTR after a restore: fine */
+	}
+	__atomic_store_n(&live_stopped, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
 }
 
 /* -------- the changes of each phase */
@@ -330,12 +414,39 @@ static void check(void)
 	else
 		for (uint64_t i = 0; newvma && i < NEWV; i++)
 			check_page("newvma", newvma + i * PG, R_NEWVMA, i, newvma_version(i, p));
+	if (live) {
+		uint64_t done;
+
+		/* not pthread_join: the check must not depend on how a restore brings back thread exit */
+		__atomic_store_n(&live_stop, 1, __ATOMIC_RELEASE);
+		for (int w = 0; !__atomic_load_n(&live_stopped, __ATOMIC_ACQUIRE); w++) {
+			if (w == 10000)
+				tp_die("the live thread did not stop in 10 s");
+			usleep(1000);
+		}
+		done = __atomic_load_n(&live_done, __ATOMIC_ACQUIRE);
+		nchecked += live_verified + 1;
+		if (live_bad_step)
+			tp_differs("live page before its step", "page %llu did not hold what step %llu left there "
+				   "when step %llu came to it", (unsigned long long)live_bad_page,
+				   (unsigned long long)(live_bad_step - LIVE), (unsigned long long)live_bad_step);
+		nchecked++;
+		if (done < 2 * LIVE)
+			tp_differs("live steps", "only %llu steps done, want at least %lu", (unsigned long long)done,
+				   2 * LIVE);
+		if (tp_corrupting("live"))
+			fill_page(live + 3 * PG, R_LIVE, 3, live_version(3, done) > (long)LIVE ?
+				  live_version(3, done) - LIVE : 12345);
+		for (uint64_t i = 0; i < LIVE; i++)
+			check_page("live", live + i * PG, R_LIVE, i, live_version(i, done));
+	}
 	check_maps(p);
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "page", "stale", "remap", "newvma", "file", "phase", NULL };
+	static const char *const modes[] = { "page", "stale", "remap", "newvma", "file", "phase", "live", "livestale", NULL };
+	int with_live = argc > 2 && !strcmp(argv[argc - 1], "live");
 	char dir[4096], path[4200];
 	static uint8_t pagebuf[PG];
 	sigset_t s;
@@ -356,7 +467,7 @@ int main(int argc, char **argv)
 		fill_page(remap + i * PG, R_REMAP, i, 0);
 	}
 	tp_dirname(argv[1], dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, argc > 2 ? argv[2] : "incr-file");
+	snprintf(path, sizeof(path), "%s/%s", dir, argc > 2 + with_live ? argv[2] : "incr-file");
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		tp_die("cannot create %s", path);
@@ -376,12 +487,28 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &s, NULL))
 		tp_die("sigprocmask");
 	write_phase(0);
+	if (with_live) {
+		pthread_t th;
+
+		live = map_fixed(NULL, LIVE * PG);
+		for (uint64_t i = 0; i < LIVE; i++)
+			fill_page(live + i * PG, R_LIVE, i, 0);
+		/* the thread inherits the blocked SIGUSR1 and SIGUSR2 */
+		if (pthread_create(&th, NULL, live_writer, NULL))
+			tp_die("cannot start the live thread");
+	}
 	tp_write_ready(argv[1]);
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&s, &si);
 
 		if (sig == SIGUSR1) {
+			if (live && tp_corrupting("livestale")) {
+				/* a page the thread reaches in about 128 steps gets an older version */
+				uint64_t i = (__atomic_load_n(&live_done, __ATOMIC_ACQUIRE) + 128) % LIVE;
+
+				fill_page(live + i * PG, R_LIVE, i, 7);
+			}
 			next_phase();
 			write_phase(tp_corrupting("phase") ? phase + 1 : phase);
 		} else if (sig == SIGUSR2) {
