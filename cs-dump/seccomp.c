@@ -30,6 +30,7 @@
 #define LOG_PREFIX "seccomp: "
 #include "log.h"
 #include "util.h"
+#include "seccomp-prog.h"
 #include "dump.h"
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
@@ -38,20 +39,7 @@
 #ifndef PTRACE_SECCOMP_GET_METADATA
 #define PTRACE_SECCOMP_GET_METADATA 0x420d
 #endif
-#ifndef PTRACE_O_SUSPEND_SECCOMP
-#define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
-#endif
-#ifndef SECCOMP_RET_USER_NOTIF
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
-#ifndef SECCOMP_FILTER_FLAG_LOG
-#define SECCOMP_FILTER_FLAG_LOG (1UL << 1)
-#endif
 
-#define MAX_INSNS 4096	/* BPF_MAXINSNS: the kernel takes no longer program */
 
 static int thread_mode(pid_t pid, pid_t tid)
 {
@@ -87,9 +75,8 @@ int seccomp_suspend(struct dump_ctx *c)
 /* Why this program cannot be restored faithfully, or NULL. */
 static const char *bad_prog(const struct sock_filter *f, long n)
 {
-	for (long i = 0; i < n; i++)
-		if (f[i].code == (BPF_RET | BPF_K) && (f[i].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
-			return "returns SECCOMP_RET_USER_NOTIF: user notification is not supported "
+	if (seccomp_user_notif(f, n))
+		return "returns SECCOMP_RET_USER_NOTIF: user notification is not supported "
 			       "(its listener cannot be restored)";
 	return NULL;
 }
@@ -133,7 +120,7 @@ static int filter_index(ProcessEntry *pe, const struct sock_filter *f, long n, u
 /* The filter chain of thread tid into pe; tc->seccomp_filter names its most recent filter. */
 static int dump_chain(struct dump_ctx *c, pid_t tid, ProcessEntry *pe, ThreadCoreEntry *tc)
 {
-	static struct sock_filter prog[MAX_INSNS];
+	static struct sock_filter prog[SECCOMP_MAX_INSNS];
 	char buf[64];
 	int count, parent = -1;
 
@@ -149,7 +136,7 @@ static int dump_chain(struct dump_ctx *c, pid_t tid, ProcessEntry *pe, ThreadCor
 		long n;
 
 		n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (long)idx, NULL);
-		if (n <= 0 || n > MAX_INSNS)
+		if (n <= 0 || n > SECCOMP_MAX_INSNS)
 			return pr_perror("thread %d: cannot read seccomp filter %d (%ld instructions)", tid, idx, n);
 		if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (long)idx, prog) != n)
 			return pr_perror("thread %d: seccomp filter %d changed while read", tid, idx);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -39,16 +40,12 @@
 #include "util.h"
 #include "restore.h"
 
-#define CAP_SYS_ADMIN_BIT 21
 
 int check_pidns(struct rst_tree *t)
 {
-	char buf[64];
-
 	if (!t->p[0]->pidns)
 		return 0;
-	if (proc_status_line(getpid(), 0, "CapEff", buf, sizeof(buf)) ||
-	    !(strtoull(buf, NULL, 16) >> CAP_SYS_ADMIN_BIT & 1))
+	if (!cap_effective(CAP_SYS_ADMIN))
 		return pr_err("--pidns needs CAP_SYS_ADMIN (to create a PID and a mount namespace), which cs-restore "
 			      "lacks");
 	if (access("/proc/self/ns/pid", F_OK))

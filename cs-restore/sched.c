@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -87,14 +88,12 @@ static int has_cpu(const uint8_t *m, size_t len)
 int check_sched(struct rst_ctx *c)
 {
 	static uint8_t mine[MASK_MAX], both[MASK_MAX];
-	char buf[64];
 	int nice_cap;
 	long mlen = my_cpus(mine, sizeof(mine));
 
 	if (mlen < 0)
 		return -1;
-	nice_cap = proc_status_line(getpid(), 0, "CapEff", buf, sizeof(buf)) == 0 &&
-		   (strtoull(buf, NULL, 16) >> CAP_SYS_NICE_BIT & 1);
+	nice_cap = cap_effective(CAP_SYS_NICE);
 	for (size_t i = 0; i < c->nr_cores; i++) {
 		ThreadCoreEntry *tc = c->cores[i];
 		uint32_t pol = tc->sched_policy, prio = tc->sched_priority;

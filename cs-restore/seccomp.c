@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -31,23 +32,10 @@
 #define LOG_PREFIX "seccomp: "
 #include "log.h"
 #include "util.h"
+#include "seccomp-prog.h"
 #include "restore.h"
 
-#ifndef PTRACE_O_SUSPEND_SECCOMP
-#define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
-#endif
-#ifndef SECCOMP_RET_USER_NOTIF
-#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
-#endif
-#ifndef SECCOMP_RET_ACTION_FULL
-#define SECCOMP_RET_ACTION_FULL 0xffff0000U
-#endif
-#ifndef SECCOMP_FILTER_FLAG_LOG
-#define SECCOMP_FILTER_FLAG_LOG (1UL << 1)
-#endif
 
-#define MAX_INSNS 4096	/* BPF_MAXINSNS */
-#define CAP_SYS_ADMIN_BIT 21
 
 static int mode_of(const ThreadCoreEntry *tc)
 {
@@ -60,15 +48,14 @@ static int check_filter(const ProcessEntry *pe, size_t i)
 	const struct sock_filter *f = (const void *)e->prog.data;
 	size_t n = e->prog.len / sizeof(*f);
 
-	if (e->prog.len % sizeof(*f) || !n || n > MAX_INSNS)
+	if (e->prog.len % sizeof(*f) || !n || n > SECCOMP_MAX_INSNS)
 		return pr_err("pstree.img: seccomp filter %zu has a length of %zu bytes", i, e->prog.len);
 	if (e->flags & ~SECCOMP_FILTER_FLAG_LOG)
 		return pr_err("pstree.img: seccomp filter %zu has unknown flags %#x", i, e->flags);
 	if (e->has_parent && (e->parent < 0 || (size_t)e->parent >= i))
 		return pr_err("pstree.img: seccomp filter %zu has a corrupt parent %d", i, e->parent);
-	for (size_t k = 0; k < n; k++)
-		if (f[k].code == (BPF_RET | BPF_K) && (f[k].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
-			return pr_err("seccomp filter %zu returns SECCOMP_RET_USER_NOTIF: not supported", i);
+	if (seccomp_user_notif(f, n))
+		return pr_err("seccomp filter %zu returns SECCOMP_RET_USER_NOTIF: not supported", i);
 	return 0;
 }
 
@@ -96,8 +83,7 @@ int check_seccomp(struct rst_ctx *c)
 	if (!any)
 		return 0;
 	/* the same conditions as for PTRACE_O_SUSPEND_SECCOMP (ptrace(2)) */
-	if (proc_status_line(getpid(), 0, "CapEff", buf, sizeof(buf)) ||
-	    !(strtoull(buf, NULL, 16) >> CAP_SYS_ADMIN_BIT & 1))
+	if (!cap_effective(CAP_SYS_ADMIN))
 		return pr_err("process %d ran under seccomp: restoring it needs CAP_SYS_ADMIN", c->pid);
 	if (proc_status_line(getpid(), 0, "Seccomp", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
 		return pr_err("process %d ran under seccomp: cs-restore cannot restore it while under seccomp itself",

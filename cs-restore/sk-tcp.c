@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -98,14 +99,6 @@ static int set_int(int sk, int level, int name, int v)
 	return setsockopt(sk, level, name, &v, sizeof(v));
 }
 
-static int has_cap_net_admin(void)
-{
-	char buf[64];
-
-	if (proc_status_line(getpid(), 0, "CapEff", buf, sizeof(buf)))
-		return 0;
-	return (strtoull(buf, NULL, 16) >> 12) & 1;	/* CAP_NET_ADMIN is 12 */
-}
 
 /* A socket in repair mode, bound and connected to e's addresses: the
  * connection, not yet filled. Returns the fd or -1 with errno, *step naming
@@ -169,7 +162,7 @@ int check_tcp_est(const struct rst_ctx *c, const FdEntry *e)
 			      "restore it with --tcp-established", what);
 	if (s->type != SOCK_STREAM || t->unsent > t->sndq.len || t->sndq.len > INT32_MAX || t->rcvq.len > INT32_MAX)
 		return pr_err("%s: malformed entry in files.img", what);
-	if (!has_cap_net_admin())
+	if (!cap_effective(CAP_NET_ADMIN))
 		return pr_err("%s: restoring a TCP connection needs CAP_NET_ADMIN (TCP_REPAIR)", what);
 	/* a trial connection, closed in repair mode (no packet): the
 	 * addresses can be bound and the connection does not exist */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/capability.h>
 
 #define LOG_PREFIX ""
 #include "log.h"
@@ -204,4 +205,17 @@ int parse_size(const char *s, uint64_t *out)
 		return -1;
 	*out = v * mul;
 	return 0;
+}
+
+int cap_effective(int cap)
+{
+	cap_t c = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (!c)
+		return 0;
+	if (cap_get_flag(c, cap, CAP_EFFECTIVE, &v))
+		v = CAP_CLEAR;
+	cap_free(c);
+	return v == CAP_SET;
 }

@@ -43,4 +43,11 @@ pid_t parse_pid(const char *s);
  * suffix (powers of 1024). Returns 0 and sets *out, or -1 (bad or overflow). */
 int parse_size(const char *s, uint64_t *out);
 
+/*
+ * cap_effective - whether the calling process has capability cap (CAP_*
+ * from <linux/capability.h>) in its effective set, asked through libcap
+ * (cap_get_proc(3), cap_get_flag(3)). Returns 1 or 0 (0 also when libcap
+ * cannot tell).
+ */
+int cap_effective(int cap);
 #endif
