@@ -405,6 +405,34 @@ int dump_shmem_fd(struct dump_ctx *c, FdEntry *e, const struct stat *st);
 int write_shmem(struct dump_ctx *c);
 void shmem_free(void);
 
+/* pty.c: pseudo-terminal pairs held in the tree */
+struct stat;
+/*
+ * dump_pty - in dump_fd, for a character device fd (link: its
+ * /proc/PID/fd target, st: its stat): a pty master (/dev/ptmx, char 5:2)
+ * becomes FD_PTY_MASTER with the pair's index (TIOCGPTN), the slave's
+ * termios (TCGETS2), window size (TIOCGWINSZ), packet mode (TIOCGPKT),
+ * lock (TIOCGPTLCK), and the session and foreground group the slave is
+ * the controlling terminal of (TIOCGSID, TIOCGPGRP), all asked through a
+ * pidfd_getfd(2) copy; a slave (char 136..143) becomes FD_PTY_SLAVE with
+ * its index (tree_check_ptys turns it back into FD_CHR when its master is
+ * outside the tree). Returns 1 when fd is neither (e untouched but for
+ * path and rdev), 0, or -1 with one line naming the fd (a master with
+ * unread bytes, FIONREAD, is refused). Sources: pty(7), ioctl_tty(2).
+ */
+int dump_pty(struct dump_ctx *c, int fd, const char *link, const struct stat *st, FdEntry *e);
+/*
+ * tree_check_ptys - after dump_files of every process: a slave whose
+ * master is outside the tree is a terminal under --shell-job (refused
+ * without shell_job); a pair in the tree is refused, naming the fd, when
+ * its slave holds unread bytes, when no process holds its slave, when
+ * its master is only in a later process than a slave, or when the
+ * session it is the controlling terminal of (or its foreground group)
+ * has no leader (member) in the tree; tty_nr of /proc/PID/stat (proc(5))
+ * confirms the session leader's terminal. Returns 0 or -1.
+ */
+int tree_check_ptys(struct dump_tree *t, int shell_job);
+
 /* check_target (main.c) - what can be told of pid before seizing it. 0 or -1 (logged). */
 int check_target(pid_t pid);
 

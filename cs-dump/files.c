@@ -273,13 +273,18 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 		return e->path ? 0 : -1;
 	}
 	if (S_ISCHR(st.st_mode)) {
+		int r;
+
+		e->path = xstrdup(link);
+		e->has_rdev = 1;
+		e->rdev = st.st_rdev;
+		r = dump_pty(c, fd, link, &st, e);	/* pty.c: a master, or a slave (its master may be in the tree) */
+		if (r <= 0)
+			return r;
 		if (is_tty(link, &st) && !shell_job)
 			return pr_err("fd %d is terminal %s: use --shell-job to dump a process attached to a terminal",
 				      fd, link);
 		e->type = FD_CHR;
-		e->path = xstrdup(link);
-		e->has_rdev = 1;
-		e->rdev = st.st_rdev;
 		return 0;
 	}
 	if (S_ISFIFO(st.st_mode)) {

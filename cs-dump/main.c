@@ -604,7 +604,7 @@ int main(int argc, char **argv)
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
-	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
+	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
 	    tree_check_pipes(&tree))
 		goto err;
 	{

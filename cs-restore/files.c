@@ -154,6 +154,11 @@ int check_files(struct rst_ctx *c)
 		case FD_EPOLL:
 		case FD_EVENTFD:
 			break;
+		case FD_PTY_MASTER:
+		case FD_PTY_SLAVE:
+			if (check_pty(c, e))	/* pty.c */
+				return -1;
+			break;
 		case FD_SHMEM:
 			if (check_shmem_fd(c, e))	/* shmem.c */
 				return -1;
@@ -266,6 +271,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		close(p[!end]);
 		return p[end];
 	}
+	case FD_PTY_MASTER:
+		return make_pty_master(e, err, len);	/* pty.c */
+	case FD_PTY_SLAVE:
+		return make_pty_slave(e, err, len);
 	case FD_SHMEM:
 		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:
@@ -323,6 +332,14 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	return -1;
 }
 
+/* stub_files makes the fds in three rounds: pty masters, the rest, established TCP */
+static size_t make_rank(const FdEntry *e)
+{
+	if (e->type == FD_PTY_MASTER && !e->has_from_pid)
+		return 0;
+	return is_tcp_est(e) ? 2 : 1;
+}
+
 int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 {
 	int base = 0, *tmp, errfd = *errfdp;
@@ -352,13 +369,14 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	tmp_min = base;
 	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
 		return -1;
-	/* established TCP connections last: a listener on their port must be
-	 * bound before them (it does not share a port with a live connection) */
-	for (size_t n = 0; n < 2 * c->nr_fds; n++) {
+	/* pty masters first: a slave is opened by path. Established TCP
+	 * connections last: a listener on their port must be bound before
+	 * them (it does not share a port with a live connection) */
+	for (size_t n = 0; n < 3 * c->nr_fds; n++) {
 		size_t i = n % c->nr_fds;
 		int fd;
 
-		if (c->fds[i]->has_peer_fd || tmp[i] >= 0 || is_tcp_est(c->fds[i]) != (n >= c->nr_fds))
+		if (c->fds[i]->has_peer_fd || tmp[i] >= 0 || make_rank(c->fds[i]) != n / c->nr_fds)
 			continue;
 		fd = make_object(c, i, tmp, err, len);
 		if (fd < 0)

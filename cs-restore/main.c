@@ -307,7 +307,7 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
 			return -1;
 	}
-	return check_pidns(t) || check_tree(t) || check_timens(c);
+	return check_pidns(t) || check_tree(t) || check_ptys(t) || check_timens(c);
 }
 
 /* Everything the stubs cannot do themselves, process by process. */
@@ -406,7 +406,7 @@ int main(int argc, char **argv)
 	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
 	/* 2. create, 3. state */
-	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
+	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || restore_ttys(&tree) || cs_fault("create"))
 		goto err;
 	if (restore_all(&tree) || shmem_seal_late())
 		goto err;

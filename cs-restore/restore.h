@@ -94,6 +94,47 @@ int check_files(struct rst_ctx *c);
  * carries that message) is moved above every target fd. */
 int stub_files(struct rst_ctx *c, int *errfd, char *err, size_t len);
 
+/* pty.c: pseudo-terminal pairs held in the tree */
+/*
+ * check_pty - check phase for an FD_PTY_MASTER or FD_PTY_SLAVE entry: the
+ * entry is sound and, for the entry that makes a master, /dev/pts/N is
+ * free (a taken index is refused, naming it) and /dev/ptmx can be opened.
+ * Returns 0 or -1 (logged). Source: pty(7).
+ */
+int check_pty(struct rst_ctx *c, const FdEntry *e);
+/*
+ * make_pty_master - in the stub: open /dev/ptmx until devpts gives the
+ * saved index (it gives the lowest free one), close the extra masters,
+ * unlock the pair (TIOCSPTLCK) and set the slave's termios (TCSETS2),
+ * window size (TIOCSWINSZ) and packet mode (TIOCPKT) through the master.
+ * Returns the master's fd (close-on-exec), or -1 with a message in err.
+ * Sources: pty(7), ioctl_tty(2).
+ */
+int make_pty_master(const FdEntry *e, char *err, size_t len);
+/* make_pty_slave - in the stub: open /dev/pts/N (its master exists) with
+ * the saved flags and O_NOCTTY. Returns the fd, or -1 with err set. */
+int make_pty_slave(const FdEntry *e, char *err, size_t len);
+/* check_ptys - check phase: the session a pair is the controlling terminal
+ * of is led by a process of the tree. 0 or -1 (logged). */
+int check_ptys(struct rst_tree *t);
+/*
+ * stub_ctty - in the stub of a session leader, after stub_files and before
+ * it forks the stubs of its children: when the slave of a pair of the tree
+ * was its session's controlling terminal, open it and TIOCSCTTY (a process
+ * gets a controlling terminal only from its leader at fork, so the
+ * children must come after). Returns 0, or -1 with a message in err.
+ * Source: ioctl_tty(2) TIOCSCTTY, credentials(7) (controlling terminal).
+ */
+int stub_ctty(struct rst_ctx *c, char *err, size_t len);
+/*
+ * restore_ttys - once every stub is seized: in the leader of each session
+ * whose controlling terminal is a pair's slave, by remote syscalls, open
+ * the slave, TIOCSPGRP (the saved foreground group: it may be a later
+ * process's, so this waits until every stub exists) and close it.
+ * Returns 0 or -1 (logged). Source: ioctl_tty(2) TIOCSPGRP.
+ */
+int restore_ttys(struct rst_tree *t);
+
 /* anonfd.c */
 /*
  * check_anon_fd - check phase for a timerfd, signalfd or inotify entry: the

@@ -266,7 +266,7 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 	/* session and group: what can be recreated from here */
 	stub_ids(c, errfd);
 
-	if (stub_files(c, &errfd, err, sizeof(err)))
+	if (stub_files(c, &errfd, err, sizeof(err)) || stub_ctty(c, err, sizeof(err)))	/* pty.c */
 		stub_fail(errfd, err);
 	/* children before the saved handlers: with SIGCHLD ignored a zombie would be reaped */
 	stub_children(c, errfd);

@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# t540-pty.bats - a pseudo-terminal pair held inside the dumped tree, as
+# script(1), tmux or an expect-style supervisor holds one: the root keeps
+# the master, a child leads a session whose controlling terminal is the
+# slave, and a grandchild's process group is the terminal's foreground.
+# cs-restore makes the pair again with the same /dev/pts index, termios,
+# window size and packet mode, the slave the controlling terminal of the
+# same session with the same foreground group; no --shell-job is needed.
+#
+# test/c/pty (see pty.c) checks all of it itself, and that bytes go both
+# ways through the line discipline with the restored settings.
+#
+# Refused, with one line naming the fd and the count and the tree left
+# running: unread bytes in either direction. Refused by cs-restore before
+# anything is created: the /dev/pts index taken by another pair.
+
+load helpers
+
+PTY=$CS_BUILDDIR/test/c/pty
+
+require_pty() {
+	require_cs
+	[ -x "$PTY" ] || skip "$PTY is not built (make test/c/pty)"
+	[ -c /dev/ptmx ] && [ -d /dev/pts ] || skip "no /dev/ptmx and devpts here"
+}
+
+# refused WORDS...: cs-dump -t $PID exits 1 with one line on stderr holding
+# every WORD, leaves no images directory, and the tree runs on.
+refused() {
+	local st=0 w
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" "${DUMP_OPTS[@]}" \
+		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	[ "$st" = 1 ] || { echo "cs-dump: exit status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
+	for w in "$@"; do
+		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
+	done
+	[ ! -e "$T/img" ] || { echo "$T/img left behind" >&2; return 1; }
+}
+
+# Every process of the tree is there, sleeping, untraced.
+tree_running() {
+	local p
+	for p in "$PID" $(cat "$T/ready.pids"); do
+		[ "$(proc_state "$p")" = S ] || { echo "process $p: state $(proc_state "$p")" >&2; return 1; }
+		[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$p/status")" = 0 ] || {
+			echo "process $p is still traced" >&2
+			return 1
+		}
+	done
+}
+
+@test "pty: control, the tree's own checks pass without a dump" {
+	[ -x "$PTY" ] || skip "$PTY is not built"
+	control pty
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
+}
+
+@test "pty: negative control, each check catches a change" {
+	[ -x "$PTY" ] || skip "$PTY is not built"
+	expect_detects_all pty "index termios winsize packet pgrp ctty echo"
+}
+
+@test "pty: round trip killed, without --shell-job: same /dev/pts index, termios, winsize, ctty, foreground group" {
+	require_pty
+	local n c g
+	start_prog pty
+	n=$(cat "$T/ready.pts")
+	read -r c g <<<"$(tr '\n' ' ' <"$T/ready.pids")"
+	dump_killed
+	[ ! -e "/dev/pts/$n" ] || echo "# /dev/pts/$n exists after the dump (another pair took it?)" >&3
+	if command -v jq >/dev/null; then
+		"$CS_SHOW" "$T/img" | jq -e ".images[\"files.img\"][] | select(.type == 26) |
+			.pty.index == $n and .pty.sid == $c and .pty.fg_pgrp == $g and .pty.rows == 37 and
+			.pty.packet == true" >/dev/null || { echo "files.img: no pty master as expected" >&2; return 1; }
+		"$CS_SHOW" "$T/img" | jq -e ".images[\"files-$c.img\"][] | select(.fd == 0) |
+			.type == 27 and .pty.index == $n" >/dev/null || { echo "files-$c.img: fd 0 is no pty slave" >&2; return 1; }
+	fi
+	restore_wait
+	[ -c "/dev/pts/$n" ] || { echo "/dev/pts/$n was not made again" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
+}
+
+@test "pty: cs-dump -R leaves the pair working, and its images restore" {
+	require_pty
+	start_prog pty
+	dump_running
+	tree_running
+	wake_and_wait "$PID"
+	assert_prog_ok
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
+	restore_wait --file-validation=none
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "refuse: bytes written on the master that the slave has not read" {
+	require_pty
+	start_prog pty queued-in
+	DUMP_OPTS=()
+	refused "pty slave /dev/pts/$(cat "$T/ready.pts")" "5 unread bytes"
+	tree_running
+}
+
+@test "refuse: bytes written on the slave that the master has not read" {
+	require_pty
+	start_prog pty queued-out
+	DUMP_OPTS=()
+	refused "pty master of /dev/pts/$(cat "$T/ready.pts")" "6 unread bytes"
+	tree_running
+}
+
+@test "refuse: restore when the /dev/pts index is taken, creating nothing" {
+	require_pty
+	local n h st=0 i
+	start_prog pty
+	n=$(cat "$T/ready.pts")
+	dump_killed
+	# another pair on the same index: a holder opening /dev/ptmx until it gets n
+	(close_fds; exec "$PTY" "$T/hold.ready" "hold=$n") </dev/null >"$T/prog-hold.out" 2>&1 &
+	h=$!
+	record_pid "$h"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/hold.ready" ] && break; sleep 0.1; done
+	[ -s "$T/hold.ready" ] || { echo "the holder of /dev/pts/$n is not ready" >&2; cat "$T/prog-hold.out" >&2; return 1; }
+	timeout 60 "$CS_RESTORE" -D "$T/img" -v4 -o "$T/restore.log" </dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; return 1; }
+	grep -q "/dev/pts/$n is taken" "$T/restore.out" || { echo "no refusal naming /dev/pts/$n" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "want one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "process $PID exists after the refused restore" >&2; return 1; }
+	for p in $(cat "$T/ready.pids"); do
+		[ ! -e "/proc/$p" ] || { echo "process $p exists after the refused restore" >&2; return 1; }
+	done
+	# once the index is free again, the same images restore
+	kill -USR2 "$h"
+	wait "$h"
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
