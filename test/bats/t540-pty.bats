@@ -140,3 +140,50 @@ tree_running() {
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }
+
+@test "refuse: a pty master whose slave no process of the tree holds" {
+	require_pty
+	start_prog pty lone
+	DUMP_OPTS=()
+	refused "whose slave no process of the tree has open"
+	tree_running
+}
+
+@test "-j: a terminal whose master is outside the tree stays under --shell-job" {
+	require_pty
+	local h n i
+	# the terminal the job runs on: its master held outside the tree
+	(close_fds; exec "$PTY" "$T/hold.ready" hold=next) </dev/null >"$T/prog-hold.out" 2>&1 &
+	h=$!
+	record_pid "$h"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/hold.ready" ] && break; sleep 0.1; done
+	n=$(cat "$T/hold.ready.pts") || { echo "the holder is not ready" >&2; return 1; }
+	# start_prog gives /dev/null as stdin: by hand, with /dev/pts/$n as fd 0
+	(close_fds; exec "$PTY" "$T/ready" idle) <"/dev/pts/$n" >"$T/prog.out" 2>&1 &
+	PID=$!
+	record_pid "$PID"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/ready" ] && break; sleep 0.1; done
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+	wait_settled "$PID"
+	DUMP_OPTS=()
+	refused "fd 0 is terminal /dev/pts/$n" "--shell-job"
+	dump_killed -j
+	if command -v jq >/dev/null; then
+		"$CS_SHOW" "$T/img" | jq -e ".images[\"files.img\"][] | select(.fd == 0) | .type == 2" >/dev/null ||
+			{ echo "fd 0 is not saved as a character device" >&2; return 1; }
+	fi
+	# cs-restore -j gives it the terminal cs-restore runs on: the same one here
+	(close_fds; exec "$CS_RESTORE" -j -D "$T/img" -v4 -o "$T/restore.log") <"/dev/pts/$n" >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < 100; i++)); do [ -e "/proc/$PID" ] && break; sleep 0.1; done
+	wait_restored
+	[ "$(readlink "/proc/$PID/fd/0")" = "/dev/pts/$n" ] || {
+		echo "restored fd 0 is $(readlink "/proc/$PID/fd/0"), want /dev/pts/$n" >&2
+		return 1
+	}
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	kill -USR2 "$h"
+	wait "$h"
+}

@@ -7,8 +7,14 @@
  *                          never reads (cs-dump must refuse)
  *   pty READY queued-out   ... and 6 bytes written on the slave that R
  *                          never reads (cs-dump must refuse)
+ *   pty READY lone         ... and R holds a second master whose slave
+ *                          nobody opened (cs-dump must refuse)
  *   pty READY hold=N       no tree: hold a master of /dev/pts/N (opening
  *                          /dev/ptmx until devpts gives N), nothing else
+ *   pty READY hold=next    no tree: hold one unlocked master, its index
+ *                          in READY.pts (a terminal outside a tree)
+ *   pty READY idle         no tree, no pty: wait for SIGUSR2, check that
+ *                          fd 0 is still a terminal, exit
  *
  * R opens /dev/ptmx (it keeps only the master), unlocks it, sets through
  * it a distinctive termios on the slave (raw, but ISIG and OPOST|ONLCR on,
@@ -270,11 +276,27 @@ int main(int argc, char **argv)
 	tp_init("pty", argc, argv);
 	tp_corrupt_check_mode(modes);
 	tp_block_usr2();
+	if (!strcmp(arg, "hold=next")) {
+		m = posix_openpt(O_RDWR | O_NOCTTY);
+		if (m < 0 || unlockpt(m) || ioctl(m, TIOCGPTN, &n))
+			tp_die("cannot open a pty pair");
+		snprintf(text, sizeof(text), "%u\n", n);
+		write_file(argv[1], ".pts", text);
+		tp_write_ready(argv[1]);
+		tp_wait_usr2();
+		return 0;
+	}
 	if (!strncmp(arg, "hold=", 5)) {
 		hold(strtoul(arg + 5, NULL, 10));
 		tp_write_ready(argv[1]);
 		tp_wait_usr2();
 		return 0;
+	}
+	if (!strcmp(arg, "idle")) {
+		tp_write_ready(argv[1]);
+		tp_wait_usr2();
+		tp_check_u64("idle: fd 0 is a terminal (isatty)", isatty(0), 1);
+		tp_finish(1);
 	}
 	m = posix_openpt(O_RDWR | O_NOCTTY);
 	if (m < 0 || grantpt(m) || unlockpt(m) || ioctl(m, TIOCGPTN, &idx))
@@ -306,6 +328,12 @@ int main(int argc, char **argv)
 	if (read(rp[0], &g, sizeof(g)) != sizeof(g))
 		tp_die("C did not set up");
 	close(rp[0]);
+	if (!strcmp(arg, "lone")) {
+		int l = posix_openpt(O_RDWR | O_NOCTTY);
+
+		if (l < 0 || unlockpt(l))
+			tp_die("cannot open a second pty pair");
+	}
 	if (!strcmp(arg, "queued-in") && write(m, "abcde", 5) != 5)
 		tp_die("write to the master");
 	if (!strcmp(arg, "queued-out")) {
