@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 #include <asm/termbits.h>
 #include <sys/ioctl.h>
@@ -48,6 +49,15 @@ struct slave_q {
 };
 static struct slave_q *slave_qs;
 static size_t nr_slave_qs;
+
+/* /dev/tty fds (char 5:0) and the terminal they lead to (TIOCGDEV), checked in tree_check_ptys */
+struct dev_tty {
+	pid_t pid;
+	int fd;
+	uint32_t index;
+};
+static struct dev_tty *dev_ttys;
+static size_t nr_dev_ttys;
 
 static int is_master(const struct stat *st)
 {
@@ -108,6 +118,16 @@ static int dump_master(struct dump_ctx *c, int fd, const char *link, FdEntry *e)
 		       "they cannot be saved without reading them; cannot dump it", fd, c->pid, n, inq);
 		goto out;
 	}
+	/* packet mode: a status change not read yet shows as POLLPRI (n_tty_poll) and is no byte of FIONREAD */
+	if (ioctl(m, TIOCGPKT, &v) == 0 && v) {
+		struct pollfd pf = { m, POLLPRI, 0 };
+
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLPRI)) {
+			pr_err("fd %d of process %d (pty master of /dev/pts/%u, packet mode) has a status change "
+			       "not read yet: it cannot be saved without reading it; cannot dump it", fd, c->pid, n);
+			goto out;
+		}
+	}
 	if (ioctl(m, TCGETS2, &t)) {
 		pr_perror("fd %d (pty master of /dev/pts/%u): cannot read the termios (TCGETS2)", fd, n);
 		goto out;
@@ -165,7 +185,7 @@ static int dump_slave(struct dump_ctx *c, int fd, const char *link, const struct
 {
 	PtyEntry *p = xzalloc(sizeof(*p));
 	struct slave_q *q = xrealloc(slave_qs, (nr_slave_qs + 1) * sizeof(*q));
-	int s, inq = 0;
+	int s, inq = 0, excl = 0;
 
 	if (!p || !q)
 		return -1;
@@ -180,6 +200,11 @@ static int dump_slave(struct dump_ctx *c, int fd, const char *link, const struct
 	/* in canonical mode the line discipline counts only complete lines (n_tty_ioctl, inq_canon) */
 	if (ioctl(s, FIONREAD, &inq))
 		inq = 0;
+	/* TIOCGEXCL: Linux 3.8 */
+	if (ioctl(s, TIOCGEXCL, &excl) == 0 && excl) {
+		p->has_excl = 1;
+		p->excl = 1;
+	}
 	close(s);
 	q[nr_slave_qs].pid = c->pid;
 	q[nr_slave_qs].fd = fd;
@@ -189,12 +214,42 @@ static int dump_slave(struct dump_ctx *c, int fd, const char *link, const struct
 	return 0;
 }
 
+/* /dev/tty: which terminal it leads to, for tree_check_ptys */
+static int note_dev_tty(struct dump_ctx *c, int fd, const char *link)
+{
+	struct dev_tty *d = xrealloc(dev_ttys, (nr_dev_ttys + 1) * sizeof(*d));
+	unsigned dev = 0, maj, min;
+	int s;
+
+	if (!d)
+		return -1;
+	dev_ttys = d;
+	s = copy_fd(c, fd, link);
+	if (s < 0)
+		return -1;
+	/* TIOCGDEV: the device number of the tty the file is on (new_encode_dev, tty_io.c) */
+	if (ioctl(s, TIOCGDEV, &dev))
+		dev = 0;
+	close(s);
+	maj = (dev >> 8) & 0xfff;
+	min = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+	if (maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST) {
+		d[nr_dev_ttys].pid = c->pid;
+		d[nr_dev_ttys].fd = fd;
+		d[nr_dev_ttys].index = (maj - PTS_MAJOR_FIRST) * 256 + min;
+		nr_dev_ttys++;
+	}
+	return 1;
+}
+
 int dump_pty(struct dump_ctx *c, int fd, const char *link, const struct stat *st, FdEntry *e)
 {
 	if (is_master(st))
 		return dump_master(c, fd, link, e);
 	if (is_slave(st))
 		return dump_slave(c, fd, link, st, e);
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(5, 0))
+		return note_dev_tty(c, fd, link);
 	return 1;
 }
 
@@ -321,8 +376,19 @@ int tree_check_ptys(struct dump_tree *t, int shell_job)
 				}
 		}
 	}
+	for (size_t i = 0; i < nr_dev_ttys && !ret; i++) {
+		size_t at;
+
+		if (master_of(t, dev_ttys[i].index, &at))
+			ret = pr_err("fd %d of process %d is /dev/tty, leading to /dev/pts/%u of a pseudo-terminal pair "
+				     "in the tree: not supported yet", dev_ttys[i].fd, dev_ttys[i].pid,
+				     dev_ttys[i].index);
+	}
 	free(slave_qs);
 	slave_qs = NULL;
 	nr_slave_qs = 0;
+	free(dev_ttys);
+	dev_ttys = NULL;
+	nr_dev_ttys = 0;
 	return ret;
 }

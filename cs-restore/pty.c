@@ -148,6 +148,11 @@ int make_pty_slave(const FdEntry *e, char *err, size_t len)
 	fd = open(path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
 	if (fd < 0)
 		snprintf(err, len, "fd %u: cannot open the pty slave %s: %m", e->fd, path);
+	else if (e->pty->excl && ioctl(fd, TIOCEXCL)) {
+		snprintf(err, len, "fd %u: cannot put %s in exclusive mode (TIOCEXCL): %m", e->fd, path);
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

@@ -10,9 +10,12 @@
 # test/c/pty (see pty.c) checks all of it itself, and that bytes go both
 # ways through the line discipline with the restored settings.
 #
-# Refused, with one line naming the fd and the count and the tree left
-# running: unread bytes in either direction. Refused by cs-restore before
-# anything is created: the /dev/pts index taken by another pair.
+# Refused, with one line naming the fd and the tree left running: unread
+# bytes in either direction (with the count), a packet-mode status not read,
+# a master whose slave nobody in the tree holds, /dev/tty leading to the
+# pair's slave. Refused by cs-restore before anything is created: the
+# /dev/pts index taken by another pair. A terminal whose master is outside
+# the tree stays under -j as before.
 
 load helpers
 
@@ -59,7 +62,7 @@ tree_running() {
 
 @test "pty: negative control, each check catches a change" {
 	[ -x "$PTY" ] || skip "$PTY is not built"
-	expect_detects_all pty "index termios winsize packet pgrp ctty echo"
+	expect_detects_all pty "index termios winsize packet pgrp ctty echo excl"
 }
 
 @test "pty: round trip killed, without --shell-job: same /dev/pts index, termios, winsize, ctty, foreground group" {
@@ -139,6 +142,24 @@ tree_running() {
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok
+}
+
+@test "refuse: a packet-mode status change the master has not read" {
+	require_pty
+	start_prog pty pktstatus
+	DUMP_OPTS=()
+	refused "pty master of /dev/pts/$(cat "$T/ready.pts"), packet mode" "status change not read"
+	tree_running
+}
+
+@test "refuse: /dev/tty leading to the slave of a pair in the tree (with -j)" {
+	require_pty
+	local c
+	start_prog pty devtty
+	c=$(head -n 1 "$T/ready.pids")
+	DUMP_OPTS=(-j)
+	refused "fd 5 of process $c is /dev/tty" "/dev/pts/$(cat "$T/ready.pts")"
+	tree_running
 }
 
 @test "refuse: a pty master whose slave no process of the tree holds" {

@@ -9,6 +9,10 @@
  *                          never reads (cs-dump must refuse)
  *   pty READY lone         ... and R holds a second master whose slave
  *                          nobody opened (cs-dump must refuse)
+ *   pty READY pktstatus    ... and a packet-mode status change (a flush of
+ *                          the slave's input) not read on the master
+ *                          (cs-dump must refuse)
+ *   pty READY devtty       ... and C holds /dev/tty as fd 5 (refused)
  *   pty READY hold=N       no tree: hold a master of /dev/pts/N (opening
  *                          /dev/ptmx until devpts gives N), nothing else
  *   pty READY hold=next    no tree: hold one unlocked master, its index
@@ -21,7 +25,8 @@
  * VMIN 3, VTIME 7, VINTR ^G, 9600 baud out and 4800 in), a window size
  * (37x101, 640x480 pixels), then packet mode (TIOCPKT), and forks:
  *   C  setsid, opens the slave as fd 0, TIOCSCTTY: the slave is the
- *      controlling terminal of C's session; C forks
+ *      controlling terminal of C's session, in exclusive mode (TIOCEXCL);
+ *      C forks
  *   G  in a process group of its own, which C makes the foreground one.
  * READY.pids holds C and G, and READY.pts the index N.
  *
@@ -30,7 +35,7 @@
  * group (TIOCGPGRP) of its slave; it wakes C and G. C checks that it
  * leads its session, that its controlling terminal is /dev/pts/N (tty_nr
  * of /proc/self/stat, ttyname(0)), tcgetsid and tcgetpgrp (G), the window
- * size. G checks that it is in the foreground, the termios seen from the
+ * size, the exclusive mode. G checks that it is in the foreground, the termios seen from the
  * slave, then the line discipline: R writes "ab\r" on the master, G must
  * read exactly those 3 bytes (VMIN 3, no ICRNL) and answers "pong\n",
  * which R must read as a packet: a 0 status byte, then "pong\r\n"
@@ -40,7 +45,8 @@
  * VMIN after recording), winsize (R changes the rows), packet (R turns
  * packet mode off), pgrp (C makes itself the foreground), ctty (C gives
  * its controlling terminal up, TIOCNOTTY; G ignores the SIGHUP that
- * follows), echo (R turns ONLCR off after recording).
+ * follows), echo (R turns ONLCR off after recording), excl (C leaves
+ * exclusive mode, TIOCNXCL).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -52,7 +58,8 @@
 
 #include "tprog.h"
 
-static const char *const modes[] = { "index", "termios", "winsize", "packet", "pgrp", "ctty", "echo", NULL };
+static const char *const modes[] = { "index", "termios", "winsize", "packet", "pgrp", "ctty", "echo", "excl",
+				     NULL };
 
 static unsigned checked;
 static unsigned idx;		/* N of /dev/pts/N */
@@ -170,7 +177,7 @@ static void child_g(void)
 
 /* ---- C: the session leader, the slave its controlling terminal ---------- */
 
-static void child_c(int master, int ready)
+static void child_c(int master, int ready, const char *arg)
 {
 	char path[64], *name;
 	pid_t g;
@@ -183,8 +190,8 @@ static void child_c(int master, int ready)
 	close(0);
 	if (open(path, O_RDWR | O_NOCTTY) != 0)
 		tp_die("cannot open %s as fd 0", path);
-	if (ioctl(0, TIOCSCTTY, 0))
-		tp_die("TIOCSCTTY");
+	if (ioctl(0, TIOCSCTTY, 0) || ioctl(0, TIOCEXCL))
+		tp_die("TIOCSCTTY, TIOCEXCL");
 	if (pipe(sp))
 		tp_die("pipe");
 	g = fork();
@@ -218,6 +225,14 @@ static void child_c(int master, int ready)
 	}
 	if (tp_corrupting("ctty"))
 		ioctl(0, TIOCNOTTY);
+	if (tp_corrupting("excl"))
+		ioctl(0, TIOCNXCL);
+	if (!strcmp(arg, "devtty")) {
+		int t = open("/dev/tty", O_RDWR);
+
+		if (t < 0 || dup2(t, 5) != 5 || close(t))
+			tp_die("cannot open /dev/tty as fd 5");
+	}
 	tp_wait_usr2();
 	tp_check_u64("C session leader (getsid)", getsid(0), getpid());
 	tp_check_u64("C controlling terminal (tty_nr)", my_tty_nr(), tty_nr_of(idx));
@@ -226,7 +241,13 @@ static void child_c(int master, int ready)
 	tp_check_u64("C terminal's session (tcgetsid)", tcgetsid(0), getpid());
 	tp_check_u64("C foreground group (tcgetpgrp)", tcgetpgrp(0), g);
 	check_winsize("C", 0);
-	checked += 5;
+	{
+		int excl = -1;
+
+		ioctl(0, TIOCGEXCL, &excl);
+		tp_check_u64("C exclusive mode (TIOCGEXCL)", excl, 1);
+	}
+	checked += 6;
 	if (waitpid(g, &st, 0) != g)
 		tp_differs("C wait for G", "%s", strerror(errno));
 	else if (!WIFEXITED(st) || WEXITSTATUS(st))
@@ -322,7 +343,7 @@ int main(int argc, char **argv)
 		tp_die("fork");
 	if (c == 0) {
 		close(rp[0]);
-		child_c(m, rp[1]);
+		child_c(m, rp[1], arg);
 	}
 	close(rp[1]);
 	if (read(rp[0], &g, sizeof(g)) != sizeof(g))
@@ -336,6 +357,16 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(arg, "queued-in") && write(m, "abcde", 5) != 5)
 		tp_die("write to the master");
+	if (!strcmp(arg, "pktstatus")) {
+		char path[64];
+		int s;
+
+		snprintf(path, sizeof(path), "/dev/pts/%u", idx);
+		s = open(path, O_RDWR | O_NOCTTY);
+		if (s < 0 || tcflush(s, TCIFLUSH))
+			tp_die("flush of the slave");
+		close(s);
+	}
 	if (!strcmp(arg, "queued-out")) {
 		char path[64];
 		int s;
