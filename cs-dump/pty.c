@@ -118,6 +118,15 @@ static int dump_master(struct dump_ctx *c, int fd, const char *link, FdEntry *e)
 		       "they cannot be saved without reading them; cannot dump it", fd, c->pid, n, inq);
 		goto out;
 	}
+	/* every slave closed since one was opened: TTY_OTHER_CLOSED, POLLHUP (n_tty_poll); reads give EIO */
+	{
+		struct pollfd pf = { m, POLLIN, 0 };
+
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLHUP)) {
+			p->has_hup = 1;
+			p->hup = 1;
+		}
+	}
 	/* packet mode: a status change not read yet shows as POLLPRI (n_tty_poll) and is no byte of FIONREAD */
 	if (ioctl(m, TIOCGPKT, &v) == 0 && v) {
 		struct pollfd pf = { m, POLLPRI, 0 };
@@ -289,10 +298,12 @@ static int check_master(struct dump_tree *t, struct dump_ctx *c, FdEntry *e)
 		for (size_t j = 0; o && j < o->nr_fds && !slave; j++)
 			slave = o->fds[j]->type == FD_PTY_SLAVE && o->fds[j]->pty->index == p->index;
 	}
-	if (!slave)
+	/* a slave never opened, or open outside the tree, cannot be told apart;
+	 * one opened and closed again (hup) is made so again */
+	if (!slave && !p->hup)
 		return pr_err("fd %u of process %d is the pty master of /dev/pts/%u, whose slave no process of the "
 			      "tree has open: not supported yet", e->fd, c->pid, p->index);
-	if (p->locked)
+	if (p->locked && (slave || p->has_sid))
 		return pr_err("fd %u of process %d is the pty master of /dev/pts/%u, locked again (TIOCSPTLCK) "
 			      "while its slave is open: not supported", e->fd, c->pid, p->index);
 	if (!p->has_sid)

@@ -128,6 +128,27 @@ int make_pty_master(const FdEntry *e, char *err, size_t len)
 			goto fail;
 		}
 	}
+	if (p->hup) {
+		/* every slave was closed: closing the last one sets TTY_OTHER_CLOSED (pty_close) */
+		char path[64];
+		int s;
+
+		snprintf(path, sizeof(path), "/dev/pts/%u", p->index);
+		s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s < 0) {
+			snprintf(err, len, "fd %u: cannot open %s to close it: %m", e->fd, path);
+			goto fail;
+		}
+		close(s);
+	}
+	if (p->locked) {
+		int one = 1;
+
+		if (ioctl(fd, TIOCSPTLCK, &one)) {
+			snprintf(err, len, "fd %u: cannot lock /dev/pts/%u again (TIOCSPTLCK): %m", e->fd, p->index);
+			goto fail;
+		}
+	}
 	goto out;
 fail:
 	close(fd);

@@ -12,7 +12,8 @@
 #
 # Refused, with one line naming the fd and the tree left running: unread
 # bytes in either direction (with the count), a packet-mode status not read,
-# a master whose slave nobody in the tree holds, /dev/tty leading to the
+# a master whose slave nobody in the tree holds (unless it was opened and
+# closed: that comes back so, tested too), /dev/tty leading to the
 # pair's slave. Refused by cs-restore before anything is created: the
 # /dev/pts index taken by another pair. A terminal whose master is outside
 # the tree stays under -j as before.
@@ -84,6 +85,15 @@ tree_running() {
 	[ -c "/dev/pts/$n" ] || { echo "/dev/pts/$n was not made again" >&2; return 1; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
+}
+
+@test "pty: a second master whose slave was closed comes back closed and locked, at its index" {
+	require_pty
+	local st=0
+	expect_detects pty hup hup || st=$?
+	[ $st = 0 ] || { echo "CS_TEST_CORRUPT=hup was not detected" >&2; return 1; }
+	round_trip pty hup
 	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
 }
 

@@ -13,6 +13,11 @@
  *                          the slave's input) not read on the master
  *                          (cs-dump must refuse)
  *   pty READY devtty       ... and C holds /dev/tty as fd 5 (refused)
+ *   pty READY hup          ... and R holds a second master whose slave was
+ *                          opened and closed (reads give EIO, poll POLLHUP),
+ *                          locked again (TIOCSPTLCK); R checks its index,
+ *                          POLLHUP and the lock (CS_TEST_CORRUPT=hup: R
+ *                          keeps that slave open and the master unlocked)
  *   pty READY hold=N       no tree: hold a master of /dev/pts/N (opening
  *                          /dev/ptmx until devpts gives N), nothing else
  *   pty READY hold=next    no tree: hold one unlocked master, its index
@@ -59,7 +64,7 @@
 #include "tprog.h"
 
 static const char *const modes[] = { "index", "termios", "winsize", "packet", "pgrp", "ctty", "echo", "excl",
-				     NULL };
+				     "hup", NULL };
 
 static unsigned checked;
 static unsigned idx;		/* N of /dev/pts/N */
@@ -289,8 +294,8 @@ int main(int argc, char **argv)
 	const char *arg = argc > 2 ? argv[2] : "";
 	struct termios t;
 	pid_t c, g, sid = 0, pg = 0;
-	unsigned n;
-	int m, pkt = 1, rp[2], st;
+	unsigned n, idx2 = 0;
+	int m, m2 = -1, pkt = 1, rp[2], st;
 	char text[64], buf[64];
 	size_t got = 0;
 
@@ -354,6 +359,22 @@ int main(int argc, char **argv)
 
 		if (l < 0 || unlockpt(l))
 			tp_die("cannot open a second pty pair");
+	}
+	if (!strcmp(arg, "hup")) {
+		int one = 1, s;
+
+		m2 = posix_openpt(O_RDWR | O_NOCTTY);
+		if (m2 < 0 || unlockpt(m2) || ioctl(m2, TIOCGPTN, &idx2) || (s = open(ptsname(m2), O_RDWR | O_NOCTTY)) < 0)
+			tp_die("cannot open a second pty pair");
+		close(s);
+		if (ioctl(m2, TIOCSPTLCK, &one))
+			tp_die("TIOCSPTLCK");
+		if (tp_corrupting("hup")) {
+			one = 0;
+			ioctl(m2, TIOCSPTLCK, &one);
+			if (open(ptsname(m2), O_RDWR | O_NOCTTY) < 0)
+				tp_die("cannot open the second slave again");
+		}
 	}
 	if (!strcmp(arg, "queued-in") && write(m, "abcde", 5) != 5)
 		tp_die("write to the master");
@@ -426,6 +447,20 @@ int main(int argc, char **argv)
 	else
 		tp_check_u64("R slave's foreground group (TIOCGPGRP)", pg, g);
 	checked += 5;
+	if (m2 >= 0) {
+		struct pollfd p = { m2, POLLIN, 0 };
+		int lck = -1;
+
+		if (ioctl(m2, TIOCGPTN, &n))
+			tp_differs("R second master index", "TIOCGPTN: %s", strerror(errno));
+		else
+			tp_check_u64("R second master index (TIOCGPTN)", n, idx2);
+		poll(&p, 1, 0);
+		tp_check_u64("R second master, slave closed (POLLHUP)", !!(p.revents & POLLHUP), 1);
+		ioctl(m2, TIOCGPTLCK, &lck);
+		tp_check_u64("R second master locked (TIOCGPTLCK)", lck, 1);
+		checked += 3;
+	}
 	kill(c, SIGUSR2);
 	kill(g, SIGUSR2);
 	if (write(m, "ab\r", 3) != 3)
