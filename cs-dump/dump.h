@@ -414,22 +414,28 @@ struct stat;
  * termios (TCGETS2), window size (TIOCGWINSZ), packet mode (TIOCGPKT),
  * lock (TIOCGPTLCK), and the session and foreground group the slave is
  * the controlling terminal of (TIOCGSID, TIOCGPGRP), all asked through a
- * pidfd_getfd(2) copy; a slave (char 136..143) becomes FD_PTY_SLAVE with
- * its index (tree_check_ptys turns it back into FD_CHR when its master is
- * outside the tree). Returns 1 when fd is neither (e untouched but for
- * path and rdev), 0, or -1 with one line naming the fd (a master with
- * unread bytes, FIONREAD, is refused). Sources: pty(7), ioctl_tty(2).
+ * pidfd_getfd(2) copy, and whether every slave was closed (POLLHUP); a
+ * slave (char 136..143) becomes FD_PTY_SLAVE with its index and exclusive
+ * mode (TIOCGEXCL) (tree_check_ptys turns it back into FD_CHR when its
+ * master is outside the tree); a /dev/tty fd (char 5:0) is noted with the
+ * terminal it leads to (TIOCGDEV) for tree_check_ptys. Returns 1 when fd
+ * is no master or slave (e untouched but for path and rdev), 0, or -1
+ * with one line naming the fd (a master with unread bytes, FIONREAD, or a
+ * packet-mode status not read, POLLPRI, is refused). Sources: pty(7),
+ * ioctl_tty(2), drivers/tty/n_tty.c n_tty_poll.
  */
 int dump_pty(struct dump_ctx *c, int fd, const char *link, const struct stat *st, FdEntry *e);
 /*
  * tree_check_ptys - after dump_files of every process: a slave whose
  * master is outside the tree is a terminal under --shell-job (refused
  * without shell_job); a pair in the tree is refused, naming the fd, when
- * its slave holds unread bytes, when no process holds its slave, when
- * its master is only in a later process than a slave, or when the
- * session it is the controlling terminal of (or its foreground group)
- * has no leader (member) in the tree; tty_nr of /proc/PID/stat (proc(5))
- * confirms the session leader's terminal. Returns 0 or -1.
+ * its slave holds unread bytes, when no process holds its slave (unless
+ * every slave was closed), when its master is only in a later process
+ * than a slave, when the session it is the controlling terminal of (or
+ * its foreground group) has no leader (member) in the tree or its leader
+ * comes before the master's process, when a process of that session has
+ * another tty_nr in /proc/PID/stat (proc(5)), or when a /dev/tty fd leads
+ * to its slave. Returns 0 or -1.
  */
 int tree_check_ptys(struct dump_tree *t, int shell_job);
 
