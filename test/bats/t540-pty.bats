@@ -172,6 +172,16 @@ tree_running() {
 	tree_running
 }
 
+@test "refuse: a process of the session without the controlling terminal its leader has" {
+	require_pty
+	local c g
+	start_prog pty late-ctty
+	read -r c g <<<"$(tr '\n' ' ' <"$T/ready.pids")"
+	DUMP_OPTS=()
+	refused "process $g is in session $c" "/dev/pts/$(cat "$T/ready.pts"), but has none"
+	tree_running
+}
+
 @test "refuse: a pty master whose slave no process of the tree holds" {
 	require_pty
 	start_prog pty lone

@@ -13,6 +13,8 @@
  *                          the slave's input) not read on the master
  *                          (cs-dump must refuse)
  *   pty READY devtty       ... and C holds /dev/tty as fd 5 (refused)
+ *   pty READY late-ctty    ... but C takes the terminal after forking G,
+ *                          which has none (refused)
  *   pty READY hup          ... and R holds a second master whose slave was
  *                          opened and closed (reads give EIO, poll POLLHUP),
  *                          locked again (TIOCSPTLCK); R checks its index,
@@ -195,7 +197,7 @@ static void child_c(int master, int ready, const char *arg)
 	close(0);
 	if (open(path, O_RDWR | O_NOCTTY) != 0)
 		tp_die("cannot open %s as fd 0", path);
-	if (ioctl(0, TIOCSCTTY, 0) || ioctl(0, TIOCEXCL))
+	if ((strcmp(arg, "late-ctty") && ioctl(0, TIOCSCTTY, 0)) || ioctl(0, TIOCEXCL))
 		tp_die("TIOCSCTTY, TIOCEXCL");
 	if (pipe(sp))
 		tp_die("pipe");
@@ -217,6 +219,8 @@ static void child_c(int master, int ready, const char *arg)
 	close(sp[1]);
 	if (read(sp[0], &st, 1) != 0)
 		tp_die("G did not set up");
+	if (!strcmp(arg, "late-ctty") && ioctl(0, TIOCSCTTY, 0))
+		tp_die("TIOCSCTTY");
 	close(sp[0]);
 	setpgid(g, g);	/* whichever runs first */
 	if (tcsetpgrp(0, g))
