@@ -241,6 +241,11 @@ static void fixup_restart(struct user_regs_struct *r, int handled, int sa_restar
 			again = !handled || sa_restart;
 		else if (rax == -ERESTARTNOHAND)
 			again = !handled;
+		else if (rax == -ERESTART_RESTARTBLOCK && r->orig_rax == SYS_poll && (int)r->rdx < 0)
+			/* poll(2) always leaves a restart block (fs/select.c); with
+			 * no timeout it is the same call again (script(1) takes
+			 * an EINTR from poll for the end of the session) */
+			again = !handled;
 		if (again) {
 			r->rax = r->orig_rax;
 			r->rip -= 2;

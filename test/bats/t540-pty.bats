@@ -228,3 +228,34 @@ tree_running() {
 	kill -USR2 "$h"
 	wait "$h"
 }
+
+@test "pty: script(1) and its shell: the session, its terminal and its output survive the restore" {
+	require_pty
+	command -v script >/dev/null || skip "script (util-linux) is not installed"
+	local c i tty st=0
+	# the shell leads a session on the pair script holds; it answers SIGUSR1
+	# on its terminal and exits 7, which script -e returns
+	(close_fds; exec script -e -f -q -c "sh -c 'trap \"echo usr1; exit 7\" USR1; echo start; sleep 1000 & wait'" \
+		"$T/typescript") </dev/null >"$T/prog.out" 2>&1 &
+	PID=$!
+	record_pid "$PID"
+	for ((i = 0; i < 100; i++)); do grep -q start "$T/typescript" 2>/dev/null && break; sleep 0.1; done
+	grep -q start "$T/typescript" || { echo "script did not start its shell" >&2; return 1; }
+	c=$(tr -d ' ' <"/proc/$PID/task/$PID/children")
+	tty=$(ps -o tty= -p "$c" | tr -d ' ')
+	[[ $tty == pts/* ]] || { echo "the shell has no pty as its terminal ($tty)" >&2; return 1; }
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+	wait_settled "$PID"
+	dump_killed
+	restore_wait
+	[ "$(ps -o tty=,stat= -p "$c" | tr -s ' ')" = "$tty Ss+" ] || {
+		echo "restored shell: $(ps -o tty=,stat= -p "$c"), want $tty Ss+ (session leader, foreground)" >&2
+		return 1
+	}
+	kill -USR1 "$c"
+	for ((i = 0; i < 100; i++)); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+	wait "$RPID" || st=$?
+	[ "$st" = 7 ] || { echo "cs-restore (standing for script) exited $st, want 7" >&2; return 1; }
+	grep -q usr1 "$T/typescript" || { echo "the shell's answer is not in the typescript" >&2; cat "$T/typescript" >&2; return 1; }
+	grep -q 'COMMAND_EXIT_CODE="7"' "$T/typescript"
+}
