@@ -8,7 +8,11 @@
 # same session with the same foreground group; no --shell-job is needed.
 #
 # test/c/pty (see pty.c) checks all of it itself, and that bytes go both
-# ways through the line discipline with the restored settings.
+# ways through the line discipline with the restored settings. Two real
+# programs too: script(1) with its shell (output after the restore reaches
+# the typescript, the exit code comes back), a tmux server with a pane
+# running cat (the pane keeps its pid and terminal, keys typed after the
+# restore are echoed and read).
 #
 # Refused, with one line naming the fd and the tree left running: unread
 # bytes in either direction (with the count), a packet-mode status not read,
@@ -258,4 +262,55 @@ tree_running() {
 	[ "$st" = 7 ] || { echo "cs-restore (standing for script) exited $st, want 7" >&2; return 1; }
 	grep -q usr1 "$T/typescript" || { echo "the shell's answer is not in the typescript" >&2; cat "$T/typescript" >&2; return 1; }
 	grep -q 'COMMAND_EXIT_CODE="7"' "$T/typescript"
+}
+
+# tmux -S $T/tmux.sock ARGS (the server's command line names $T: teardown may kill it)
+tm() {
+	tmux -S "$T/tmux.sock" "$@"
+}
+
+# wait_pane WORD N: the pane shows WORD on N lines (within 10 s)
+wait_pane() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(tm capture-pane -p | grep -cx "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "the pane does not show \"$1\" $2 times:" >&2
+	tm capture-pane -p >&2
+	return 1
+}
+
+@test "pty: a tmux server and its pane: the pane's terminal, its program and the socket survive" {
+	require_pty
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	local p tty
+	# the server daemonizes: it is no child of ours
+	(close_fds; exec tmux -S "$T/tmux.sock" -f /dev/null new-session -d -x 101 -y 37 cat) \
+		</dev/null >"$T/prog.out" 2>&1
+	PID=$(tm display -p '#{pid}')
+	record_pid "$PID"
+	p=$(tm list-panes -F '#{pane_pid}')
+	tty=$(tm list-panes -F '#{pane_tty}')
+	# typed on the pane: echoed by the line discipline, then written by cat
+	tm send-keys before Enter
+	wait_pane before 2
+	PROG_EXE=$(readlink "/proc/$PID/exe")
+	wait_settled "$PID"
+	dump_killed
+	[ ! -e "/proc/$p" ] || { echo "the pane's cat $p is still there after the dump" >&2; return 1; }
+	restore_wait
+	[ "$(tm list-panes -F '#{pane_pid} #{pane_tty}')" = "$p $tty" ] || {
+		echo "panes after the restore: $(tm list-panes -F '#{pane_pid} #{pane_tty}'), want $p $tty" >&2
+		return 1
+	}
+	[ "$(ps -o tty=,stat= -p "$p" | tr -s ' ')" = "${tty#/dev/} Ss+" ] || {
+		echo "the pane's cat: $(ps -o tty=,stat= -p "$p"), want ${tty#/dev/} Ss+" >&2
+		return 1
+	}
+	tm send-keys after Enter
+	wait_pane after 2
+	wait_pane before 2
+	tm kill-server
+	wait "$RPID" || true
 }
