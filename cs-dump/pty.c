@@ -105,6 +105,10 @@ static int dump_master(struct dump_ctx *c, int fd, const char *link, FdEntry *e)
 	pty_entry__init(p);
 	e->pty = p;
 	e->type = FD_PTY_MASTER;
+	/* the devpts of /dev/pts, where cs-restore makes the pair again; another instance's indexes are its own */
+	if (strcmp(link, "/dev/ptmx") && strcmp(link, "/dev/pts/ptmx"))
+		return pr_err("fd %d of process %d is a pty master opened through %s, of another devpts instance "
+			      "than /dev/pts: not supported", fd, c->pid, link);
 	m = copy_fd(c, fd, link);
 	if (m < 0)
 		return -1;
@@ -194,11 +198,17 @@ static int dump_slave(struct dump_ctx *c, int fd, const char *link, const struct
 {
 	PtyEntry *p = xzalloc(sizeof(*p));
 	struct slave_q *q = xrealloc(slave_qs, (nr_slave_qs + 1) * sizeof(*q));
+	struct stat pts;
 	int s, inq = 0, excl = 0;
 
 	if (!p || !q)
 		return -1;
 	slave_qs = q;
+	/* of another devpts instance: no master of the tree is its (dump_master), a terminal under -j */
+	if (stat("/dev/pts", &pts) || pts.st_dev != st->st_dev) {
+		free(p);
+		return 1;
+	}
 	pty_entry__init(p);
 	p->index = slave_index(st->st_rdev);
 	e->pty = p;
@@ -305,7 +315,8 @@ static int check_master(struct dump_tree *t, struct dump_ctx *c, FdEntry *e)
 			      "tree has open: not supported yet", e->fd, c->pid, p->index);
 	if (p->locked && (slave || p->has_sid))
 		return pr_err("fd %u of process %d is the pty master of /dev/pts/%u, locked again (TIOCSPTLCK) "
-			      "while its slave is open: not supported", e->fd, c->pid, p->index);
+			      "while its slave is open or a controlling terminal: not supported", e->fd, c->pid,
+			      p->index);
 	if (!p->has_sid)
 		return 0;
 	leader = live_proc(t, p->sid);
