@@ -35,6 +35,7 @@ struct restore_opts {
 	int tcp_established;
 	int timens;		/* enum timens_mode */
 	int pidns;
+	int lower_rlimits;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -68,6 +69,9 @@ static void usage(FILE *f)
 		"                            saved PIDs while ours are taken; its init, a child of\n"
 		"                            cs-restore, forwards signals to the root and exits\n"
 		"                            with its status (needs CAP_SYS_ADMIN)\n"
+		"      --lower-rlimits       lower a saved hard resource limit that is above what\n"
+		"                            can be set here to the limit here, with a warning\n"
+		"                            (default: refuse the restore)\n"
 		"      --pidfile FILE        write the restored PID to FILE (ours for it, with\n"
 		"                            --pidns)\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
@@ -83,7 +87,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
 	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
-	       OPT_PIDNS };
+	       OPT_PIDNS, OPT_LOWER_RLIMITS };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -95,6 +99,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "timens", no_argument, 0, OPT_TIMENS },
 		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "pidns", no_argument, 0, OPT_PIDNS },
+		{ "lower-rlimits", no_argument, 0, OPT_LOWER_RLIMITS },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -148,6 +153,9 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_PIDNS:
 			o->pidns = 1;
+			break;
+		case OPT_LOWER_RLIMITS:
+			o->lower_rlimits = 1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -391,6 +399,7 @@ int main(int argc, char **argv)
 		}
 	}
 	c.shell_job = o.shell_job;
+	c.lower_rlimits = o.lower_rlimits;
 	c.file_locks = o.file_locks;
 	c.file_validation = o.file_validation;
 	c.dir = o.dir;

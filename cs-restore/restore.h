@@ -53,6 +53,7 @@ struct rst_ctx {
 	int file_locks;			/* --file-locks */
 	int file_validation;		/* enum file_validation, --file-validation */
 	int tcp_established;		/* --tcp-established: restore kept connections */
+	int lower_rlimits;		/* --lower-rlimits: clamp hard limits to ours */
 
 	/* timens.c */
 	int timens_mode;		/* enum timens_mode: --timens, --no-timens */
