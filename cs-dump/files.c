@@ -96,8 +96,26 @@ static int epoll_tfds(struct dump_ctx *c, int fd, FdEntry *e)
 		unsigned long long data;
 		EpollTfdEntry *t, **arr;
 
-		if (sscanf(line, "tfd: %u events: %x data: %llx", &tfd, &events, &data) != 3)
+		unsigned long ino;
+		unsigned sdev;
+		struct stat st;
+		char fdpath[64];
+
+		if (sscanf(line, "tfd: %u events: %x data: %llx pos:%*d ino:%lx sdev:%x", &tfd, &events, &data,
+			   &ino, &sdev) != 5)
 			continue;
+		/* A registration is keyed by (file, fd number): the number is the
+		 * one the fd had at EPOLL_CTL_ADD (fs/eventpoll.c ep_show_fdinfo;
+		 * sdev is the kernel's dev_t, MAJOR << 20 | MINOR). If that fd was
+		 * closed or now names another file, EPOLL_CTL_ADD cannot make the
+		 * same key again: refuse rather than register the wrong file. */
+		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%u", c->pid, tfd);
+		if (stat(fdpath, &st) || st.st_ino != ino || st.st_dev != makedev(sdev >> 20, sdev & 0xfffff)) {
+			fclose(f);
+			return pr_err("epoll fd %d watches fd %u, which is now another file (inode %lu): "
+				      "the fd was moved or closed after EPOLL_CTL_ADD; not supported",
+				      fd, tfd, ino);
+		}
 		t = xzalloc(sizeof(*t));
 		arr = xrealloc(e->tfds, (e->n_tfds + 1) * sizeof(*arr));
 		if (!t || !arr) {
