@@ -15,8 +15,12 @@
 # namespace exists leaves no init and no process. "Another host": the Go
 # key/value server restored with --pidns in a network namespace of its
 # own, answering there with its data while the original answers here.
-# Refused: --pidns without CAP_SYS_ADMIN; cs-dump of a process in such a
-# namespace (not supported yet).
+# Dumped again: the tree restored with --pidns is dumped (-R, and killed)
+# with the PIDs it has inside, and restored again with --pidns (not
+# without: refused), where it checks itself; and so on, a chain.
+# Refused: --pidns without CAP_SYS_ADMIN; a plain restore of images dumped
+# inside; cs-dump of cs-restore's init, or with --track-mem inside; cs-dump
+# of a process in a PID namespace that cs-restore did not make (unshare).
 
 load helpers
 
@@ -40,14 +44,15 @@ start_tree() {
 	done
 }
 
-# restore_pidns [OPTS...]: cs-restore --pidns in the background (it waits
+# restore_pidns [OPTS...]: cs-restore --pidns of $IMG (default $T/img) in
+# the background (it waits
 # for the init and exits with its status); sets RPID, HPID (the root's PID
 # here, from --pidfile) and INIT (its parent, the namespace's init), and
 # waits until the restored root runs the program with its threads asleep.
 restore_pidns() {
 	local i st=0
 	rm -f "$T/rpid"
-	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log" "$@") \
+	(close_fds; exec "$CS_RESTORE" -D "${IMG:-$T/img}" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log" "$@") \
 		</dev/null >"$T/restore.out" 2>&1 &
 	RPID=$!
 	record_pid "$RPID"
@@ -115,11 +120,6 @@ nspid() {
 	got=$(for p in $(descendants "$INIT"); do nspid "$p" | awk '{ print $2 }'; done | sort -n | tr '\n' ' ')
 	[ "$got" = "$(printf '%s\n' "${want[@]}" | sort -n | tr '\n' ' ')" ] ||
 		{ echo "inner PIDs $got, want ${want[*]}" >&2; return 1; }
-	# dumping it again is refused (not supported yet), naming why; it runs on
-	run "$CS_DUMP" -t "$HPID" -D "$T/img2"
-	[ "$status" = 1 ]
-	[[ "$output" == *"is in a PID namespace below ours"* ]] || { echo "cs-dump said: $output" >&2; return 1; }
-	[ ! -e "$T/img2" ]
 	# the tree checks itself (getpid, getppid, /proc/self/status) ...
 	kill -USR2 "$HPID"
 	STATUS=0
@@ -130,6 +130,130 @@ nspid() {
 	# ... and the original runs on, untouched
 	wake_and_wait "$PID"
 	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
+}
+
+# inner_pids INIT: the PIDs inside of the processes below INIT, sorted, one line.
+inner_pids() {
+	local p
+	for p in $(descendants "$1"); do nspid "$p" | awk '{ print $2 }'; done | sort -n | tr '\n' ' '
+}
+
+# dump_inner DIR [OPTS...]: cs-dump of the restored root $HPID into DIR.
+dump_inner() {
+	local dir=$1 st=0
+	shift
+	timeout -k 5 120 "$CS_DUMP" -t "$HPID" -D "$dir" -v4 -o "$dir.log" "$@" </dev/null >"$dir.out" 2>&1 3>&- ||
+		st=$?
+	[ $st = 0 ] || { echo "cs-dump -t $HPID -D $dir $* failed with status $st: $(cat "$dir.out")" >&2; return 1; }
+}
+
+# check_generation WANT: the tree restored by $RPID has the inner PIDs WANT;
+# woken, it checks itself and the init exits with its status 0.
+check_generation() {
+	local got
+	got=$(inner_pids "$INIT")
+	[ "$got" = "$1" ] || { echo "inner PIDs $got, want $1" >&2; return 1; }
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	cp "$T/prog.out" "$T/prog-gen$2.out"
+	assert_prog_ok
+	wait_pid_gone "$INIT"
+}
+
+@test "pidns: dumped again inside (-R and killed), restored again with --pidns, a chain; not without --pidns" {
+	require_pidns
+	start_tree
+	local want i
+	want=$(printf '%s\n' "$PID" $(descendants "$PID") | sort -n | tr '\n' ' ')
+	dump_running
+	restore_pidns
+	# generation 1, dumped with -R: it runs on
+	dump_inner "$T/img2" -R
+	kill -0 "$HPID"
+	[ "$(inner_pids "$INIT")" = "$want" ]
+	# the images have the PIDs inside, and say so
+	"$CS_SHOW" "$T/img2" >"$T/show2.json"
+	grep -q '"pidns": true' "$T/show2.json" || { echo "no pidns in the inventory" >&2; return 1; }
+	grep -q "\"root_pid\": $PID," "$T/show2.json" || { grep root_pid "$T/show2.json" >&2; return 1; }
+	[ -e "$T/img2/core-$PID.img" ] || { ls "$T/img2" >&2; return 1; }
+	# without --pidns: refused in the check phase, one line, nothing made
+	run "$CS_RESTORE" -D "$T/img2"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"process $PID was dumped inside a PID namespace"*"restore it with --pidns"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	# generation 1 again, dumped and killed: cs-restore ends with the root's SIGKILL
+	dump_inner "$T/img3"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	[ "$STATUS" = 137 ] || { echo "cs-restore of generation 1 exited with $STATUS, want 137" >&2; return 1; }
+	wait_pid_gone "$INIT"
+	wait_pid_gone "$HPID"
+	# generation 2, from the killed dump: dumped again (-R) into img4, then checks itself
+	IMG=$T/img3 restore_pidns
+	dump_inner "$T/img4" -R
+	check_generation "$want" 2
+	# generation 3, from the -R dump of generation 1 (generation 2 wrote
+	# its verdicts to the output file since: no size check)
+	IMG=$T/img2 restore_pidns --file-validation=none
+	check_generation "$want" 3
+	# generation 4, from the -R dump of generation 2: the chain goes on
+	IMG=$T/img4 restore_pidns --file-validation=none
+	check_generation "$want" 4
+	# the original runs on, untouched
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
+}
+
+@test "pidns: refused inside: cs-restore's init itself, --track-mem; the tree runs on" {
+	require_pidns
+	start_tree
+	dump_running
+	restore_pidns
+	run "$CS_DUMP" -t "$INIT" -D "$T/img-init"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"process $INIT is the init of a PID namespace made by cs-restore --pidns"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	[ ! -e "$T/img-init" ]
+	run "$CS_DUMP" -t "$HPID" -D "$T/img-track" --track-mem
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"--track-mem: process $HPID is in a PID namespace made by cs-restore --pidns"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	[ ! -e "$T/img-track" ]
+	check_generation "$(printf '%s\n' "$PID" $(descendants "$PID") | sort -n | tr '\n' ' ')" 1
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ]
+}
+
+@test "pidns: a process in a PID namespace of unshare (a container) is refused, and runs on" {
+	require_pidns
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	local u init inner i
+	(close_fds; exec unshare --pid --fork sh -c 'sleep 600 & wait') </dev/null >/dev/null 2>&1 &
+	u=$!
+	record_pid "$u"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		init=$(cat "/proc/$u/task/$u/children" 2>/dev/null | awk '{ print $1 }')
+		[ -n "$init" ] && inner=$(cat "/proc/$init/task/$init/children" 2>/dev/null | awk '{ print $1 }')
+		[ -n "$inner" ] && [ "$(cat "/proc/$inner/comm")" = sleep ] && break
+		sleep 0.1
+	done
+	record_pid "$init"
+	record_pid "$inner"
+	[ "$(nspid "$inner")" = "$inner 2" ] || { echo "NSpid of $inner: $(nspid "$inner")" >&2; return 1; }
+	for p in "$inner" "$init"; do
+		run "$CS_DUMP" -t "$p" -D "$T/img-$p"
+		[ "$status" = 1 ]
+		[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+		[[ "$output" == *"process $p is in a PID namespace below ours"*"not supported yet"* ]] ||
+			{ echo "said: $output" >&2; return 1; }
+		[ ! -e "$T/img-$p" ]
+		[ "$(proc_state "$p")" = S ]
+	done
 }
 
 @test "pidns: SIGTERM to the init ends the root, the init exits with its status, nothing is left" {
