@@ -14,7 +14,8 @@
 # and exits with the root's status. A failure injected after the
 # namespace exists leaves no init and no process. "Another host": the Go
 # key/value server restored with --pidns in a network namespace of its
-# own, answering there with its data while the original answers here.
+# own, answering there with its data while the original answers here;
+# dumped there (in both namespaces) and restored back here (failback).
 # Dumped again: the tree restored with --pidns is dumped (-R, and killed)
 # with the PIDs it has inside, and restored again with --pidns (not
 # without: refused), where it checks itself; and so on, a chain.
@@ -207,6 +208,44 @@ check_generation() {
 	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
 }
 
+# pidns_chain PROG ARGS...: PROG started, dumped (killed), restored with
+# --pidns, dumped inside (killed), restored again with --pidns, woken: it
+# checks itself (its getpid() and gettid()s are the saved ones; the time
+# stopped is in stopped-ms for test/c/timers).
+pidns_chain() {
+	local t0
+	[ -x "$CS_BUILDDIR/test/c/$1" ] || skip "test/c/$1 is not built"
+	start_prog "$@"
+	t0=$(date +%s%N)
+	dump_killed
+	restore_pidns
+	dump_inner "$T/img2"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	[ "$STATUS" = 137 ] || { echo "cs-restore of generation 1 exited with $STATUS, want 137" >&2; return 1; }
+	wait_pid_gone "$INIT"
+	IMG=$T/img2 restore_pidns
+	echo $((($(date +%s%N) - t0) / 1000000 + 100)) >"$T/stopped-ms"
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+	grep -q ': ok: ' "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+}
+
+@test "pidns: one process, twice through --pidns: pending signals with their si_pid, thread IDs" {
+	require_pidns
+	pidns_chain sigstate nanosleep
+}
+
+@test "pidns: one process, twice through --pidns: POSIX timers, one signalling a thread by its TID" {
+	require_pidns
+	pidns_chain timers posix
+	# the thread's TID in the images is the one inside: the original's
+	grep -q '"tid": [0-9]' <("$CS_SHOW" "$T/img2") || { echo "no timer TID in the images" >&2; return 1; }
+}
+
 @test "pidns: refused inside: cs-restore's init itself, --track-mem; the tree runs on" {
 	require_pidns
 	start_tree
@@ -351,7 +390,7 @@ teardown() {
 	return 0
 }
 
-@test "pidns: another host: the key/value server restored in a netns of its own with its data, the original still answers" {
+@test "pidns: another host: the key/value server restored in a netns of its own with its data, the original still answers; failback" {
 	require_pidns
 	require_go
 	command -v ip >/dev/null || skip "ip (iproute2) is not installed"
@@ -383,6 +422,31 @@ teardown() {
 	kvc -expect-prefix before -expect-count 500
 	! kvc -expect-prefix host2 -expect-count 100 2>/dev/null ||
 		{ echo "host 1 has the keys written on host 2" >&2; return 1; }
+	# failback: host 2 checkpoints its server (inside the PID namespace:
+	# the images get the PIDs there), which ends; host 1's original is gone
+	# meanwhile, and the checkpoint comes back there with --pidns
+	local st=0
+	(close_fds; exec nsenter --net="/run/netns/$NS2" timeout -k 5 120 "$CS_DUMP" -t "$HPID" -D "$T/img-back" \
+		--tcp-close -v4 -o "$T/dump-back.log") </dev/null >"$T/dump-back.out" 2>&1 || st=$?
+	[ $st = 0 ] || { echo "cs-dump in host 2 failed with status $st: $(cat "$T/dump-back.out")" >&2; return 1; }
+	wait_pid_gone "$HPID" 100
+	wait_pid_gone "$INIT" 100
+	kill -KILL "$PID"
+	wait_pid_gone "$PID" 100
+	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$T/img-back" -d --pidns --pidfile "$T/rpid-back" -v4 \
+		-o "$T/restore-back.log") </dev/null >"$T/restore-back.out" 2>&1
+	HPID=$(cat "$T/rpid-back")
+	record_pid "$HPID"
+	INIT=$(awk '{ print $4 }' "/proc/$HPID/stat")
+	record_pid "$INIT"
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	# host 1 again: host 2's keys with the others, the same PID inside
+	kvc -check 20000
+	grep -q "checked 20000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "failback -check: $KV_OUT" >&2; return 1; }
+	kvc -expect-prefix before -expect-count 500
+	kvc -expect-prefix host2 -expect-count 100
+	kvc -stats
+	[[ " $KV_OUT " == *" pid=$PID "* ]] || { echo "failback STATS: $KV_OUT, want pid=$PID" >&2; return 1; }
 	kill -TERM "$INIT"
 	wait_pid_gone "$HPID" 100
 }
