@@ -190,10 +190,10 @@ int write_locks(struct dump_ctx *c);
  * cs-restore)? If so, remember that namespace: check_target accepts it and
  * its processes get their inside PIDs in the images. Returns 0 (also when
  * not: check_target refuses a foreign namespace), -1 (logged) when pid is
- * that init itself, or with track_mem (--track-mem is not supported there).
+ * that init itself.
  * Sources: proc(5) NSpid, PPid, /proc/PID/ns/pid; pid_namespaces(7).
  */
-int pidns_detect(pid_t pid, int track_mem);
+int pidns_detect(pid_t pid);
 /* pidns_ref - the process whose pid and mnt namespaces a target must share:
  * the --pidns init (our PID for it), or 0 (ours, /proc/self). */
 pid_t pidns_ref(void);

@@ -544,7 +544,7 @@ int main(int argc, char **argv)
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
 		return pr_err("no process with PID %d", o.pid), 1;
-	if (pidns_detect(o.pid, o.track_mem) || check_target(o.pid))
+	if (pidns_detect(o.pid) || check_target(o.pid))
 		return 1;
 	if (prepare_dir(o.dir, tmp, sizeof(tmp), &was_empty))
 		return 1;

@@ -21,7 +21,9 @@
  * .../tid.N" of /proc/PID/timers, /proc/locks.
  *
  * inventory.img says pidns: its PIDs mean nothing here, cs-restore wants
- * --pidns for it.
+ * --pidns for it. --track-mem is unchanged: its holder knows the target by
+ * our PID and start time; only the parent's root_pid, an inside PID, is
+ * compared with dump_vpid.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +98,7 @@ static int is_cs_init(pid_t pid)
 	return !strcmp(base, "cs-restore") || !strcmp(base, "cs-restore (deleted)");
 }
 
-int pidns_detect(pid_t pid, int track_mem)
+int pidns_detect(pid_t pid)
 {
 	long v[8], pp[2];
 	char ns[64], cur_ns[64];
@@ -122,9 +124,6 @@ int pidns_detect(pid_t pid, int track_mem)
 	if (cur == pid)
 		return pr_err("process %d is the init of a PID namespace made by cs-restore --pidns: dump the "
 			      "restored tree's root, its child", pid);
-	if (track_mem)
-		return pr_err("--track-mem: process %d is in a PID namespace made by cs-restore --pidns: not "
-			      "supported yet (dump it without --track-mem)", pid);
 	pns.on = 1;
 	pns.init = cur;
 	snprintf(pns.ns, sizeof(pns.ns), "%s", ns);

@@ -20,8 +20,9 @@
 # with the PIDs it has inside, and restored again with --pidns (not
 # without: refused), where it checks itself; and so on, a chain.
 # Refused: --pidns without CAP_SYS_ADMIN; a plain restore of images dumped
-# inside; cs-dump of cs-restore's init, or with --track-mem inside; cs-dump
-# of a process in a PID namespace that cs-restore did not make (unshare).
+# inside; cs-dump of cs-restore's init; cs-dump of a process in a PID
+# namespace that cs-restore did not make (unshare). One process twice
+# through it (signals, timers), a --track-mem series taken inside.
 
 load helpers
 
@@ -246,7 +247,55 @@ pidns_chain() {
 	grep -q '"tid": [0-9]' <("$CS_SHOW" "$T/img2") || { echo "no timer TID in the images" >&2; return 1; }
 }
 
-@test "pidns: refused inside: cs-restore's init itself, --track-mem; the tree runs on" {
+# incr_ckpt DIR [OPTS...]: cs-dump -R --track-mem of $HPID into $T/DIR;
+# the kind of checkpoint (full, incremental) in INCR_KIND.
+incr_ckpt() {
+	local dir=$1 st=0 w
+	shift
+	timeout -k 5 120 "$CS_DUMP" -R --track-mem -t "$HPID" -D "$T/$dir" -v4 -o "$T/dump-$dir.log" \
+		--display-stats "$@" </dev/null >"$T/dump.out" 2>"$T/$dir.stats" 3>&- || st=$?
+	[ $st = 0 ] || { echo "cs-dump --track-mem -D $dir $* failed with status $st: $(cat "$T/$dir.stats")" >&2; return 1; }
+	INCR_KIND=
+	for w in $(grep '^cs-dump: ' "$T/$dir.stats"); do
+		case $w in checkpoint=*) INCR_KIND=${w#*=} ;; esac
+	done
+}
+
+@test "pidns: --track-mem inside: a full and two incremental checkpoints, restored from the last with --pidns" {
+	require_pidns
+	[ -x "$CS_BUILDDIR/test/c/incr" ] || skip "test/c/incr is not built"
+	export CS_RUN_DIR=$T/run
+	local i k
+	start_prog incr
+	dump_killed
+	restore_pidns
+	incr_ckpt c0
+	[ "$INCR_KIND" = full ] || { echo "c0 is $INCR_KIND" >&2; return 1; }
+	for i in 1 2; do
+		kill -USR1 "$HPID"
+		for ((k = 0; k < READY_TIMEOUT; k++)); do
+			[ "$(cat "$T/ready.phase" 2>/dev/null)" = $i ] && break
+			sleep 0.1
+		done
+		[ "$(cat "$T/ready.phase")" = $i ] || { echo "incr did not reach phase $i" >&2; return 1; }
+		incr_ckpt c$i --prev-images-dir ../c$((i - 1))
+		[ "$INCR_KIND" = incremental ] || { echo "c$i is $INCR_KIND: $(cat "$T/c$i.stats")" >&2; return 1; }
+	done
+	grep -q '"pidns": true' <("$CS_SHOW" "$T/c2") || { echo "no pidns in c2" >&2; return 1; }
+	# the copy in the namespace ends; its last checkpoint comes back there
+	kill -KILL "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	wait_pid_gone "$INIT"
+	IMG=$T/c2 restore_pidns
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+}
+
+@test "pidns: refused inside: cs-restore's init itself; the tree runs on" {
 	require_pidns
 	start_tree
 	dump_running
@@ -257,12 +306,6 @@ pidns_chain() {
 	[[ "$output" == *"process $INIT is the init of a PID namespace made by cs-restore --pidns"* ]] ||
 		{ echo "said: $output" >&2; return 1; }
 	[ ! -e "$T/img-init" ]
-	run "$CS_DUMP" -t "$HPID" -D "$T/img-track" --track-mem
-	[ "$status" = 1 ]
-	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
-	[[ "$output" == *"--track-mem: process $HPID is in a PID namespace made by cs-restore --pidns"* ]] ||
-		{ echo "said: $output" >&2; return 1; }
-	[ ! -e "$T/img-track" ]
 	check_generation "$(printf '%s\n' "$PID" $(descendants "$PID") | sort -n | tr '\n' ' ')" 1
 	wake_and_wait "$PID"
 	[ "$STATUS" = 0 ]
