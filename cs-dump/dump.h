@@ -183,6 +183,43 @@ int dump_locks(struct dump_ctx *c, int file_locks);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
 int write_locks(struct dump_ctx *c);
 
+/* pidns.c: a tree restored by cs-restore --pidns, dumped again */
+/*
+ * pidns_detect - before anything else: is pid in a PID namespace one level
+ * below ours whose init is cs-restore --pidns's ("cs-init", the executable
+ * cs-restore)? If so, remember that namespace: check_target accepts it and
+ * its processes get their inside PIDs in the images. Returns 0 (also when
+ * not: check_target refuses a foreign namespace), -1 (logged) when pid is
+ * that init itself.
+ * Sources: proc(5) NSpid, PPid, /proc/PID/ns/pid; pid_namespaces(7).
+ */
+int pidns_detect(pid_t pid);
+/* pidns_ref - the process whose pid and mnt namespaces a target must share:
+ * the --pidns init (our PID for it), or 0 (ours, /proc/self). */
+pid_t pidns_ref(void);
+/*
+ * pidns_check_target - pid has several NSpid levels (nspid: the line, for
+ * the message): 0 when it is in the namespace pidns_detect found, else -1
+ * with one line (a foreign PID namespace, a container: not supported).
+ */
+int pidns_check_target(pid_t pid, const char *nspid);
+/*
+ * dump_vpid - the PID of process pid (tid 0), or the TID of its thread tid,
+ * both ours, as the tree sees it: the last NSpid of /proc/PID[/task/TID]/
+ * status (proc(5)) under pidns_detect, 0 when not seen in the namespace;
+ * without a namespace: tid, or pid.
+ */
+pid_t dump_vpid(pid_t pid, pid_t tid);
+/*
+ * pidns_translate - once every entry is collected, the tree still frozen:
+ * rewrite the PIDs of t's entries (pid, ppid, pgid, sid from NSpgid/NSsid,
+ * threads, thread cores, POSIX timer TIDs, from_pid of fds, lock holders)
+ * into the namespace's (shmem.img's pid, information, stays ours). Nothing without a namespace. 0 or -1.
+ */
+int pidns_translate(struct dump_tree *t);
+/* pidns_inventory - root_pid inside, and the pidns flag (cs-restore wants --pidns). */
+void pidns_inventory(struct InventoryEntry *inv);
+
 /* track.c: --track-mem, dirty pages through userfaultfd write-protection */
 struct InventoryEntry;
 /*

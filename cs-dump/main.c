@@ -393,6 +393,7 @@ static int write_inventory(struct dump_ctx *c)
 	inv.has_xfeatures = 1;
 	inv.xfeatures = c->cores[0]->xfeatures;
 	track_inventory(c, &inv);
+	pidns_inventory(&inv);
 	return inventory_write(c->dirfd, &inv, &c->sums);
 }
 
@@ -412,17 +413,22 @@ int check_target(pid_t pid)
 		return pr_err("process %d is a zombie: nothing to dump", pid);
 	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
 		return pr_err("process %d is already traced by process %s", pid, buf);
-	/* NSpid with more than one PID: it lives in a PID namespace below ours
-	 * (cs-restore --pidns makes one), where its PIDs are not these */
-	if (proc_status_line(pid, 0, "NSpid", buf, sizeof(buf)) == 0 && strpbrk(buf, " \t"))
-		return pr_err("process %d is in a PID namespace below ours (NSpid %s; one made by cs-restore --pidns?): "
-			      "dumping a process inside a PID namespace is not supported yet", pid, buf);
+	/* NSpid with more than one PID: it lives in a PID namespace below ours,
+	 * where its PIDs are not these: only that of cs-restore --pidns (pidns.c) */
+	if (proc_status_line(pid, 0, "NSpid", buf, sizeof(buf)) == 0 && strpbrk(buf, " \t") &&
+	    pidns_check_target(pid, buf))
+		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		ssize_t la, lb;
+		/* --pidns: its pid and mnt namespaces are those of its init */
+		pid_t ref = !strcmp(ns[i], "pid") || !strcmp(ns[i], "mnt") ? pidns_ref() : 0;
 
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i]);
 		la = readlink(path, a, sizeof(a) - 1);
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+		if (ref)
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", ref, ns[i]);
+		else
+			snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
 		lb = readlink(path, b, sizeof(b) - 1);
 		if (la < 0 || lb < 0)
 			continue;	/* namespace kind not built in */
@@ -538,7 +544,7 @@ int main(int argc, char **argv)
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
 		return pr_err("no process with PID %d", o.pid), 1;
-	if (check_target(o.pid))
+	if (pidns_detect(o.pid) || check_target(o.pid))
 		return 1;
 	if (prepare_dir(o.dir, tmp, sizeof(tmp), &was_empty))
 		return 1;
@@ -625,6 +631,9 @@ int main(int argc, char **argv)
 		st.memdump_us = memdump_us;
 	}
 
+	/* --pidns: the PIDs inside, read while the tree is frozen */
+	if (pidns_translate(&tree))
+		goto err;
 	if (o.leave_running) {
 		/* every page is in our buffer: let the targets go before compressing */
 		if (tree_release(&tree))

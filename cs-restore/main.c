@@ -304,6 +304,10 @@ static int read_images(struct rst_ctx *c, struct rst_tree *t)
 /* The checks of every live process; the clocks are the root's. */
 static int check_all(struct rst_ctx *c, struct rst_tree *t)
 {
+	/* first: the PID checks below mean nothing for such images */
+	if (c->inv->pidns && !c->pidns)
+		return pr_err("process %u was dumped inside a PID namespace of cs-restore --pidns (the images have "
+			      "its PIDs there): restore it with --pidns", c->inv->root_pid);
 	if (read_timens(c) || read_shmem(c))
 		return -1;
 	for (size_t i = 0; i < t->nr; i++) {
