@@ -47,13 +47,14 @@ static struct nft_ctx *ctx_new(void)
 static const char *nft_why(struct nft_ctx *nft, char *buf, size_t len)
 {
 	const char *e = nft_ctx_get_error_buffer(nft);
-	const char *p;
+	const char *p, *q;
 
 	if (!e || !*e)
 		return "failed (no reason given)";
-	if (!strncmp(e, "Error: ", 7))
-		e += 7;
 	p = strchr(e, '\n');
+	/* "netlink: Error: cache initialization failed: ..." */
+	if ((q = strstr(e, "Error: ")) && (!p || q < p))
+		e = q + 7;
 	snprintf(buf, len, "%.*s", p ? (int)(p - e) : (int)strlen(e), e);
 	return buf;
 }
@@ -109,6 +110,14 @@ struct netlock *netlock_create(char kind)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint32_t)now_us();
 	snprintf(nl->name, sizeof(nl->name), NETLOCK_PREFIX "%c%d-%08x", kind, (int)getpid(), rnd);
+	/* libnftables itself prints a line of its own on stderr when netlink
+	 * says EPERM: say it first, in our one line */
+	if (!cap_effective(CAP_NET_ADMIN)) {
+		pr_err("--network-lock nftables: cannot create table inet %s: no CAP_NET_ADMIN "
+		       "(--network-lock skip goes without)", nl->name);
+		free(nl);
+		return NULL;
+	}
 	nl->nft = ctx_new();
 	if (!nl->nft) {
 		free(nl);
@@ -121,8 +130,7 @@ struct netlock *netlock_create(char kind)
 		 "add chain inet %1$s out { type filter hook output priority -300; policy accept; }\n",
 		 nl->name, kind == 'd' ? "cs-dump" : "cs-restore");
 	if (run(nl->nft, cmd, why, sizeof(why))) {
-		pr_err("--network-lock nftables: cannot create table inet %s: %s%s", nl->name, why,
-		       cap_effective(CAP_NET_ADMIN) ? "" : " (needs CAP_NET_ADMIN)");
+		pr_err("--network-lock nftables: cannot create table inet %s: %s", nl->name, why);
 		nft_ctx_free(nl->nft);
 		free(nl);
 		return NULL;
