@@ -98,7 +98,10 @@ our_tables() {
 	grep -q '^tcp: ok:' "$T/prog-peer.out"
 	# no table of ours is left
 	[ -z "$(our_tables)" ] || { echo "tables left: $(our_tables)" >&2; return 1; }
-	grep -q "checksync-r" "$T/restore.log"
+	# the restore held both connections itself while it made them, then
+	# removed its table and the dump's
+	grep -q "table inet checksync-r[0-9]*-[0-9a-f]* holds 2 connection(s)" "$T/restore.log"
+	grep -q "the dump's table inet $table is removed" "$T/restore.log"
 }
 
 @test "netlock: with --network-lock skip the peer's connections are reset (control)" {
