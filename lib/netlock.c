@@ -218,7 +218,7 @@ static int table_exists(struct nft_ctx *nft, const char *name)
 	size_t l = strlen(name);
 
 	if (nft_run_cmd_from_buffer(nft, "list tables inet\n")) {
-		pr_err("cannot list the nftables tables: %s", nft_why(nft, why, sizeof(why)));
+		pr_warn("cannot list the nftables tables: %s", nft_why(nft, why, sizeof(why)));
 		return -1;
 	}
 	out = nft_ctx_get_output_buffer(nft);
@@ -233,8 +233,10 @@ int netlock_remove_named(const char *name)
 	struct nft_ctx *nft;
 	int r;
 
-	if (!netlock_name_ok(name))
-		return pr_err("the images name the network lock table \"%.64s\": not one of ours, left alone", name);
+	if (!netlock_name_ok(name)) {
+		pr_warn("the images name the network lock table \"%.64s\": not one of ours, left alone", name);
+		return -1;
+	}
 	nft = ctx_new();
 	if (!nft)
 		return -1;

@@ -78,9 +78,9 @@ int netlock_name_ok(const char *name);
 /*
  * netlock_remove_named - delete table inet NAME if it exists here (the
  * dump's lock, named in the images, when restoring on the host that
- * dumped). Refuses (-1, logged) a name netlock_name_ok rejects.
+ * dumped). Refuses (-1, a warning) a name netlock_name_ok rejects.
  * Returns 1 when it was there and is removed, 0 when there was none,
- * -1 on error (logged).
+ * -1 on error (a warning: the restore itself has succeeded by then).
  */
 int netlock_remove_named(const char *name);
 #endif

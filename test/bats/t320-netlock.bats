@@ -9,13 +9,23 @@
 # check every byte in order. With --network-lock skip (the control) the
 # peer's packets meet no socket and the kernel resets its connections.
 # After the restore no table of ours is left; a failed dump leaves none;
-# no CAP_NET_ADMIN is refused before anything is frozen.
+# no CAP_NET_ADMIN is refused before anything is frozen; -R takes no lock;
+# a failed restore keeps the dump's table for the next; a table whose name
+# is not of our form is never removed, even when the images name it.
 
 load helpers
 
 teardown() {
-	# the table of the unacknowledged-data test, if it failed half-way
-	[ -s "${T:-/nonexistent}/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
+	local n
+	# a test that failed half-way: its own table, and those of its cs-dump
+	# and cs-restore runs (named in their logs) once its processes are gone
+	if [ -d "${T:-/nonexistent}" ]; then
+		[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
+		kill_recorded
+		for n in $(our_tables 2>/dev/null); do
+			nft delete table inet "${n#table inet }" 2>/dev/null
+		done
+	fi
 	cs_teardown
 }
 
@@ -230,6 +240,30 @@ table_gone() {
 	! grep -q "checksync-r" "$T/restore.log"
 	grep -q "the dump's table inet $table is removed" "$T/restore.log"
 	table_gone "$table"
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "netlock: cs-restore never removes a table whose name is not of our form, even when the images name it" {
+	require_netlock
+	[ -x "$CS_BUILDDIR/test/c/img-edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	local table foreign=cstest-foreign-$$
+	start_prog tcp
+	dump_killed --tcp-established
+	table=$(grep -o 'checksync-d[0-9]*-[0-9a-f]*' "$T/dump.log" | head -1)
+	[ -n "$table" ]
+	echo "$foreign" >"$T/test-table"
+	nft add table inet "$foreign"
+	"$CS_BUILDDIR/test/c/img-edit" "$T/img" netlock-table "$foreign"
+	"$CS_SHOW" "$T/img" | grep -q "\"netlock_table\": *\"$foreign\""
+	restore_wait --tcp-established
+	grep -q "warning: .*\"$foreign\": not one of ours, left alone" "$T/restore.log"
+	nft list tables | grep -qx "table inet $foreign" || { echo "table inet $foreign was removed" >&2; return 1; }
+	nft delete table inet "$foreign"
+	rm -f "$T/test-table"
+	# the images no longer name the dump's table: it stays, and is ours to remove
+	nft list tables | grep -qx "table inet $table"
+	nft delete table inet "$table"
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }
