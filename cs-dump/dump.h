@@ -56,6 +56,8 @@ struct dump_ctx {
 	struct tcp_held *tcp_held;	/* --tcp-established: connections in repair mode (sk-tcp.c) */
 	size_t nr_tcp_held;
 	int leave_running;		/* -R: the target goes on after the dump */
+	struct netlock *netlock;	/* --network-lock nftables, kill mode: the connections' drops
+					 * (lib/netlock.h); the root's, shared by the tree */
 	int pidfd;
 	int was_stopped;		/* in a group stop before the seize */
 

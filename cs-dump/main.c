@@ -27,6 +27,7 @@
 #include "util.h"
 #include "dump.h"
 #include "sockets.h"
+#include "netlock.h"
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
 #include "config.h"
@@ -38,6 +39,7 @@ struct dump_opts {
 	const char *dir;
 	int leave_running;
 	int tcp;		/* DUMP_TCP_CLOSE | DUMP_TCP_ESTABLISHED */
+	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
@@ -66,6 +68,10 @@ static void usage(FILE *f)
 		"                         --tcp-established: the TCP ones that cannot be kept)\n"
 		"      --tcp-established  keep established TCP connections (TCP repair; needs\n"
 		"                         CAP_NET_ADMIN; restore with cs-restore --tcp-established)\n"
+		"      --network-lock MODE  with --tcp-established, killing the process:\n"
+		"                         nftables (default) drops the kept connections' packets\n"
+		"                         until cs-restore has made them again (table\n"
+		"                         inet checksync-d*; needs CAP_NET_ADMIN); skip: no lock\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
 		"                         (default: refuse a process holding one)\n"
@@ -99,7 +105,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY };
+	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -107,6 +113,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "leave-running", no_argument, 0, 'R' },
 		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "network-lock", required_argument, 0, OPT_NETLOCK },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
@@ -125,6 +132,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	o->network_lock = 1;
 	o->ghost_limit = GHOST_LIMIT_DEFAULT;
 	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, ":t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
@@ -152,6 +160,10 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			break;
 		case OPT_TCP_EST:
 			o->tcp |= DUMP_TCP_ESTABLISHED;
+			break;
+		case OPT_NETLOCK:
+			if (netlock_parse_mode("cs-dump", optarg, &o->network_lock))
+				return -1;
 			break;
 		case 'j':
 			o->shell_job = 1;
@@ -394,6 +406,8 @@ static int write_inventory(struct dump_ctx *c)
 	inv.xfeatures = c->cores[0]->xfeatures;
 	track_inventory(c, &inv);
 	pidns_inventory(&inv);
+	if (c->netlock)
+		inv.netlock_table = (char *)netlock_name(c->netlock);
 	return inventory_write(c->dirfd, &inv, &c->sums);
 }
 
@@ -556,6 +570,13 @@ int main(int argc, char **argv)
 		goto err;
 	}
 
+	/* before anything is frozen: a lock that cannot be taken refuses the dump */
+	if ((o.tcp & DUMP_TCP_ESTABLISHED) && o.network_lock) {
+		if (o.leave_running)
+			pr_info("network lock: none with -R (the connections live on; see sk-tcp.c)");
+		else if (!(c.netlock = netlock_create('d')))
+			goto err;
+	}
 	if (open_runtime(&c, o.runtime, &st) || (o.track_mem && track_open(&c, o.prev_dir)))
 		goto err;
 	/* before --gc-align's wait: the freeze follows that right away */
@@ -668,6 +689,14 @@ int main(int argc, char **argv)
 	if (!o.leave_running)
 		st.frozen_us = t_frozen - t0;	/* the kill follows right after the rename */
 	st.dump_us = t_frozen - t_start;
+	if (c.netlock && !netlock_count(c.netlock)) {
+		/* no connection was kept: nothing to hold */
+		netlock_remove(c.netlock);
+		c.netlock = NULL;
+		for (size_t i = 0; i < tree.nr; i++)
+			if (tree.n[i].c)
+				tree.n[i].c->netlock = NULL;
+	}
 	if (track_finish(&c, &st) || write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
 		goto err;
 	if (cs_fault("rename"))
@@ -698,6 +727,13 @@ int main(int argc, char **argv)
 				goto out_fail;
 			}
 	}
+	if (c.netlock) {
+		/* the point of the lock: it outlives us, until cs-restore */
+		pr_info("network lock: table inet %s holds %zu connection(s) until cs-restore --tcp-established",
+			netlock_name(c.netlock), netlock_count(c.netlock));
+		netlock_forget(c.netlock);
+		c.netlock = NULL;
+	}
 	if (st.runtime_why && o.runtime != RT_NONE)
 		pr_warn("runtime: every page of %d was saved: %s", o.pid, st.runtime_why);
 	if (o.display_stats)
@@ -710,6 +746,9 @@ int main(int argc, char **argv)
 err:
 	if (seized && !released)
 		tree_release(&tree);
+	/* the target runs on with its connections: nothing to hold */
+	netlock_remove(c.netlock);
+	c.netlock = NULL;
 	if (dir_made) {
 		remove_dir(tmp);
 		if (was_empty)
@@ -717,6 +756,7 @@ err:
 	}
 	pr_info("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
 out_fail:
+	netlock_forget(c.netlock);	/* set only when the target was killed */
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();

@@ -178,6 +178,7 @@ static int seize_child(struct dump_tree *t, struct dump_ctx *root, pid_t pid, pi
 	c->pid = pid;
 	c->tree = t;
 	c->leave_running = root->leave_running;
+	c->netlock = root->netlock;	/* the root's: one table for the tree */
 	snprintf(c->sfx, sizeof(c->sfx), "-%d", dump_vpid(pid, 0));	/* cs-restore knows it by that */
 	c->was_stopped = proc_status_line(pid, 0, "State", st, sizeof(st)) == 0 && st[0] == 'T';
 	if (add_node(t, pid, parent, c, NULL)) {

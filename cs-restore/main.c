@@ -24,6 +24,7 @@
 #include "util.h"
 #include "restore.h"
 #include "sockets.h"
+#include "netlock.h"
 #include "config.h"
 
 struct restore_opts {
@@ -33,6 +34,7 @@ struct restore_opts {
 	int file_locks;
 	int file_validation;
 	int tcp_established;
+	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
 	int timens;		/* enum timens_mode */
 	int pidns;
 	int lower_rlimits;
@@ -58,6 +60,10 @@ static void usage(FILE *f)
 		"                            only) or none\n"
 		"      --tcp-established     restore the established TCP connections kept by\n"
 		"                            cs-dump --tcp-established (needs CAP_NET_ADMIN)\n"
+		"      --network-lock MODE   with --tcp-established: nftables (default) drops\n"
+		"                            the connections' packets until they are made again\n"
+		"                            (table inet checksync-r*), then removes that table\n"
+		"                            and cs-dump's; skip: no lock of our own\n"
 		"      --timens              put the process in a new time namespace in which\n"
 		"                            CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from\n"
 		"                            their values at the dump (default when the dump\n"
@@ -87,7 +93,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
 	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
-	       OPT_PIDNS, OPT_LOWER_RLIMITS };
+	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -96,6 +102,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "network-lock", required_argument, 0, OPT_NETLOCK },
 		{ "timens", no_argument, 0, OPT_TIMENS },
 		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "pidns", no_argument, 0, OPT_PIDNS },
@@ -109,6 +116,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	o->network_lock = 1;
 	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, ":D:djv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
@@ -142,6 +150,10 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_TCP_EST:
 			o->tcp_established = 1;
+			break;
+		case OPT_NETLOCK:
+			if (netlock_parse_mode("cs-restore", optarg, &o->network_lock))
+				return -1;
 			break;
 		case OPT_TIMENS:
 		case OPT_NO_TIMENS:
@@ -382,6 +394,7 @@ int main(int argc, char **argv)
 	struct restore_opts o = { 0 };
 	struct rst_ctx c = { 0 };
 	struct rst_tree tree = { 0 };
+	struct netlock *lock = NULL;	/* --network-lock: ours, until the connections are made */
 	uint64_t t0 = now_us();
 	int status;
 
@@ -418,11 +431,17 @@ int main(int argc, char **argv)
 	/* 1. check: nothing is created until all of this passed */
 	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
+	/* the lock is the last check: nftables must be usable */
+	if (o.tcp_established && o.network_lock && rst_netlock_take(&tree, &lock))
+		goto err;
 	/* 2. create, 3. state */
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
 		goto err;
 	if (restore_all(&tree) || shmem_seal_late())
 		goto err;
+	/* the connections are made and out of repair mode: let their packets through */
+	rst_netlock_release(lock, c.inv, 1);
+	lock = NULL;
 	shmem_close();
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
@@ -467,6 +486,8 @@ err_ran:
 	shmem_close();
 	for (size_t i = 0; i < tree.nr; i++)
 		unix_undo(tree.p[i]);
+	if (c.inv)
+		rst_netlock_release(lock, c.inv, 0);
 	pr_info("restore from %s failed; nothing was left running", o.dir);
 	return 1;
 }

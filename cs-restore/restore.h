@@ -392,4 +392,24 @@ long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned lon
 int scratch_write(struct rst_ctx *c, unsigned long off, const void *buf, size_t len);
 #define SCRATCH(c) ((c)->hole + 4096)
 
+/* netlock.c: --network-lock (lib/netlock.h) */
+struct netlock;
+/*
+ * rst_netlock_take - before anything is created: a new lock table dropping
+ * the packets of every established TCP connection in the images (both
+ * ways, by 4-tuple). *out: the lock, or NULL when there is no connection.
+ * Returns 0, or -1 after one error line (nftables not usable: no
+ * CAP_NET_ADMIN; a malformed address in the images). Sources: nft(8),
+ * libnftables(3).
+ */
+int rst_netlock_take(struct rst_tree *t, struct netlock **out);
+/*
+ * rst_netlock_release - remove our own table (own may be NULL) and, when
+ * done (the connections are made and out of repair mode), the dump's table
+ * named in inv if it is on this host. A failed restore (done 0) leaves the
+ * dump's table, which holds the peers for another try. Returns 0, or -1
+ * when a table could not be removed (a warning names it).
+ */
+int rst_netlock_release(struct netlock *own, const InventoryEntry *inv, int done);
+
 #endif
