@@ -150,6 +150,10 @@ int check_files(struct rst_ctx *c)
 			if (check_unix(c, e))
 				return -1;
 			break;
+		case FD_FIFO:
+			if (!e->has_peer_fd && check_fifo(e))	/* fifo.c */
+				return -1;
+			break;
 		case FD_PIPE:
 		case FD_EPOLL:
 		case FD_EVENTFD:
@@ -248,6 +252,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			snprintf(err, len, "fd %u: cannot create a pipe: %m", e->fd);
 			return -1;
 		}
+		if (pipe_set_size(p[1], e)) {	/* fifo.c */
+			snprintf(err, len, "fd %u: cannot set the pipe size to %u bytes: %m", e->fd, e->pipe_size);
+			return -1;
+		}
 		if (e->has_pipe_data && e->pipe_data.len) {
 			if ((size_t)fcntl(p[1], F_GETPIPE_SZ) < e->pipe_data.len)
 				fcntl(p[1], F_SETPIPE_SZ, e->pipe_data.len);
@@ -266,6 +274,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		close(p[!end]);
 		return p[end];
 	}
+	case FD_FIFO:
+		return stub_fifo_fd(e, err, len);	/* fifo.c */
 	case FD_SHMEM:
 		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:

@@ -385,6 +385,30 @@ int shmem_open_vma(struct rst_ctx *c, const VmaEntry *v);
  */
 int stub_shmem_fd(const FdEntry *e, char *err, size_t len);
 
+/* fifo.c: named FIFOs, and the capacity of pipes */
+/*
+ * check_fifo - check phase: fd e (FD_FIFO) names a path that is a FIFO now
+ * (stat(2) follows symlinks, as the open will). 0, or -1 with one line
+ * naming the fd and the path (gone, not a FIFO any more).
+ */
+int check_fifo(const FdEntry *e);
+/*
+ * pipe_set_size - give the pipe or FIFO behind fd e's saved capacity
+ * (pipe_size, bytes) when it has one and it differs. 0, or -1 with errno
+ * from F_SETPIPE_SZ (EPERM above /proc/sys/fs/pipe-max-size without
+ * CAP_SYS_RESOURCE, EBUSY below the bytes queued). Source: fcntl(2).
+ */
+int pipe_set_size(int fd, const FdEntry *e);
+/*
+ * stub_fifo_fd - in the stub: open e's FIFO again with e's access mode,
+ * never blocking (an O_RDWR holder open of the path is held meanwhile,
+ * fifo(7)); when e carries them, set the FIFO's capacity and put its saved
+ * bytes back (refused when the FIFO holds other bytes already). Returns the
+ * fd (O_NONBLOCK set; stub_files sets the saved status flags), or -1 with
+ * err set naming the fd and path.
+ */
+int stub_fifo_fd(const FdEntry *e, char *err, size_t len);
+
 /* remote helpers (stub.c): a syscall in the stub's main thread / write to scratch */
 long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
 	  unsigned long a4, unsigned long a5, unsigned long a6);
