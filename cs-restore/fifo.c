@@ -1,5 +1,7 @@
 /*
- * Named FIFOs, opened again by their path, and the capacity of every pipe.
+ * Named FIFOs, opened again by their path, the capacity of every pipe, and
+ * --inherit-fd: a pipe end whose other end was outside the dumped tree
+ * taken from cs-restore's own descriptors instead of a new pipe.
  *
  * Opening a FIFO read-only waits for a writer, write-only waits for a
  * reader, and write-only with O_NONBLOCK fails with ENXIO without one
@@ -17,6 +19,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #define LOG_PREFIX "fifo: "
 #include "log.h"
@@ -133,4 +136,86 @@ err:
 		close(fd);
 	close(holder);
 	return -1;
+}
+
+int inherit_fd_parse(const char *arg, struct inherit_fd **list, size_t *nr)
+{
+	unsigned long long ino;
+	struct inherit_fd *l;
+	int fd, end = -1;
+
+	if (sscanf(arg, "fd[%d]:pipe:[%llu]%n", &fd, &ino, &end) != 2 || end < 0 || arg[end] || fd < 0) {
+		fprintf(stderr, "cs-restore: invalid --inherit-fd '%s' (want fd[N]:pipe:[INODE])\n", arg);
+		return -1;
+	}
+	l = realloc(*list, (*nr + 1) * sizeof(*l));
+	if (!l) {
+		fprintf(stderr, "cs-restore: out of memory\n");
+		return -1;
+	}
+	l[*nr].fd = fd;
+	l[*nr].ino = ino;
+	*list = l;
+	(*nr)++;
+	return 0;
+}
+
+int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t)
+{
+	for (size_t k = 0; k < c->nr_inherit; k++) {
+		const struct inherit_fd *h = &c->inherit[k];
+		int found = 0, alone = 0;
+		struct stat st;
+
+		if (c->pidns)
+			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: not supported with --pidns", h->fd,
+				      (unsigned long long)h->ino);
+		for (size_t j = 0; j < k; j++)
+			if (c->inherit[j].ino == h->ino)
+				return pr_err("--inherit-fd: pipe:[%llu] is named twice", (unsigned long long)h->ino);
+		if (fstat(h->fd, &st))
+			return pr_perror("--inherit-fd fd[%d]:pipe:[%llu]: cs-restore has no fd %d", h->fd,
+					 (unsigned long long)h->ino, h->fd);
+		if (!S_ISFIFO(st.st_mode))
+			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: fd %d of cs-restore is not a pipe or FIFO",
+				      h->fd, (unsigned long long)h->ino, h->fd);
+		for (size_t i = 0; i < t->nr; i++) {
+			struct rst_ctx *p = t->p[i];
+
+			for (size_t j = 0; !p->proc->zombie && j < p->nr_fds; j++)
+				if (p->fds[j]->type == FD_PIPE && p->fds[j]->has_ino && p->fds[j]->ino == h->ino) {
+					found = 1;
+					alone |= p->fds[j]->has_pipe_alone && p->fds[j]->pipe_alone;
+				}
+		}
+		if (!found)
+			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: no pipe with inode %llu in the images", h->fd,
+				      (unsigned long long)h->ino, (unsigned long long)h->ino);
+		if (!alone)
+			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: both ends of that pipe are in the images",
+				      h->fd, (unsigned long long)h->ino);
+		pr_info("pipe:[%llu] will be fd %d of cs-restore", (unsigned long long)h->ino, h->fd);
+	}
+	return 0;
+}
+
+int stub_inherited_fd(struct rst_ctx *c, const FdEntry *e, char *err, size_t len)
+{
+	for (size_t k = 0; k < c->nr_inherit; k++) {
+		int pfd, fd;
+
+		if (e->type != FD_PIPE || c->inherit[k].ino != e->ino)
+			continue;
+		/* the root's stub inherited it, but a child's stub comes after
+		 * its parent closed everything: take it from cs-restore */
+		pfd = syscall(SYS_pidfd_open, c->restorer, 0);
+		fd = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, c->inherit[k].fd, 0);
+		if (fd < 0)
+			snprintf(err, len, "fd %u: cannot take fd %d of cs-restore (--inherit-fd): %m", e->fd,
+				 c->inherit[k].fd);
+		if (pfd >= 0)
+			close(pfd);
+		return fd;
+	}
+	return -2;
 }

@@ -236,6 +236,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	case FD_PIPE: {
 		int p[2], end = (e->flags & O_ACCMODE) == O_WRONLY;
 
+		fd = stub_inherited_fd(c, e, err, len);	/* fifo.c: --inherit-fd */
+		if (fd != -2)
+			return fd;
+
 		/* the first fd of this pipe makes it; the others take their end */
 		for (size_t j = 0; j < i; j++)
 			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino && tmp[j] >= 0 &&

@@ -12,9 +12,16 @@
 # bytes, then EOF) and `target | logger` (the bytes are back in the pipe, a
 # write gets EPIPE and SIGPIPE), while the outside process still runs.
 #
+# cs-restore --inherit-fd fd[N]:pipe:[INODE]: the reader gets cs-restore's
+# fd N, another pipe, with what its writer put there, instead of the saved
+# bytes.
+#
 # Refused: a FIFO removed or replaced by a regular file before the restore
 # (cs-restore, check phase: no process made), a FIFO removed while open
-# (cs-dump). Each: exit status 1, one line on stderr naming the path.
+# (cs-dump); --inherit-fd naming a pipe the images do not have, a pipe with
+# both ends in the images, a descriptor cs-restore does not have or that is
+# not a pipe, or written wrong. Each: exit status 1, one line on stderr
+# naming the path or the argument.
 
 load helpers
 
@@ -37,11 +44,17 @@ outside_pid() {
 # undisturbed process, the outside end killed first (as a restore leaves
 # it). With CORRUPT the checks must fail, without they must pass.
 checked_without_dump() {
-	local mode=$1 corrupt=${2:-} o
+	local mode=$1 corrupt=${2:-} o i st
 	rm -f "$T/outside.pid"
 	CS_TEST_CORRUPT=$corrupt start_prog fifo "$mode" "$T"
 	o=$(outside_pid)
 	kill -KILL "$o"
+	# its fds are closed once it is a zombie or gone, not when kill returns
+	for ((i = 0; i < 100; i++)); do
+		st=$(proc_state "$o") || break
+		[ "$st" != Z ] || break
+		sleep 0.05
+	done
 	wake_and_wait "$PID"
 	if [ -z "$corrupt" ]; then
 		assert_prog_ok
@@ -54,18 +67,21 @@ checked_without_dump() {
 	}
 }
 
-# expect_restore_refusal WORDS...: cs-restore -d exits 1 with one line on
-# stderr holding every WORD, and makes no process $PID.
+# expect_restore_refusal WORDS... [-- OPTS...]: cs-restore -d OPTS (run with
+# an empty pipe as its fd 5) exits 1 with one line on stderr holding every
+# WORD, and makes no process $PID.
 expect_restore_refusal() {
-	local st=0 w
-	(close_fds; exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
+	local st=0 w words=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do words+=("$1"); shift; done
+	[ $# = 0 ] || shift
+	(close_fds; exec 5< <(:); exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log" "$@") \
 		</dev/null >"$T/out" 2>"$T/err" || st=$?
-	{ echo "\$ cs-restore -D $T/img -d  (status $st)"; sed 's/^/  stderr: /' "$T/err"; } >>"$T/restore.out"
+	{ echo "\$ cs-restore -D $T/img -d $*  (status $st)"; sed 's/^/  stderr: /' "$T/err"; } >>"$T/restore.out"
 	if [ "$st" != 1 ] || [ "$(wc -l <"$T/err")" != 1 ]; then
 		echo "cs-restore: status $st (want 1), stderr: $(cat "$T/err")" >&2
 		return 1
 	fi
-	for w in "$@"; do
+	for w in "${words[@]}"; do
 		grep -qF -- "$w" "$T/err" && continue
 		echo "cs-restore: \"$w\" not in: $(cat "$T/err")" >&2
 		return 1
@@ -157,4 +173,54 @@ expect_restore_refusal() {
 	[ ! -e "$T/img" ]
 	[ "$(proc_state "$PID")" = S ]
 	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" = 0 ]
+}
+
+# The inode of the pipe saved with pipe_alone (cs-show, jq).
+alone_pipe_ino() {
+	"$CS_SHOW" "$T/img" | jq -r '[.. | objects | select(.type? == 3 and .pipe_alone? == true) | .ino] | first'
+}
+
+@test "fifo: cs-restore --inherit-fd fd[N]:pipe:[INODE] gives the process cs-restore's pipe" {
+	require_fifo
+	local ino i
+	rm -f "$T/outside.pid"
+	# the program wants stream 31 after SIGUSR2, not the 30 it holds now
+	start_prog fifo pipe-in "$T" 31
+	outside_pid >/dev/null
+	dump_killed
+	ino=$(alone_pipe_ino)
+	[[ $ino =~ ^[0-9]+$ ]] || { echo "no pipe_alone pipe in the images: $ino" >&2; false; }
+	expect_restore_refusal "--inherit-fd" "fd[5]:pipe:[1]" "no pipe with inode 1" -- --inherit-fd "fd[5]:pipe:[1]"
+	expect_restore_refusal "--inherit-fd" "no fd 9" -- --inherit-fd "fd[9]:pipe:[$ino]"
+	expect_restore_refusal "--inherit-fd" "fd 0 of cs-restore is not a pipe" -- --inherit-fd "fd[0]:pipe:[$ino]"
+	expect_restore_refusal "invalid --inherit-fd" "fd[N]:pipe:[INODE]" -- --inherit-fd "pipe:[$ino]"
+	# fd 5 of cs-restore: a pipe that `fifo feed` filled with stream 31
+	(close_fds; exec 5< <(exec "$FIFO" "$T/feed.ready" feed "$T" 31)
+	 exec "$CS_RESTORE" -D "$T/img" -v4 -o "$T/restore.log" --inherit-fd "fd[5]:pipe:[$ino]") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -e "/proc/$PID" ] && break
+		kill -0 "$RPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -e "/proc/$PID" ] || { echo "PID $PID did not come back" >&2; false; }
+	wait_restored
+	# cs-restore gave its fd 5 away: it does not hold the pipe any more
+	[ ! -e "/proc/$RPID/fd/5" ] || { echo "cs-restore still holds fd 5" >&2; false; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "pipe:\[$ino\] will be fd 5 of cs-restore" "$T/restore.log"
+}
+
+@test "fifo: --inherit-fd refuses a pipe with both ends in the images" {
+	require_fifo
+	local ino
+	start_prog fifo fifo "$T"
+	dump_killed
+	# fds 6 and 9: the two ends of one pipe
+	ino=$("$CS_SHOW" "$T/img" | jq -r '[.. | objects | select(.type? == 3 and .fd? == 6) | .ino] | first')
+	[[ $ino =~ ^[0-9]+$ ]] || { echo "no pipe at fd 6 in the images: $ino" >&2; false; }
+	expect_restore_refusal "--inherit-fd" "both ends of that pipe are in the images" -- --inherit-fd "fd[5]:pipe:[$ino]"
 }

@@ -7,7 +7,9 @@
  *           (three open file descriptions of one FIFO), capacity 256 KiB,
  *           100000 unread bytes (more than a default pipe holds);
  *       f2  write end only (O_WRONLY|O_NONBLOCK), 333 unread bytes;
- *       f3  read end only (O_RDONLY), 77 unread bytes, no writer.
+ *       f3  read end only (O_RDONLY), 77 unread bytes, no writer;
+ *       and a pipe with both ends in the process (fds 6 and 9),
+ *       capacity 128 KiB, 50 unread bytes.
  *   fifo READY tree DIR      FIFO DIR/t opened read-only by the root and,
  *       separately, write-only by a child, which wrote 5000 bytes into it.
  *   fifo READY pipe-in DIR   the read end of a pipe whose write end only a
@@ -15,6 +17,12 @@
  *       DIR/outside.pid), 3000 unread bytes, capacity 128 KiB.
  *   fifo READY pipe-out DIR  the write end of a pipe whose read end only a
  *       process outside holds, 3000 unread bytes, capacity 128 KiB.
+ *   fifo READY pipe-in DIR SEED  as pipe-in, but the bytes read after SIGUSR2
+ *       must be stream SEED (not 30, the one written): cs-restore
+ *       --inherit-fd gave it another pipe, which `fifo READY feed DIR SEED`
+ *       filled.
+ *   fifo READY feed DIR SEED  not a test: set the capacity of the pipe on
+ *       stdout to 128 KiB, write 3000 bytes of stream SEED into it, exit.
  *
  * Checks on SIGUSR2: every fd's access mode, O_NONBLOCK, O_APPEND and
  * FD_CLOEXEC; each FIFO fd is on the inode at its path; the capacity
@@ -270,7 +278,7 @@ static void wait_file(const char *dir, const char *name)
 static void mode_fifo(const char *ready, const char *dir)
 {
 	char f1[4096], f2[4096], f3[4096];
-	int r1, w1, rw1, w2, r3, extra = -1;
+	int r1, w1, rw1, w2, r3, extra = -1, pp[2];
 
 	snprintf(f1, sizeof(f1), "%s/f1", dir);
 	snprintf(f2, sizeof(f2), "%s/f2", dir);
@@ -288,6 +296,9 @@ static void mode_fifo(const char *ready, const char *dir)
 	write_pat(w1, 1, F1_LEN, "f1");
 	w2 = open_lone(f2, O_WRONLY | O_NONBLOCK, 2, F2_LEN);
 	r3 = open_lone(f3, O_RDONLY, 3, F3_LEN);
+	if (r3 != 8 || pipe(pp) || pp[0] != 6 || pp[1] != 9 || fcntl(pp[1], F_SETPIPE_SZ, P_SIZE) < 0)
+		tp_die("the pipe of fds 6 and 9");
+	write_pat(pp[1], 5, 50, "the pipe");
 	if (tp_corrupting("data")) {
 		char c;
 
@@ -347,6 +358,10 @@ static void mode_fifo(const char *ready, const char *dir)
 	check_queued("f3", r3, F3_LEN);
 	check_stream("f3", r3, 3, F3_LEN);
 	check_eof("f3", r3);
+	check_size("pipe", pp[0], P_SIZE);
+	check_queued("pipe", pp[0], 50);
+	check_stream("pipe", pp[0], 5, 50);
+	check_talk("pipe", pp[1], pp[0], 6);
 	(void)extra;
 	tp_finish(checked);
 }
@@ -412,7 +427,7 @@ static void mode_tree(const char *ready, const char *dir)
 	tp_finish(checked);
 }
 
-static void mode_pipe(const char *ready, const char *dir, int in)
+static void mode_pipe(const char *ready, const char *dir, int in, unsigned seed)
 {
 	int p[2], mine;
 
@@ -451,7 +466,7 @@ static void mode_pipe(const char *ready, const char *dir, int in)
 	check_size("pipe", mine, P_SIZE);
 	check_queued("pipe", mine, P_LEN);
 	if (in) {
-		check_stream("pipe", mine, 30, P_LEN);
+		check_stream("pipe", mine, seed, P_LEN);
 		check_eof("pipe", mine);
 	} else {
 		ssize_t w = write(mine, "x", 1);
@@ -478,7 +493,13 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "tree"))
 		mode_tree(argv[1], dir);
 	if (!strcmp(mode, "pipe-in") || !strcmp(mode, "pipe-out"))
-		mode_pipe(argv[1], dir, !strcmp(mode, "pipe-in"));
+		mode_pipe(argv[1], dir, !strcmp(mode, "pipe-in"), argc > 4 ? (unsigned)atoi(argv[4]) : 30);
+	if (!strcmp(mode, "feed")) {
+		if (fcntl(1, F_SETPIPE_SZ, P_SIZE) < 0)
+			tp_die("feed: stdout is not a pipe");
+		write_pat(1, argc > 4 ? (unsigned)atoi(argv[4]) : 30, P_LEN, "stdout");
+		exit(0);
+	}
 	errno = EINVAL;
 	tp_die("unknown mode %s", mode);
 }
