@@ -6,7 +6,10 @@
 # O_WRONLY with FD_CLOEXEC, O_RDWR|O_APPEND) with 100000 unread bytes in a
 # 256 KiB FIFO, a FIFO held by its writer only, one held by its reader only
 # (EOF after its bytes); a FIFO opened separately by two processes of a tree.
-# The bytes come back once per FIFO, in order; the ends still talk.
+# The bytes come back once per FIFO, in order; the ends still talk. A FIFO
+# that another process kept open through the kill still holds its bytes:
+# they are not added again (and bytes that are not the saved ones refuse
+# the restore).
 #
 # Pipes with one end outside: `producer | target` (the reader gets the saved
 # bytes, then EOF) and `target | logger` (the bytes are back in the pipe, a
@@ -223,4 +226,26 @@ alone_pipe_ino() {
 	ino=$("$CS_SHOW" "$T/img" | jq -r '[.. | objects | select(.type? == 3 and .fd? == 6) | .ino] | first')
 	[[ $ino =~ ^[0-9]+$ ]] || { echo "no pipe at fd 6 in the images: $ino" >&2; false; }
 	expect_restore_refusal "--inherit-fd" "both ends of that pipe are in the images" -- --inherit-fd "fd[5]:pipe:[$ino]"
+}
+
+@test "fifo: a FIFO kept open by another process: its bytes are not put back twice, other bytes refuse" {
+	require_fifo
+	local h
+	start_prog fifo fifo "$T"
+	# this shell holds f2 open through the kill: the kernel keeps its bytes
+	exec {h}<>"$T/f2"
+	dump_killed
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	# again, with the first of the kept bytes taken out
+	mv "$T/prog.out" "$T/prog-1.out"
+	rm -rf "$T/img"
+	start_prog fifo fifo "$T"
+	exec {h}>&-
+	exec {h}<>"$T/f2"
+	dump_killed
+	dd bs=1 count=1 status=none <&$h >/dev/null
+	expect_restore_refusal "fd 7" "named FIFO $T/f2 holds 332 bytes that do not start with the 333 saved ones"
+	exec {h}>&-
 }
