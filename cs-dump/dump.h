@@ -157,6 +157,31 @@ int dump_timers(struct dump_ctx *c, ProcessEntry *pe);
  */
 int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
 
+/* fifo.c: pipes and named FIFOs */
+/*
+ * dump_pipe_data - the unread bytes (pipe_data, when there are any) and the
+ * capacity in bytes (pipe_size, F_GETPIPE_SZ) of the pipe or FIFO behind fd
+ * of c, read without consuming them (pipe_peek, lib/pipes.h). kind names the
+ * fd in messages ("pipe", "named FIFO"). Returns 0, or -1 with an error
+ * naming the fd. Sources: tee(2), fcntl(2) F_GETPIPE_SZ, pidfd_getfd(2).
+ */
+int dump_pipe_data(struct dump_ctx *c, int fd, FdEntry *e, const char *kind);
+/*
+ * dump_fifo - fd is named FIFO link (its /proc/PID/fd target; st: its
+ * stat(2)): type FD_FIFO, path, fifo_dev, and dump_pipe_data. A FIFO
+ * removed while open (st_nlink 0) is refused. Returns 0 or -1 (error
+ * naming the fd). Source: fifo(7), proc(5).
+ */
+struct stat;
+int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const struct stat *st);
+/*
+ * tree_fifo_fill - after every process is collected: the unread bytes and
+ * capacity of each FIFO object (fifo_dev, ino) stay on its first own fd in
+ * tree order (not a dup, not inherited) and are dropped from the others,
+ * so that cs-restore refills the FIFO once. Returns 0.
+ */
+int tree_fifo_fill(struct dump_tree *t);
+
 /* regfiles.c: files deleted while open */
 #define GHOST_LIMIT_DEFAULT (1ULL << 20)	/* bytes, as CRIU's --ghost-limit */
 #define GHOST_LIMIT_MAX (192ULL << 20)		/* one record must stay below CS_MAX_RECORD */
@@ -409,7 +434,12 @@ int tree_share_fds(struct dump_ctx *c);
  * Returns 0, or -1 (a named unix socket connected across processes).
  */
 int tree_park_fds(struct dump_tree *t);
-/* tree_check_pipes - every pipe end has its other end in the tree. 0 or -1. */
+/*
+ * tree_check_pipes - marks pipe_alone every pipe end whose other end is
+ * outside the tree (`producer | target`, `target | logger`): it is saved
+ * with its unread bytes and restored with its partner closed. Logs each
+ * one; returns 0.
+ */
 int tree_check_pipes(struct dump_tree *t);
 /* write_pstree - pstree.img: one ProcessEntry per process of t, in order. 0 or -1. */
 int write_pstree(struct dump_tree *t, struct img_sums *sums);

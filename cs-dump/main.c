@@ -632,7 +632,7 @@ int main(int argc, char **argv)
 			goto err;
 	}
 	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
-	    tree_check_pipes(&tree))
+	    tree_check_pipes(&tree) || tree_fifo_fill(&tree))
 		goto err;
 	{
 		uint64_t memdump_us = 0;

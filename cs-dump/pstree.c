@@ -443,8 +443,10 @@ int tree_park_fds(struct dump_tree *t)
 
 int tree_check_pipes(struct dump_tree *t)
 {
-	/* a pipe must have both ends in the tree: data written to an outside
-	 * reader, or coming from an outside writer, could not be kept */
+	/* a pipe end whose other end is outside the tree: its unread bytes
+	 * are saved; at restore its partner is closed, so a reader reads them
+	 * and then EOF, and a writer gets EPIPE (what else the outside end
+	 * does after the dump cannot be kept) */
 	for (size_t i = 0; i < t->nr; i++) {
 		struct dump_ctx *c = t->n[i].c;
 
@@ -462,11 +464,13 @@ int tree_check_pipes(struct dump_tree *t)
 					other = p->fds[j]->type == FD_PIPE && p->fds[j]->ino == e->ino &&
 						(p->fds[j]->flags & O_ACCMODE) != mine;
 			}
-			if (!other)
-				return pr_err("fd %u of process %d is the %s end of a pipe whose other end is "
-					      "outside the %s: not supported yet", e->fd, c->pid,
-					      mine == O_WRONLY ? "write" : "read",
-					      t->nr > 1 ? "process tree" : "process");
+			if (other)
+				continue;
+			e->has_pipe_alone = e->pipe_alone = 1;
+			pr_info("fd %u of process %d is the %s end of a pipe (inode %llu) whose other end is outside "
+				"the %s: saved with %zu unread bytes; restored with its other end closed", e->fd, c->pid,
+				mine == O_WRONLY ? "write" : "read", (unsigned long long)e->ino,
+				t->nr > 1 ? "process tree" : "process", e->has_pipe_data ? e->pipe_data.len : 0);
 		}
 	}
 	return 0;

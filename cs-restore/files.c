@@ -198,6 +198,10 @@ int check_files(struct rst_ctx *c)
 			if (check_unix(c, e))
 				return -1;
 			break;
+		case FD_FIFO:
+			if (!e->has_peer_fd && check_fifo(e))	/* fifo.c */
+				return -1;
+			break;
 		case FD_PIPE:
 		case FD_EPOLL:
 		case FD_EVENTFD:
@@ -280,6 +284,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	case FD_PIPE: {
 		int p[2], end = (e->flags & O_ACCMODE) == O_WRONLY;
 
+		fd = stub_inherited_fd(c, e, err, len);	/* fifo.c: --inherit-fd */
+		if (fd != -2)
+			return fd;
+
 		/* the first fd of this pipe makes it; the others take their end */
 		for (size_t j = 0; j < i; j++)
 			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino && tmp[j] >= 0 &&
@@ -294,6 +302,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			}
 		if (pipe2(p, 0)) {
 			snprintf(err, len, "fd %u: cannot create a pipe: %m", e->fd);
+			return -1;
+		}
+		if (pipe_set_size(p[1], e)) {	/* fifo.c */
+			snprintf(err, len, "fd %u: cannot set the pipe size to %u bytes: %m", e->fd, e->pipe_size);
 			return -1;
 		}
 		if (e->has_pipe_data && e->pipe_data.len) {
@@ -314,6 +326,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		close(p[!end]);
 		return p[end];
 	}
+	case FD_FIFO:
+		return stub_fifo_fd(e, err, len);	/* fifo.c */
 	case FD_SHMEM:
 		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:

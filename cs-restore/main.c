@@ -35,6 +35,8 @@ struct restore_opts {
 	int file_validation;
 	int tcp_established;
 	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
+	struct inherit_fd *inherit;	/* --inherit-fd, repeatable */
+	size_t nr_inherit;
 	int timens;		/* enum timens_mode */
 	int pidns;
 	int lower_rlimits;
@@ -80,6 +82,9 @@ static void usage(FILE *f)
 		"                            (default: refuse the restore)\n"
 		"      --pidfile FILE        write the restored PID to FILE (ours for it, with\n"
 		"                            --pidns)\n"
+		"      --inherit-fd fd[N]:pipe:[INODE]  give the process our fd N in place of\n"
+		"                            the end it had of pipe INODE, whose other end was\n"
+		"                            outside the dumped tree (repeatable)\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help                this help\n"
@@ -93,7 +98,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
 	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
-	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK };
+	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK, OPT_INHERIT_FD };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -107,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "pidns", no_argument, 0, OPT_PIDNS },
 		{ "lower-rlimits", no_argument, 0, OPT_LOWER_RLIMITS },
+		{ "inherit-fd", required_argument, 0, OPT_INHERIT_FD },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -168,6 +174,10 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_LOWER_RLIMITS:
 			o->lower_rlimits = 1;
+			break;
+		case OPT_INHERIT_FD:
+			if (inherit_fd_parse(optarg, &o->inherit, &o->nr_inherit))	/* fifo.c */
+				return -1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -331,7 +341,7 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
 			return -1;
 	}
-	return check_pidns(t) || check_tree(t) || check_timens(c);
+	return check_pidns(t) || check_tree(t) || check_timens(c) || check_inherit_fds(c, t);
 }
 
 /* Everything the stubs cannot do themselves, process by process. */
@@ -424,6 +434,9 @@ int main(int argc, char **argv)
 	c.timens_mode = o.timens;
 	c.pidns = o.pidns;
 	c.pidns_go = -1;
+	c.inherit = o.inherit;
+	c.nr_inherit = o.nr_inherit;
+	c.restorer = getpid();
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
@@ -437,6 +450,9 @@ int main(int argc, char **argv)
 	/* 2. create, 3. state */
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || cs_fault("create"))
 		goto err;
+	/* every stub took its copy: ours must not keep a pipe from its EOF */
+	for (size_t i = 0; i < c.nr_inherit; i++)
+		close(c.inherit[i].fd);
 	if (restore_all(&tree) || shmem_seal_late())
 		goto err;
 	/* the connections are made and out of repair mode: let their packets through */
