@@ -28,6 +28,7 @@
 #include "dump.h"
 #include "sockets.h"
 #include "netlock.h"
+#include "pages.h"
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
 #include "config.h"
@@ -554,6 +555,12 @@ int main(int argc, char **argv)
 	log_banner("cs-dump");
 	c.pid = o.pid;
 	c.leave_running = o.leave_running;
+	/* killed at the end, the target is frozen until the pages are written:
+	 * its CPUs are free for compressing them (with -R it runs meanwhile) */
+	if (!o.leave_running) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		pw_set_workers(n > 1 ? (n > 4 ? 4 : (int)n) : 0);
+	}
 	if (o.pid == getpid())
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
