@@ -237,6 +237,16 @@ int pidns_check_target(pid_t pid, const char *nspid);
  * without a namespace: tid, or pid.
  */
 pid_t dump_vpid(pid_t pid, pid_t tid);
+
+/*
+ * fown.c: dump_fown - the owner (F_GETOWN_EX) and signal (F_GETSIG) of fd
+ * of c's process into e's fown_* fields, when either is set (fcntl(2)).
+ * The owner must be a process or thread of c->tree or a process group led
+ * by one; it is recorded by its ID as the tree sees it (dump_vpid).
+ * Returns 0, or -1 with one line naming the fd (an owner outside the
+ * tree, or the fd cannot be copied with pidfd_getfd).
+ */
+int dump_fown(struct dump_ctx *c, int fd, FdEntry *e);
 /*
  * pidns_translate - once every entry is collected, the tree still frozen:
  * rewrite the PIDs of t's entries (pid, ppid, pgid, sid from NSpgid/NSsid,

@@ -367,7 +367,7 @@ int dump_files(struct dump_ctx *c, int tcp, int shell_job)
 		if (!e)
 			goto err;
 		c->fds[c->nr_fds++] = e;
-		if (dump_fd(c, fds[i], e, tcp, shell_job))
+		if (dump_fd(c, fds[i], e, tcp, shell_job) || dump_fown(c, fds[i], e))
 			goto err;
 		/* an fd dup'ed from an earlier one shares its open file description */
 		for (size_t j = 0; j + 1 < c->nr_fds; j++)

@@ -353,6 +353,13 @@ int check_process(struct rst_ctx *c);
  */
 int restore_root(struct rst_ctx *c);
 int restore_creds(struct rst_ctx *c);
+/*
+ * fown.c: restore_fown - each fd's saved owner (F_SETOWN_EX) and signal
+ * (F_SETSIG), by remote fcntl(2) in c's process, after restore_creds and
+ * once every thread exists (an owner may be a thread). 0, or -1 with one
+ * line naming the fd and the errno.
+ */
+int restore_fown(struct rst_ctx *c);
 int restore_signals(struct rst_ctx *c);
 
 /* shmem.c: shared anonymous memory and memfd (shmem.img), made once for the tree */
