@@ -410,7 +410,8 @@ int check_target(pid_t pid)
 		return pr_err("%d is a thread of process %s: give the process's PID", pid, buf);
 	if (proc_status_line(pid, 0, "State", buf, sizeof(buf)) == 0 && (buf[0] == 'Z' || buf[0] == 'X'))
 		return pr_err("process %d is a zombie: nothing to dump", pid);
-	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+	/* a child is checked once seized: by us */
+	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0") && atoi(buf) != getpid())
 		return pr_err("process %d is already traced by process %s", pid, buf);
 	/* NSpid with more than one PID: it lives in a PID namespace below ours
 	 * (cs-restore --pidns makes one), where its PIDs are not these */
