@@ -38,6 +38,7 @@ struct dump_opts {
 	const char *dir;
 	int leave_running;
 	int tcp;		/* DUMP_TCP_CLOSE | DUMP_TCP_ESTABLISHED */
+	int ext_unix_sk;	/* --ext-unix-sk */
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
@@ -66,6 +67,8 @@ static void usage(FILE *f)
 		"                         --tcp-established: the TCP ones that cannot be kept)\n"
 		"      --tcp-established  keep established TCP connections (TCP repair; needs\n"
 		"                         CAP_NET_ADMIN; restore with cs-restore --tcp-established)\n"
+		"      --ext-unix-sk      allow unix datagram sockets connected to a named socket\n"
+		"                         outside the tree (/dev/log): connected again at restore\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
 		"                         (default: refuse a process holding one)\n"
@@ -99,7 +102,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY };
+	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_EXT_UNIX_SK };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -107,6 +110,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "leave-running", no_argument, 0, 'R' },
 		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "ext-unix-sk", no_argument, 0, OPT_EXT_UNIX_SK },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
@@ -152,6 +156,9 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			break;
 		case OPT_TCP_EST:
 			o->tcp |= DUMP_TCP_ESTABLISHED;
+			break;
+		case OPT_EXT_UNIX_SK:
+			o->ext_unix_sk = 1;
 			break;
 		case 'j':
 			o->shell_job = 1;
@@ -605,7 +612,7 @@ int main(int argc, char **argv)
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
-	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
+	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE), o.ext_unix_sk) || tree_park_fds(&tree) ||
 	    tree_check_pipes(&tree))
 		goto err;
 	{
