@@ -143,6 +143,26 @@ static int seize_error(struct pt_proc *p, pid_t tid, const char *what)
 	return pr_perror("cannot seize %s %d", what, tid);
 }
 
+/* Is thread tid gone or dead (state Z or X)? Keeps errno. */
+static int thread_exited(pid_t tid)
+{
+	int err = errno, r = 1;
+	char path[64], buf[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	while (f && fgets(buf, sizeof(buf), f))
+		if (!strncmp(buf, "State:", 6)) {
+			r = strchr(buf, 'Z') || strchr(buf, 'X');
+			break;
+		}
+	if (f)
+		fclose(f);
+	errno = err;
+	return r;
+}
+
 static int has_tid(struct pt_proc *p, pid_t tid)
 {
 	for (int i = 0; i < p->nr; i++)
@@ -176,8 +196,10 @@ static int seize_new(struct pt_proc *p)
 		if (tid <= 0 || has_tid(p, tid))
 			continue;
 		if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
-			if (errno == ESRCH && tid != p->pid)
-				continue;	/* thread exited meanwhile */
+			/* a thread exited meanwhile: gone (ESRCH), or still listed
+			 * while it is released (EPERM, state X) */
+			if (tid != p->pid && (errno == ESRCH || (errno == EPERM && thread_exited(tid))))
+				continue;
 			closedir(d);
 			return seize_error(p, tid, tid == p->pid ? "process" : "thread");
 		}

@@ -9,7 +9,9 @@
 # once); a walk that raced in another way is let go and done again, at
 # most 5 times. The parent checks, on SIGUSR2, the status of every child
 # it forked (so a child lost or made up by the restore is seen), 5 more
-# forks, its PID and a buffer.
+# forks, its PID and a buffer. With "threads", a thread of the parent
+# also makes short-lived threads (threads that exit while they are seized
+# are left out).
 
 load helpers
 
@@ -57,6 +59,10 @@ dump_10() {
 	dump_10 300 reap
 }
 
+@test "forker: 10 dumps in a row with -R, forking and making a thread every 0.3 ms" {
+	dump_10 300 threads
+}
+
 @test "forker: round trip killed, every child at the freeze comes back with its status" {
 	require_forker
 	start_prog forker
@@ -73,6 +79,15 @@ dump_10() {
 @test "forker: round trip killed with SIGCHLD ignored: no zombie comes back" {
 	require_forker
 	start_prog forker 300 reap
+	dump_killed --runtime=none
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "forker: round trip killed while making threads" {
+	require_forker
+	start_prog forker 300 threads
 	dump_killed --runtime=none
 	restore_wait
 	wake_and_wait "$RPID"

@@ -2,7 +2,7 @@
  * forker.c - a process that forks short-lived children all the time, for
  * the tree seize retry of cs-dump (tprog.h protocol).
  *
- *   forker READY [PERIOD_US [reap]]
+ *   forker READY [PERIOD_US [reap|threads]]
  *
  * The parent forks a child every PERIOD_US microseconds (default 1000);
  * each child sleeps about 1.5 ms and exits with a status of its own
@@ -12,7 +12,9 @@
  * any moment a few children are alive and a few are zombies, and new ones
  * appear while cs-dump walks the tree. With "reap", SIGCHLD is ignored
  * instead: the kernel reaps each child as it exits (no zombie ever), and
- * the parent keeps no record of them.
+ * the parent keeps no record of them. With "threads", a second thread of
+ * the parent also creates a short-lived thread every PERIOD_US and joins
+ * it (threads exit while cs-dump seizes the parent's threads).
  *
  * On SIGUSR2 the parent forks 5 more children, then waits for every child
  * it has not reaped yet, and checks: each one's exit status, that none is
@@ -24,6 +26,7 @@
  * from the next child it reaps).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -37,6 +40,29 @@ static size_t nr_kids;
 static unsigned char buf[BUF_SIZE];
 static unsigned long forked, bad;
 static int autoreap;
+static long period_us;
+static volatile int stop_threads;
+
+static void *short_thread(void *arg)
+{
+	return arg;
+}
+
+/* Creates and joins a thread every period until told to stop. */
+static void *spawner(void *arg)
+{
+	struct timespec ts = { 0, period_us * 1000 };
+
+	while (!stop_threads) {
+		pthread_t t;
+		void *r;
+
+		if (pthread_create(&t, NULL, short_thread, arg) == 0)
+			pthread_join(t, &r);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
 
 static void fill(unsigned char *b)
 {
@@ -116,6 +142,14 @@ int main(int argc, char **argv)
 	if (autoreap)
 		signal(SIGCHLD, SIG_IGN);
 	tp_block_usr2();
+	period_us = period;
+	if (argc > 3 && !strcmp(argv[3], "threads")) {
+		pthread_t sp;
+
+		if (pthread_create(&sp, NULL, spawner, NULL))
+			tp_die("pthread_create");
+		pthread_detach(sp);
+	}
 	sigemptyset(&usr2);
 	sigaddset(&usr2, SIGUSR2);
 	fill(buf);
@@ -139,6 +173,7 @@ int main(int argc, char **argv)
 		if (sigtimedwait(&usr2, NULL, &ts) == SIGUSR2)
 			break;
 	}
+	stop_threads = 1;
 	/* forking works after a restore too: a few more, reaped below */
 	for (int i = 0; i < 5; i++)
 		fork_one();
