@@ -11,9 +11,11 @@
 # that all 10 of each came, in order.
 #
 # Refused, one line naming the fd and the path: the dump without
-# --ext-unix-sk (the line names the option); a stream socket connected
-# outside even with it; the restore when nothing is bound at the path any
-# more (checked before anything is created).
+# --ext-unix-sk (the line names the option); with it, a stream socket
+# connected outside, a path that no longer leads to the socket outside, a
+# socket outside that is connected back, one with no name (the other end
+# of a socketpair, held by an orphan); the restore when nothing is bound
+# at the path any more (checked before anything is created).
 
 load helpers
 
@@ -24,15 +26,15 @@ require_extsk() {
 	[ -x "$EXTSK" ] || skip "$EXTSK is not built (make test/c/extsk)"
 }
 
-# start_receiver [MODE [COUNT]]: the receiver at $T/log (MODE recv, COUNT
-# datagrams of each sender, default 10; or recv-stream); sets RECV.
+# start_receiver [MODE [NAME]]: the receiver at NAME (default $T/log; @NAME:
+# abstract), MODE recv (10 datagrams of each sender) or recv-stream; sets RECV.
 start_receiver() {
-	local mode=${1:-recv} i
+	local mode=${1:-recv} name=${2:-$T/log} i
 	rm -f "$T/recv.ready"
 	if [ "$mode" = recv ]; then
-		(close_fds; exec "$EXTSK" "$T/recv.ready" recv "$T/log" "${2:-10}") </dev/null >"$T/prog-recv.out" 2>&1 &
+		(close_fds; exec "$EXTSK" "$T/recv.ready" recv "$name" 10) </dev/null >"$T/prog-recv.out" 2>&1 &
 	else
-		(close_fds; exec "$EXTSK" "$T/recv.ready" "$mode" "$T/log") </dev/null >"$T/prog-recv.out" 2>&1 &
+		(close_fds; exec "$EXTSK" "$T/recv.ready" "$mode" "$name") </dev/null >"$T/prog-recv.out" 2>&1 &
 	fi
 	RECV=$!
 	record_pid "$RECV"
@@ -119,6 +121,18 @@ dump_refused() {
 	receiver_ok
 }
 
+@test "extsk: round trip killed with --ext-unix-sk, the socket outside at an abstract name" {
+	require_extsk
+	local name=@cs-t320-$$-$RANDOM
+	start_receiver recv "$name"
+	start_prog extsk "$name" 5
+	dump_killed --ext-unix-sk --runtime=none
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	receiver_ok
+}
+
 @test "extsk: cs-dump -R --ext-unix-sk leaves the target connected and sending" {
 	require_extsk
 	start_receiver
@@ -168,4 +182,43 @@ dump_refused() {
 	done
 	grep -q "Connection refused" "$T/restore.out"
 	grep -q "No such file" "$T/restore.out"
+}
+
+@test "refuse: with --ext-unix-sk, a path that no longer leads to the socket outside" {
+	require_extsk
+	start_receiver
+	start_prog extsk "$T/log" 5
+	rm -f "$T/log"
+	dump_refused --ext-unix-sk -- "fd 3" "connected to $T/log" "no longer leads to it"
+	# another socket at the path is not the one it is connected to either
+	start_receiver
+	dump_refused --ext-unix-sk -- "fd 3" "connected to $T/log" "no longer leads to it"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "refuse: with --ext-unix-sk, a socket outside connected back to it" {
+	require_extsk
+	local i
+	(close_fds; exec "$EXTSK" "$T/recv.ready" recv-back "$T/log" "$T/me") </dev/null >"$T/prog-recv.out" 2>&1 &
+	RECV=$!
+	record_pid "$RECV"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/recv.ready" ] && break; sleep 0.1; done
+	start_prog extsk back "$T/log" "$T/me"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/recv.ready.back" ] && break; sleep 0.1; done
+	[ -s "$T/recv.ready.back" ] || { echo "the receiver did not connect back" >&2; return 1; }
+	dump_refused --ext-unix-sk -- "fd 3" "connected to $T/log" "connected back to it"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "refuse: with --ext-unix-sk, a socket outside with no name (a socketpair end an orphan holds)" {
+	require_extsk
+	local g
+	start_prog extsk pair
+	g=$(cat "$T/ready.pids")
+	record_pid "$g"
+	dump_refused --ext-unix-sk -- "fd 3" "unix dgram socket" "outside process $PID" "no name"
+	wake_and_wait "$PID"
+	assert_prog_ok
 }

@@ -11,6 +11,14 @@
  *                                  sleeps (a stream peer outside: refused)
  *   extsk READY PATH [N]           the target (dgram, N default 5)
  *   extsk READY stream PATH        the target connects a stream socket
+ *   extsk READY recv-back PATH ME  binds a dgram socket to PATH, then
+ *                                  connects it to ME (back to the target)
+ *                                  and writes READY.back
+ *   extsk READY back PATH ME       the target's c is bound to ME first
+ *   extsk READY pair               the target holds one end of a dgram
+ *                                  socketpair whose other end an orphaned
+ *                                  grandchild (outside the tree) holds,
+ *                                  its PID in READY.pids
  *
  * The target: socket c, SOCK_DGRAM, unbound, connected to PATH, SO_SNDBUF
  * set, sends "c 0" .. "c N-1"; socket u, SOCK_DGRAM, unbound, never
@@ -21,6 +29,8 @@
  * "u 2N-1" the same ways: the receiver, given COUNT = 2N, checks that all
  * arrived.
  *
+ * A PATH of the form @NAME is the abstract name NAME.
+ *
  * CS_TEST_CORRUPT (target): peer (c is disconnected: getpeername fails),
  * sndbuf (SO_SNDBUF changes), order (c sends "c N+1" before "c N": the
  * receiver sees it).
@@ -28,10 +38,12 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 
 #include "tprog.h"
 
+/* PATH, or "@NAME": the abstract name NAME. */
 static struct sockaddr_un addr_of(const char *path, socklen_t *len)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -40,6 +52,10 @@ static struct sockaddr_un addr_of(const char *path, socklen_t *len)
 		tp_die("path too long: %s", path);
 	strcpy(a.sun_path, path);
 	*len = offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+	if (path[0] == '@') {
+		a.sun_path[0] = 0;
+		(*len)--;	/* no final NUL: the name is the bytes given */
+	}
 	return a;
 }
 
@@ -50,7 +66,8 @@ static int receiver(const char *ready, const char *path, int count)
 	int next[2] = { 0, 0 }, sk = socket(AF_UNIX, SOCK_DGRAM, 0);
 	unsigned checked = 0;
 
-	unlink(path);
+	if (path[0] != '@')
+		unlink(path);
 	if (sk < 0 || bind(sk, (struct sockaddr *)&a, al))
 		tp_die("cannot bind a dgram socket to %s", path);
 	tp_write_ready(ready);
@@ -99,6 +116,66 @@ static int recv_stream(const char *ready, const char *path)
 	}
 }
 
+/* Bound at PATH; once PEER exists, connected to it (back to the target); then READY.back. */
+static int recv_back(const char *ready, const char *path, const char *peer)
+{
+	socklen_t al, pl;
+	struct sockaddr_un a = addr_of(path, &al), p = addr_of(peer, &pl);
+	int sk = socket(AF_UNIX, SOCK_DGRAM, 0), i;
+	char done[4096];
+
+	unlink(path);
+	if (sk < 0 || bind(sk, (struct sockaddr *)&a, al))
+		tp_die("cannot bind a dgram socket to %s", path);
+	tp_write_ready(ready);
+	for (i = 0; i < 1000 && connect(sk, (struct sockaddr *)&p, pl); i++)
+		usleep(10000);
+	if (i == 1000)
+		tp_die("cannot connect to %s", peer);
+	snprintf(done, sizeof(done), "%s.back", ready);
+	tp_write_ready(done);
+	for (;;)
+		pause();
+}
+
+/* One end of a dgram socketpair whose other end an orphan (outside the tree) holds; its PID in READY.pids. */
+static int pair_outside(const char *ready)
+{
+	char pids[4096];
+	int sp[2], fd;
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp))
+		tp_die("socketpair");
+	snprintf(pids, sizeof(pids), "%s.pids", ready);
+	child = fork();
+	if (child < 0)
+		tp_die("fork");
+	if (child == 0) {
+		pid_t g = fork();
+
+		if (g < 0)
+			_exit(2);
+		if (g == 0) {
+			close(sp[0]);
+			for (;;)
+				pause();	/* killed by the test */
+		}
+		fd = open(pids, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dprintf(fd, "%d\n", (int)g) < 0 || close(fd))
+			_exit(2);
+		_exit(0);
+	}
+	{
+		int st;
+
+		if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+			tp_die("the child holding the other end failed");
+	}
+	close(sp[1]);
+	return sp[0];
+}
+
 static void say(int sk, const char *path, char who, int v)
 {
 	char buf[32];
@@ -130,7 +207,7 @@ int main(int argc, char **argv)
 {
 	static const char *modes[] = { "peer", "sndbuf", "order", NULL };
 	const char *path;
-	int n = 5, c, u, sndbuf, v, stream;
+	int n = 5, c, u, sndbuf, v, stream, back;
 	unsigned checked = 0;
 	struct sockaddr_un a;
 	socklen_t al;
@@ -140,17 +217,37 @@ int main(int argc, char **argv)
 		return receiver(argv[1], argv[3], atoi(argv[4]));
 	if (argc > 3 && !strcmp(argv[2], "recv-stream"))
 		return recv_stream(argv[1], argv[3]);
+	if (argc > 4 && !strcmp(argv[2], "recv-back"))
+		return recv_back(argv[1], argv[3], argv[4]);
 	tp_corrupt_check_mode(modes);
+	tp_block_usr2();
+	if (argc > 2 && !strcmp(argv[2], "pair")) {
+		/* refused by cs-dump: only the program's own checks */
+		c = pair_outside(argv[1]);
+		tp_write_ready(argv[1]);
+		tp_wait_usr2();
+		checked += !tp_check_u64("c SO_TYPE", getint(c, SO_TYPE), SOCK_DGRAM);
+		tp_finish(checked);
+	}
 	stream = argc > 3 && !strcmp(argv[2], "stream");
-	path = stream ? argv[3] : argv[2];
-	if (!stream && argc > 3)
+	back = argc > 4 && !strcmp(argv[2], "back");
+	path = stream || back ? argv[3] : argv[2];
+	if (!stream && !back && argc > 3)
 		n = atoi(argv[3]);
+	if (back)
+		n = 0;	/* the socket there takes datagrams from c only: none sent */
 	if (!path)
 		tp_die("no path");
-	tp_block_usr2();
 	a = addr_of(path, &al);
 	c = socket(AF_UNIX, stream ? SOCK_STREAM : SOCK_DGRAM, 0);
 	u = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (back) {
+		socklen_t ml;
+		struct sockaddr_un me = addr_of(argv[4], &ml);
+
+		if (c < 0 || bind(c, (struct sockaddr *)&me, ml))
+			tp_die("cannot bind to %s", argv[4]);
+	}
 	if (c < 0 || u < 0 || connect(c, (struct sockaddr *)&a, al))
 		tp_die("cannot connect to %s", path);
 	v = 48 << 10;
@@ -183,12 +280,18 @@ int main(int argc, char **argv)
 
 		if (getpeername(c, (struct sockaddr *)&p, &pl))
 			tp_differs("c peer", "getpeername: %s, want %s", strerror(errno), path);
+		else if (pl != al || memcmp(&p, &a, al))
+			tp_differs("c peer", "got %s%.*s (%u bytes) want %s (%u bytes)", p.sun_path[0] ? "" : "@",
+				   (int)(pl - offsetof(struct sockaddr_un, sun_path) - !p.sun_path[0]),
+				   p.sun_path + !p.sun_path[0], pl, path, al);
 		else
-			checked += !tp_check_str("c peer", p.sun_path, path);
+			checked++;
 		pl = sizeof(p);
 		memset(&p, 0, sizeof(p));
 		if (getsockname(c, (struct sockaddr *)&p, &pl))
 			tp_differs("c name", "getsockname: %s", strerror(errno));
+		else if (back)
+			checked += !tp_check_str("c name", p.sun_path, argv[4]);
 		else
 			checked += !tp_check_u64("c name length (unbound)", pl, sizeof(sa_family_t));
 		pl = sizeof(p);
