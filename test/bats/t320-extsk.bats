@@ -14,8 +14,9 @@
 # --ext-unix-sk (the line names the option); with it, a stream socket
 # connected outside, a path that no longer leads to the socket outside, a
 # socket outside that is connected back, one with no name (the other end
-# of a socketpair, held by an orphan); the restore when nothing is bound
-# at the path any more (checked before anything is created).
+# of a socketpair, held by an orphan), one bound to a relative path; the
+# restore when nothing is bound at the path any more (checked before
+# anything is created).
 
 load helpers
 
@@ -221,4 +222,21 @@ dump_refused() {
 	dump_refused --ext-unix-sk -- "fd 3" "unix dgram socket" "outside process $PID" "no name"
 	wake_and_wait "$PID"
 	assert_prog_ok
+}
+
+@test "refuse: with --ext-unix-sk, a socket outside bound to a relative path" {
+	require_extsk
+	local i
+	# bound as "log" in $T: sock_diag has only the relative name
+	(cd "$T" && close_fds && exec "$EXTSK" "$T/recv.ready" recv log 10) </dev/null >"$T/prog-recv.out" 2>&1 &
+	RECV=$!
+	record_pid "$RECV"
+	for ((i = 0; i < 100; i++)); do [ -s "$T/recv.ready" ] && break; sleep 0.1; done
+	start_prog extsk "$T/log" 5
+	dump_refused --ext-unix-sk -- "fd 3" "connected to relative path log" "outside process $PID"
+	wake_and_wait "$PID"
+	# getpeername gives the name as the socket outside bound it: "log"; all else is the same
+	[ "$STATUS" = 1 ] && [ "$(grep -c differs "$T/prog.out")" = 1 ] &&
+		grep -q 'c peer differs: got log ' "$T/prog.out" || { echo "status $STATUS" >&2; return 1; }
+	receiver_ok
 }
