@@ -8,7 +8,9 @@
 # more from an unconnected socket with sendto($T/log). After the restore
 # the target checks its sockets (SO_TYPE, SO_DOMAIN, SO_SNDBUF,
 # getpeername, getsockname) and sends 5 more of each; the receiver checks
-# that all 10 of each came, in order.
+# that all 10 of each came, in order. A dgram socket that is never
+# connected and only sends with sendto() needs no option (round trip
+# without it).
 #
 # Refused, one line naming the fd and the path: the dump without
 # --ext-unix-sk (the line names the option); with it, a stream socket
@@ -27,13 +29,14 @@ require_extsk() {
 	[ -x "$EXTSK" ] || skip "$EXTSK is not built (make test/c/extsk)"
 }
 
-# start_receiver [MODE [NAME]]: the receiver at NAME (default $T/log; @NAME:
-# abstract), MODE recv (10 datagrams of each sender) or recv-stream; sets RECV.
+# start_receiver [MODE [NAME [CCOUNT]]]: the receiver at NAME (default
+# $T/log; @NAME: abstract), MODE recv (10 datagrams from u, CCOUNT from c,
+# default 10) or recv-stream; sets RECV.
 start_receiver() {
 	local mode=${1:-recv} name=${2:-$T/log} i
 	rm -f "$T/recv.ready"
 	if [ "$mode" = recv ]; then
-		(close_fds; exec "$EXTSK" "$T/recv.ready" recv "$name" 10) </dev/null >"$T/prog-recv.out" 2>&1 &
+		(close_fds; exec "$EXTSK" "$T/recv.ready" recv "$name" 10 "${3:-10}") </dev/null >"$T/prog-recv.out" 2>&1 &
 	else
 		(close_fds; exec "$EXTSK" "$T/recv.ready" "$mode" "$name") </dev/null >"$T/prog-recv.out" 2>&1 &
 	fi
@@ -47,7 +50,7 @@ start_receiver() {
 	return 1
 }
 
-# receiver_ok: the receiver exits 0 (within 30 s) having had every datagram in order.
+# receiver_ok [CCOUNT]: the receiver exits 0 (within 30 s) having had every datagram in order.
 receiver_ok() {
 	local i st=0
 	for ((i = 0; i < 300; i++)); do
@@ -56,7 +59,7 @@ receiver_ok() {
 	done
 	wait "$RECV" || st=$?
 	[ $st = 0 ] || { echo "receiver: exit status $st" >&2; cat "$T/prog-recv.out" >&2; return 1; }
-	grep -q "received 10 + 10 datagrams" "$T/prog-recv.out"
+	grep -q "received ${1:-10} + 10 datagrams" "$T/prog-recv.out"
 }
 
 # one_line WORDS...: $T/err is one line holding every word, $T/out is empty.
@@ -132,6 +135,17 @@ dump_refused() {
 	wake_and_wait "$RPID"
 	assert_prog_ok
 	receiver_ok
+}
+
+@test "extsk: round trip killed without --ext-unix-sk of a dgram socket that only sends with sendto" {
+	require_extsk
+	start_receiver recv "$T/log" 0
+	start_prog extsk sendto "$T/log" 5
+	dump_killed --runtime=none
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	receiver_ok 0
 }
 
 @test "extsk: cs-dump -R --ext-unix-sk leaves the target connected and sending" {

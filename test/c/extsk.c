@@ -2,15 +2,20 @@
  * extsk.c - unix sockets connected to a socket outside the dumped process,
  * as syslog(3) connects to /dev/log (cs-dump --ext-unix-sk; tprog.h protocol).
  *
- *   extsk READY recv PATH COUNT    the receiver ("journald"): binds a dgram
+ *   extsk READY recv PATH COUNT [CCOUNT]
+ *                                  the receiver ("journald"): binds a dgram
  *                                  socket to PATH, writes READY, then reads
- *                                  datagrams until it has COUNT of each
- *                                  sender (below), and checks they came in
- *                                  order, none lost or doubled; exit 0 or 1
+ *                                  datagrams until it has COUNT from u and
+ *                                  CCOUNT (default COUNT) from c (below),
+ *                                  and checks they came in order, none lost
+ *                                  or doubled; exit 0 or 1
  *   extsk READY recv-stream PATH   binds, listens and accepts at PATH, then
  *                                  sleeps (a stream peer outside: refused)
  *   extsk READY PATH [N]           the target (dgram, N default 5)
  *   extsk READY stream PATH        the target connects a stream socket
+ *   extsk READY sendto PATH [N]    the target's c is never connected and
+ *                                  sends nothing: only u sends (no option
+ *                                  needed to dump it)
  *   extsk READY recv-back PATH ME  binds a dgram socket to PATH, then
  *                                  connects it to ME (back to the target)
  *                                  and writes READY.back
@@ -59,7 +64,7 @@ static struct sockaddr_un addr_of(const char *path, socklen_t *len)
 	return a;
 }
 
-static int receiver(const char *ready, const char *path, int count)
+static int receiver(const char *ready, const char *path, int count, int ccount)
 {
 	socklen_t al;
 	struct sockaddr_un a = addr_of(path, &al);
@@ -72,7 +77,7 @@ static int receiver(const char *ready, const char *path, int count)
 		tp_die("cannot bind a dgram socket to %s", path);
 	tp_write_ready(ready);
 	alarm(120);	/* never hang a test */
-	while (next[0] < count || next[1] < count) {
+	while (next[0] < ccount || next[1] < count) {
 		char buf[64];
 		ssize_t n = recv(sk, buf, sizeof(buf) - 1, 0);
 		int k, v;
@@ -207,14 +212,14 @@ int main(int argc, char **argv)
 {
 	static const char *modes[] = { "peer", "sndbuf", "order", NULL };
 	const char *path;
-	int n = 5, c, u, sndbuf, v, stream, back;
+	int n = 5, c, u, sndbuf, v, stream, back, only_u;
 	unsigned checked = 0;
 	struct sockaddr_un a;
 	socklen_t al;
 
 	tp_init("extsk", argc, argv);
 	if (argc > 4 && !strcmp(argv[2], "recv"))
-		return receiver(argv[1], argv[3], atoi(argv[4]));
+		return receiver(argv[1], argv[3], atoi(argv[4]), argc > 5 ? atoi(argv[5]) : atoi(argv[4]));
 	if (argc > 3 && !strcmp(argv[2], "recv-stream"))
 		return recv_stream(argv[1], argv[3]);
 	if (argc > 4 && !strcmp(argv[2], "recv-back"))
@@ -231,9 +236,10 @@ int main(int argc, char **argv)
 	}
 	stream = argc > 3 && !strcmp(argv[2], "stream");
 	back = argc > 4 && !strcmp(argv[2], "back");
-	path = stream || back ? argv[3] : argv[2];
-	if (!stream && !back && argc > 3)
-		n = atoi(argv[3]);
+	only_u = argc > 3 && !strcmp(argv[2], "sendto");
+	path = stream || back || only_u ? argv[3] : argv[2];
+	if (!stream && !back && argc > 3 + only_u)
+		n = atoi(argv[3 + only_u]);
 	if (back)
 		n = 0;	/* the socket there takes datagrams from c only: none sent */
 	if (!path)
@@ -248,14 +254,15 @@ int main(int argc, char **argv)
 		if (c < 0 || bind(c, (struct sockaddr *)&me, ml))
 			tp_die("cannot bind to %s", argv[4]);
 	}
-	if (c < 0 || u < 0 || connect(c, (struct sockaddr *)&a, al))
+	if (c < 0 || u < 0 || (!only_u && connect(c, (struct sockaddr *)&a, al)))
 		tp_die("cannot connect to %s", path);
 	v = 48 << 10;
 	if (setsockopt(c, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)))
 		tp_die("SO_SNDBUF");
 	sndbuf = getint(c, SO_SNDBUF);
 	for (int i = 0; i < n && !stream; i++) {
-		say(c, NULL, 'c', i);
+		if (!only_u)
+			say(c, NULL, 'c', i);
 		say(u, path, 'u', i);
 	}
 	if (tp_corrupting("peer")) {
@@ -278,7 +285,12 @@ int main(int argc, char **argv)
 		struct sockaddr_un p = { 0 };
 		socklen_t pl = sizeof(p);
 
-		if (getpeername(c, (struct sockaddr *)&p, &pl))
+		if (only_u) {
+			if (getpeername(c, (struct sockaddr *)&p, &pl) == 0 || errno != ENOTCONN)
+				tp_differs("c peer", "getpeername: %s, want ENOTCONN", strerror(errno));
+			else
+				checked++;
+		} else if (getpeername(c, (struct sockaddr *)&p, &pl))
 			tp_differs("c peer", "getpeername: %s, want %s", strerror(errno), path);
 		else if (pl != al || memcmp(&p, &a, al))
 			tp_differs("c peer", "got %s%.*s (%u bytes) want %s (%u bytes)", p.sun_path[0] ? "" : "@",
@@ -307,7 +319,8 @@ int main(int argc, char **argv)
 			k = n + 1;
 		else if (tp_corrupting("order") && i == n + 1)
 			k = n;
-		say(c, NULL, 'c', k);
+		if (!only_u)
+			say(c, NULL, 'c', k);
 		say(u, path, 'u', i);
 		checked += 2;
 	}
