@@ -172,10 +172,32 @@ static int race(struct dump_tree *t, const char *fmt, ...)
 	return -1;
 }
 
+/* How many threads /proc/PID/task lists. */
+static int nr_tasks(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		n += parse_pid(de->d_name) > 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static int add_zombie(struct dump_tree *t, pid_t pid, pid_t parent)
 {
-	ProcessEntry *pe = zombie_entry(pid);
+	ProcessEntry *pe;
 
+	/* a leader that called pthread_exit shows Z while its other threads run */
+	if (nr_tasks(pid) > 1)
+		return pr_err("process %d (child of %d): its main thread has exited and %d other threads run: "
+			      "not supported", pid, parent, nr_tasks(pid) - 1);
+	pe = zombie_entry(pid);
 	if (!pe)
 		return -1;
 	pr_info("child %d of %d is a zombie (status %#x)", pid, parent, pe->exit_status);

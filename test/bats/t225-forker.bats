@@ -109,3 +109,18 @@ dump_10() {
 	wake_and_wait "$PID"
 	assert_prog_ok
 }
+
+@test "refuse: a child whose main thread has exited while its other threads run (not a zombie)" {
+	require_forker
+	local st=0 child
+	start_prog forker leader-exit
+	child=$(tr -d " " <"/proc/$PID/task/$PID/children")
+	timeout -k 5 60 "$CS_DUMP" -R --runtime=none -t "$PID" -D "$T/img" </dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	[ $st = 1 ] || { echo "status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line:" >&2; cat "$T/err" >&2; return 1; }
+	grep -q "process $child (child of $PID): its main thread has exited and 1 other threads run" "$T/err" ||
+		{ cat "$T/err" >&2; return 1; }
+	[ ! -e "$T/img" ]
+	wake_and_wait "$PID"
+	assert_prog_ok
+}

@@ -3,6 +3,9 @@
  * the tree seize retry of cs-dump (tprog.h protocol).
  *
  *   forker READY [PERIOD_US [reap|threads]]
+ *   forker READY leader-exit      one child whose main thread has called
+ *                                 pthread_exit while another thread runs
+ *                                 (refused: it looks like a zombie)
  *
  * The parent forks a child every PERIOD_US microseconds (default 1000);
  * each child sleeps about 1.5 ms and exits with a status of its own
@@ -27,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -124,6 +128,35 @@ static void fork_one(void)
 	nr_kids++;
 }
 
+static void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
+static int leader_exit(const char *ready)
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		tp_die("fork");
+	if (p == 0) {
+		pthread_t t;
+
+		/* the test kills the parent: this child goes with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1 || pthread_create(&t, NULL, sleeper, NULL))
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	tp_finish(0);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *modes[] = { "memory", "lost", "status", NULL };
@@ -138,6 +171,10 @@ int main(int argc, char **argv)
 
 	tp_init("forker", argc, argv);
 	tp_corrupt_check_mode(modes);
+	if (argc > 2 && !strcmp(argv[2], "leader-exit")) {
+		tp_block_usr2();
+		return leader_exit(argv[1]);
+	}
 	autoreap = argc > 3 && !strcmp(argv[3], "reap");
 	if (autoreap)
 		signal(SIGCHLD, SIG_IGN);
