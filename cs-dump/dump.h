@@ -90,6 +90,7 @@ struct tree_node {
 struct dump_tree {
 	struct tree_node *n;		/* n[0]: the root; a parent before its children */
 	size_t nr;
+	char race[200];			/* tree_seize: why the last walk must be done again */
 };
 
 /* threads.c */
@@ -414,11 +415,18 @@ int write_timens(struct dump_ctx *c);
  * tree_seize - seize root (its pid, dirfd and pidfd set) and every
  * descendant, each frozen as pt_seize does, re-reading the children lists
  * of the frozen processes until nothing is new; zombies are recorded, not
- * seized. A descendant that is traced or in other namespaces is refused.
+ * seized. A child that exits while the walk reaches it is recorded as the
+ * zombie it becomes (its parent is frozen), or left out when its parent
+ * has it reaped at once. When the tree changes in a way the walk cannot
+ * follow, everything seized is released and the walk starts again, at
+ * most TREE_SEIZE_TRIES times; the last failure is then the error. A
+ * descendant that is traced or in other namespaces is refused.
  * t gets the processes in depth-first order. Returns 0, or -1 (logged;
  * whatever was seized is released by tree_release).
- * Source: proc(5) /proc/PID/task/TID/children.
+ * Source: proc(5) /proc/PID/task/TID/children; ptrace(2) (a task that has
+ * exited cannot be attached: EPERM, ESRCH once reaped).
  */
+#define TREE_SEIZE_TRIES 5
 int tree_seize(struct dump_tree *t, struct dump_ctx *root);
 int tree_seize_children(struct dump_tree *t, struct dump_ctx *root, pid_t pid);
 /* tree_release - detach every seized process of t, children first. 0 or -1. */
@@ -484,7 +492,8 @@ int dump_shmem_fd(struct dump_ctx *c, FdEntry *e, const struct stat *st);
 int write_shmem(struct dump_ctx *c);
 void shmem_free(void);
 
-/* check_target (main.c) - what can be told of pid before seizing it. 0 or -1 (logged). */
+/* check_target (main.c) - what can be told of pid before seizing it (a child of
+ * the tree: once seized, so a TracerPid of ours is fine). 0 or -1 (logged). */
 int check_target(pid_t pid);
 
 void dump_ctx_free(struct dump_ctx *c);

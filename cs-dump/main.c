@@ -41,6 +41,7 @@ struct dump_opts {
 	int leave_running;
 	int tcp;		/* DUMP_TCP_CLOSE | DUMP_TCP_ESTABLISHED */
 	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
+	int ext_unix_sk;	/* --ext-unix-sk */
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 		"                         nftables (default) drops the kept connections' packets\n"
 		"                         until cs-restore has made them again (table\n"
 		"                         inet checksync-d*; needs CAP_NET_ADMIN); skip: no lock\n"
+		"      --ext-unix-sk      allow unix datagram sockets connected to a named socket\n"
+		"                         outside the tree (/dev/log): connected again at restore\n"
 		"  -j, --shell-job        allow a process attached to a terminal\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
 		"                         (default: refuse a process holding one)\n"
@@ -106,7 +109,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK };
+	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK, OPT_EXT_UNIX_SK };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -115,6 +118,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
 		{ "network-lock", required_argument, 0, OPT_NETLOCK },
+		{ "ext-unix-sk", no_argument, 0, OPT_EXT_UNIX_SK },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
@@ -165,6 +169,9 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		case OPT_NETLOCK:
 			if (netlock_parse_mode("cs-dump", optarg, &o->network_lock))
 				return -1;
+			break;
+		case OPT_EXT_UNIX_SK:
+			o->ext_unix_sk = 1;
 			break;
 		case 'j':
 			o->shell_job = 1;
@@ -426,7 +433,8 @@ int check_target(pid_t pid)
 		return pr_err("%d is a thread of process %s: give the process's PID", pid, buf);
 	if (proc_status_line(pid, 0, "State", buf, sizeof(buf)) == 0 && (buf[0] == 'Z' || buf[0] == 'X'))
 		return pr_err("process %d is a zombie: nothing to dump", pid);
-	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+	/* a child is checked once seized: by us */
+	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0") && atoi(buf) != getpid())
 		return pr_err("process %d is already traced by process %s", pid, buf);
 	/* NSpid with more than one PID: it lives in a PID namespace below ours,
 	 * where its PIDs are not these: only that of cs-restore --pidns (pidns.c) */
@@ -638,8 +646,8 @@ int main(int argc, char **argv)
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
-	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
-	    tree_check_pipes(&tree) || tree_fifo_fill(&tree))
+	if (tree_check_ids(&tree) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE), o.ext_unix_sk) ||
+	    tree_park_fds(&tree) || tree_check_pipes(&tree) || tree_fifo_fill(&tree))
 		goto err;
 	{
 		uint64_t memdump_us = 0;
