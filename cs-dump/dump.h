@@ -56,6 +56,8 @@ struct dump_ctx {
 	struct tcp_held *tcp_held;	/* --tcp-established: connections in repair mode (sk-tcp.c) */
 	size_t nr_tcp_held;
 	int leave_running;		/* -R: the target goes on after the dump */
+	struct netlock *netlock;	/* --network-lock nftables, kill mode: the connections' drops
+					 * (lib/netlock.h); the root's, shared by the tree */
 	int pidfd;
 	int was_stopped;		/* in a group stop before the seize */
 
@@ -88,6 +90,7 @@ struct tree_node {
 struct dump_tree {
 	struct tree_node *n;		/* n[0]: the root; a parent before its children */
 	size_t nr;
+	char race[200];			/* tree_seize: why the last walk must be done again */
 };
 
 /* threads.c */
@@ -155,6 +158,31 @@ int dump_timers(struct dump_ctx *c, ProcessEntry *pe);
  */
 int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
 
+/* fifo.c: pipes and named FIFOs */
+/*
+ * dump_pipe_data - the unread bytes (pipe_data, when there are any) and the
+ * capacity in bytes (pipe_size, F_GETPIPE_SZ) of the pipe or FIFO behind fd
+ * of c, read without consuming them (pipe_peek, lib/pipes.h). kind names the
+ * fd in messages ("pipe", "named FIFO"). Returns 0, or -1 with an error
+ * naming the fd. Sources: tee(2), fcntl(2) F_GETPIPE_SZ, pidfd_getfd(2).
+ */
+int dump_pipe_data(struct dump_ctx *c, int fd, FdEntry *e, const char *kind);
+/*
+ * dump_fifo - fd is named FIFO link (its /proc/PID/fd target; st: its
+ * stat(2)): type FD_FIFO, path, fifo_dev, and dump_pipe_data. A FIFO
+ * removed while open (st_nlink 0) is refused. Returns 0 or -1 (error
+ * naming the fd). Source: fifo(7), proc(5).
+ */
+struct stat;
+int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const struct stat *st);
+/*
+ * tree_fifo_fill - after every process is collected: the unread bytes and
+ * capacity of each FIFO object (fifo_dev, ino) stay on its first own fd in
+ * tree order (not a dup, not inherited) and are dropped from the others,
+ * so that cs-restore refills the FIFO once. Returns 0.
+ */
+int tree_fifo_fill(struct dump_tree *t);
+
 /* regfiles.c: files deleted while open */
 #define GHOST_LIMIT_DEFAULT (1ULL << 20)	/* bytes, as CRIU's --ghost-limit */
 #define GHOST_LIMIT_MAX (192ULL << 20)		/* one record must stay below CS_MAX_RECORD */
@@ -182,6 +210,53 @@ int write_ghosts(struct dump_ctx *c);
 int dump_locks(struct dump_ctx *c, int file_locks);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
 int write_locks(struct dump_ctx *c);
+
+/* pidns.c: a tree restored by cs-restore --pidns, dumped again */
+/*
+ * pidns_detect - before anything else: is pid in a PID namespace one level
+ * below ours whose init is cs-restore --pidns's ("cs-init", the executable
+ * cs-restore)? If so, remember that namespace: check_target accepts it and
+ * its processes get their inside PIDs in the images. Returns 0 (also when
+ * not: check_target refuses a foreign namespace), -1 (logged) when pid is
+ * that init itself.
+ * Sources: proc(5) NSpid, PPid, /proc/PID/ns/pid; pid_namespaces(7).
+ */
+int pidns_detect(pid_t pid);
+/* pidns_ref - the process whose pid and mnt namespaces a target must share:
+ * the --pidns init (our PID for it), or 0 (ours, /proc/self). */
+pid_t pidns_ref(void);
+/*
+ * pidns_check_target - pid has several NSpid levels (nspid: the line, for
+ * the message): 0 when it is in the namespace pidns_detect found, else -1
+ * with one line (a foreign PID namespace, a container: not supported).
+ */
+int pidns_check_target(pid_t pid, const char *nspid);
+/*
+ * dump_vpid - the PID of process pid (tid 0), or the TID of its thread tid,
+ * both ours, as the tree sees it: the last NSpid of /proc/PID[/task/TID]/
+ * status (proc(5)) under pidns_detect, 0 when not seen in the namespace;
+ * without a namespace: tid, or pid.
+ */
+pid_t dump_vpid(pid_t pid, pid_t tid);
+
+/*
+ * fown.c: dump_fown - the owner (F_GETOWN_EX) and signal (F_GETSIG) of fd
+ * of c's process into e's fown_* fields, when either is set (fcntl(2)).
+ * The owner must be a process or thread of c->tree or a process group led
+ * by one; it is recorded by its ID as the tree sees it (dump_vpid).
+ * Returns 0, or -1 with one line naming the fd (an owner outside the
+ * tree, or the fd cannot be copied with pidfd_getfd).
+ */
+int dump_fown(struct dump_ctx *c, int fd, FdEntry *e);
+/*
+ * pidns_translate - once every entry is collected, the tree still frozen:
+ * rewrite the PIDs of t's entries (pid, ppid, pgid, sid from NSpgid/NSsid,
+ * threads, thread cores, POSIX timer TIDs, from_pid of fds, lock holders)
+ * into the namespace's (shmem.img's pid, information, stays ours). Nothing without a namespace. 0 or -1.
+ */
+int pidns_translate(struct dump_tree *t);
+/* pidns_inventory - root_pid inside, and the pidns flag (cs-restore wants --pidns). */
+void pidns_inventory(struct InventoryEntry *inv);
 
 /* track.c: --track-mem, dirty pages through userfaultfd write-protection */
 struct InventoryEntry;
@@ -340,11 +415,18 @@ int write_timens(struct dump_ctx *c);
  * tree_seize - seize root (its pid, dirfd and pidfd set) and every
  * descendant, each frozen as pt_seize does, re-reading the children lists
  * of the frozen processes until nothing is new; zombies are recorded, not
- * seized. A descendant that is traced or in other namespaces is refused.
+ * seized. A child that exits while the walk reaches it is recorded as the
+ * zombie it becomes (its parent is frozen), or left out when its parent
+ * has it reaped at once. When the tree changes in a way the walk cannot
+ * follow, everything seized is released and the walk starts again, at
+ * most TREE_SEIZE_TRIES times; the last failure is then the error. A
+ * descendant that is traced or in other namespaces is refused.
  * t gets the processes in depth-first order. Returns 0, or -1 (logged;
  * whatever was seized is released by tree_release).
- * Source: proc(5) /proc/PID/task/TID/children.
+ * Source: proc(5) /proc/PID/task/TID/children; ptrace(2) (a task that has
+ * exited cannot be attached: EPERM, ESRCH once reaped).
  */
+#define TREE_SEIZE_TRIES 5
 int tree_seize(struct dump_tree *t, struct dump_ctx *root);
 int tree_seize_children(struct dump_tree *t, struct dump_ctx *root, pid_t pid);
 /* tree_release - detach every seized process of t, children first. 0 or -1. */
@@ -370,7 +452,12 @@ int tree_share_fds(struct dump_ctx *c);
  * Returns 0, or -1 (a named unix socket connected across processes).
  */
 int tree_park_fds(struct dump_tree *t);
-/* tree_check_pipes - every pipe end has its other end in the tree. 0 or -1. */
+/*
+ * tree_check_pipes - marks pipe_alone every pipe end whose other end is
+ * outside the tree (`producer | target`, `target | logger`): it is saved
+ * with its unread bytes and restored with its partner closed. Logs each
+ * one; returns 0.
+ */
 int tree_check_pipes(struct dump_tree *t);
 /* write_pstree - pstree.img: one ProcessEntry per process of t, in order. 0 or -1. */
 int write_pstree(struct dump_tree *t, struct img_sums *sums);
@@ -439,7 +526,8 @@ int dump_pty(struct dump_ctx *c, int fd, const char *link, const struct stat *st
  */
 int tree_check_ptys(struct dump_tree *t, int shell_job);
 
-/* check_target (main.c) - what can be told of pid before seizing it. 0 or -1 (logged). */
+/* check_target (main.c) - what can be told of pid before seizing it (a child of
+ * the tree: once seized, so a TracerPid of ours is fine). 0 or -1 (logged). */
 int check_target(pid_t pid);
 
 void dump_ctx_free(struct dump_ctx *c);

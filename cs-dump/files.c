@@ -1,5 +1,5 @@
 /*
- * File descriptors: regular files, character devices, pipes, epoll, eventfd,
+ * File descriptors: regular files, character devices, pipes and FIFOs (fifo.c), epoll, eventfd,
  * inet sockets. Objects are inspected through copies taken with pidfd_getfd
  * (kernel 5.6, pidfd_getfd(2)), so the target's own fds are never touched.
  * Anything else stops the dump with an error naming the fd and its kind.
@@ -42,46 +42,6 @@ static int getfd(struct dump_ctx *c, int fd)
 	return r;
 }
 
-/* Unread bytes of a pipe, peeked with tee(2) so the pipe keeps them. */
-static int pipe_data(struct dump_ctx *c, int fd, FdEntry *e)
-{
-	char path[64];
-	int rfd, p[2] = { -1, -1 }, ret = -1, size;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
-	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (rfd < 0)
-		return pr_perror("cannot open fd %d (pipe) of %d to read it", fd, c->pid);
-	size = fcntl(rfd, F_GETPIPE_SZ);
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) || size < 0 || fcntl(p[1], F_SETPIPE_SZ, size) < 0) {
-		pr_perror("cannot make a pipe to copy fd %d", fd);
-		goto out;
-	}
-	n = tee(rfd, p[1], size, SPLICE_F_NONBLOCK);
-	if (n < 0 && errno != EAGAIN) {
-		pr_perror("cannot peek into pipe fd %d", fd);
-		goto out;
-	}
-	if (n > 0) {
-		e->has_pipe_data = 1;
-		e->pipe_data.data = xmalloc(n);
-		if (!e->pipe_data.data || read_all(p[0], e->pipe_data.data, n) != n) {
-			pr_err("cannot copy %zd bytes of pipe fd %d", n, fd);
-			goto out;
-		}
-		e->pipe_data.len = n;
-	}
-	ret = 0;
-out:
-	close(rfd);
-	if (p[0] >= 0) {
-		close(p[0]);
-		close(p[1]);
-	}
-	return ret;
-}
-
 static int epoll_tfds(struct dump_ctx *c, int fd, FdEntry *e)
 {
 	char path[64], line[256];
@@ -96,8 +56,26 @@ static int epoll_tfds(struct dump_ctx *c, int fd, FdEntry *e)
 		unsigned long long data;
 		EpollTfdEntry *t, **arr;
 
-		if (sscanf(line, "tfd: %u events: %x data: %llx", &tfd, &events, &data) != 3)
+		unsigned long ino;
+		unsigned sdev;
+		struct stat st;
+		char fdpath[64];
+
+		if (sscanf(line, "tfd: %u events: %x data: %llx pos:%*d ino:%lx sdev:%x", &tfd, &events, &data,
+			   &ino, &sdev) != 5)
 			continue;
+		/* A registration is keyed by (file, fd number): the number is the
+		 * one the fd had at EPOLL_CTL_ADD (fs/eventpoll.c ep_show_fdinfo;
+		 * sdev is the kernel's dev_t, MAJOR << 20 | MINOR). If that fd was
+		 * closed or now names another file, EPOLL_CTL_ADD cannot make the
+		 * same key again: refuse rather than register the wrong file. */
+		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%u", c->pid, tfd);
+		if (stat(fdpath, &st) || st.st_ino != ino || st.st_dev != makedev(sdev >> 20, sdev & 0xfffff)) {
+			fclose(f);
+			return pr_err("epoll fd %d watches fd %u, which is now another file (inode %lu): "
+				      "the fd was moved or closed after EPOLL_CTL_ADD; not supported",
+				      fd, tfd, ino);
+		}
 		t = xzalloc(sizeof(*t));
 		arr = xrealloc(e->tfds, (e->n_tfds + 1) * sizeof(*arr));
 		if (!t || !arr) {
@@ -289,9 +267,9 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 	}
 	if (S_ISFIFO(st.st_mode)) {
 		if (strncmp(link, "pipe:", 5))
-			return pr_err("fd %d is named FIFO %s: not supported yet", fd, link);
+			return dump_fifo(c, fd, e, link, &st);	/* fifo.c */
 		e->type = FD_PIPE;
-		return pipe_data(c, fd, e);
+		return dump_pipe_data(c, fd, e, "pipe");
 	}
 	if (S_ISSOCK(st.st_mode)) {
 		int sk = getfd(c, fd), family, ret;
@@ -394,7 +372,7 @@ int dump_files(struct dump_ctx *c, int tcp, int shell_job)
 		if (!e)
 			goto err;
 		c->fds[c->nr_fds++] = e;
-		if (dump_fd(c, fds[i], e, tcp, shell_job))
+		if (dump_fd(c, fds[i], e, tcp, shell_job) || dump_fown(c, fds[i], e))
 			goto err;
 		/* an fd dup'ed from an earlier one shares its open file description */
 		for (size_t j = 0; j + 1 < c->nr_fds; j++)

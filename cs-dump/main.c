@@ -27,6 +27,8 @@
 #include "util.h"
 #include "dump.h"
 #include "sockets.h"
+#include "netlock.h"
+#include "pages.h"
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
 #include "config.h"
@@ -38,6 +40,8 @@ struct dump_opts {
 	const char *dir;
 	int leave_running;
 	int tcp;		/* DUMP_TCP_CLOSE | DUMP_TCP_ESTABLISHED */
+	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
+	int ext_unix_sk;	/* --ext-unix-sk */
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
@@ -66,6 +70,12 @@ static void usage(FILE *f)
 		"                         --tcp-established: the TCP ones that cannot be kept)\n"
 		"      --tcp-established  keep established TCP connections (TCP repair; needs\n"
 		"                         CAP_NET_ADMIN; restore with cs-restore --tcp-established)\n"
+		"      --network-lock MODE  with --tcp-established, killing the process:\n"
+		"                         nftables (default) drops the kept connections' packets\n"
+		"                         until cs-restore has made them again (table\n"
+		"                         inet checksync-d*; needs CAP_NET_ADMIN); skip: no lock\n"
+		"      --ext-unix-sk      allow unix datagram sockets connected to a named socket\n"
+		"                         outside the tree (/dev/log): connected again at restore\n"
 		"  -j, --shell-job        allow a process attached to a terminal whose master is\n"
 		"                         outside the tree (a pty pair held in the tree needs no -j)\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
@@ -100,7 +110,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY };
+	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK, OPT_EXT_UNIX_SK };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -108,6 +118,8 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "leave-running", no_argument, 0, 'R' },
 		{ "tcp-close", no_argument, 0, OPT_TCP_CLOSE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "network-lock", required_argument, 0, OPT_NETLOCK },
+		{ "ext-unix-sk", no_argument, 0, OPT_EXT_UNIX_SK },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
@@ -126,6 +138,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	o->network_lock = 1;
 	o->ghost_limit = GHOST_LIMIT_DEFAULT;
 	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, ":t:p:D:Rjv::o:hV", lo, NULL)) != -1) {
@@ -153,6 +166,13 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 			break;
 		case OPT_TCP_EST:
 			o->tcp |= DUMP_TCP_ESTABLISHED;
+			break;
+		case OPT_NETLOCK:
+			if (netlock_parse_mode("cs-dump", optarg, &o->network_lock))
+				return -1;
+			break;
+		case OPT_EXT_UNIX_SK:
+			o->ext_unix_sk = 1;
 			break;
 		case 'j':
 			o->shell_job = 1;
@@ -394,6 +414,9 @@ static int write_inventory(struct dump_ctx *c)
 	inv.has_xfeatures = 1;
 	inv.xfeatures = c->cores[0]->xfeatures;
 	track_inventory(c, &inv);
+	pidns_inventory(&inv);
+	if (c->netlock)
+		inv.netlock_table = (char *)netlock_name(c->netlock);
 	return inventory_write(c->dirfd, &inv, &c->sums);
 }
 
@@ -411,19 +434,25 @@ int check_target(pid_t pid)
 		return pr_err("%d is a thread of process %s: give the process's PID", pid, buf);
 	if (proc_status_line(pid, 0, "State", buf, sizeof(buf)) == 0 && (buf[0] == 'Z' || buf[0] == 'X'))
 		return pr_err("process %d is a zombie: nothing to dump", pid);
-	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0"))
+	/* a child is checked once seized: by us */
+	if (proc_status_line(pid, 0, "TracerPid", buf, sizeof(buf)) == 0 && strcmp(buf, "0") && atoi(buf) != getpid())
 		return pr_err("process %d is already traced by process %s", pid, buf);
-	/* NSpid with more than one PID: it lives in a PID namespace below ours
-	 * (cs-restore --pidns makes one), where its PIDs are not these */
-	if (proc_status_line(pid, 0, "NSpid", buf, sizeof(buf)) == 0 && strpbrk(buf, " \t"))
-		return pr_err("process %d is in a PID namespace below ours (NSpid %s; one made by cs-restore --pidns?): "
-			      "dumping a process inside a PID namespace is not supported yet", pid, buf);
+	/* NSpid with more than one PID: it lives in a PID namespace below ours,
+	 * where its PIDs are not these: only that of cs-restore --pidns (pidns.c) */
+	if (proc_status_line(pid, 0, "NSpid", buf, sizeof(buf)) == 0 && strpbrk(buf, " \t") &&
+	    pidns_check_target(pid, buf))
+		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		ssize_t la, lb;
+		/* --pidns: its pid and mnt namespaces are those of its init */
+		pid_t ref = !strcmp(ns[i], "pid") || !strcmp(ns[i], "mnt") ? pidns_ref() : 0;
 
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i]);
 		la = readlink(path, a, sizeof(a) - 1);
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
+		if (ref)
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", ref, ns[i]);
+		else
+			snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i]);
 		lb = readlink(path, b, sizeof(b) - 1);
 		if (la < 0 || lb < 0)
 			continue;	/* namespace kind not built in */
@@ -535,11 +564,17 @@ int main(int argc, char **argv)
 	log_banner("cs-dump");
 	c.pid = o.pid;
 	c.leave_running = o.leave_running;
+	/* killed at the end, the target is frozen until the pages are written:
+	 * its CPUs are free for compressing them (with -R it runs meanwhile) */
+	if (!o.leave_running) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		pw_set_workers(n > 1 ? (n > 4 ? 4 : (int)n) : 0);
+	}
 	if (o.pid == getpid())
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
 		return pr_err("no process with PID %d", o.pid), 1;
-	if (check_target(o.pid))
+	if (pidns_detect(o.pid) || check_target(o.pid))
 		return 1;
 	if (prepare_dir(o.dir, tmp, sizeof(tmp), &was_empty))
 		return 1;
@@ -551,6 +586,13 @@ int main(int argc, char **argv)
 		goto err;
 	}
 
+	/* before anything is frozen: a lock that cannot be taken refuses the dump */
+	if ((o.tcp & DUMP_TCP_ESTABLISHED) && o.network_lock) {
+		if (o.leave_running)
+			pr_info("network lock: none with -R (the connections live on; see sk-tcp.c)");
+		else if (!(c.netlock = netlock_create('d')))
+			goto err;
+	}
 	if (open_runtime(&c, o.runtime, &st) || (o.track_mem && track_open(&c, o.prev_dir)))
 		goto err;
 	/* before --gc-align's wait: the freeze follows that right away */
@@ -605,8 +647,9 @@ int main(int argc, char **argv)
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
-	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) || check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE)) || tree_park_fds(&tree) ||
-	    tree_check_pipes(&tree))
+	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) ||
+	    check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE), o.ext_unix_sk) ||
+	    tree_park_fds(&tree) || tree_check_pipes(&tree) || tree_fifo_fill(&tree))
 		goto err;
 	{
 		uint64_t memdump_us = 0;
@@ -626,6 +669,9 @@ int main(int argc, char **argv)
 		st.memdump_us = memdump_us;
 	}
 
+	/* --pidns: the PIDs inside, read while the tree is frozen */
+	if (pidns_translate(&tree))
+		goto err;
 	if (o.leave_running) {
 		/* every page is in our buffer: let the targets go before compressing */
 		if (tree_release(&tree))
@@ -660,6 +706,14 @@ int main(int argc, char **argv)
 	if (!o.leave_running)
 		st.frozen_us = t_frozen - t0;	/* the kill follows right after the rename */
 	st.dump_us = t_frozen - t_start;
+	if (c.netlock && !netlock_count(c.netlock)) {
+		/* no connection was kept: nothing to hold */
+		netlock_remove(c.netlock);
+		c.netlock = NULL;
+		for (size_t i = 0; i < tree.nr; i++)
+			if (tree.n[i].c)
+				tree.n[i].c->netlock = NULL;
+	}
 	if (track_finish(&c, &st) || write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
 		goto err;
 	if (cs_fault("rename"))
@@ -690,6 +744,13 @@ int main(int argc, char **argv)
 				goto out_fail;
 			}
 	}
+	if (c.netlock) {
+		/* the point of the lock: it outlives us, until cs-restore */
+		pr_info("network lock: table inet %s holds %zu connection(s) until cs-restore --tcp-established",
+			netlock_name(c.netlock), netlock_count(c.netlock));
+		netlock_forget(c.netlock);
+		c.netlock = NULL;
+	}
 	if (st.runtime_why && o.runtime != RT_NONE)
 		pr_warn("runtime: every page of %d was saved: %s", o.pid, st.runtime_why);
 	if (o.display_stats)
@@ -702,6 +763,9 @@ int main(int argc, char **argv)
 err:
 	if (seized && !released)
 		tree_release(&tree);
+	/* the target runs on with its connections: nothing to hold */
+	netlock_remove(c.netlock);
+	c.netlock = NULL;
 	if (dir_made) {
 		remove_dir(tmp);
 		if (was_empty)
@@ -709,6 +773,7 @@ err:
 	}
 	pr_info("dump of process %d failed%s", o.pid, seized ? "; it was left running" : "");
 out_fail:
+	netlock_forget(c.netlock);	/* set only when the target was killed */
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +147,88 @@ static pid_t *children_of(pid_t pid, size_t *n)
 	return out;
 }
 
-static int is_zombie(pid_t pid)
+/* The state letter of pid in /proc/PID/status, 0 when it is gone. */
+static char state_of(pid_t pid)
 {
 	char st[64];
 
-	return proc_status_line(pid, 0, "State", st, sizeof(st)) == 0 && (st[0] == 'Z' || st[0] == 'X');
+	return proc_status_line(pid, 0, "State", st, sizeof(st)) ? 0 : st[0];
+}
+
+/*
+ * A process of the tree changed under the walk in a way that a new walk
+ * would not see (one that left without becoming a zombie of its frozen
+ * parent, for instance): the failure is kept in t->race, not logged, and
+ * tree_seize releases everything and walks again.
+ */
+static int race(struct dump_tree *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int race(struct dump_tree *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->race, sizeof(t->race), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* How many threads /proc/PID/task lists. */
+static int nr_tasks(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)))
+		n += parse_pid(de->d_name) > 0;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int add_zombie(struct dump_tree *t, pid_t pid, pid_t parent)
+{
+	ProcessEntry *pe;
+
+	/* a leader that called pthread_exit shows Z while its other threads run */
+	if (nr_tasks(pid) > 1)
+		return pr_err("process %d (child of %d): its main thread has exited and %d other threads run: "
+			      "not supported", pid, parent, nr_tasks(pid) - 1);
+	pe = zombie_entry(pid);
+	if (!pe)
+		return -1;
+	pr_info("child %d of %d is a zombie (status %#x)", pid, parent, pe->exit_status);
+	return add_node(t, pid, parent, NULL, pe);
+}
+
+/*
+ * Child pid of the frozen process parent exited before it was seized, or
+ * while: it is a zombie now (its parent cannot reap it), saved as one; or
+ * it is gone (its parent lets children be reaped at once), and the tree is
+ * as if it had exited before the freeze. Such a child shows as X (dead,
+ * being released) for a moment, and one we saw exit as its tracer is let
+ * go to its parent only now: wait for it to settle. Anything else is a race.
+ */
+static int child_exited(struct dump_tree *t, pid_t pid, pid_t parent)
+{
+	char st = 0;
+
+	for (int i = 0; i < 200; i++) {
+		st = state_of(pid);
+		if (st == 'Z') {
+			pr_info("child %d of %d exited while the tree was being frozen", pid, parent);
+			return add_zombie(t, pid, parent);
+		}
+		if (!st) {
+			pr_info("child %d of %d exited and was reaped while the tree was being frozen", pid, parent);
+			return 0;
+		}
+		usleep(500);
+	}
+	return race(t, "cannot seize process %d: it exited during the freeze (try again; state %c)", pid, st);
 }
 
 /* Seize child pid of parent and, recursively, its descendants. */
@@ -158,19 +236,17 @@ static int seize_child(struct dump_tree *t, struct dump_ctx *root, pid_t pid, pi
 {
 	struct dump_ctx *c;
 	char st[64];
+	int r;
 
-	if (is_zombie(pid)) {
-		ProcessEntry *pe = zombie_entry(pid);
-
-		if (!pe)
-			return -1;
-		pr_info("child %d of %d is a zombie (status %#x)", pid, parent, pe->exit_status);
-		return add_node(t, pid, parent, NULL, pe);
+	switch (state_of(pid)) {
+	case 'Z':
+		return add_zombie(t, pid, parent);
+	case 'X':
+	case 0:
+		return child_exited(t, pid, parent);
 	}
 	if (proc_status_line(pid, 0, "TracerPid", st, sizeof(st)) == 0 && strcmp(st, "0"))
 		return pr_err("process %d (child of %d) is traced by process %s: cannot be dumped", pid, parent, st);
-	if (check_target(pid))
-		return -1;
 	c = xzalloc(sizeof(*c));
 	if (!c)
 		return -1;
@@ -178,19 +254,28 @@ static int seize_child(struct dump_tree *t, struct dump_ctx *root, pid_t pid, pi
 	c->pid = pid;
 	c->tree = t;
 	c->leave_running = root->leave_running;
-	snprintf(c->sfx, sizeof(c->sfx), "-%d", pid);
+	c->netlock = root->netlock;	/* the root's: one table for the tree */
+	snprintf(c->sfx, sizeof(c->sfx), "-%d", dump_vpid(pid, 0));	/* cs-restore knows it by that */
 	c->was_stopped = proc_status_line(pid, 0, "State", st, sizeof(st)) == 0 && st[0] == 'T';
+	r = pt_seize_child(pid, &c->pt);
+	if (r) {
+		free(c);
+		return r < 0 ? -1 : child_exited(t, pid, parent);
+	}
+	c->seized = 1;
 	if (add_node(t, pid, parent, c, NULL)) {
+		pt_release(&c->pt);
+		pt_free(&c->pt);
 		free(c);
 		return -1;
 	}
+	/* checked once frozen: a process that can no longer exit or change */
+	if (check_target(pid))
+		return -1;
 	c->pidfd = syscall(SYS_pidfd_open, pid, 0);
 	c->dirfd = dup(root->dirfd);
 	if (c->pidfd < 0 || c->dirfd < 0)
 		return pr_perror("cannot open a pidfd for process %d", pid);
-	if (pt_seize(pid, &c->pt))
-		return -1;
-	c->seized = 1;
 	return tree_seize_children(t, root, pid);
 }
 
@@ -227,7 +312,7 @@ static int order_from(struct dump_tree *t, struct tree_node *out, size_t *k, pid
 	return 0;
 }
 
-int tree_seize(struct dump_tree *t, struct dump_ctx *root)
+static int seize_once(struct dump_tree *t, struct dump_ctx *root)
 {
 	struct tree_node *ord;
 	size_t k = 0, before;
@@ -246,6 +331,9 @@ int tree_seize(struct dump_tree *t, struct dump_ctx *root)
 			if (t->n[i].c && tree_seize_children(t, root, t->n[i].pid))
 				return -1;
 	} while (t->nr != before);
+	/* CS_FAULT=seize-race: every walk races (cs_fault would log an error) */
+	if (getenv("CS_FAULT") && !strcmp(getenv("CS_FAULT"), "seize-race"))
+		return race(t, "fault injection: step seize-race fails");
 	ord = xzalloc(t->nr * sizeof(*ord));
 	if (!ord || order_from(t, ord, &k, root->pid)) {
 		free(ord);
@@ -259,6 +347,35 @@ int tree_seize(struct dump_tree *t, struct dump_ctx *root)
 	if (t->nr > 1)
 		pr_info("%zu processes in the tree of %d", t->nr, root->pid);
 	return 0;
+}
+
+/* Let go of a walk that raced: everything seized is released as it was. */
+static void unseize(struct dump_tree *t, struct dump_ctx *root)
+{
+	tree_release(t);
+	pt_free(&root->pt);
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->n[i].zpe)
+			process_entry__free_unpacked(t->n[i].zpe, NULL);
+	tree_free(t);
+}
+
+int tree_seize(struct dump_tree *t, struct dump_ctx *root)
+{
+	for (int attempt = 1;; attempt++) {
+		t->race[0] = 0;
+		if (!seize_once(t, root))
+			return 0;
+		if (!t->race[0])
+			return -1;	/* a real error, logged */
+		unseize(t, root);
+		if (attempt == TREE_SEIZE_TRIES)
+			return pr_err("%s", t->race);
+		pr_info("freezing the tree of %d, attempt %d of %d: %s; walking it again", root->pid, attempt,
+			TREE_SEIZE_TRIES, t->race);
+		/* let the exit that raced with us finish */
+		usleep(attempt * 1000);
+	}
 }
 
 int tree_release(struct dump_tree *t)
@@ -442,8 +559,10 @@ int tree_park_fds(struct dump_tree *t)
 
 int tree_check_pipes(struct dump_tree *t)
 {
-	/* a pipe must have both ends in the tree: data written to an outside
-	 * reader, or coming from an outside writer, could not be kept */
+	/* a pipe end whose other end is outside the tree: its unread bytes
+	 * are saved; at restore its partner is closed, so a reader reads them
+	 * and then EOF, and a writer gets EPIPE (what else the outside end
+	 * does after the dump cannot be kept) */
 	for (size_t i = 0; i < t->nr; i++) {
 		struct dump_ctx *c = t->n[i].c;
 
@@ -461,11 +580,13 @@ int tree_check_pipes(struct dump_tree *t)
 					other = p->fds[j]->type == FD_PIPE && p->fds[j]->ino == e->ino &&
 						(p->fds[j]->flags & O_ACCMODE) != mine;
 			}
-			if (!other)
-				return pr_err("fd %u of process %d is the %s end of a pipe whose other end is "
-					      "outside the %s: not supported yet", e->fd, c->pid,
-					      mine == O_WRONLY ? "write" : "read",
-					      t->nr > 1 ? "process tree" : "process");
+			if (other)
+				continue;
+			e->has_pipe_alone = e->pipe_alone = 1;
+			pr_info("fd %u of process %d is the %s end of a pipe (inode %llu) whose other end is outside "
+				"the %s: saved with %zu unread bytes; restored with its other end closed", e->fd, c->pid,
+				mine == O_WRONLY ? "write" : "read", (unsigned long long)e->ino,
+				t->nr > 1 ? "process tree" : "process", e->has_pipe_data ? e->pipe_data.len : 0);
 		}
 	}
 	return 0;

@@ -23,6 +23,17 @@
  * with -R or on failure it is left without a window probe
  * (TCP_REPAIR_OFF_NO_WP, Linux 4.12), which also resets SO_REUSEADDR:
  * that is put back.
+ *
+ * The filter holds packets only while the socket exists. After the kill
+ * the connection is gone from the kernel, and a packet from the peer
+ * would be answered with a RST; under --network-lock nftables (the
+ * default) each connection's packets are first dropped by a rule in our
+ * own table (lib/netlock.h), kept after cs-dump exits, until cs-restore
+ * has made the connection again. With -R there is no lock: a socket in
+ * repair mode still takes and acknowledges incoming data (measured: a
+ * peer's 1000 bytes acknowledged within 300 ms, SIOCINQ 1000), so a
+ * peer never meets a missing socket, and dropping its packets would only
+ * delay them by a retransmission timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +55,7 @@
 #include "util.h"
 #include "sk-opts.h"
 #include "sockets.h"
+#include "netlock.h"
 
 #ifndef SO_PEEK_OFF
 #define SO_PEEK_OFF 42
@@ -105,6 +117,20 @@ static void addr_str(const struct sockaddr_storage *a, char *buf, size_t len)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, s, sizeof(s));
 		snprintf(buf, len, "[%s]:%u", s, ntohs(((const struct sockaddr_in6 *)a)->sin6_port));
 	}
+}
+
+static const uint8_t *addr_bytes(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+	return (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)a)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
 }
 
 static int copy_addr(const struct sockaddr_storage *a, ProtobufCBinaryData *b, uint32_t *port)
@@ -392,6 +418,11 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 		return pr_perror("%s: cannot read its MSS", what);
 	t->has_mss_now = 1;
 	t->mss_now = n;
+	/* the lock first: once the process is killed, the connection is gone
+	 * from the kernel until cs-restore makes it again (lib/netlock.h) */
+	if (c->netlock && netlock_add(c->netlock, a.ss_family, addr_bytes(&a), port_of(&a), addr_bytes(&p),
+				      port_of(&p), what))
+		return -1;
 	if (drop && setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
 		return pr_perror("%s: cannot attach a filter to hold its incoming packets", what);
 	if (set_int(sk, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON)) {

@@ -295,7 +295,7 @@ static void drop_accepted(struct usk *u)
 	s->n_queue = 0;
 }
 
-int check_unix_peers(struct dump_ctx *c, int tcp_close)
+int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 {
 	for (size_t i = 0; i < nr_usks; i++) {
 		struct usk *u = &usks[i], *p;
@@ -314,10 +314,21 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close)
 				drop_accepted(u);
 				continue;
 			}
-			return pr_err("fd %u (unix %s socket, inode %llu) is connected to socket inode %llu, which "
-				      "is outside process %d: %s", u->e->fd, type_name(u->d.type),
-				      (unsigned long long)u->d.ino, (unsigned long long)u->d.peer, c->pid,
-				      accepted ? "a client connection: use --tcp-close to drop it" : "not supported");
+			if (u->d.type == SOCK_DGRAM) {
+				char what[96];
+
+				snprintf(what, sizeof(what), "fd %u (unix dgram socket, inode %llu)", u->e->fd,
+					 (unsigned long long)u->d.ino);
+				if (unix_ext_peer(&u->d, s, what, c->pid, ext_unix_sk))
+					return -1;
+			} else {
+				return pr_err("fd %u (unix %s socket, inode %llu) is connected to socket inode %llu, "
+					      "which is outside process %d: %s", u->e->fd, type_name(u->d.type),
+					      (unsigned long long)u->d.ino, (unsigned long long)u->d.peer, c->pid,
+					      accepted ? "a client connection: use --tcp-close to drop it"
+						       : "not supported (connecting again would make a new connection, "
+							 "not the same one; --ext-unix-sk is for datagram sockets)");
+			}
 		}
 		mutual = p && p->d.peer == u->d.ino;
 		if (u->d.type != SOCK_DGRAM && p && check_stream_pair(u, p))

@@ -33,10 +33,26 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);
  * recorded (socketpair, an accept on a listener of the process, a connect by
  * name). With tcp_close (--tcp-close), a stream or seqpacket connection
  * accepted from a listener of the process whose peer is outside it (a
- * client's) is recorded as closed by its peer instead. Refuses what cannot
- * be recreated. 0 or -1 (logged).
+ * client's) is recorded as closed by its peer instead. With ext_unix_sk
+ * (--ext-unix-sk), a datagram socket connected to a named socket outside
+ * is recorded with that name (unix_ext_peer). Refuses what cannot be
+ * recreated. 0 or -1 (logged).
  */
-int check_unix_peers(struct dump_ctx *c, int tcp_close);
+int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk);
+
+struct unix_diag;
+/*
+ * unix_ext_peer - socket d (what names it in errors) is a datagram socket
+ * connected to socket inode d->peer outside process pid. When that socket
+ * has a name that leads to it (an absolute path whose file is its socket
+ * file, or an abstract name) and is not connected back, and allowed
+ * (--ext-unix-sk): records the name in s->ext_peer and drops s->peer_ino,
+ * so that cs-restore connects to the name again. Else refuses, naming the
+ * peer (and the option when it would do). 0 or -1 (logged).
+ * Sources: unix(7) (a datagram connect sets the peer; getpeername gives the
+ * peer's own name), net/unix/diag.c (UNIX_DIAG_NAME, UNIX_DIAG_VFS).
+ */
+int unix_ext_peer(const struct unix_diag *d, UnixSkEntry *s, const char *what, pid_t pid, int allowed);
 
 /* dump_udp - fill e->sk for a UDP socket (target fd, copy sk). 0 or -1 (logged). */
 int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);

@@ -92,8 +92,9 @@ static int clock_ok(struct dump_ctx *c, int clk, char *why, size_t len)
 		return 0;
 	}
 	who = ~(clk >> 3);
+	/* who: a PID as the process sees it (dump_vpid: --pidns) */
 	if (!(clk & 4)) {
-		if (who == 0 || who == c->pid)
+		if (who == 0 || who == dump_vpid(c->pid, 0))
 			return 1;
 		snprintf(why, len, "it measures the CPU time of process %d", who);
 		return 0;
@@ -101,7 +102,7 @@ static int clock_ok(struct dump_ctx *c, int clk, char *why, size_t len)
 	if (who == 0 && c->pt.nr == 1)
 		return 1;
 	for (int i = 0; i < c->pt.nr && who; i++)
-		if (c->pt.t[i].tid == who)
+		if (dump_vpid(c->pid, c->pt.t[i].tid) == who)
 			return 1;
 	snprintf(why, len, who ? "it measures the CPU time of thread %d, not one of process %d" :
 		 "it measures the CPU time of the thread that created it, which /proc does not name (process %d "

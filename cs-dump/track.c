@@ -202,7 +202,8 @@ static int open_prev(struct dump_ctx *c, struct track *t, const struct hold_stat
 		pr_err("--prev-images-dir %s is not a complete checkpoint: %s", t->prev, why);
 		goto out;
 	}
-	if (inv->root_pid != (uint32_t)c->pid || inv->start_time != t->start_time) {
+	/* root_pid as the process sees it (--pidns: pidns.c), start_time ours */
+	if (inv->root_pid != (uint32_t)dump_vpid(c->pid, 0) || inv->start_time != t->start_time) {
 		pr_err("--prev-images-dir %s is a checkpoint of another process (PID %u)", t->prev, inv->root_pid);
 		goto out;
 	}

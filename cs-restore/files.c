@@ -28,6 +28,54 @@
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
+
+/* The flags epoll keeps in a registration when a one-shot fires
+ * (fs/eventpoll.c EP_PRIVATE_BITS: events &= EPOLLWAKEUP | EPOLLONESHOT |
+ * EPOLLET | EPOLLEXCLUSIVE). */
+#define EP_PRIVATE (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
+
+/* A one-shot registration that has fired: no event bit left. */
+static int oneshot_fired(uint32_t events)
+{
+	return (events & EPOLLONESHOT) && !(events & ~EP_PRIVATE);
+}
+
+/*
+ * Fired one-shot registrations of epoll set E, made first, while the set
+ * holds nothing that reports. EPOLL_CTL_ADD always adds EPOLLERR|EPOLLHUP
+ * (epoll_ctl(2)), so adding the saved events would arm them for those: add
+ * each armed for every event instead and fire it with an epoll_wait, which
+ * leaves exactly the saved bits. A file ready for none of them (an empty
+ * pipe, say) is set back to the saved bits, so it stays armed for
+ * EPOLLERR|EPOLLHUP only: as close as the kernel allows (cs-restore(8)).
+ * Runs in the stub: errors go to ERR.
+ */
+static int epoll_disarmed(FdEntry *e, char *err, size_t len)
+{
+	const uint32_t all = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND |
+			     EPOLLMSG | EPOLLRDHUP;
+
+	for (size_t t = 0; t < e->n_tfds; t++) {
+		EpollTfdEntry *r = e->tfds[t];
+		struct epoll_event one = { .events = r->events | all, .data.u64 = r->data }, got;
+
+		if (!oneshot_fired(r->events))
+			continue;
+		if (epoll_ctl(e->fd, EPOLL_CTL_ADD, r->tfd, &one)) {
+			snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m", e->fd, r->tfd);
+			return -1;
+		}
+		if (epoll_wait(e->fd, &got, 1, 0) == 1)
+			continue;
+		one.events = r->events;
+		if (epoll_ctl(e->fd, EPOLL_CTL_MOD, r->tfd, &one)) {
+			snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m", e->fd, r->tfd);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int inet_addr_of(const InetSkEntry *s, struct sockaddr_storage *a, socklen_t *len)
 {
 	memset(a, 0, sizeof(*a));
@@ -150,6 +198,10 @@ int check_files(struct rst_ctx *c)
 			if (check_unix(c, e))
 				return -1;
 			break;
+		case FD_FIFO:
+			if (!e->has_peer_fd && check_fifo(e))	/* fifo.c */
+				return -1;
+			break;
 		case FD_PIPE:
 		case FD_EPOLL:
 		case FD_EVENTFD:
@@ -237,6 +289,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 	case FD_PIPE: {
 		int p[2], end = (e->flags & O_ACCMODE) == O_WRONLY;
 
+		fd = stub_inherited_fd(c, e, err, len);	/* fifo.c: --inherit-fd */
+		if (fd != -2)
+			return fd;
+
 		/* the first fd of this pipe makes it; the others take their end */
 		for (size_t j = 0; j < i; j++)
 			if (c->fds[j]->type == FD_PIPE && c->fds[j]->ino == e->ino && tmp[j] >= 0 &&
@@ -251,6 +307,10 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			}
 		if (pipe2(p, 0)) {
 			snprintf(err, len, "fd %u: cannot create a pipe: %m", e->fd);
+			return -1;
+		}
+		if (pipe_set_size(p[1], e)) {	/* fifo.c */
+			snprintf(err, len, "fd %u: cannot set the pipe size to %u bytes: %m", e->fd, e->pipe_size);
 			return -1;
 		}
 		if (e->has_pipe_data && e->pipe_data.len) {
@@ -275,6 +335,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		return make_pty_master(e, err, len);	/* pty.c */
 	case FD_PTY_SLAVE:
 		return make_pty_slave(e, err, len);
+	case FD_FIFO:
+		return stub_fifo_fd(e, err, len);	/* fifo.c */
 	case FD_SHMEM:
 		return stub_shmem_fd(e, err, len);	/* memfd: the object cs-restore made */
 	case FD_EPOLL:
@@ -416,9 +478,13 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 
 		if (e->type != FD_EPOLL || e->has_peer_fd)
 			continue;
+		if (epoll_disarmed(e, err, len))
+			return -1;
 		for (size_t t = 0; t < e->n_tfds; t++) {
 			struct epoll_event ev = { .events = e->tfds[t]->events, .data.u64 = e->tfds[t]->data };
 
+			if (oneshot_fired(e->tfds[t]->events))
+				continue;
 			if (epoll_ctl(e->fd, EPOLL_CTL_ADD, e->tfds[t]->tfd, &ev)) {
 				snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m",
 					 e->fd, e->tfds[t]->tfd);

@@ -24,6 +24,7 @@
 #include "util.h"
 #include "restore.h"
 #include "sockets.h"
+#include "netlock.h"
 #include "config.h"
 
 struct restore_opts {
@@ -33,8 +34,12 @@ struct restore_opts {
 	int file_locks;
 	int file_validation;
 	int tcp_established;
+	int network_lock;	/* --network-lock: 1 nftables (default), 0 skip */
+	struct inherit_fd *inherit;	/* --inherit-fd, repeatable */
+	size_t nr_inherit;
 	int timens;		/* enum timens_mode */
 	int pidns;
+	int lower_rlimits;
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -58,6 +63,10 @@ static void usage(FILE *f)
 		"                            only) or none\n"
 		"      --tcp-established     restore the established TCP connections kept by\n"
 		"                            cs-dump --tcp-established (needs CAP_NET_ADMIN)\n"
+		"      --network-lock MODE   with --tcp-established: nftables (default) drops\n"
+		"                            the connections' packets until they are made again\n"
+		"                            (table inet checksync-r*), then removes that table\n"
+		"                            and cs-dump's; skip: no lock of our own\n"
 		"      --timens              put the process in a new time namespace in which\n"
 		"                            CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from\n"
 		"                            their values at the dump (default when the dump\n"
@@ -69,8 +78,14 @@ static void usage(FILE *f)
 		"                            saved PIDs while ours are taken; its init, a child of\n"
 		"                            cs-restore, forwards signals to the root and exits\n"
 		"                            with its status (needs CAP_SYS_ADMIN)\n"
+		"      --lower-rlimits       lower a saved hard resource limit that is above what\n"
+		"                            can be set here to the limit here, with a warning\n"
+		"                            (default: refuse the restore)\n"
 		"      --pidfile FILE        write the restored PID to FILE (ours for it, with\n"
 		"                            --pidns)\n"
+		"      --inherit-fd fd[N]:pipe:[INODE]  give the process our fd N in place of\n"
+		"                            the end it had of pipe INODE, whose other end was\n"
+		"                            outside the dumped tree (repeatable)\n"
 		"  -v[N], --verbosity[=N]    log level 0..4 (each -v adds one; default 1)\n"
 		"  -o, --log-file FILE       write the log to FILE (errors still go to stderr)\n"
 		"  -h, --help                this help\n"
@@ -84,7 +99,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
 	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
-	       OPT_PIDNS };
+	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK, OPT_INHERIT_FD };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -93,9 +108,12 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "file-validation", required_argument, 0, OPT_FILE_VALIDATION },
 		{ "pidfile", required_argument, 0, OPT_PIDFILE },
 		{ "tcp-established", no_argument, 0, OPT_TCP_EST },
+		{ "network-lock", required_argument, 0, OPT_NETLOCK },
 		{ "timens", no_argument, 0, OPT_TIMENS },
 		{ "no-timens", no_argument, 0, OPT_NO_TIMENS },
 		{ "pidns", no_argument, 0, OPT_PIDNS },
+		{ "lower-rlimits", no_argument, 0, OPT_LOWER_RLIMITS },
+		{ "inherit-fd", required_argument, 0, OPT_INHERIT_FD },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -105,6 +123,7 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 	int c;
 
 	o->verbosity = LOG_WARN;
+	o->network_lock = 1;
 	opterr = 0;	/* one line of our own per usage error */
 	while ((c = getopt_long(argc, argv, ":D:djv::o:hV", lo, NULL)) != -1) {
 		switch (c) {
@@ -139,6 +158,10 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		case OPT_TCP_EST:
 			o->tcp_established = 1;
 			break;
+		case OPT_NETLOCK:
+			if (netlock_parse_mode("cs-restore", optarg, &o->network_lock))
+				return -1;
+			break;
 		case OPT_TIMENS:
 		case OPT_NO_TIMENS:
 			if (o->timens && o->timens != (c == OPT_TIMENS ? TIMENS_ON : TIMENS_OFF)) {
@@ -149,6 +172,13 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_PIDNS:
 			o->pidns = 1;
+			break;
+		case OPT_LOWER_RLIMITS:
+			o->lower_rlimits = 1;
+			break;
+		case OPT_INHERIT_FD:
+			if (inherit_fd_parse(optarg, &o->inherit, &o->nr_inherit))	/* fifo.c */
+				return -1;
 			break;
 		case 'v':
 			if (parse_verbosity("cs-restore", optarg, &o->verbosity))
@@ -297,6 +327,10 @@ static int read_images(struct rst_ctx *c, struct rst_tree *t)
 /* The checks of every live process; the clocks are the root's. */
 static int check_all(struct rst_ctx *c, struct rst_tree *t)
 {
+	/* first: the PID checks below mean nothing for such images */
+	if (c->inv->pidns && !c->pidns)
+		return pr_err("process %u was dumped inside a PID namespace of cs-restore --pidns (the images have "
+			      "its PIDs there): restore it with --pidns", c->inv->root_pid);
 	if (read_timens(c) || read_shmem(c))
 		return -1;
 	for (size_t i = 0; i < t->nr; i++) {
@@ -308,7 +342,7 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
 			return -1;
 	}
-	return check_pidns(t) || check_tree(t) || check_ptys(t) || check_timens(c);
+	return check_pidns(t) || check_tree(t) || check_ptys(t) || check_timens(c) || check_inherit_fds(c, t);
 }
 
 /* Everything the stubs cannot do themselves, process by process. */
@@ -321,7 +355,7 @@ static int restore_all(struct rst_tree *t)
 			continue;
 		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_timers(p) ||
 		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) ||
-		    restore_seccomp(p) || restore_creds(p) || unmap_hole(p) || finish_threads(p))
+		    restore_seccomp(p) || restore_creds(p) || restore_fown(p) || unmap_hole(p) || finish_threads(p))
 			return -1;
 	}
 	if (cs_fault("finish"))
@@ -371,6 +405,7 @@ int main(int argc, char **argv)
 	struct restore_opts o = { 0 };
 	struct rst_ctx c = { 0 };
 	struct rst_tree tree = { 0 };
+	struct netlock *lock = NULL;	/* --network-lock: ours, until the connections are made */
 	uint64_t t0 = now_us();
 	int status;
 
@@ -392,6 +427,7 @@ int main(int argc, char **argv)
 		}
 	}
 	c.shell_job = o.shell_job;
+	c.lower_rlimits = o.lower_rlimits;
 	c.file_locks = o.file_locks;
 	c.file_validation = o.file_validation;
 	c.dir = o.dir;
@@ -399,6 +435,9 @@ int main(int argc, char **argv)
 	c.timens_mode = o.timens;
 	c.pidns = o.pidns;
 	c.pidns_go = -1;
+	c.inherit = o.inherit;
+	c.nr_inherit = o.nr_inherit;
+	c.restorer = getpid();
 	c.dirfd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dirfd < 0)
 		return pr_perror("cannot open images directory %s", o.dir), 1;
@@ -406,11 +445,20 @@ int main(int argc, char **argv)
 	/* 1. check: nothing is created until all of this passed */
 	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
+	/* the lock is the last check: nftables must be usable */
+	if (o.tcp_established && o.network_lock && rst_netlock_take(&tree, &lock))
+		goto err;
 	/* 2. create, 3. state */
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || restore_ttys(&tree) || cs_fault("create"))
 		goto err;
+	/* every stub took its copy: ours must not keep a pipe from its EOF */
+	for (size_t i = 0; i < c.nr_inherit; i++)
+		close(c.inherit[i].fd);
 	if (restore_all(&tree) || shmem_seal_late())
 		goto err;
+	/* the connections are made and out of repair mode: let their packets through */
+	rst_netlock_release(lock, c.inv, 1);
+	lock = NULL;
 	shmem_close();
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
@@ -455,6 +503,8 @@ err_ran:
 	shmem_close();
 	for (size_t i = 0; i < tree.nr; i++)
 		unix_undo(tree.p[i]);
+	if (c.inv)
+		rst_netlock_release(lock, c.inv, 0);
 	pr_info("restore from %s failed; nothing was left running", o.dir);
 	return 1;
 }

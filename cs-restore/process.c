@@ -26,6 +26,20 @@ static const char *rlimit_name(unsigned r)
 	return r < ARRAY_SIZE(n) ? n[r] : "?";
 }
 
+/* A limit for a message: "unlimited" or the number (in a static buffer of
+ * four, so that one message can hold several). */
+static const char *rlim_str(uint64_t v)
+{
+	static char buf[4][24];
+	static unsigned n;
+	char *b = buf[n++ % 4];
+
+	if (v == RLIM_INFINITY)
+		return "unlimited";
+	snprintf(b, sizeof(buf[0]), "%llu", (unsigned long long)v);
+	return b;
+}
+
 int check_process(struct rst_ctx *c)
 {
 	ProcessEntry *pe = c->proc;
@@ -52,11 +66,21 @@ int check_process(struct rst_ctx *c)
 
 		if (getrlimit(r->resource, &cur))
 			return pr_err("pstree.img: unknown rlimit %u", r->resource);
-		/* no CAP_SYS_RESOURCE here: a hard limit cannot be raised (KERNEL-FACTS.md) */
-		if (r->max > cur.rlim_max && cur.rlim_max != RLIM_INFINITY)
-			return pr_err("rlimit %s: the saved hard limit %llu is above what can be set here (%llu)",
-				      rlimit_name(r->resource), (unsigned long long)r->max,
-				      (unsigned long long)cur.rlim_max);
+		/* no CAP_SYS_RESOURCE here: a hard limit cannot be raised
+		 * (setrlimit(2): EPERM; KERNEL-FACTS.md). RLIM_INFINITY is the
+		 * largest value, so an unlimited saved limit is "above" too. */
+		if (r->max <= cur.rlim_max || cur.rlim_max == RLIM_INFINITY)
+			continue;
+		if (!c->lower_rlimits)
+			return pr_err("rlimit %s: the saved hard limit %s is above what can be set here (%llu): "
+				      "cs-restore --lower-rlimits lowers it",
+				      rlimit_name(r->resource), rlim_str(r->max), (unsigned long long)cur.rlim_max);
+		pr_warn("process %d: RLIMIT_%s lowered from %s/%s (soft/hard) to %s/%llu, the hard limit here",
+			pe->pid, rlimit_name(r->resource), rlim_str(r->cur), rlim_str(r->max),
+			rlim_str(r->cur > cur.rlim_max ? cur.rlim_max : r->cur), (unsigned long long)cur.rlim_max);
+		r->max = cur.rlim_max;
+		if (r->cur > r->max)
+			r->cur = r->max;
 	}
 	return 0;
 }

@@ -53,6 +53,10 @@ struct rst_ctx {
 	int file_locks;			/* --file-locks */
 	int file_validation;		/* enum file_validation, --file-validation */
 	int tcp_established;		/* --tcp-established: restore kept connections */
+	int lower_rlimits;		/* --lower-rlimits: clamp hard limits to ours */
+	struct inherit_fd *inherit;	/* --inherit-fd, in the order given (fifo.c) */
+	size_t nr_inherit;
+	pid_t restorer;			/* cs-restore's PID: the stubs take inherited fds from it */
 
 	/* timens.c */
 	int timens_mode;		/* enum timens_mode: --timens, --no-timens */
@@ -390,6 +394,13 @@ int check_process(struct rst_ctx *c);
  */
 int restore_root(struct rst_ctx *c);
 int restore_creds(struct rst_ctx *c);
+/*
+ * fown.c: restore_fown - each fd's saved owner (F_SETOWN_EX) and signal
+ * (F_SETSIG), by remote fcntl(2) in c's process, after restore_creds and
+ * once every thread exists (an owner may be a thread). 0, or -1 with one
+ * line naming the fd and the errno.
+ */
+int restore_fown(struct rst_ctx *c);
 int restore_signals(struct rst_ctx *c);
 
 /* shmem.c: shared anonymous memory and memfd (shmem.img), made once for the tree */
@@ -426,10 +437,83 @@ int shmem_open_vma(struct rst_ctx *c, const VmaEntry *v);
  */
 int stub_shmem_fd(const FdEntry *e, char *err, size_t len);
 
+/* fifo.c: named FIFOs, the capacity of pipes, --inherit-fd */
+/* --inherit-fd fd[N]:pipe:[INODE]: cs-restore's fd N stands for pipe INODE */
+struct inherit_fd {
+	int fd;			/* cs-restore's descriptor */
+	uint64_t ino;		/* the pipe's inode at dump time (fd_entry.ino) */
+};
+/*
+ * inherit_fd_parse - one --inherit-fd argument, "fd[N]:pipe:[INODE]"
+ * (N a descriptor number, INODE the pipe's inode as cs-dump saw it, as in
+ * /proc/PID/fd links), appended to *list. Returns 0, or -1 after one line
+ * on stderr (a usage error: not that form, or out of memory).
+ */
+int inherit_fd_parse(const char *arg, struct inherit_fd **list, size_t *nr);
+/*
+ * check_inherit_fds - check phase, after every process's images are read:
+ * each --inherit-fd names an open descriptor of cs-restore that is a pipe
+ * or FIFO (fstat(2), S_ISFIFO), and a pipe (type 3) of the images whose
+ * other end was outside the dumped tree (pipe_alone); no --inherit-fd with
+ * --pidns (the stubs could not reach cs-restore's descriptors there). 0, or
+ * -1 with one line naming the argument.
+ */
+struct rst_tree;
+int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t);
+/*
+ * stub_inherited_fd - in the stub: when --inherit-fd names e's pipe, a copy
+ * of cs-restore's descriptor for it (pidfd_getfd(2) on c->restorer, Linux
+ * 5.6), which e then stands for: not refilled, its capacity not changed.
+ * Returns the fd; -2 when no --inherit-fd names e; -1 with err set.
+ */
+int stub_inherited_fd(struct rst_ctx *c, const FdEntry *e, char *err, size_t len);
+/*
+ * check_fifo - check phase: fd e (FD_FIFO) names a path that is a FIFO now
+ * (stat(2) follows symlinks, as the open will). 0, or -1 with one line
+ * naming the fd and the path (gone, not a FIFO any more).
+ */
+int check_fifo(const FdEntry *e);
+/*
+ * pipe_set_size - give the pipe or FIFO behind fd e's saved capacity
+ * (pipe_size, bytes) when it has one and it differs. 0, or -1 with errno
+ * from F_SETPIPE_SZ (EPERM above /proc/sys/fs/pipe-max-size without
+ * CAP_SYS_RESOURCE, EBUSY below the bytes queued). Source: fcntl(2).
+ */
+int pipe_set_size(int fd, const FdEntry *e);
+/*
+ * stub_fifo_fd - in the stub: open e's FIFO again with e's access mode,
+ * never blocking (an O_RDWR holder open of the path is held meanwhile,
+ * fifo(7)); when e carries them, set the FIFO's capacity and put its saved
+ * bytes back (refused when the FIFO holds other bytes already). Returns the
+ * fd (O_NONBLOCK set; stub_files sets the saved status flags), or -1 with
+ * err set naming the fd and path.
+ */
+int stub_fifo_fd(const FdEntry *e, char *err, size_t len);
+
 /* remote helpers (stub.c): a syscall in the stub's main thread / write to scratch */
 long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
 	  unsigned long a4, unsigned long a5, unsigned long a6);
 int scratch_write(struct rst_ctx *c, unsigned long off, const void *buf, size_t len);
 #define SCRATCH(c) ((c)->hole + 4096)
+
+/* netlock.c: --network-lock (lib/netlock.h) */
+struct netlock;
+/*
+ * rst_netlock_take - before anything is created: a new lock table dropping
+ * the packets of every established TCP connection in the images (both
+ * ways, by 4-tuple). *out: the lock, or NULL when there is no connection.
+ * Returns 0, or -1 after one error line (nftables not usable: no
+ * CAP_NET_ADMIN; a malformed address in the images). Sources: nft(8),
+ * libnftables(3).
+ */
+int rst_netlock_take(struct rst_tree *t, struct netlock **out);
+/*
+ * rst_netlock_release - remove our own table (own may be NULL) and, when
+ * done (the connections are made and out of repair mode), the dump's table
+ * named in inv if it is on this host. A failed restore (done 0) leaves the
+ * dump's table, which holds the peers for another try. Returns 0, or -1
+ * when a table could not be removed (a warning names it).
+ */
+int rst_netlock_release(struct netlock *own, const InventoryEntry *inv, int done);
 
 #endif

@@ -58,6 +58,8 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 		return pr_err("fd %u: unix socket of unknown type %u in files.img", e->fd, s->type);
 	if (s->has_name && !name_ok(s))
 		return pr_err("fd %u: unix socket name of %zu bytes in files.img", e->fd, s->name.len);
+	if (!(e->has_peer_fd || e->has_from_pid) && check_unix_ext(e))
+		return -1;
 	if ((e->has_peer_fd || e->has_from_pid) || !s->has_name || !s->name_owned)
 		return 0;
 	if (s->name.data[0] == 0) {
@@ -413,6 +415,14 @@ static int connect_dgram(struct mk *m)
 		socklen_t al;
 		int p;
 
+		if (m->fd[i] >= 0 && s->has_ext_peer) {
+			char nb[128];
+
+			if (unix_ext_connect(m->fd[i], s))
+				return fail(m, i, "cannot connect to %s (outside the dump): %m",
+					    unix_ext_name(s, nb, sizeof(nb)));
+			continue;
+		}
 		if (m->fd[i] < 0 || s->type != SOCK_DGRAM || !s->has_peer_ino)
 			continue;
 		p = idx_of(c, s->peer_ino);

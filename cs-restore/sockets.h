@@ -16,6 +16,22 @@
  */
 int check_unix(struct rst_ctx *c, const FdEntry *e);
 /*
+ * check_unix_ext - check phase for a unix datagram socket that was connected
+ * to a socket outside the dump (ext_peer, cs-dump --ext-unix-sk): a socket
+ * of ours can connect(2) to that name now (a datagram connect sends
+ * nothing). Refuses, naming the fd and the name, when it cannot (ENOENT,
+ * ECONNREFUSED: nothing bound there; EPROTOTYPE: not a datagram socket).
+ * 0 (also for other sockets) or -1 (logged). Source: unix(7).
+ */
+int check_unix_ext(const FdEntry *e);
+/*
+ * unix_ext_connect - in the stub: connect socket fd to s->ext_peer.
+ * 0, or -1 with errno (EINVAL: no usable name).
+ */
+int unix_ext_connect(int fd, const UnixSkEntry *s);
+/* unix_ext_name - s->ext_peer for messages ("@name" when abstract) in buf. Returns buf. */
+const char *unix_ext_name(const UnixSkEntry *s, char *buf, size_t size);
+/*
  * unix_undo - after a failed restore, once the stub is gone: remove the
  * socket files at the absolute paths that check_unix found free, so that a
  * failed restore leaves nothing behind. Never fails (a warning per file).

@@ -33,6 +33,13 @@ struct page_writer *pw_open(int dirfd)
 	return pw_open_as(dirfd, "");
 }
 
+static int zstd_workers;
+
+void pw_set_workers(int n)
+{
+	zstd_workers = n;
+}
+
 struct page_writer *pw_open_as(int dirfd, const char *sfx)
 {
 	struct page_writer *pw = xzalloc(sizeof(*pw));
@@ -51,6 +58,8 @@ struct page_writer *pw_open_as(int dirfd, const char *sfx)
 	/* level 1: the page stream is written while the target may be frozen */
 	ZSTD_CCtx_setParameter(pw->cctx, ZSTD_c_compressionLevel, 1);
 	ZSTD_CCtx_setParameter(pw->cctx, ZSTD_c_checksumFlag, 1);
+	if (zstd_workers > 0)
+		ZSTD_CCtx_setParameter(pw->cctx, ZSTD_c_nbWorkers, zstd_workers);
 	return pw;
 }
 

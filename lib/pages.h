@@ -17,6 +17,16 @@ struct img_sums;
 struct page_writer;
 struct page_reader;
 
+/*
+ * pw_set_workers - compress the page stream of every writer opened from now
+ * on with n threads besides the caller (zstd's ZSTD_c_nbWorkers; 0, the
+ * default: in the calling thread). Worth it only while nothing else needs
+ * the CPUs: cs-dump uses it when the target is frozen until the end.
+ * Ignored by a libzstd built without threads (the stream is the same
+ * format either way).
+ */
+void pw_set_workers(int n);
+
 /* pw_open - create pagemap.img and pages.img in dirfd. NULL on error (logged). */
 struct page_writer *pw_open(int dirfd);
 /* pw_open_as - the same for the process with image suffix sfx (img_pname). */

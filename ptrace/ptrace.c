@@ -108,7 +108,7 @@ static int wait_stop_timeout(pid_t tid, int ms)
  * traced" and "exiting" (ptrace(2); kernel/ptrace.c ptrace_attach), which
  * /proc/PID/status tells apart. Returns -1.
  */
-static int seize_error(pid_t tid, const char *what)
+static int seize_error(struct pt_proc *p, pid_t tid, const char *what)
 {
 	int err = errno;
 	char path[64], buf[4096], *l;
@@ -116,6 +116,11 @@ static int seize_error(pid_t tid, const char *what)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = err == EPERM ? fopen(path, "r") : NULL;
+	if (p->exit_quiet && tid == p->pid && (err == ESRCH || (err == EPERM && !f))) {
+		if (f)
+			fclose(f);
+		return -2;
+	}
 	if (err == EPERM && !f)
 		return pr_err("cannot seize %s %d: it exited during the freeze (try again)", what, tid);
 	while (f && fgets(buf, sizeof(buf), f)) {
@@ -127,6 +132,8 @@ static int seize_error(pid_t tid, const char *what)
 		}
 		if (!strncmp(l, "State:", 6) && (strchr(l, 'Z') || strchr(l, 'X'))) {
 			fclose(f);
+			if (p->exit_quiet && tid == p->pid)
+				return -2;
 			return pr_err("cannot seize %s %d: it exited during the freeze (try again)", what, tid);
 		}
 	}
@@ -134,6 +141,26 @@ static int seize_error(pid_t tid, const char *what)
 		fclose(f);
 	errno = err;
 	return pr_perror("cannot seize %s %d", what, tid);
+}
+
+/* Is thread tid gone or dead (state Z or X)? Keeps errno. */
+static int thread_exited(pid_t tid)
+{
+	int err = errno, r = 1;
+	char path[64], buf[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	while (f && fgets(buf, sizeof(buf), f))
+		if (!strncmp(buf, "State:", 6)) {
+			r = strchr(buf, 'Z') || strchr(buf, 'X');
+			break;
+		}
+	if (f)
+		fclose(f);
+	errno = err;
+	return r;
 }
 
 static int has_tid(struct pt_proc *p, pid_t tid)
@@ -144,7 +171,8 @@ static int has_tid(struct pt_proc *p, pid_t tid)
 	return 0;
 }
 
-/* Seize and interrupt the TIDs in /proc/PID/task not seized yet; returns how many, or -1. */
+/* Seize and interrupt the TIDs in /proc/PID/task not seized yet; returns how
+ * many, -1, or -2 (not logged) when p->exit_quiet and the process exited. */
 static int seize_new(struct pt_proc *p)
 {
 	char path[64];
@@ -157,6 +185,8 @@ static int seize_new(struct pt_proc *p)
 	if (!d) {
 		if (errno == ENOENT)
 			errno = ESRCH;
+		if (p->exit_quiet && errno == ESRCH)
+			return -2;
 		return pr_perror("cannot list threads of process %d", p->pid);
 	}
 	while ((de = readdir(d))) {
@@ -166,10 +196,12 @@ static int seize_new(struct pt_proc *p)
 		if (tid <= 0 || has_tid(p, tid))
 			continue;
 		if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
-			if (errno == ESRCH && tid != p->pid)
-				continue;	/* thread exited meanwhile */
+			/* a thread exited meanwhile: gone (ESRCH), or still listed
+			 * while it is released (EPERM, state X) */
+			if (tid != p->pid && (errno == ESRCH || (errno == EPERM && thread_exited(tid))))
+				continue;
 			closedir(d);
-			return seize_error(tid, tid == p->pid ? "process" : "thread");
+			return seize_error(p, tid, tid == p->pid ? "process" : "thread");
 		}
 		t = xrealloc(p->t, (p->nr + 1) * sizeof(*t));
 		if (!t) {
@@ -197,7 +229,8 @@ static void drop_thread(struct pt_proc *p, int i)
 	p->nr--;
 }
 
-/* Wait for the first stop of every thread seized but not yet waited for. */
+/* Wait for the first stop of every thread seized but not yet waited for;
+ * -2 (not logged) when p->exit_quiet and the leader exited. */
 static int wait_seized(struct pt_proc *p, int from)
 {
 	for (int i = from; i < p->nr; i++) {
@@ -208,6 +241,8 @@ static int wait_seized(struct pt_proc *p, int from)
 			return pr_err("thread %d did not stop within 5 s (uninterruptible sleep?)", t->tid);
 
 		if (status < 0) {
+			if (t->tid == p->pid && p->exit_quiet)
+				return -2;
 			if (t->tid == p->pid)
 				return pr_err("process %d exited while being seized", p->pid);
 			drop_thread(p, i--);
@@ -227,23 +262,29 @@ static int wait_seized(struct pt_proc *p, int from)
 	return 0;
 }
 
-int pt_seize(pid_t pid, struct pt_proc *p)
+static int seize(pid_t pid, struct pt_proc *p, int exit_quiet)
 {
-	int waited = 0;
+	int waited = 0, r = -1;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
+	p->exit_quiet = exit_quiet;
 	for (;;) {
 		int n = seize_new(p);
 
-		if (n < 0)
+		if (n < 0) {
+			r = n;
 			goto err;
+		}
 		if (n == 0 && waited == p->nr)
 			break;
 		/* Wait for the ones just seized, then list again: a thread may
 		 * have been cloned while we were seizing. */
-		if (wait_seized(p, waited))
+		n = wait_seized(p, waited);
+		if (n) {
+			r = n;
 			goto err;
+		}
 		waited = p->nr;
 	}
 	if (!p->nr || p->t[0].tid != pid) {
@@ -255,6 +296,10 @@ int pt_seize(pid_t pid, struct pt_proc *p)
 				p->t[0] = p->t[i];
 				p->t[i] = tmp;
 			}
+		if (!p->nr && exit_quiet) {
+			r = -2;	/* /proc/PID/task listed no thread: it was being released */
+			goto err;
+		}
 		if (!p->nr || p->t[0].tid != pid) {
 			pr_err("process %d has no thread group leader to seize", pid);
 			goto err;
@@ -264,7 +309,17 @@ int pt_seize(pid_t pid, struct pt_proc *p)
 err:
 	pt_release(p);
 	pt_free(p);
-	return -1;
+	return r == -2 ? 1 : -1;
+}
+
+int pt_seize(pid_t pid, struct pt_proc *p)
+{
+	return seize(pid, p, 0);
+}
+
+int pt_seize_child(pid_t pid, struct pt_proc *p)
+{
+	return seize(pid, p, 1);
 }
 
 int pt_install_gadget(struct pt_proc *p)

@@ -42,6 +42,7 @@ struct pt_proc {
 	int nr;				/* threads in t[] */
 	struct pt_thread *t;		/* t[0] is the thread group leader */
 	unsigned long gadget;		/* address of "syscall; int3", 0: none */
+	int exit_quiet;			/* pt_seize_child: an exit is not an error to log */
 };
 
 /*
@@ -52,6 +53,19 @@ struct pt_proc {
  * permitted to trace").
  */
 int pt_seize(pid_t pid, struct pt_proc *p);
+
+/*
+ * pt_seize_child - pt_seize for a process that may exit while it is seized
+ * (a child of a frozen process, found in its children list): when the
+ * process turns out to be exiting, a zombie or gone (PTRACE_SEIZE fails with
+ * EPERM on a task whose exit_state is set, or ESRCH once it is reaped; or
+ * the leader's wait reports an exit instead of a stop: ptrace(2),
+ * kernel/ptrace.c ptrace_attach), it returns 1 without logging, every
+ * seized thread released and p freed. Its parent is frozen, so an exited
+ * child stays a zombie unless the parent lets children be reaped at once
+ * (SIGCHLD ignored or SA_NOCLDWAIT). Returns 0, 1, or -1 (logged) as pt_seize.
+ */
+int pt_seize_child(pid_t pid, struct pt_proc *p);
 
 /*
  * pt_install_gadget - find a syscall instruction (0f 05) in an executable

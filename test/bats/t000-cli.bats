@@ -13,10 +13,10 @@
 load helpers
 
 CS_DUMP_OPTS=(-t --tree -p --pid -D --images-dir -R --leave-running --tcp-close
-	--tcp-established -j --shell-job --file-locks --ghost-limit --display-stats --runtime --gc-align
+	--tcp-established --network-lock --ext-unix-sk -j --shell-job --file-locks --ghost-limit --display-stats --runtime --gc-align
 	--track-mem --prev-images-dir -v --verbosity -o --log-file -h --help -V --version)
 CS_RESTORE_OPTS=(-D --images-dir -d --restore-detached -j --shell-job --file-locks --file-validation --pidfile
-	--tcp-established --timens --no-timens
+	--tcp-established --network-lock --timens --no-timens --lower-rlimits --inherit-fd
 	-v --verbosity -o --log-file -h --help -V --version)
 CS_SHOW_OPTS=(-h --help -V --version --no-verify)
 
@@ -142,7 +142,10 @@ absent_pid() {
 	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=5s || bad=1
 	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=-1 || bad=1
 	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --gc-align=100 --runtime=none || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --network-lock=iptables || bad=1
+	expect_fail_one_line "$CS_DUMP" -t 1 -D "$d" --network-lock || bad=1
 	expect_fail_one_line "$CS_RESTORE" --no-such-option -D "$d" || bad=1
+	expect_fail_one_line "$CS_RESTORE" -D "$d" --network-lock=none || bad=1
 	expect_fail_one_line "$CS_RESTORE" || bad=1
 	expect_fail_one_line "$CS_RESTORE" -d || bad=1
 	expect_fail_one_line "$CS_RESTORE" -D "$d" stray-argument || bad=1

@@ -12,6 +12,9 @@
 # whose root directory is gone and a thread none of whose CPUs is left
 # (cs-restore, in the check phase). A restore with fewer CPUs (cs-restore
 # under taskset) binds the threads to what is left, with a warning.
+# Resource limits (test/c/rlimits.c): all sixteen, soft and hard; a hard
+# limit above what cs-restore may set is refused, or lowered with
+# --lower-rlimits.
 
 load helpers
 
@@ -147,4 +150,52 @@ need_two_cpus() {
 	! grep -q "w1: CPU affinity differs" "$T/prog.out"
 	[ "$(grep -c "differs" "$T/prog.out")" = 3 ]	# main, w2, w3
 	[ "$(grep -c "bound to CPUs 0,1; 1 of them are not available here: bound to 1" "$T/restore.log")" = 3 ]
+}
+
+# ---- resource limits (test/c/rlimits.c): every one, soft and hard ----
+
+# A cs-restore whose own hard RLIMIT_MSGQUEUE is 300000 bytes, below the
+# 700000 the program saved: root here cannot raise it (no CAP_SYS_RESOURCE).
+low_msgqueue_restore() {
+	printf '#!/bin/bash\nulimit -q 300000 || exit 2\nexec %s "$@"\n' "$CS_RESTORE" >"$T/restore-lowq"
+	chmod +x "$T/restore-lowq"
+}
+
+@test "rlimits: the checks pass on an undisturbed process, and catch a change (controls)" {
+	control rlimits
+	expect_detects_all rlimits "nofile msgqueue"
+}
+
+@test "rlimits: all sixteen limits come back, soft and hard (round trip)" {
+	round_trip rlimits
+	grep -q "ok: 32 values checked" "$T/prog.out"
+}
+
+@test "rlimits: cs-restore refuses a hard limit it cannot set, naming it, and creates nothing" {
+	require_cs
+	start_prog rlimits
+	dump_killed
+	low_msgqueue_restore
+	run "$T/restore-lowq" -D "$T/img"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ]
+	[[ $output == *"rlimit MSGQUEUE: the saved hard limit 700000 is above what can be set here (300000): cs-restore --lower-rlimits lowers it"* ]]
+	[ ! -e "/proc/$PID" ]
+	# nothing was lost: the images restore where the limit allows it
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "rlimits: --lower-rlimits lowers that limit to the one here, with a warning, and keeps the others" {
+	require_cs
+	start_prog rlimits
+	dump_killed
+	low_msgqueue_restore
+	echo "$(printf '%d' 12) 300000" >"$T/lowered"	# RLIMIT_MSGQUEUE is 12
+	CS_RESTORE=$T/restore-lowq restore_wait --lower-rlimits
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 32 values checked" "$T/prog.out"
+	grep -q "process $PID: RLIMIT_MSGQUEUE lowered from 500000/700000 (soft/hard) to 300000/300000, the hard limit here" "$T/restore.log"
 }

@@ -14,9 +14,15 @@
 # and exits with the root's status. A failure injected after the
 # namespace exists leaves no init and no process. "Another host": the Go
 # key/value server restored with --pidns in a network namespace of its
-# own, answering there with its data while the original answers here.
-# Refused: --pidns without CAP_SYS_ADMIN; cs-dump of a process in such a
-# namespace (not supported yet).
+# own, answering there with its data while the original answers here;
+# dumped there (in both namespaces) and restored back here (failback).
+# Dumped again: the tree restored with --pidns is dumped (-R, and killed)
+# with the PIDs it has inside, and restored again with --pidns (not
+# without: refused), where it checks itself; and so on, a chain.
+# Refused: --pidns without CAP_SYS_ADMIN; a plain restore of images dumped
+# inside; cs-dump of cs-restore's init; cs-dump of a process in a PID
+# namespace that cs-restore did not make (unshare). One process twice
+# through it (signals, timers), a --track-mem series taken inside.
 
 load helpers
 
@@ -40,14 +46,15 @@ start_tree() {
 	done
 }
 
-# restore_pidns [OPTS...]: cs-restore --pidns in the background (it waits
+# restore_pidns [OPTS...]: cs-restore --pidns of $IMG (default $T/img) in
+# the background (it waits
 # for the init and exits with its status); sets RPID, HPID (the root's PID
 # here, from --pidfile) and INIT (its parent, the namespace's init), and
 # waits until the restored root runs the program with its threads asleep.
 restore_pidns() {
 	local i st=0
 	rm -f "$T/rpid"
-	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log" "$@") \
+	(close_fds; exec "$CS_RESTORE" -D "${IMG:-$T/img}" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log" "$@") \
 		</dev/null >"$T/restore.out" 2>&1 &
 	RPID=$!
 	record_pid "$RPID"
@@ -115,11 +122,6 @@ nspid() {
 	got=$(for p in $(descendants "$INIT"); do nspid "$p" | awk '{ print $2 }'; done | sort -n | tr '\n' ' ')
 	[ "$got" = "$(printf '%s\n' "${want[@]}" | sort -n | tr '\n' ' ')" ] ||
 		{ echo "inner PIDs $got, want ${want[*]}" >&2; return 1; }
-	# dumping it again is refused (not supported yet), naming why; it runs on
-	run "$CS_DUMP" -t "$HPID" -D "$T/img2"
-	[ "$status" = 1 ]
-	[[ "$output" == *"is in a PID namespace below ours"* ]] || { echo "cs-dump said: $output" >&2; return 1; }
-	[ ! -e "$T/img2" ]
 	# the tree checks itself (getpid, getppid, /proc/self/status) ...
 	kill -USR2 "$HPID"
 	STATUS=0
@@ -130,6 +132,210 @@ nspid() {
 	# ... and the original runs on, untouched
 	wake_and_wait "$PID"
 	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
+}
+
+# inner_pids INIT: the PIDs inside of the processes below INIT, sorted, one line.
+inner_pids() {
+	local p
+	for p in $(descendants "$1"); do nspid "$p" | awk '{ print $2 }'; done | sort -n | tr '\n' ' '
+}
+
+# dump_inner DIR [OPTS...]: cs-dump of the restored root $HPID into DIR.
+dump_inner() {
+	local dir=$1 st=0
+	shift
+	timeout -k 5 120 "$CS_DUMP" -t "$HPID" -D "$dir" -v4 -o "$dir.log" "$@" </dev/null >"$dir.out" 2>&1 3>&- ||
+		st=$?
+	[ $st = 0 ] || { echo "cs-dump -t $HPID -D $dir $* failed with status $st: $(cat "$dir.out")" >&2; return 1; }
+}
+
+# check_generation WANT: the tree restored by $RPID has the inner PIDs WANT;
+# woken, it checks itself and the init exits with its status 0.
+check_generation() {
+	local got
+	got=$(inner_pids "$INIT")
+	[ "$got" = "$1" ] || { echo "inner PIDs $got, want $1" >&2; return 1; }
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	cp "$T/prog.out" "$T/prog-gen$2.out"
+	assert_prog_ok
+	wait_pid_gone "$INIT"
+}
+
+@test "pidns: dumped again inside (-R and killed), restored again with --pidns, a chain; not without --pidns" {
+	require_pidns
+	start_tree
+	local want i
+	want=$(printf '%s\n' "$PID" $(descendants "$PID") | sort -n | tr '\n' ' ')
+	dump_running
+	restore_pidns
+	# generation 1, dumped with -R: it runs on
+	dump_inner "$T/img2" -R
+	kill -0 "$HPID"
+	[ "$(inner_pids "$INIT")" = "$want" ]
+	# the images have the PIDs inside, and say so
+	"$CS_SHOW" "$T/img2" >"$T/show2.json"
+	grep -q '"pidns": true' "$T/show2.json" || { echo "no pidns in the inventory" >&2; return 1; }
+	grep -q "\"root_pid\": $PID," "$T/show2.json" || { grep root_pid "$T/show2.json" >&2; return 1; }
+	[ -e "$T/img2/core-$PID.img" ] || { ls "$T/img2" >&2; return 1; }
+	# without --pidns: refused in the check phase, one line, nothing made
+	run "$CS_RESTORE" -D "$T/img2"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"process $PID was dumped inside a PID namespace"*"restore it with --pidns"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	# generation 1 again, dumped and killed: cs-restore ends with the root's SIGKILL
+	dump_inner "$T/img3"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	[ "$STATUS" = 137 ] || { echo "cs-restore of generation 1 exited with $STATUS, want 137" >&2; return 1; }
+	wait_pid_gone "$INIT"
+	wait_pid_gone "$HPID"
+	# generation 2, from the killed dump: dumped again (-R) into img4, then checks itself
+	IMG=$T/img3 restore_pidns
+	dump_inner "$T/img4" -R
+	check_generation "$want" 2
+	# generation 3, from the -R dump of generation 1 (generation 2 wrote
+	# its verdicts to the output file since: no size check)
+	IMG=$T/img2 restore_pidns --file-validation=none
+	check_generation "$want" 3
+	# generation 4, from the -R dump of generation 2: the chain goes on
+	IMG=$T/img4 restore_pidns --file-validation=none
+	check_generation "$want" 4
+	# the original runs on, untouched
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ] || { echo "the original exited with $STATUS" >&2; return 1; }
+}
+
+# pidns_chain PROG ARGS...: PROG started, dumped (killed), restored with
+# --pidns, dumped inside (killed), restored again with --pidns, woken: it
+# checks itself (its getpid() and gettid()s are the saved ones; the time
+# stopped is in stopped-ms for test/c/timers).
+pidns_chain() {
+	local t0
+	[ -x "$CS_BUILDDIR/test/c/$1" ] || skip "test/c/$1 is not built"
+	start_prog "$@"
+	t0=$(date +%s%N)
+	dump_killed
+	restore_pidns
+	dump_inner "$T/img2"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	[ "$STATUS" = 137 ] || { echo "cs-restore of generation 1 exited with $STATUS, want 137" >&2; return 1; }
+	wait_pid_gone "$INIT"
+	IMG=$T/img2 restore_pidns
+	echo $((($(date +%s%N) - t0) / 1000000 + 100)) >"$T/stopped-ms"
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+	grep -q ': ok: ' "$T/prog.out" || { cat "$T/prog.out" >&2; return 1; }
+}
+
+@test "pidns: one process, twice through --pidns: pending signals with their si_pid, thread IDs" {
+	require_pidns
+	pidns_chain sigstate nanosleep
+}
+
+@test "pidns: one process, twice through --pidns: POSIX timers, one signalling a thread by its TID" {
+	require_pidns
+	pidns_chain timers posix
+	# the thread's TID in the images is the one inside: the original's
+	grep -q '"tid": [0-9]' <("$CS_SHOW" "$T/img2") || { echo "no timer TID in the images" >&2; return 1; }
+}
+
+# incr_ckpt DIR [OPTS...]: cs-dump -R --track-mem of $HPID into $T/DIR;
+# the kind of checkpoint (full, incremental) in INCR_KIND.
+incr_ckpt() {
+	local dir=$1 st=0 w
+	shift
+	timeout -k 5 120 "$CS_DUMP" -R --track-mem -t "$HPID" -D "$T/$dir" -v4 -o "$T/dump-$dir.log" \
+		--display-stats "$@" </dev/null >"$T/dump.out" 2>"$T/$dir.stats" 3>&- || st=$?
+	[ $st = 0 ] || { echo "cs-dump --track-mem -D $dir $* failed with status $st: $(cat "$T/$dir.stats")" >&2; return 1; }
+	INCR_KIND=
+	for w in $(grep '^cs-dump: ' "$T/$dir.stats"); do
+		case $w in checkpoint=*) INCR_KIND=${w#*=} ;; esac
+	done
+}
+
+@test "pidns: --track-mem inside: a full and two incremental checkpoints, restored from the last with --pidns" {
+	require_pidns
+	[ -x "$CS_BUILDDIR/test/c/incr" ] || skip "test/c/incr is not built"
+	export CS_RUN_DIR=$T/run
+	local i k
+	start_prog incr
+	dump_killed
+	restore_pidns
+	incr_ckpt c0
+	[ "$INCR_KIND" = full ] || { echo "c0 is $INCR_KIND" >&2; return 1; }
+	for i in 1 2; do
+		kill -USR1 "$HPID"
+		for ((k = 0; k < READY_TIMEOUT; k++)); do
+			[ "$(cat "$T/ready.phase" 2>/dev/null)" = $i ] && break
+			sleep 0.1
+		done
+		[ "$(cat "$T/ready.phase")" = $i ] || { echo "incr did not reach phase $i" >&2; return 1; }
+		incr_ckpt c$i --prev-images-dir ../c$((i - 1))
+		[ "$INCR_KIND" = incremental ] || { echo "c$i is $INCR_KIND: $(cat "$T/c$i.stats")" >&2; return 1; }
+	done
+	grep -q '"pidns": true' <("$CS_SHOW" "$T/c2") || { echo "no pidns in c2" >&2; return 1; }
+	# the copy in the namespace ends; its last checkpoint comes back there
+	kill -KILL "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	wait_pid_gone "$INIT"
+	IMG=$T/c2 restore_pidns
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	kill -USR2 "$HPID"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+}
+
+@test "pidns: refused inside: cs-restore's init itself; the tree runs on" {
+	require_pidns
+	start_tree
+	dump_running
+	restore_pidns
+	run "$CS_DUMP" -t "$INIT" -D "$T/img-init"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"process $INIT is the init of a PID namespace made by cs-restore --pidns"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	[ ! -e "$T/img-init" ]
+	check_generation "$(printf '%s\n' "$PID" $(descendants "$PID") | sort -n | tr '\n' ' ')" 1
+	wake_and_wait "$PID"
+	[ "$STATUS" = 0 ]
+}
+
+@test "pidns: a process in a PID namespace of unshare (a container) is refused, and runs on" {
+	require_pidns
+	command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+	local u init inner i
+	(close_fds; exec unshare --pid --fork sh -c 'sleep 600 & wait') </dev/null >/dev/null 2>&1 &
+	u=$!
+	record_pid "$u"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		init=$(cat "/proc/$u/task/$u/children" 2>/dev/null | awk '{ print $1 }')
+		[ -n "$init" ] && inner=$(cat "/proc/$init/task/$init/children" 2>/dev/null | awk '{ print $1 }')
+		[ -n "$inner" ] && [ "$(cat "/proc/$inner/comm")" = sleep ] && break
+		sleep 0.1
+	done
+	record_pid "$init"
+	record_pid "$inner"
+	[ "$(nspid "$inner")" = "$inner 2" ] || { echo "NSpid of $inner: $(nspid "$inner")" >&2; return 1; }
+	for p in "$inner" "$init"; do
+		run "$CS_DUMP" -t "$p" -D "$T/img-$p"
+		[ "$status" = 1 ]
+		[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+		[[ "$output" == *"process $p is in a PID namespace below ours"*"not supported yet"* ]] ||
+			{ echo "said: $output" >&2; return 1; }
+		[ ! -e "$T/img-$p" ]
+		[ "$(proc_state "$p")" = S ]
+	done
 }
 
 @test "pidns: SIGTERM to the init ends the root, the init exits with its status, nothing is left" {
@@ -227,7 +433,7 @@ teardown() {
 	return 0
 }
 
-@test "pidns: another host: the key/value server restored in a netns of its own with its data, the original still answers" {
+@test "pidns: another host: the key/value server restored in a netns of its own with its data, the original still answers; failback" {
 	require_pidns
 	require_go
 	command -v ip >/dev/null || skip "ip (iproute2) is not installed"
@@ -259,6 +465,31 @@ teardown() {
 	kvc -expect-prefix before -expect-count 500
 	! kvc -expect-prefix host2 -expect-count 100 2>/dev/null ||
 		{ echo "host 1 has the keys written on host 2" >&2; return 1; }
+	# failback: host 2 checkpoints its server (inside the PID namespace:
+	# the images get the PIDs there), which ends; host 1's original is gone
+	# meanwhile, and the checkpoint comes back there with --pidns
+	local st=0
+	(close_fds; exec nsenter --net="/run/netns/$NS2" timeout -k 5 120 "$CS_DUMP" -t "$HPID" -D "$T/img-back" \
+		--tcp-close -v4 -o "$T/dump-back.log") </dev/null >"$T/dump-back.out" 2>&1 || st=$?
+	[ $st = 0 ] || { echo "cs-dump in host 2 failed with status $st: $(cat "$T/dump-back.out")" >&2; return 1; }
+	wait_pid_gone "$HPID" 100
+	wait_pid_gone "$INIT" 100
+	kill -KILL "$PID"
+	wait_pid_gone "$PID" 100
+	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$T/img-back" -d --pidns --pidfile "$T/rpid-back" -v4 \
+		-o "$T/restore-back.log") </dev/null >"$T/restore-back.out" 2>&1
+	HPID=$(cat "$T/rpid-back")
+	record_pid "$HPID"
+	INIT=$(awk '{ print $4 }' "/proc/$HPID/stat")
+	record_pid "$INIT"
+	[ "$(nspid "$HPID")" = "$HPID $PID" ] || { echo "NSpid of $HPID: $(nspid "$HPID")" >&2; return 1; }
+	# host 1 again: host 2's keys with the others, the same PID inside
+	kvc -check 20000
+	grep -q "checked 20000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "failback -check: $KV_OUT" >&2; return 1; }
+	kvc -expect-prefix before -expect-count 500
+	kvc -expect-prefix host2 -expect-count 100
+	kvc -stats
+	[[ " $KV_OUT " == *" pid=$PID "* ]] || { echo "failback STATS: $KV_OUT, want pid=$PID" >&2; return 1; }
 	kill -TERM "$INIT"
 	wait_pid_gone "$HPID" 100
 }

@@ -6,6 +6,7 @@
  *   img-edit DIR or-xfeatures TID MASK   core-TID.img: xfeatures |= MASK
  *   img-edit DIR drop NAME               image NAME removed, as if an older
  *                                        cs-dump had not written it
+ *   img-edit DIR netlock-table NAME      inventory.img: netlock_table = NAME
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,13 +29,20 @@ int main(int argc, char **argv)
 	int dfd;
 
 	log_init(LOG_WARN, NULL);
-	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop"))) {
-		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n");
+	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
+	    !(argc == 4 && !strcmp(argv[2], "netlock-table"))) {
+		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
+			"       img-edit DIR netlock-table NAME\n");
 		return 1;
 	}
 	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
 	if (dfd < 0 || inventory_load(dfd, &inv))
 		return 1;
+	if (argc == 4 && !strcmp(argv[2], "netlock-table")) {
+		inv->netlock_table = argv[3];
+		name[0] = 0;	/* every image keeps its sum */
+		goto reseal;
+	}
 	if (argc == 4) {
 		snprintf(name, sizeof(name), "%s", argv[3]);
 		if (unlinkat(dfd, name, 0))

@@ -18,6 +18,7 @@
  *           (copy-on-write), 2 and 3 only read, the rest untouched; and the
  *           same file's pages 4-7 mapped read-only at file offset 16 KiB
  *   dc/hg/nh  regions with MADV_DONTFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE
+ *   wf      a region with MADV_WIPEONFORK
  *
  * Verification: contents page by page (recomputed patterns, zeros, the
  * file's bytes where a private page was never written); the file on disk
@@ -26,11 +27,13 @@
  * handler + sigsetjmp) and the r-x page still runs; VmFlags from
  * /proc/self/smaps (hg/nh only where the kernel has THP); brk (from the
  * kernel, not glibc's cache), start_brk and the [heap] VMA, and that the
- * heap still grows from where it ended.
+ * heap still grows from where it ended; that a child forked after the
+ * restore sees the wf region zeroed and has no dc region (it faults there).
  *
  * Only one thread, so /proc/self/{maps,smaps} describe what it set up.
  *
- * CS_TEST_CORRUPT: page prot none zero heap brk stack cow file vmflags thp.
+ * CS_TEST_CORRUPT: page prot none zero heap brk stack cow file vmflags thp
+ * wipe.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -40,6 +43,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "tprog.h"
 
@@ -52,7 +56,7 @@
 #define FILE_PAGES	16
 #define HG_SIZE		(4ul << 20)
 
-enum { S_BIG = 1, S_SPLIT, S_SPARSE, S_HEAP, S_STACK, S_FILE, S_FWRITE, S_DC, S_HG, S_NH };
+enum { S_BIG = 1, S_SPLIT, S_SPARSE, S_HEAP, S_STACK, S_FILE, S_FWRITE, S_DC, S_HG, S_NH, S_WF };
 
 static unsigned nchecked;
 static int have_thp = 1;
@@ -357,11 +361,11 @@ int main(int argc, char **argv)
 {
 	static const char *const modes[] = {
 		"page", "prot", "none", "zero", "heap", "brk", "stack", "cow", "file",
-		"vmflags", "thp", NULL,
+		"vmflags", "thp", "wipe", NULL,
 	};
 	char dir[PATH_MAX], fpath[PATH_MAX + 32], real_fpath[PATH_MAX];
 	uint64_t stack_arr[STACK_WORDS];
-	uint8_t *big, *split, *sparse, *heap, *fmap, *fro, *dc, *hg, *nh;
+	uint8_t *big, *split, *sparse, *heap, *fmap, *fro, *dc, *hg, *nh, *wf;
 	unsigned long heap_end, heap_start_brk;
 	int fd;
 
@@ -442,6 +446,10 @@ int main(int argc, char **argv)
 	}
 	if (madvise(dc, 8 * PG, MADV_DONTFORK))
 		tp_die("madvise MADV_DONTFORK");
+	wf = map_anon(8 * PG, PROT_READ | PROT_WRITE);
+	if (madvise(wf, 8 * PG, MADV_WIPEONFORK))
+		tp_die("madvise MADV_WIPEONFORK");
+	fill(wf, 8 * PG, S_WF, 0);
 	/* EINVAL: a kernel without transparent huge pages */
 	if (madvise(hg, HG_SIZE, MADV_HUGEPAGE) || madvise(nh, 8 * PG, MADV_NOHUGEPAGE)) {
 		if (errno != EINVAL)
@@ -481,6 +489,8 @@ int main(int argc, char **argv)
 	}
 	if (tp_corrupting("vmflags"))
 		madvise(dc, 8 * PG, MADV_DOFORK);
+	if (tp_corrupting("wipe"))
+		madvise(wf, 8 * PG, MADV_KEEPONFORK);
 	if (tp_corrupting("thp")) {
 		if (!have_thp)
 			return TP_EXIT_SKIP;
@@ -602,19 +612,44 @@ int main(int argc, char **argv)
 
 	check_fill("dontfork", dc, 8 * PG, S_DC, 0);
 	check_fill("nohugepage", nh, 8 * PG, S_NH, 0);
+	check_fill("wipeonfork", wf, 8 * PG, S_WF, 0);
 	check_fill("hugepage", hg, HG_SIZE, S_HG, 0);
 	{
 		static const char *const dc_f[] = { "dc", NULL }, *const hg_f[] = { "hg", NULL },
 			*const nh_f[] = { "nh", NULL }, *const none[] = { "dc", "hg", "nh", NULL },
 			*const not_hg[] = { "dc", "nh", NULL }, *const not_nh[] = { "dc", "hg", NULL },
 			*const not_dc[] = { "hg", "nh", NULL };
+		static const char *const wf_f[] = { "wf", NULL }, *const not_wf[] = { "dc", "hg", "nh", NULL };
 		check_vmflags("dontfork", dc, dc_f, not_dc);
+		check_vmflags("wipeonfork", wf, wf_f, not_wf);
 		if (have_thp) {
 			check_vmflags("hugepage", hg, hg_f, not_hg);
 			check_vmflags("nohugepage", nh, nh_f, not_nh);
 		}
 		check_vmflags("big", big, NULL, none);
 		check_vmflags("heap", heap, NULL, none);
+	}
+
+	/* what the flags do: a child sees wf zeroed and has no dc region */
+	{
+		pid_t child = fork();
+		int st;
+
+		if (child == 0) {
+			int bad = 0;
+			for (size_t i = 0; i < 8 * PG; i++)
+				bad |= wf[i] != 0;
+			_exit((bad ? 1 : 0) | (faults(dc, 0) ? 0 : 2));
+		}
+		if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st))
+			tp_differs("fork after restore", "the child did not exit normally");
+		else {
+			if (WEXITSTATUS(st) & 1)
+				tp_differs("wipeonfork in a child", "got the parent's bytes want zeros");
+			if (WEXITSTATUS(st) & 2)
+				tp_differs("dontfork in a child", "got a mapping want none (no fault)");
+		}
+		nchecked += 2;
 	}
 
 	/* last: the heap grows on from where it ended */

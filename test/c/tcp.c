@@ -721,9 +721,9 @@ static void set_up_half(int peer, int p4, int p6, const char *ready)
 	 * Then the client writes until full, and the peer 40000 bytes, which
 	 * the client's receive buffer holds: nobody reads. A peer facing a
 	 * closed window would probe it, and a probe arriving between the kill
-	 * and the restore is answered with a reset (cs-restore(8),
-	 * LIMITATIONS); the client's own closed window is probed by its own
-	 * kernel while it is alive only.
+	 * and the restore is answered with a reset unless the network lock
+	 * holds it (cs-restore(8), LIMITATIONS); the client's own closed
+	 * window is probed by its own kernel while it is alive only.
 	 */
 	for (int i = 0; i < 3; i++) {
 		fill(e4, peer ? WARMUP + 40000 : 0);
