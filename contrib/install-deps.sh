@@ -20,7 +20,7 @@ build-essential autoconf automake libtool pkg-config
 libprotobuf-c-dev protobuf-c-compiler libzstd-dev libcap-dev
 libnl-3-dev libnl-route-3-dev libdw-dev libelf-dev libnftables-dev nftables
 bats golang-go golang-github-patrickmn-go-cache-dev
-iproute2 procps util-linux jq
+iproute2 procps util-linux bsdutils tmux jq
 redis-server redis-tools memcached
 etcd-server etcd-client
 "
