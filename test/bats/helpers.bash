@@ -132,6 +132,16 @@ proc_state() {
 	echo "${line%% *}"
 }
 
+# proc_start PID: its start time (field 22 of /proc/PID/stat, clock ticks
+# after boot); nothing when there is no such process.
+proc_start() {
+	local line f
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+	line=${line##*) }
+	read -r -a f <<<"$line"
+	echo "${f[19]}"
+}
+
 # Wait until every thread of $1 sleeps (state S), i.e. is inside the syscall
 # it waits in, not on its way there.  Returns 1 after 10 s.
 wait_settled() {
@@ -287,14 +297,18 @@ wait_settled_once() {
 # (the program itself, or cs-restore standing in for it); STATUS = its exit
 # status.
 wake_and_wait() {
-	local waitpid=$1 i
+	local waitpid=$1 i start
+	# bash reaps an exited child at once; with pid_max 32768 and a test
+	# that forks all the time its PID may be another process's seconds
+	# later: the start time tells them apart
+	start=$(proc_start "$waitpid")
 	kill -USR2 "$PID"
 	for ((i = 0; i < EXIT_TIMEOUT; i++)); do
-		kill -0 "$waitpid" 2>/dev/null || break
+		[ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] || break
 		[ "$(proc_state "$waitpid")" != Z ] || break
 		sleep 0.1
 	done
-	if kill -0 "$waitpid" 2>/dev/null && [ "$(proc_state "$waitpid")" != Z ]; then
+	if [ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] && [ "$(proc_state "$waitpid")" != Z ]; then
 		echo "$waitpid did not exit within 30 s of SIGUSR2 to $PID" >&2
 		STATUS=124
 		return 1
