@@ -334,7 +334,7 @@ static void remove_dir(const char *path)
 	/* only our own image names live there */
 	static const char *fixed[] = { "inventory.img", "pstree.img", "mm.img", "pagemap.img", "pages.img",
 				       "files.img", "stats-dump.img", "file-locks.img", "ghost-files.img", "parent",
-				       "timens.img", "shmem.img" };
+				       "timens.img", "shmem.img", "cgroup.img" };
 	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 		unlinkat(dfd, fixed[i], 0);
 	{
@@ -624,7 +624,7 @@ int main(int argc, char **argv)
 	/* the whole tree is frozen before anything is read */
 	if (cs_fault("seize") || tree_seize(&tree, &c))
 		goto err;
-	if (dump_clocks(&c))
+	if (dump_clocks(&c) || cs_fault("cgroups") || dump_cgroups(&tree))
 		goto err;
 	st.freeze_us = now_us() - t0;
 	pr_info("froze %d threads of %d (%zu processes) in %llu us", c.pt.nr, o.pid, tree.nr,
@@ -682,7 +682,8 @@ int main(int argc, char **argv)
 		pr_info("released %d after %llu us frozen, %llu us of it on the CPU", o.pid,
 			(unsigned long long)st.frozen_us, (unsigned long long)(cpu_us() - cpu0));
 	}
-	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c) || write_shmem(&c))
+	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c) || write_shmem(&c) ||
+	    write_cgroups(&c))
 		goto err;
 	for (size_t i = 0; i < tree.nr; i++) {
 		struct dump_ctx *p = tree.n[i].c;

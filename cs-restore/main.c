@@ -40,6 +40,7 @@ struct restore_opts {
 	int timens;		/* enum timens_mode */
 	int pidns;
 	int lower_rlimits;
+	int cgroup_mode;	/* enum cgroup_mode, --manage-cgroups */
 	int verbosity;
 	const char *log_file;
 	const char *pidfile;
@@ -81,6 +82,15 @@ static void usage(FILE *f)
 		"      --lower-rlimits       lower a saved hard resource limit that is above what\n"
 		"                            can be set here to the limit here, with a warning\n"
 		"                            (default: refuse the restore)\n"
+		"      --manage-cgroups[=MODE]  put the processes back into the cgroups they were\n"
+		"                            dumped in: soft (default; and without MODE) creates\n"
+		"                            the missing ones with the saved limits and leaves\n"
+		"                            the limits of existing ones alone; full sets the\n"
+		"                            saved limits on existing ones too; ignore (or none)\n"
+		"                            leaves the processes in cs-restore's cgroups\n"
+		"      --cgroup-root [CONTROLLER:]PATH  restore the cgroups of the tree under\n"
+		"                            PATH instead (in CONTROLLER's hierarchy, 'unified'\n"
+		"                            for cgroup v2; none: every other one); repeatable\n"
 		"      --pidfile FILE        write the restored PID to FILE (ours for it, with\n"
 		"                            --pidns)\n"
 		"      --inherit-fd fd[N]:pipe:[INODE]  give the process our fd N in place of\n"
@@ -99,7 +109,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct restore_opts *o)
 {
 	enum { OPT_PIDFILE = 256, OPT_FILE_LOCKS, OPT_FILE_VALIDATION, OPT_TCP_EST, OPT_TIMENS, OPT_NO_TIMENS,
-	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK, OPT_INHERIT_FD };
+	       OPT_PIDNS, OPT_LOWER_RLIMITS, OPT_NETLOCK, OPT_INHERIT_FD, OPT_MANAGE_CGROUPS, OPT_CGROUP_ROOT };
 	static const struct option lo[] = {
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "restore-detached", no_argument, 0, 'd' },
@@ -114,6 +124,8 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 		{ "pidns", no_argument, 0, OPT_PIDNS },
 		{ "lower-rlimits", no_argument, 0, OPT_LOWER_RLIMITS },
 		{ "inherit-fd", required_argument, 0, OPT_INHERIT_FD },
+		{ "manage-cgroups", optional_argument, 0, OPT_MANAGE_CGROUPS },
+		{ "cgroup-root", required_argument, 0, OPT_CGROUP_ROOT },
 		{ "verbosity", optional_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "help", no_argument, 0, 'h' },
@@ -178,6 +190,14 @@ static int parse_opts(int argc, char **argv, struct restore_opts *o)
 			break;
 		case OPT_INHERIT_FD:
 			if (inherit_fd_parse(optarg, &o->inherit, &o->nr_inherit))	/* fifo.c */
+				return -1;
+			break;
+		case OPT_MANAGE_CGROUPS:
+			if (cgroup_parse_mode(optarg, &o->cgroup_mode))	/* cgroup.c */
+				return -1;
+			break;
+		case OPT_CGROUP_ROOT:
+			if (cgroup_parse_root(optarg))
 				return -1;
 			break;
 		case 'v':
@@ -353,7 +373,8 @@ static int restore_all(struct rst_tree *t)
 
 		if (p->proc->zombie)
 			continue;
-		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_timers(p) ||
+		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_cgroup_threads(p) ||
+		    restore_timers(p) ||
 		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) ||
 		    restore_seccomp(p) || restore_creds(p) || restore_fown(p) || unmap_hole(p) || finish_threads(p))
 			return -1;
@@ -445,6 +466,9 @@ int main(int argc, char **argv)
 	/* 1. check: nothing is created until all of this passed */
 	if (read_images(&c, &tree) || check_all(&c, &tree) || cs_fault("check") || find_hole(&c))
 		goto err;
+	/* may create cgroups: the last check but the lock; an error undoes them */
+	if (cgroup_prepare(&c, o.cgroup_mode))
+		goto err;
 	/* the lock is the last check: nftables must be usable */
 	if (o.tcp_established && o.network_lock && rst_netlock_take(&tree, &lock))
 		goto err;
@@ -500,6 +524,7 @@ err:
 	kill_stubs(&tree);
 err_ran:
 	pidns_kill_init(&c);	/* with the namespace, whatever is in it */
+	cgroup_undo();		/* their processes are gone */
 	shmem_close();
 	for (size_t i = 0; i < tree.nr; i++)
 		unix_undo(tree.p[i]);

@@ -490,6 +490,48 @@ int pipe_set_size(int fd, const FdEntry *e);
  */
 int stub_fifo_fd(const FdEntry *e, char *err, size_t len);
 
+/* cgroup.c: --manage-cgroups, --cgroup-root (cgroup.img) */
+enum cgroup_mode { CG_SOFT, CG_FULL, CG_IGNORE };
+/* cgroup_parse_mode - --manage-cgroups[=MODE]: NULL or "soft", "full",
+ * "ignore" or "none" into *mode. 0, or -1 after one line on stderr. */
+int cgroup_parse_mode(const char *arg, int *mode);
+/*
+ * cgroup_parse_root - one --cgroup-root [CONTROLLER:]PATH (repeatable):
+ * the cgroups of the tree in the hierarchy with CONTROLLER ("memory",
+ * "name=systemd", "unified" for v2; none: every other hierarchy) go under
+ * PATH, which takes the place of the deepest cgroup that holds all of
+ * them. 0, or -1 after one line on stderr.
+ */
+int cgroup_parse_root(const char *arg);
+/*
+ * cgroup_prepare - last step of the check phase, mode an enum
+ * cgroup_mode: read cgroup.img (when listed), find each hierarchy here
+ * (mountinfo), create every missing cgroup (mkdir(2)) with its saved
+ * limits, v2 type and subtree controllers, under CG_FULL write the saved
+ * limits into the existing ones too, then fork a child that joins every
+ * target cgroup once (writing 0 to cgroup.procs, or tasks for a v1
+ * thread target) and exits. Returns 0, or -1 with one line naming the
+ * cgroup and the reason; what was created is removed by cgroup_undo.
+ * Sources: cgroups(7), the kernel's cgroup-v2.rst ("no internal process"
+ * rule, threaded cgroups) and cgroup-v1/cgroups.rst.
+ */
+int cgroup_prepare(struct rst_ctx *c, int mode);
+/*
+ * stub_cgroup_join - in c's stub, right after its fork: join its cgroups
+ * (write 0 to cgroup.procs in each hierarchy cgroup_prepare mapped), so
+ * that what it faults in from then on is charged there. 0, or -1 with err set.
+ */
+int stub_cgroup_join(struct rst_ctx *c, char *err, size_t len);
+/*
+ * restore_cgroup_threads - once c's threads exist: move each thread whose
+ * cgroups differed from its process's (its TID to tasks in v1, to
+ * cgroup.threads in v2). 0, or -1 naming the thread and cgroup.
+ */
+int restore_cgroup_threads(struct rst_ctx *c);
+/* cgroup_undo - a failed restore, once its processes are gone: rmdir(2)
+ * what cgroup_prepare created, the newest first. */
+void cgroup_undo(void);
+
 /* remote helpers (stub.c): a syscall in the stub's main thread / write to scratch */
 long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
 	  unsigned long a4, unsigned long a5, unsigned long a6);

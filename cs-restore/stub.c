@@ -258,6 +258,9 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
+	/* first: what this process faults in from here on is charged there */
+	if (stub_cgroup_join(c, err, sizeof(err)))
+		stub_fail(errfd, err);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (c->idx)

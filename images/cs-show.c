@@ -25,6 +25,7 @@
 #include "stats.pb-c.h"
 #include "regfile.pb-c.h"
 #include "timens.pb-c.h"
+#include "cgroup.pb-c.h"
 
 /* Image kinds printed under "images"; inventory and stats are handled apart. */
 static const struct kind {
@@ -42,6 +43,7 @@ static const struct kind {
 	{ "ghost-files.img",	MAGIC_GHOST_FILES, &ghost_file_entry__descriptor },
 	{ "timens.img",		MAGIC_TIMENS,	&timens_entry__descriptor },
 	{ "shmem.img",		MAGIC_SHMEM,	&shmem_entry__descriptor },
+	{ "cgroup.img",		MAGIC_CGROUP,	&cgroup_entry__descriptor },
 	{ "pagemap-shmem-",	MAGIC_PAGEMAP,	&pagemap_entry__descriptor },
 	{ "pages-shmem-",	MAGIC_PAGES,	NULL },
 };
@@ -58,7 +60,7 @@ static const struct kind *kind_of(const char *name)
 		    (d = strspn(name + l, "0123456789")) && !strcmp(name + l + d, ".img"))
 			return k;
 		if (k->name[l - 1] != '-' && strcmp(k->name, "pstree.img") && strcmp(k->name, "timens.img") &&
-		    strcmp(k->name, "shmem.img") &&
+		    strcmp(k->name, "shmem.img") && strcmp(k->name, "cgroup.img") &&
 		    !strncmp(name, k->name, l - 4) && name[l - 4] == '-' &&
 		    (d = strspn(name + l - 3, "0123456789")) && !strcmp(name + l - 3 + d, ".img"))
 			return k;

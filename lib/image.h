@@ -28,6 +28,7 @@
 #define MAGIC_GHOST_FILES 0x43534847u	/* "GHSC" */
 #define MAGIC_TIMENS	0x4353544eu	/* "NTSC" */
 #define MAGIC_SHMEM	0x4353484du	/* "MHSC" */
+#define MAGIC_CGROUP	0x43534743u	/* "CGSC" */
 
 /* VmaEntry.kind: what a VMA is (mm.proto) */
 enum vma_kind { VK_ANON = 1, VK_ANON_SHARED, VK_FILE, VK_FILE_SHARED, VK_VDSO, VK_VVAR, VK_VVAR_VCLOCK, VK_VSYSCALL,
