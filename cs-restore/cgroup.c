@@ -215,6 +215,32 @@ static int remember(const char *dir)
 	return 0;
 }
 
+/*
+ * A new v1 cpuset cgroup has no CPU and no memory node, and takes no task
+ * until it has both (cgroup-v1/cpusets.rst): start it with its parent's,
+ * as cgroup.clone_children would; saved values are written after this.
+ * A v2 cpuset uses its parent's while its own are empty.
+ */
+static int cpuset_inherit(const char *name, const char *dir)
+{
+	static const char *const f[] = { "cpuset.cpus", "cpuset.mems" };
+	char v[4096], parent[4096], *sl;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	sl = strrchr(parent, '/');
+	if (!sl)
+		return 0;
+	*sl = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		if (cg_read_value(dir, "cgroup.controllers", v, sizeof(v)) == 0 ||
+		    cg_read_value(dir, f[i], v, sizeof(v)) || *v)
+			continue;	/* v2, not a cpuset hierarchy, or set */
+		if (cg_read_value(parent, f[i], v, sizeof(v)) || cg_write_value(dir, f[i], v))
+			return pr_err("cannot give the new cgroup %s the %s of its parent: %m", name, f[i]);
+	}
+	return 0;
+}
+
 /* mkdir dir and any missing parent (a --cgroup-root of its own), each remembered. */
 static int make_dir(const char *name, const char *dir)
 {
@@ -231,7 +257,7 @@ static int make_dir(const char *name, const char *dir)
 				free(p);
 				return -1;
 			}
-			if (remember(p)) {
+			if (remember(p) || cpuset_inherit(name, p)) {
 				free(p);
 				return -1;
 			}

@@ -98,8 +98,14 @@ cg_rmdir() {
 
 # Remove every cgroup of this test (ours and cs-restore's), children first.
 cg_remove_all() {
-	local b d
+	local b d m
 	[ -n "${NAME:-}" ] || return 0
+	# a --cgroup-root without controller: /$NAME-new in every hierarchy
+	for m in $(awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo); do
+		for d in "$m/$NAME-new"/p "$m/$NAME-new"/c "$m/$NAME-new"/t "$m/$NAME-new"; do
+			cg_rmdir "$d" || true
+		done
+	done
 	for b in "$V2" "$MEM" "$PIDS" "$CPU" "$CPUSET"; do
 		[ -n "$b" ] || continue
 		for d in "$b"/p "$b"/c "$b"/t "$b" "$b-new"/p "$b-new"/c "$b-new"/t "$b-new"; do
@@ -240,6 +246,37 @@ limits_back() {
 	[ ! -d "$MEM" ] || { echo "$MEM was made" >&2; false; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
+}
+
+@test "--cgroup-root PATH without a controller: every other hierarchy, a new cpuset gets its parent's CPUs" {
+	[ -n "$MEM" ] || skip "no v1 memory hierarchy here"
+	cg_prepare
+	start_prog cgroup
+	local child
+	child=$(cat "/proc/$PID/task/$PID/children")
+	child=${child%% *}
+	dump_killed
+	cg_remove_now
+	# memory stays inside the cgroup this test runs in
+	restore_wait --cgroup-root "memory:$(cg_mine memory | sed 's|^/$||')/$NAME-new" --cgroup-root "/$NAME-new"
+	record_pid "$child"
+	# CONTROLLERS|PATH, "" for v2
+	local want=() w
+	[ -z "$PIDS" ] || want+=("pids|/$NAME-new/p")
+	[ -z "$CPU" ] || want+=("cpu|/$NAME-new/p")
+	[ -z "$V2" ] || want+=("|/$NAME-new/p")
+	[ -z "$CPUSET" ] || want+=("cpuset|/$NAME-new")
+	want+=("memory|$(cg_mine memory | sed 's|^/$||')/$NAME-new/p")
+	for w in "${want[@]}"; do
+		awk -F: -v c="${w%%|*}" -v p="${w#*|}" '$2 == c && $3 == p { f = 1 } END { exit !f }' \
+			"/proc/$PID/cgroup" ||
+			{ echo "process $PID is not in $w:" >&2; cat "/proc/$PID/cgroup" >&2; false; }
+	done
+	[ -z "$CPUSET" ] || [ -n "$(cat "$(cg_mount cpuset)/$NAME-new/cpuset.cpus")" ]
+	kill -KILL "$PID" "$child"
+	wait "$RPID" 2>/dev/null || true
+	wait_pid_gone "$PID"
+	wait_pid_gone "$child"
 }
 
 @test "--manage-cgroups=ignore leaves the processes in cs-restore's cgroups" {
