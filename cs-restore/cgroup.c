@@ -114,16 +114,20 @@ static int root_names(const char *r, uint32_t h)
 	return 0;
 }
 
-/* The --cgroup-root for hierarchy h: one naming a controller of it, else the default. */
-static const char *root_for(uint32_t h)
+/* The --cgroup-root for hierarchy h: one naming a controller of it
+ * (*named set), else the default. */
+static const char *root_for(uint32_t h, int *named)
 {
 	const char *def = NULL;
 
+	*named = 0;
 	for (size_t i = 0; i < nr_roots; i++) {
 		if (!roots[i].ctrl)
 			def = roots[i].path;
-		else if (root_names(roots[i].ctrl, h))
+		else if (root_names(roots[i].ctrl, h)) {
+			*named = 1;
 			return roots[i].path;
+		}
 	}
 	return def;
 }
@@ -345,9 +349,9 @@ static int load(struct rst_ctx *c)
 /* Where each dir of hierarchy h goes here (target[]), or nothing to do in h. */
 static int map_hierarchy(uint32_t h)
 {
-	const char *root = root_for(h);
+	int named, all_root = 1;
+	const char *root = root_for(h, &named);
 	char *base = NULL;
-	int all_root = 1;
 
 	for (size_t i = 0; i < cg->n_members; i++)
 		all_root &= !strcmp(cg->dirs[cg->members[i]->dirs[h]]->path, "/");
@@ -369,7 +373,8 @@ static int map_hierarchy(uint32_t h)
 		if (!target[i]) {
 			int e = errno;
 
-			if (e == ENOENT && all_root && !root) {
+			/* a default --cgroup-root is for the hierarchies there are */
+			if (e == ENOENT && all_root && !named) {
 				pr_info("%s: not mounted here; every process was in its root", hname(h));
 				free(path);
 				free(base);
@@ -459,8 +464,23 @@ static int probe_joins(void)
 			for (uint32_t h = 0; h < cg->n_hierarchies; h++) {
 				CgroupDir *d = cg->dirs[m->dirs[h]];
 
-				if (!must_join(m, h) || (m->has_thread && cg_is_v2(cg->hierarchies[h])))
+				if (!must_join(m, h))
 					continue;
+				if (m->has_thread && cg_is_v2(cg->hierarchies[h])) {
+					char t[64];
+
+					/* only a threaded cgroup holds one thread of a process */
+					if (cg_read_value(target[m->dirs[h]], "cgroup.type", t, sizeof(t)) == 0 &&
+					    strcmp(t, "threaded")) {
+						snprintf(msg, sizeof(msg), "cannot put thread %u in cgroup %s:%s: "
+							 "it is not threaded here (cgroup.type %s)", m->pid, hname(h),
+							 d->path, t);
+						if (write(p[1], msg, strlen(msg)) < 0)
+							_exit(3);
+						_exit(1);
+					}
+					continue;
+				}
 				if (cg_write_value(target[m->dirs[h]], join_file(m, h), "0")) {
 					snprintf(msg, sizeof(msg), "cannot join cgroup %s:%s (%s/%s) for %s %u: %m",
 						 hname(h), d->path, target[m->dirs[h]], join_file(m, h),

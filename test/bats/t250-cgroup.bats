@@ -197,6 +197,9 @@ limits_back() {
 	cg_remove_now
 	restore_wait
 	limits_back
+	# the restored memory (32 MiB written by the root) is charged there
+	[ -z "$MEM" ] || [ "$(cat "$MEM/p/memory.usage_in_bytes")" -ge $((32 << 20)) ] ||
+		{ echo "$MEM/p holds $(cat "$MEM/p/memory.usage_in_bytes") bytes, want 32 MiB or more" >&2; false; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }

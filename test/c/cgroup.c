@@ -20,6 +20,9 @@
  * SIGUSR2 it reads them again and reports every line and value that
  * differs; the root collects the child's verdict.
  *
+ * The root also writes 32 MiB of its own memory (t250 checks that the
+ * restored pages are charged to its memory cgroup) and checks them.
+ *
  * CS_TEST_CORRUPT: cgroup (the child moves itself to the parent of its
  * first cgroup that is not a root), limit (the root raises a
  * memory.limit_in_bytes or memory.max of one of its cgroups by 4 KiB),
@@ -33,6 +36,7 @@
 #include "tprog.h"
 
 #define MAXL 32
+#define BIG (32UL << 20)
 static const char *const limit_files[] = {
 	"memory.max", "memory.high", "pids.max", "cpu.max", "cpu.weight", "memory.limit_in_bytes",
 	"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpuset.cpus", "cpuset.mems", NULL
@@ -259,6 +263,7 @@ int main(int argc, char **argv)
 	int tochild[2], fromchild[2], st;
 	pthread_t th;
 	unsigned checked;
+	unsigned char *big;
 	void *tres;
 	pid_t child;
 	char c;
@@ -318,12 +323,26 @@ int main(int argc, char **argv)
 		if (!done)
 			tp_die("CS_TEST_CORRUPT=limit: no memory limit to change");
 	}
+	big = malloc(BIG);
+	if (!big)
+		tp_die("malloc");
+	for (size_t i = 0; i < BIG; i += 4096)
+		memset(big + i, (int)(i / 4096 % 251) + 1, 4096);
 	tp_write_ready(argv[1]);
 	tp_wait_usr2();
 	if (write(tochild[1], "g", 1) != 1)
 		tp_die("write");
 	thread_go = 1;
 	checked = compare("root", &root_snap);
+	for (size_t i = 0; i < BIG; i += 4096) {
+		unsigned char want = (unsigned char)(i / 4096 % 251 + 1);
+
+		if (big[i] != want || big[i + 4095] != want) {
+			tp_differs("memory", "page %zu holds %#x, want %#x", i / 4096, big[i], want);
+			break;
+		}
+	}
+	checked++;
 	pthread_join(th, &tres);
 	checked += (unsigned)(long)tres;
 	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
