@@ -285,9 +285,9 @@ static int set_limits(const char *name, const char *dir, const CgroupDir *d)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, l->name);
 		if (errno == ENOENT && access(path, F_OK))
-			return pr_err("cannot give cgroup %s its %s %s: no such file here (the controller is not "
-				      "enabled for it)", name, l->name, l->value);
-		return pr_err("cannot give cgroup %s its %s %s: %m", name, l->name, l->value);
+			return pr_err("cannot give cgroup %s its %s %s: no %s here (the controller is not "
+				      "enabled for it)", name, l->name, l->value, path);
+		return pr_err("cannot give cgroup %s its %s %s (%s): %m", name, l->name, l->value, path);
 	}
 	return 0;
 }

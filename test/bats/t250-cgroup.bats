@@ -9,13 +9,14 @@
 # hierarchy it finds: v2 (unified), and the v1 memory, pids and cpu
 # hierarchies when mounted. test/c/cgroup (see cgroup.c) starts with the
 # root process in the "p" cgroups, its child in "c" and a second thread of
-# the root in the v1 cpu "t" cgroup, records its /proc/thread-self/cgroup
+# the root in the v1 cpu "t" cgroup and the v2 threaded cgroup "p/t", records its /proc/thread-self/cgroup
 # lines and the limits of each cgroup, and checks them after the restore.
 # Between the dump and the restore the cgroups are removed ("another host").
 #
 # Refused, with one line naming the cgroup and no process and no cgroup of
 # the restore left: a cgroup that cannot be created; a cgroup that cannot
-# be joined (a v1 cpuset without CPUs); a --cgroup-root for a controller the
+# be joined (a v1 cpuset without CPUs; a v2 cgroup for a thread that is
+# not threaded); a limit that cannot be set; a --cgroup-root for a controller the
 # processes were not in; a bad --manage-cgroups mode.
 #
 # Only processes this test started are ever moved; every cgroup it or
@@ -102,13 +103,13 @@ cg_remove_all() {
 	[ -n "${NAME:-}" ] || return 0
 	# a --cgroup-root without controller: /$NAME-new in every hierarchy
 	for m in $(awk '$0 ~ / - cgroup2? / { print $5 }' /proc/self/mountinfo); do
-		for d in "$m/$NAME-new"/p "$m/$NAME-new"/c "$m/$NAME-new"/t "$m/$NAME-new"; do
+		for d in "$m/$NAME-new"/p/t "$m/$NAME-new"/p "$m/$NAME-new"/c "$m/$NAME-new"/t "$m/$NAME-new"; do
 			cg_rmdir "$d" || true
 		done
 	done
 	for b in "$V2" "$MEM" "$PIDS" "$CPU" "$CPUSET"; do
 		[ -n "$b" ] || continue
-		for d in "$b"/p "$b"/c "$b"/t "$b" "$b-new"/p "$b-new"/c "$b-new"/t "$b-new"; do
+		for d in "$b"/p/t "$b"/p "$b"/c "$b"/t "$b" "$b-new"/p/t "$b-new"/p "$b-new"/c "$b-new"/t "$b-new"; do
 			cg_rmdir "$d" || true
 		done
 	done
@@ -158,9 +159,12 @@ cg_prepare() {
 		if grep -qw pids "$V2/cgroup.controllers" && echo +pids >"$V2/cgroup.subtree_control"; then
 			echo 99 >"$V2/p/pids.max"
 		fi
-		self="$self:$V2/p" child="$child:$V2/c"
+		# a threaded cgroup below p, for the second thread
+		cg_make "$V2/p/t"
+		echo threaded >"$V2/p/t/cgroup.type"
+		self="$self:$V2/p" child="$child:$V2/c" thread="$thread:$V2/p/t"
 	fi
-	export CS_CG_SELF=${self#:} CS_CG_CHILD=${child#:} CS_CG_THREAD=$thread
+	export CS_CG_SELF=${self#:} CS_CG_CHILD=${child#:} CS_CG_THREAD=${thread#:}
 }
 
 # Everything of this test's cgroups goes, as on a host that never had them.
@@ -343,6 +347,35 @@ restore_refused() {
 	echo "$CPUSET" >>"$T/cgroups"
 	restore_refused "cannot join cgroup cpuset:" "/$NAME/c" "No space left on device"
 	rmdir "$CPUSET/c" "$CPUSET"
+	cg_none_left
+}
+
+@test "refused: a v2 cgroup for a thread that is not threaded here" {
+	[ -n "$V2" ] || skip "no cgroup v2 hierarchy here"
+	cg_prepare
+	start_prog cgroup
+	dump_killed
+	cg_remove_now
+	mkdir -p "$V2/p/t"	# a domain cgroup: no single thread can join it
+	restore_refused "cannot put thread" "in cgroup unified:/" "/$NAME/p/t" "not threaded here" -- \
+		--manage-cgroups=soft
+	rmdir "$V2/p/t" "$V2/p" "$V2"
+	cg_none_left
+}
+
+@test "refused: a saved limit that cannot be set here (v1 CFS quota above the parent's)" {
+	[ -n "$CPU" ] || skip "no v1 cpu hierarchy here"
+	cg_prepare
+	start_prog cgroup
+	dump_killed
+	cg_remove_now
+	# the new parent allows 10 ms per 100 ms; p was saved with 45 ms
+	mkdir "$CPU-new"
+	echo 10000 >"$CPU-new/cpu.cfs_quota_us"
+	restore_refused "cannot give cgroup cpu:/$NAME/p its cpu.cfs_quota_us 45000" -- \
+		--cgroup-root "cpu:$(cg_mine cpu | sed 's|^/$||')/$NAME-new"
+	[ -z "$(ls -d "$CPU-new"/*/ 2>/dev/null)" ] || { echo "left in $CPU-new: $(ls -d "$CPU-new"/*/)" >&2; false; }
+	rmdir "$CPU-new"
 	cg_none_left
 }
 

@@ -7,7 +7,8 @@
  * writing 0 to its cgroup.procs, or for a thread its TID to tasks):
  *   CS_CG_SELF     the root process joins these
  *   CS_CG_CHILD    its child joins these
- *   CS_CG_THREAD   a second thread of the root joins these (v1 only)
+ *   CS_CG_THREAD   a second thread of the root joins these (its TID to
+ *                  cgroup.threads in v2, a threaded cgroup; to tasks in v1)
  *   CS_CG_REMAP    OLD=NEW: after the restore, expect every cgroup path
  *                  holding OLD to hold NEW there instead (cs-restore
  *                  --cgroup-root)
@@ -85,6 +86,8 @@ static int put(const char *dir, const char *file, const char *val)
 	return n < 0 ? -1 : 0;
 }
 
+/* Join every cgroup of list env: file NULL for a thread (cgroup.threads in
+ * v2, where a directory has one, tasks in v1). */
 static void join_list(const char *env, const char *file, const char *val)
 {
 	const char *l = getenv(env);
@@ -93,9 +96,16 @@ static void join_list(const char *env, const char *file, const char *val)
 	if (!l || !*l)
 		return;
 	snprintf(buf, sizeof(buf), "%s", l);
-	for (d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save))
-		if (put(d, file, val))
-			tp_die("cannot join cgroup %s (%s)", d, file);
+	for (d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		const char *f = file;
+		char p[1100];
+
+		snprintf(p, sizeof(p), "%s/cgroup.threads", d);
+		if (!f)
+			f = access(p, F_OK) == 0 ? "cgroup.threads" : "tasks";
+		if (put(d, f, val))
+			tp_die("cannot join cgroup %s (%s)", d, f);
+	}
 }
 
 /* Whether the comma-separated list opts holds every item of ctrl. */
@@ -242,7 +252,7 @@ static void *thread_main(void *arg)
 
 	(void)arg;
 	snprintf(tid, sizeof(tid), "%ld", (long)syscall(SYS_gettid));
-	join_list("CS_CG_THREAD", "tasks", tid);
+	join_list("CS_CG_THREAD", NULL, tid);
 	take(&thread_snap, getenv("CS_CG_REMAP"));
 	if (tp_corrupting("thread")) {
 		char d[1024];
