@@ -4,8 +4,8 @@
  * groups differ from its process's (v2 threaded cgroups, v1 per-thread
  * tasks), and the limits of those cgroups and of their ancestors, so that
  * cs-restore can recreate them where they are missing (another host).
- * Read while the tree is frozen: nothing moves it meanwhile but a writer
- * of cgroup.procs outside our control.
+ * Membership is read while the tree is frozen (one file per task); the
+ * limits when the images are written, after a -R dump has let it run.
  */
 #include <errno.h>
 #include <string.h>
@@ -116,7 +116,7 @@ static int dir_of(int hier, const char *path)
 	d->hier = hier;
 	d->path = xstrdup(path);
 	a[cg.n_dirs++] = d;
-	if (!d->path || read_dir_state(d, cg.hierarchies[hier]))
+	if (!d->path)
 		return -1;
 	return (int)cg.n_dirs - 1;
 }
@@ -253,6 +253,10 @@ int write_cgroups(struct dump_ctx *c)
 
 	if (!cg.n_members)
 		return 0;
+	/* the limits need no freeze: with -R the tree runs again by now */
+	for (size_t i = 0; i < cg.n_dirs; i++)
+		if (read_dir_state(cg.dirs[i], cg.hierarchies[cg.dirs[i]->hier]))
+			return -1;
 	img = img_create(c->dirfd, "cgroup.img", MAGIC_CGROUP);
 	if (!img)
 		return -1;

@@ -535,15 +535,18 @@ void dump_ctx_free(struct dump_ctx *c);
 /* cgroup.c: control groups (cgroup.img) */
 /*
  * dump_cgroups - once the tree is frozen: the cgroups of every live
- * process of t in each hierarchy (/proc/PID/cgroup), of each thread whose
- * groups differ (/proc/PID/task/TID/cgroup), and for each such cgroup and
- * its ancestors the limit files of cg_limit_files (lib/cgroup.h), v2
- * cgroup.type and cgroup.subtree_control, read where the hierarchy is
- * mounted here. Returns 0, or -1 (logged, naming the process or thread).
+ * process of t in each hierarchy (/proc/PID/cgroup) and of each thread
+ * whose groups differ (/proc/PID/task/TID/cgroup), and their ancestors.
+ * Returns 0, or -1 (logged, naming the process or thread).
  * Source: cgroups(7).
  */
 int dump_cgroups(struct dump_tree *t);
-/* write_cgroups - cgroup.img into c's directory, listed in c->sums. 0 or -1. */
+/*
+ * write_cgroups - read, for each cgroup dump_cgroups found, the limit
+ * files of cg_limit_files (lib/cgroup.h), v2 cgroup.type and
+ * cgroup.subtree_control where the hierarchy is mounted here, and write
+ * cgroup.img into c's directory, listed in c->sums. 0 or -1.
+ */
 int write_cgroups(struct dump_ctx *c);
 
 #endif
