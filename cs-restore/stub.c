@@ -368,8 +368,12 @@ int create_stub(struct rst_ctx *c)
 	}
 	if (child == 0) {
 		close(ep[0]);
-		if (c->pidns)
+		if (c->pidns) {
+			/* the init stands for the root: it lives and dies in its cgroups */
+			if (stub_cgroup_join(c, msg, sizeof(msg)))
+				stub_fail(ep[1], msg);
 			pidns_init_main(c, ep[1]);	/* does not return */
+		}
 		my_slot = 0;
 		stub_main(c, parent, ep[1]);
 	}

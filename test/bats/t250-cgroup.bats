@@ -286,6 +286,40 @@ limits_back() {
 	wait_pid_gone "$child"
 }
 
+@test "--pidns: the namespace's init is in the root's cgroups, the tree in its own" {
+	local capeff i
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	(((0x$capeff >> 21 & 1) == 1)) || skip "--pidns needs CAP_SYS_ADMIN"
+	cg_prepare
+	start_prog cgroup
+	dump_killed
+	cg_remove_now
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/rpid" ] && break
+		kill -0 "$RPID" 2>/dev/null || { echo "cs-restore --pidns exited" >&2; false; }
+		sleep 0.1
+	done
+	local hpid init
+	hpid=$(cat "$T/rpid")
+	record_pid "$hpid"
+	init=$(awk '{ print $4 }' "/proc/$hpid/stat")
+	record_pid "$init"
+	diff <(cut -d: -f2- "/proc/$init/cgroup") <(cut -d: -f2- "/proc/$hpid/cgroup")
+	grep -q "/$NAME/p\$" "/proc/$init/cgroup"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ "$(readlink "/proc/$hpid/exe" 2>/dev/null)" = "$PROG_EXE" ] && wait_settled_once "$hpid" && break
+		sleep 0.1
+	done
+	kill -USR2 "$hpid"
+	STATUS=0
+	wait "$RPID" || STATUS=$?
+	assert_prog_ok
+}
+
 @test "--manage-cgroups=ignore leaves the processes in cs-restore's cgroups" {
 	cg_prepare
 	start_prog cgroup
