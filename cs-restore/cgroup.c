@@ -59,6 +59,8 @@ int cgroup_parse_mode(const char *arg, int *mode)
 	return 0;
 }
 
+static int sane_path(const char *p);
+
 int cgroup_parse_root(const char *arg)
 {
 	const char *colon = strchr(arg, ':'), *path = arg;
@@ -85,6 +87,10 @@ int cgroup_parse_root(const char *arg)
 	/* "/a/b/" and "/a/b" are one cgroup */
 	for (size_t l = strlen(roots[nr_roots].path); l > 1 && roots[nr_roots].path[l - 1] == '/'; l--)
 		roots[nr_roots].path[l - 1] = 0;
+	if (!sane_path(roots[nr_roots].path)) {
+		fprintf(stderr, "cs-restore: invalid --cgroup-root '%s' (a component is empty, . or ..)\n", arg);
+		return -1;
+	}
 	nr_roots++;
 	return 0;
 }
@@ -316,6 +322,35 @@ static int shape_new(const char *name, const char *dir, const CgroupDir *d, int 
 	return 0;
 }
 
+/* An absolute cgroup path without empty, "." or ".." components: a path
+ * from the images must not lead out of the cgroup file system. */
+static int sane_path(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	if (!strcmp(p, "/"))
+		return 1;
+	for (const char *s = p + 1;;) {
+		size_t l = strcspn(s, "/");
+
+		if (!l || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		s += l;
+		if (!*s)
+			return 1;
+		s++;
+	}
+}
+
+/* A limit the dump saves (and nothing else: the name is a file written to). */
+static int known_limit(const char *name)
+{
+	for (size_t i = 0; cg_limit_files[i]; i++)
+		if (!strcmp(cg_limit_files[i], name))
+			return 1;
+	return 0;
+}
+
 static int load(struct rst_ctx *c)
 {
 	struct img *img;
@@ -330,9 +365,18 @@ static int load(struct rst_ctx *c)
 	img_free(img);
 	if (r <= 0)
 		return r < 0 ? -1 : pr_err("image cgroup.img is empty");
-	for (size_t i = 0; i < cg->n_dirs; i++)
-		if (cg->dirs[i]->hier >= cg->n_hierarchies || cg->dirs[i]->path[0] != '/')
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		CgroupDir *d = cg->dirs[i];
+
+		if (d->hier >= cg->n_hierarchies || !sane_path(d->path))
 			return pr_err("cgroup.img is corrupt: cgroup %zu", i);
+		for (size_t k = 0; k < d->n_limits; k++)
+			if (!known_limit(d->limits[k]->name) || strchr(d->limits[k]->value, '\n'))
+				return pr_err("cgroup.img is corrupt: limit %zu of cgroup %s", k, d->path);
+	}
+	for (size_t i = 0; i < cg->n_hierarchies; i++)
+		if (strchr(cg->hierarchies[i], '/') || strchr(cg->hierarchies[i], ':'))
+			return pr_err("cgroup.img is corrupt: hierarchy %zu", i);
 	for (size_t i = 0; i < cg->n_members; i++) {
 		CgroupMember *m = cg->members[i];
 

@@ -335,14 +335,14 @@ limits_back() {
 	diff <(cut -d: -f2- "/proc/$RPID/cgroup") <(cut -d: -f2- "/proc/$child/cgroup")
 }
 
-# restore_refused WORDS... [-- OPTS]: cs-restore exits 1 with one line on
+# restore_refused WORDS... [-- OPTS]: cs-restore of $IMG (default $T/img) exits 1 with one line on
 # stderr holding every WORD, PID is not there, and no cgroup of the test
 # (which were removed before) is left.
 restore_refused() {
 	local words=() st=0 w
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do words+=("$1"); shift; done
 	[ $# -gt 0 ] && shift
-	timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log" "$@" \
+	timeout -k 5 60 "$CS_RESTORE" -D "${IMG:-$T/img}" -d -v4 -o "$T/restore.log" "$@" \
 		</dev/null >"$T/restore.out" 2>"$T/err" || st=$?
 	cat "$T/err" >>"$T/restore.out"
 	[ $st = 1 ] || { echo "cs-restore exited $st, want 1" >&2; return 1; }
@@ -411,6 +411,35 @@ restore_refused() {
 	[ -z "$(ls -d "$CPU-new"/*/ 2>/dev/null)" ] || { echo "left in $CPU-new: $(ls -d "$CPU-new"/*/)" >&2; false; }
 	rmdir "$CPU-new"
 	cg_none_left
+}
+
+@test "refused: a corrupt cgroup.img (a path or limit leading out of the cgroup file system); none is an older dump" {
+	local edit=$CS_BUILDDIR/test/c/img-edit i
+	[ -x "$edit" ] || skip "test/c/img-edit is not built"
+	cg_prepare
+	start_prog cgroup
+	local child
+	child=$(cat "/proc/$PID/task/$PID/children")
+	child=${child%% *}
+	dump_killed
+	cg_remove_now
+	# the first cgroup with a limit
+	i=$("$CS_SHOW" "$T/img" | jq '[.images["cgroup.img"][0].dirs[] | (.limits | length > 0)] | index(true)')
+	[ "$i" != null ]
+	cp -a "$T/img" "$T/img2"
+	cp -a "$T/img" "$T/img3"
+	"$edit" "$T/img2" cgroup-path "$i" /../../../tmp
+	IMG=$T/img2 restore_refused "cgroup.img is corrupt: cgroup $i"
+	"$edit" "$T/img3" cgroup-limit "$i" ../../../../tmp/cs-t250-x
+	IMG=$T/img3 restore_refused "cgroup.img is corrupt: limit 0"
+	[ ! -e /tmp/cs-t250-x ]
+	cg_none_left
+	# without cgroup.img (an older cs-dump): cs-restore's cgroups
+	"$edit" "$T/img" drop cgroup.img
+	restore_wait
+	record_pid "$child"
+	cg_none_left
+	diff <(cut -d: -f2- "/proc/$RPID/cgroup") <(cut -d: -f2- "/proc/$PID/cgroup")
 }
 
 @test "refused: --cgroup-root for a controller the tree was in no hierarchy of" {

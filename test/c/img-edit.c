@@ -7,6 +7,9 @@
  *   img-edit DIR drop NAME               image NAME removed, as if an older
  *                                        cs-dump had not written it
  *   img-edit DIR netlock-table NAME      inventory.img: netlock_table = NAME
+ *   img-edit DIR cgroup-path I PATH      cgroup.img: dirs[I].path = PATH
+ *   img-edit DIR cgroup-limit I NAME     cgroup.img: the name of dirs[I]'s
+ *                                        first limit = NAME
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +21,31 @@
 #include "image.h"
 #include "inventory.pb-c.h"
 #include "core.pb-c.h"
+#include "cgroup.pb-c.h"
+
+/* cgroup.img: dirs[i].path, or the name of its first limit, becomes val. */
+static int edit_cgroup(int dfd, int limit, size_t i, char *val, struct img_sums *sums)
+{
+	CgroupEntry *cg;
+	struct img *img = img_open(dfd, "cgroup.img", MAGIC_CGROUP);
+
+	if (!img || img_read_msg(img, &cgroup_entry__descriptor, (ProtobufCMessage **)&cg) != 1)
+		return 1;
+	img_free(img);
+	if (i >= cg->n_dirs || (limit && !cg->dirs[i]->n_limits)) {
+		fprintf(stderr, "img-edit: no cgroup %zu%s\n", i, limit ? " with a limit" : "");
+		return 1;
+	}
+	if (limit)
+		cg->dirs[i]->limits[0]->name = val;
+	else
+		cg->dirs[i]->path = val;
+	unlinkat(dfd, "cgroup.img", 0);
+	img = img_create(dfd, "cgroup.img", MAGIC_CGROUP);
+	if (!img || img_write_msg(img, &cg->base) || img_close(img, sums))
+		return 1;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -30,14 +58,22 @@ int main(int argc, char **argv)
 
 	log_init(LOG_WARN, NULL);
 	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
-	    !(argc == 4 && !strcmp(argv[2], "netlock-table"))) {
+	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) &&
+	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit")))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
-			"       img-edit DIR netlock-table NAME\n");
+			"       img-edit DIR netlock-table NAME\n       img-edit DIR cgroup-path I PATH\n"
+			"       img-edit DIR cgroup-limit I NAME\n");
 		return 1;
 	}
 	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
 	if (dfd < 0 || inventory_load(dfd, &inv))
 		return 1;
+	if (argc == 5 && !strncmp(argv[2], "cgroup-", 7)) {
+		snprintf(name, sizeof(name), "cgroup.img");
+		if (edit_cgroup(dfd, !strcmp(argv[2], "cgroup-limit"), strtoul(argv[3], NULL, 0), argv[4], &sums))
+			return 1;
+		goto reseal;
+	}
 	if (argc == 4 && !strcmp(argv[2], "netlock-table")) {
 		inv->netlock_table = argv[3];
 		name[0] = 0;	/* every image keeps its sum */
