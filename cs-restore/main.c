@@ -17,6 +17,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #define LOG_PREFIX ""
@@ -413,6 +414,29 @@ static void kill_stub(struct rst_ctx *c)
 	c->pt.pid = 0;
 }
 
+/*
+ * After a failure, once every stub is killed: reap what is left. A child's
+ * stub is its parent stub's child, not ours; killed after it, the parent
+ * leaves its zombie to be reparented, and init may take seconds to reap it
+ * while it still holds the PID. cs-restore is a child subreaper
+ * (PR_SET_CHILD_SUBREAPER, prctl(2)) during the restore, so such orphans
+ * come to us. Bounded: 5 s.
+ */
+static void reap_orphans(void)
+{
+	uint64_t end = now_us() + 5000000;
+	int st;
+
+	while (now_us() < end) {
+		pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+
+		if (r < 0 && errno != EINTR)
+			return;		/* ECHILD: none left */
+		if (r == 0)
+			usleep(5000);
+	}
+}
+
 /* Children first: a stub whose parent dies first is killed by PR_SET_PDEATHSIG anyway. */
 static void kill_stubs(struct rst_tree *t)
 {
@@ -472,7 +496,8 @@ int main(int argc, char **argv)
 	/* the lock is the last check: nftables must be usable */
 	if (o.tcp_established && o.network_lock && rst_netlock_take(&tree, &lock))
 		goto err;
-	/* 2. create, 3. state */
+	/* 2. create, 3. state; orphaned stubs of a failed restore come to us */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || restore_ttys(&tree) || cs_fault("create"))
 		goto err;
 	/* every stub took its copy: ours must not keep a pipe from its EOF */
@@ -492,6 +517,8 @@ int main(int argc, char **argv)
 			goto err;
 		}
 	}
+	/* nothing was orphaned: the restored tree's orphans go where they would */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	/* 4. go: children first, the root last */
 	for (size_t i = tree.nr; i-- > 0;) {
 		struct rst_ctx *p = tree.p[i];
@@ -524,6 +551,7 @@ err:
 	kill_stubs(&tree);
 err_ran:
 	pidns_kill_init(&c);	/* with the namespace, whatever is in it */
+	reap_orphans();
 	cgroup_undo();		/* their processes are gone */
 	shmem_close();
 	for (size_t i = 0; i < tree.nr; i++)
