@@ -182,7 +182,7 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 				port = ntohs(((struct sockaddr_in6 *)&p)->sin6_port);
 			}
 		}
-		if ((tcp & DUMP_TCP_ESTABLISHED) && (ti.tcpi_state == TCP_ESTABLISHED || !(tcp & DUMP_TCP_CLOSE)))
+		if ((tcp & DUMP_TCP_ESTABLISHED) && (tcp_state_keepable(ti.tcpi_state) || !(tcp & DUMP_TCP_CLOSE)))
 			return dump_tcp_est(c, fd, e, sk, ti.tcpi_state);
 		if (!(tcp & DUMP_TCP_CLOSE))
 			return pr_err("fd %d is a TCP connection (state %d, local port %u, peer %s:%d): "

@@ -156,17 +156,29 @@ static int copy_addr(const struct sockaddr_storage *a, ProtobufCBinaryData *b, u
 	return 0;
 }
 
-/* The queue counters and sequence numbers, read together (repair mode). */
+/* The queue counters, sequence numbers and state, read together (repair mode). */
 struct qstate {
 	uint32_t snd_seq, rcv_seq;
-	int outq, unsent, inq;
+	int outq, unsent, inq, state;
 };
+
+int tcp_state_keepable(unsigned state)
+{
+	return state == TCP_ESTABLISHED || state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 ||
+	       state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK || state == TCP_CLOSING;
+}
 
 static int read_qstate(int sk, struct qstate *q)
 {
 	socklen_t l = sizeof(q->snd_seq);
+	struct tcp_info ti;
+	socklen_t il = sizeof(ti);
 
 	memset(q, 0, sizeof(*q));
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &il))
+		return -1;
+	q->state = ti.tcpi_state;
 	if (set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) ||
 	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &q->snd_seq, &l) ||
 	    set_int(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) ||
@@ -202,10 +214,25 @@ static ssize_t peek_queue(int sk, int queue, size_t len, uint8_t **out)
  * Read both queues with their counters until two reads of the counters
  * around the data agree (a peer outside the process may still send, or
  * acknowledge, while we read). Fills t; 0 or -1 (logged).
+ *
+ * A half-closed connection: a FIN takes one sequence number. Ours, once
+ * queued by shutdown(SHUT_WR) or close, is counted in write_seq
+ * (net/ipv4/tcp_output.c tcp_send_fin: write_seq++ on the tail skb, or a
+ * new skb queued with end_seq = seq + 1), so in SIOCOUTQ (write_seq -
+ * snd_una) until acknowledged and in SIOCOUTQNSD (write_seq - snd_nxt)
+ * until sent; it carries no byte, so the peek of the send queue returns
+ * one byte less. The peer's, once received, is counted in rcv_nxt
+ * (tcp_data_queue advances it to end_seq) but not in SIOCINQ (tcp_inq
+ * subtracts it once SOCK_DONE is set), and a peek stops before it. Which
+ * FINs exist follows from the state (RFC 793; net/ipv4/tcp_input.c
+ * tcp_fin, tcp_rcv_state_process): ours in FIN-WAIT-1/2, CLOSING and
+ * LAST-ACK, acknowledged only in FIN-WAIT-2; the peer's in CLOSE-WAIT,
+ * LAST-ACK and CLOSING. Measured here: FIN-WAIT-2 outq 0; FIN-WAIT-1 and
+ * LAST-ACK with nothing else queued outq 1, peek 0.
  */
 static int read_queues(int sk, const char *what, TcpConnEntry *t)
 {
-	int peek_off = -1, ret = -1, failed = 0;
+	int peek_off = -1, ret = -1, failed = 0, our_fin, fin_acked, peer_fin, fin_q;
 
 	/* a peek starts at SO_PEEK_OFF when the program set one (Linux 6.10 for TCP) */
 	if (get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off) == 0 && peek_off >= 0 &&
@@ -234,22 +261,46 @@ static int read_queues(int sk, const char *what, TcpConnEntry *t)
 			free(rq);
 			break;
 		}
-		if (memcmp(&a, &b, sizeof(a)) || ns != a.outq || nr != a.inq || a.unsent > a.outq) {
+		our_fin = a.state == TCP_FIN_WAIT1 || a.state == TCP_FIN_WAIT2 || a.state == TCP_CLOSING ||
+			  a.state == TCP_LAST_ACK;
+		fin_acked = a.state == TCP_FIN_WAIT2;
+		peer_fin = a.state == TCP_CLOSE_WAIT || a.state == TCP_CLOSING || a.state == TCP_LAST_ACK;
+		fin_q = our_fin && !fin_acked;	/* our FIN in SIOCOUTQ */
+		if (!tcp_state_keepable(a.state)) {
+			free(sq);
+			free(rq);
+			pr_err("%s went to state %s while it was read: cannot be kept", what, tcp_state_name(a.state));
+			failed = 1;
+			break;
+		}
+		if (memcmp(&a, &b, sizeof(a)) || ns != a.outq - fin_q || nr != a.inq || a.unsent > a.outq ||
+		    (fin_q && !a.outq)) {
 			free(sq);
 			free(rq);
 			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 			continue;
 		}
-		t->snd_seq = a.snd_seq;
-		t->rcv_seq = a.rcv_seq;
+		/* the sequence numbers without the FINs, the unsent bytes without ours */
+		t->snd_seq = a.snd_seq - our_fin;
+		t->rcv_seq = a.rcv_seq - peer_fin;
 		t->sndq.data = sq;
 		t->sndq.len = ns;
-		t->unsent = a.unsent;
+		t->unsent = fin_q && a.unsent ? a.unsent - 1 : a.unsent;
+		t->has_state = 1;
+		t->state = a.state;
+		if (our_fin || peer_fin) {
+			t->has_our_fin = t->has_our_fin_acked = t->has_peer_fin = 1;
+			t->our_fin = our_fin;
+			t->our_fin_acked = fin_acked;
+			t->peer_fin = peer_fin;
+		}
 		t->rcvq.data = rq;
 		t->rcvq.len = nr;
 		ret = 0;
-		pr_debug("%s: snd_seq %u rcv_seq %u, %zd bytes to acknowledge (%d never sent), %zd to read",
-			 what, a.snd_seq, a.rcv_seq, ns, a.unsent, nr);
+		pr_debug("%s: %s, snd_seq %u rcv_seq %u, outq %d (%zd bytes), unsent %d, %zd to read%s%s%s",
+			 what, tcp_state_name(a.state), a.snd_seq, a.rcv_seq, a.outq, ns, a.unsent, nr,
+			 our_fin ? ", our FIN" : "", fin_acked ? " acknowledged" : our_fin && a.unsent ? " not sent" : "",
+			 peer_fin ? ", the peer's FIN" : "");
 	}
 	if (ret && !failed)
 		pr_err("%s: its queues kept changing while read (200 tries)", what);
@@ -294,6 +345,11 @@ static int read_repair_state(int sk, const char *what, TcpConnEntry *t)
 	t->max_window = w.max_window;
 	t->rcv_wnd = w.rcv_wnd;
 	t->rcv_wup = w.rcv_wup;
+	/* the window edge as last advertised may count the peer's FIN, which
+	 * the restored connection has not received yet: TCP_REPAIR_WINDOW
+	 * wants rcv_wup not after rcv_nxt (net/ipv4/tcp.c tcp_repair_set_window) */
+	if ((int32_t)(t->rcv_wup - t->rcv_seq) > 0)
+		t->rcv_wup = t->rcv_seq;
 	return 0;
 }
 
@@ -398,8 +454,8 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 	for (size_t i = 0; i < c->nr_tcp_held; i++)
 		if (c->tcp_held[i].ino == e->ino)
 			return 0;
-	if (state != TCP_ESTABLISHED)
-		return pr_err("%s is in state %s: only ESTABLISHED connections can be kept yet "
+	if (!tcp_state_keepable(state))
+		return pr_err("%s is in state %s: only ESTABLISHED and half-closed connections can be kept "
 			      "(--tcp-close drops it)", what, tcp_state_name(state));
 	if (check_supported(sk, what, drop))
 		return -1;
@@ -444,8 +500,8 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 	}
 	if (read_queues(sk, what, t) || read_repair_state(sk, what, t))
 		return -1;
-	pr_info("%s kept: %zu bytes to acknowledge (%u never sent), %zu to read, mss %u%s%s%s",
-		what, t->sndq.len, t->unsent, t->rcvq.len, t->mss, t->sack ? ", sack" : "",
+	pr_info("%s kept: %s, %zu bytes to acknowledge (%u never sent), %zu to read, mss %u%s%s%s",
+		what, tcp_state_name(t->state), t->sndq.len, t->unsent, t->rcvq.len, t->mss, t->sack ? ", sack" : "",
 		t->tstamp ? ", timestamps" : "", t->wscale ? ", window scaling" : "");
 	return 0;
 }

@@ -78,6 +78,14 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state);
  */
 void tcp_est_leave(struct dump_ctx *c);
 
+/*
+ * tcp_state_keepable - whether --tcp-established keeps a connection in TCP
+ * state state (include/net/tcp_states.h numbers): ESTABLISHED and the
+ * half-closed FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, LAST-ACK and CLOSING.
+ * Returns 1 or 0.
+ */
+int tcp_state_keepable(unsigned state);
+
 /* tcp_state_name - "ESTABLISHED", "FIN-WAIT-1", ... for a TCP_* state number. */
 const char *tcp_state_name(unsigned state);
 

@@ -508,6 +508,9 @@ int main(int argc, char **argv)
 	/* the connections are made and out of repair mode: let their packets through */
 	rst_netlock_release(lock, c.inv, 1);
 	lock = NULL;
+	/* half-closed connections: the peer's FIN would meet the lock's rule */
+	if (tcp_half_finish(&tree))
+		goto err;
 	shmem_close();
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

@@ -94,6 +94,11 @@ static void describe(const FdEntry *e, char *buf, size_t len)
 		 s->src_port, v6 ? "[" : "", b, v6 ? "]" : "", s->dst_port);
 }
 
+void tcp_describe(const FdEntry *e, char *buf, size_t len)
+{
+	describe(e, buf, len);
+}
+
 static int set_int(int sk, int level, int name, int v)
 {
 	return setsockopt(sk, level, name, &v, sizeof(v));
@@ -164,6 +169,8 @@ int check_tcp_est(const struct rst_ctx *c, const FdEntry *e)
 		return pr_err("%s: malformed entry in files.img", what);
 	if (!cap_effective(CAP_NET_ADMIN))
 		return pr_err("%s: restoring a TCP connection needs CAP_NET_ADMIN (TCP_REPAIR)", what);
+	if (check_tcp_half(e, what))	/* sk-tcp-fin.c */
+		return -1;
 	/* a trial connection, closed in repair mode (no packet): the
 	 * addresses can be bound and the connection does not exist */
 	sk = repair_connect(s, NULL, &step);

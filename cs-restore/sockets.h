@@ -88,4 +88,29 @@ int tcp_est_make(const FdEntry *e, char *err, size_t len);
  */
 int tcp_est_finish(struct rst_ctx *c);
 
+/* tcp_describe - "fd N (TCP connection A -> B)" for e, into buf (len bytes). */
+void tcp_describe(const FdEntry *e, char *buf, size_t len);
+
+/*
+ * check_tcp_half - check phase for a kept connection e (what names it):
+ * its saved state (ESTABLISHED or half-closed) agrees with its FIN flags,
+ * and when the peer's FIN has to be given again, we have CAP_NET_RAW (a
+ * raw socket, raw(7)). 0 or -1 (logged). sk-tcp-fin.c.
+ */
+int check_tcp_half(const FdEntry *e, const char *what);
+
+/*
+ * tcp_half_finish - after tcp_est_finish and after the network lock is
+ * removed (its input rule would drop the injected segment), before the
+ * processes run: every half-closed connection of the tree is brought from
+ * ESTABLISHED to its saved state through a pidfd_getfd copy: our FIN by
+ * shutdown(SHUT_WR), the peer's by a FIN|ACK segment from the peer's
+ * address and port sent on a raw socket (IPPROTO_RAW), in the order the
+ * state needs (LAST-ACK: the peer's first; CLOSING: ours first). 0 or -1
+ * (logged, naming the fd). Sources: tcp(7), raw(7), RFC 793 (FIN takes a
+ * sequence number), net/ipv4/tcp_input.c tcp_fin and tcp_ack; the
+ * injection is measured to be taken on loopback (see sk-tcp-fin.c).
+ */
+int tcp_half_finish(struct rst_tree *tree);
+
 #endif

@@ -4,9 +4,10 @@
 # process, with unread data both ways and data never sent, come back
 # byte-exact with their addresses and options, and the listeners accept
 # again; dumped killed, and dumped with -R then restored after the original
-# exited. A connection whose peer is another process (not dumped) resumes:
+# exited. A half-closed pair keeps its states (more in t311-tcphalf.bats).
+# A connection whose peer is another process (not dumped) resumes:
 # the peer checks the stream too. What cannot be kept is refused, naming
-# the fd: a half-closed connection (cs-dump), an image restored without
+# the fd: an image restored without
 # --tcp-established, a connection that still exists, no CAP_NET_ADMIN
 # (cs-restore's check phase). The Go kvserver, dumped under load from
 # kvload's four connections and restored, serves on: kvload sees no error
@@ -199,19 +200,14 @@ restore_refused() {
 	kill -0 "$holder" || { echo "the holder of the connections is gone" >&2; return 1; }
 }
 
-@test "refuse: a half-closed connection (CLOSE-WAIT), naming the fd and the state; the process goes on" {
+@test "tcp: a half-closed pair (CLOSE-WAIT and FIN-WAIT-2) survives dump (killed) and restore in its states" {
 	require_tcp
-	local st=0 fd
 	start_prog tcp halfclosed
-	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" --tcp-established \
-		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
-	cat "$T/err" >>"$T/dump.out"
-	one_line_error "$st" "TCP connection" "CLOSE-WAIT" "--tcp-close"
-	fd=$(ls -l "/proc/$PID/fd" | awk '/socket:/ { print $9 }' | sed -n 2p)
-	grep -q "fd $fd " "$T/err" || { echo "the refusal does not name fd $fd: $(cat "$T/err")" >&2; return 1; }
-	[ ! -e "$T/img" ] || { echo "cs-dump left $T/img" >&2; return 1; }
-	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" = 0 ] || { echo "$PID is traced" >&2; return 1; }
-	wake_and_wait "$PID"
+	dump_killed --tcp-established
+	grep -q "kept: CLOSE-WAIT" "$T/dump.log" || { echo "no CLOSE-WAIT connection kept" >&2; return 1; }
+	grep -q "kept: FIN-WAIT-2" "$T/dump.log" || { echo "no FIN-WAIT-2 connection kept" >&2; return 1; }
+	restore_wait --tcp-established
+	wake_and_wait "$RPID"
 	assert_prog_ok
 }
 
