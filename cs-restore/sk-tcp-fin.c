@@ -10,8 +10,11 @@
  *                the sequence number the original had given it. A peer
  *                that had acknowledged it already takes it as a duplicate
  *                and acknowledges it again (tcp_data_queue: a segment
- *                wholly before rcv_nxt gets a duplicate ACK), which brings
- *                this end to FIN-WAIT-2.
+ *                wholly before rcv_nxt gets a duplicate ACK). That ACK
+ *                may ride on a segment of the peer's own (its FIN, in
+ *                LAST-ACK) and be lost with it, so for FIN-WAIT-2 the
+ *                peer's ACK of our FIN is also injected as below (ack =
+ *                snd_seq + 1: in FIN-WAIT-2 everything was acknowledged).
  *   peer's FIN   a segment from the peer's address and port, FIN|ACK,
  *                sequence number rcv_nxt, acknowledging snd_una, is put on
  *                the loopback path with a raw socket (raw(7) IPPROTO_RAW,
@@ -30,7 +33,9 @@
  *
  * snd_una: the connection was made with snd_una = snd_seq - sndq.len, and
  * everything acknowledged since is counted in tcpi_bytes_acked
- * (tcp_snd_una_update). The ACK field must be exactly current: a newly
+ * (tcp_snd_una_update); rcv_nxt likewise from rcv_seq - rcvq.len and
+ * tcpi_bytes_received (tcp_rcv_nxt_update, which the receive queue
+ * refilled in repair mode goes through too). The ACK field must be exactly current: a newly
  * made connection has bytes_acked 0, and an ACK below snd_una by more than
  * min(max_window, bytes_acked) is dropped as too old (tcp_ack, RFC 5961
  * 5.2), one above snd_nxt as acknowledging unsent data; the segment is
@@ -139,10 +144,11 @@ struct raw_socks {
 };
 
 /*
- * Send one FIN|ACK segment from the peer (dst of s) to us (src of s),
- * seq and ack in host order, window the raw 16-bit field. 0 or -1 (errno).
+ * Send one segment from the peer (dst of s) to us (src of s): ACK, and FIN
+ * too when fin; seq and ack in host order, window the raw 16-bit field.
+ * 0 or -1 (errno).
  */
-static int inject_fin(struct raw_socks *rs, const InetSkEntry *s, uint32_t seq, uint32_t ack, uint16_t win)
+static int inject(struct raw_socks *rs, const InetSkEntry *s, uint32_t seq, uint32_t ack, uint16_t win, int fin)
 {
 	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr)];
 	struct tcphdr th;
@@ -166,7 +172,7 @@ static int inject_fin(struct raw_socks *rs, const InetSkEntry *s, uint32_t seq, 
 	th.seq = htonl(seq);
 	th.ack_seq = htonl(ack);
 	th.doff = sizeof(th) / 4;
-	th.fin = 1;
+	th.fin = !!fin;
 	th.ack = 1;
 	th.window = htons(win);
 	/* pseudo header (RFC 793 / RFC 8200 8.1), then the header */
@@ -231,12 +237,15 @@ static int has_peer_fin(int st)
 	       st == TCP_CLOSE;
 }
 
-/* The peer's FIN into sk, until its state shows it taken. 0 or -1 (logged). */
-static int give_peer_fin(struct raw_socks *rs, int sk, const FdEntry *e, const char *what)
+/*
+ * A segment of the peer into sk until done(state) (up to 20 tries): the
+ * peer's FIN (fin), or its ACK of our FIN (!fin). 0 or -1 (logged).
+ */
+static int give(struct raw_socks *rs, int sk, const FdEntry *e, const char *what, int fin, int (*done)(int))
 {
 	const InetSkEntry *s = e->sk;
 	const TcpConnEntry *t = s->tcp;
-	uint32_t una0 = t->snd_seq - (uint32_t)t->sndq.len;
+	uint32_t una0 = t->snd_seq - (uint32_t)t->sndq.len, nxt0 = t->rcv_seq - (uint32_t)t->rcvq.len;
 	unsigned shift = t->wscale ? t->snd_wscale : 0;
 	uint32_t w = shift < 15 ? t->snd_wnd >> shift : 0;
 	uint16_t win = w > 0xffff ? 0xffff : w;
@@ -244,22 +253,40 @@ static int give_peer_fin(struct raw_socks *rs, int sk, const FdEntry *e, const c
 	int st = -1;
 
 	for (int i = 0; i < 20; i++) {
+		uint32_t seq, ack;
+
 		if ((st = tcp_state_of(sk, &ti)) < 0)
 			return pr_perror("%s: cannot read its state (TCP_INFO)", what);
-		if (has_peer_fin(st))
+		if (done(st))
 			return 0;
-		/* snd_una now: as made, plus what was acknowledged since (64-bit count, 32-bit sequence) */
-		if (inject_fin(rs, s, t->rcv_seq, una0 + (uint32_t)ti.tcpi_bytes_acked, win))
-			return pr_perror("%s: cannot send it the peer's FIN (raw socket)", what);
+		/* rcv_nxt now: as made (the receive queue refilled in repair mode
+		 * counts), plus what came since; snd_una the same way; the
+		 * peer's ACK of our FIN: everything, FIN included, sent */
+		seq = nxt0 + (uint32_t)ti.tcpi_bytes_received;
+		ack = fin ? una0 + (uint32_t)ti.tcpi_bytes_acked : t->snd_seq + 1;
+		if (inject(rs, s, seq, ack, win, fin))
+			return pr_perror("%s: cannot send it the peer's %s (raw socket)", what, fin ? "FIN" : "ACK");
 		for (int j = 0; j < 10; j++) {
 			nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
 			if ((st = tcp_state_of(sk, &ti)) < 0)
 				return pr_perror("%s: cannot read its state (TCP_INFO)", what);
-			if (has_peer_fin(st))
+			if (done(st))
 				return 0;
 		}
 	}
-	return pr_err("%s did not take the peer's FIN again (state %s after 20 tries)", what, state_name(st));
+	return pr_err("%s did not take the peer's %s again (state %s after 20 tries)", what,
+		      fin ? "FIN" : "acknowledgement of its FIN", state_name(st));
+}
+
+/* Whether our FIN is acknowledged (or more happened since). */
+static int fin_acked(int st)
+{
+	return st != TCP_ESTABLISHED && st != TCP_FIN_WAIT1 && st != TCP_CLOSING && st != TCP_LAST_ACK;
+}
+
+static int give_peer_fin(struct raw_socks *rs, int sk, const FdEntry *e, const char *what)
+{
+	return give(rs, sk, e, what, 1, has_peer_fin);
 }
 
 /*
@@ -287,6 +314,10 @@ static int finish_step(struct raw_socks *rs, int sk, const FdEntry *e, const cha
 	default:
 		if (ours && t->state != TCP_CLOSING && shutdown(sk, SHUT_WR))
 			return pr_perror("%s: cannot send its FIN again (shutdown)", what);
+		/* FIN-WAIT-2: the peer had acknowledged it; its new ACK may
+		 * come late or ride on a segment of its own that is lost */
+		if (ours && t->our_fin_acked && give(rs, sk, e, what, 0, fin_acked))
+			return -1;
 		pr_info("%s brought to %s (saved: %s)%s%s", what, state_name(tcp_state_of(sk, &ti)),
 			state_name(t->state), ours ? ", our FIN sent again" : "",
 			peer ? ", the peer's FIN given again" : "");

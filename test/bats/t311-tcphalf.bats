@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# t311-tcphalf.bats - half-closed TCP connections kept with --tcp-established
+# (test/c/tcphalf.c), both ends in the process. open: CLOSE-WAIT with unread
+# bytes before the EOF and FIN-WAIT-2 (IPv4 and IPv6 pairs), and a
+# FIN-WAIT-1 whose FIN waits behind bytes never sent (closed window).
+# held: FIN-WAIT-1, LAST-ACK and CLOSING, held by the test's own nftables
+# rule dropping the FINs of marked sockets. After the restore each end
+# checks its state, its bytes, where it reads EOF, where writes go or fail
+# with EPIPE, and that the connections then finish closing. A SYN-SENT
+# socket is still refused. Under --tcp-close the half-closed connections
+# are dropped: each restored end reads EOF.
+
+load helpers
+
+teardown() {
+	if [ -d "${T:-/nonexistent}" ]; then
+		kill_recorded
+		[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
+		local n
+		for n in $(grep -ho 'checksync-[dr][0-9]*-[0-9a-f]*' "$T"/dump*.log "$T"/restore*.log 2>/dev/null | sort -u); do
+			nft delete table inet "$n" 2>/dev/null
+		done
+	fi
+	cs_teardown
+}
+
+TCPHALF=$CS_BUILDDIR/test/c/tcphalf
+
+require_tcphalf() {
+	require_cs
+	[ -x "$TCPHALF" ] || skip "$TCPHALF is not built (make test/c/tcphalf)"
+	[ -e /proc/net/tcp6 ] || skip "no IPv6 here"
+}
+
+# hold_rule: the test's own table, dropping the outgoing FINs of sockets
+# marked 0x5a17 and the SYNs of sockets marked 0x5a18 (tcphalf.c).
+hold_rule() {
+	command -v nft >/dev/null || skip "nft is not installed (Debian package nftables)"
+	nft list tables >/dev/null 2>&1 || skip "nftables is not usable here"
+	TT=cstest-tcphalf-$$
+	echo "$TT" >"$T/test-table"
+	nft "add table inet $TT; add chain inet $TT out { type filter hook output priority 0; policy accept; }"
+	nft "add rule inet $TT out meta mark 0x5a17 tcp flags & fin == fin drop"
+	nft "add rule inet $TT out meta mark 0x5a18 tcp flags & syn == syn drop"
+}
+
+drop_rule() {
+	nft delete table inet "$TT"
+	rm -f "$T/test-table"
+}
+
+# kept STATE N: the dump log says N connections were kept in STATE.
+kept() {
+	local n
+	n=$(grep -c "kept: $1," "$T/dump.log") || true
+	[ "$n" = "$2" ] || { echo "want $2 connections kept in $1, got $n: $(grep kept: "$T/dump.log")" >&2; return 1; }
+}
+
+@test "tcphalf: the checks pass on undisturbed processes (control)" {
+	require_tcphalf
+	control tcphalf open
+	hold_rule
+	control tcphalf held
+	drop_rule
+}
+
+@test "tcphalf: the checks catch lost bytes, a lost FIN of the peer, a lost FIN of ours (negative control)" {
+	require_tcphalf
+	expect_detects_all tcphalf "data eof shut" open
+	hold_rule
+	expect_detects_all tcphalf "nofin" held
+	drop_rule
+}
+
+@test "tcphalf: CLOSE-WAIT, FIN-WAIT-2 and FIN-WAIT-1 (FIN not sent) survive dump (killed) and restore" {
+	require_tcphalf
+	start_prog tcphalf open
+	dump_killed --tcp-established
+	kept CLOSE-WAIT 2
+	kept FIN-WAIT-2 2
+	kept FIN-WAIT-1 1
+	kept ESTABLISHED 1
+	# the image: sequence numbers without the FINs, the FINs as flags
+	"$CS_SHOW" "$T/img" | grep -q '"peer_fin": *true'
+	"$CS_SHOW" "$T/img" | grep -q '"our_fin_acked": *true'
+	restore_wait --tcp-established
+	[ "$(grep -c "brought to" "$T/restore.log")" = 5 ] ||
+		{ echo "want 5 connections brought to their state: $(grep "brought to" "$T/restore.log")" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "tcphalf: FIN-WAIT-1, LAST-ACK and CLOSING (FINs held back) survive dump (killed) and restore" {
+	require_tcphalf
+	hold_rule
+	start_prog tcphalf held
+	dump_killed --tcp-established
+	kept FIN-WAIT-1 1
+	kept LAST-ACK 1
+	kept CLOSING 1
+	kept FIN-WAIT-2 2
+	kept ESTABLISHED 1
+	restore_wait --tcp-established
+	grep -q "brought to CLOSING (saved: CLOSING)" "$T/restore.log"
+	grep -q "brought to LAST-ACK (saved: LAST-ACK)" "$T/restore.log"
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	drop_rule
+}
+
+@test "tcphalf: without the network lock the half-closed connections come back too" {
+	require_tcphalf
+	start_prog tcphalf open
+	dump_killed --tcp-established --network-lock skip
+	restore_wait --tcp-established --network-lock skip
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "tcphalf: --tcp-close drops half-closed connections; the restored ends read EOF" {
+	require_tcphalf
+	# the environment is the dumped process's: set at the start
+	TCPHALF_DROPPED=1 start_prog tcphalf open
+	dump_killed --tcp-close
+	[ "$(grep -c "dropped (--tcp-close)" "$T/dump.log")" = 6 ] ||
+		{ echo "want 6 connections dropped: $(grep dropped "$T/dump.log")" >&2; return 1; }
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "refuse: a connection in SYN-SENT, naming the fd and the state; the process goes on" {
+	require_tcphalf
+	hold_rule
+	local st=0
+	start_prog tcphalf synsent
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" --tcp-established \
+		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	[ "$st" = 1 ] || { echo "cs-dump: status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line: $(cat "$T/err")" >&2; return 1; }
+	grep -qE "^.*fd [0-9]+ .*SYN-SENT.*--tcp-close" "$T/err" || { echo "said: $(cat "$T/err")" >&2; return 1; }
+	[ ! -e "$T/img" ] || { echo "cs-dump left $T/img" >&2; return 1; }
+	wake_and_wait "$PID"
+	assert_prog_ok
+	drop_rule
+}
