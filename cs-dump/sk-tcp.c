@@ -1,5 +1,6 @@
 /*
- * Established TCP connections under --tcp-established. Through our
+ * Established and half-closed TCP connections under --tcp-established
+ * (half-closed: see read_queues for the FINs). Through our
  * pidfd_getfd copy the socket is put in repair mode (TCP_REPAIR, Linux
  * 3.5), which lets the queues be read without consuming them and the
  * sequence numbers, window and negotiated options be read at all:

@@ -7,8 +7,10 @@
 # rule dropping the FINs of marked sockets. After the restore each end
 # checks its state, its bytes, where it reads EOF, where writes go or fail
 # with EPIPE, and that the connections then finish closing. A SYN-SENT
-# socket is still refused. Under --tcp-close the half-closed connections
-# are dropped: each restored end reads EOF.
+# socket is still refused, and so is a restore that would have to give a
+# peer's FIN again without CAP_NET_RAW. -R leaves the connections working.
+# Under --tcp-close the half-closed connections are dropped: each restored
+# end reads EOF.
 
 load helpers
 
@@ -125,6 +127,35 @@ kept() {
 	[ "$(grep -c "dropped (--tcp-close)" "$T/dump.log")" = 6 ] ||
 		{ echo "want 6 connections dropped: $(grep dropped "$T/dump.log")" >&2; return 1; }
 	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "tcphalf: cs-dump -R leaves the half-closed connections working; the image restores after the original exited" {
+	require_tcphalf
+	start_prog tcphalf open
+	dump_running --tcp-established
+	kept CLOSE-WAIT 2
+	wake_and_wait "$PID"
+	assert_prog_ok
+	restore_wait --tcp-established --file-validation=none
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "refuse at restore: a peer's FIN to give again without CAP_NET_RAW, naming the fd; then the restore works" {
+	require_tcphalf
+	local st=0
+	start_prog tcphalf open
+	dump_killed --tcp-established
+	(close_fds; exec setpriv --bounding-set -net_raw timeout -k 5 60 "$CS_RESTORE" -D "$T/img" --tcp-established) \
+		</dev/null >"$T/out" 2>"$T/err" || st=$?
+	cat "$T/err" >>"$T/restore.out"
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ ! -s "$T/out" ] && [ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line: $(cat "$T/err")" >&2; return 1; }
+	grep -qE "fd [0-9]+ \(TCP connection .*CLOSE-WAIT.*CAP_NET_RAW" "$T/err" || { echo "said: $(cat "$T/err")" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+	restore_wait --tcp-established
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }
