@@ -131,6 +131,65 @@ kept() {
 	assert_prog_ok
 }
 
+# client_and_peer: the peer process (never dumped) and the client ($PID)
+# connected to it, both done setting up; sets PEER.
+client_and_peer() {
+	local i port
+	rm -f "$T/peer.ready" "$T/peer.ready.port" "$T/peer.ready.filled"
+	(close_fds; exec "$TCPHALF" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
+	PEER=$!
+	record_pid "$PEER"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/peer.ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/peer.ready.port" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
+	port=$(cat "$T/peer.ready.port")
+	start_prog tcphalf client "$port"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -e "$T/peer.ready.filled" ] && break
+		sleep 0.1
+	done
+	[ -e "$T/peer.ready.filled" ] || { echo "the peer did not set up: $(cat "$T/prog-peer.out")" >&2; return 1; }
+}
+
+# client_then_peer WAITPID: wake the client (it checks its states first),
+# then the peer; both must pass.
+client_then_peer() {
+	local st=0 i
+	kill -USR2 "$PID"
+	sleep 0.3
+	kill -USR2 "$PEER"
+	for ((i = 0; i < EXIT_TIMEOUT; i++)); do
+		kill -0 "$1" 2>/dev/null && [ "$(proc_state "$1")" != Z ] || break
+		sleep 0.1
+	done
+	STATUS=0
+	wait "$1" || STATUS=$?
+	assert_prog_ok
+	wait "$PEER" || st=$?
+	[ $st = 0 ] && grep -q '^tcphalf: ok:' "$T/prog-peer.out" ||
+		{ echo "the peer exited with status $st: $(cat "$T/prog-peer.out")" >&2; return 1; }
+}
+
+@test "tcphalf: a peer process outside (control): CLOSE-WAIT and FIN-WAIT-2 client ends" {
+	require_tcphalf
+	client_and_peer
+	client_then_peer "$PID"
+}
+
+@test "tcphalf: CLOSE-WAIT and FIN-WAIT-2 to a peer process outside survive dump (killed) and restore" {
+	require_tcphalf
+	client_and_peer
+	dump_killed --tcp-established
+	kept CLOSE-WAIT 1
+	kept FIN-WAIT-2 1
+	# the peer saw nothing of the kill
+	kill -0 "$PEER"
+	restore_wait --tcp-established
+	client_then_peer "$RPID"
+}
+
 @test "tcphalf: cs-dump -R leaves the half-closed connections working; the image restores after the original exited" {
 	require_tcphalf
 	start_prog tcphalf open

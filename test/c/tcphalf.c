@@ -24,6 +24,17 @@
  *   C (IPv6) the client (marked) shut first, then the other end, whose FIN
  *      does not acknowledge the client's: the client is in CLOSING, the
  *      other end in FIN-WAIT-2.
+ * peer / client PORT: the other end is another process, not dumped (the
+ *   peer: it listens at 127.0.0.1, writes its port to READY_FILE.port, and
+ *   accepts two connections). X: the peer wrote 3000 bytes and shut (a
+ *   server closing after its answer): the client is in CLOSE-WAIT, with
+ *   2000 bytes of its own unread by the peer. Y: the client wrote 2000
+ *   bytes and shut (a client done with its request): FIN-WAIT-2, with
+ *   1000 bytes of the peer unread. After SIGUSR2 (the client first) the
+ *   client checks its states, reads X to EOF, writes 1000 more on X and
+ *   shuts it, finds Y shut for writing, reads Y (the peer's 1000 bytes,
+ *   then 1000 it sends after SIGUSR2, then EOF); the peer reads X to EOF
+ *   and Y to EOF; both ends finish closing.
  * synsent: a marked non-blocking connect whose SYN the test's rule drops
  *   (mark 0x5a18): a socket in SYN-SENT, which cannot be kept.
  *
@@ -506,6 +517,83 @@ static void check_dropped(void)
 	}
 }
 
+static struct end *add_end(const char *name, int fd, int k_out, int k_in, int state)
+{
+	struct end *e = &ends[nends++];
+
+	*e = (struct end){ .name = name, .fd = fd, .k_out = k_out, .k_in = k_in, .state = state };
+	return e;
+}
+
+static void set_up_peer(const char *ready)
+{
+	struct sockaddr_storage name;
+	socklen_t al;
+	int l = listener(AF_INET, &name, &al), fd, n;
+	char path[4200], buf[32];
+	struct end *px, *py;
+
+	snprintf(path, sizeof(path), "%s.port", ready);
+	n = snprintf(buf, sizeof(buf), "%d\n", ntohs(((struct sockaddr_in *)&name)->sin_port));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, buf, n) != n || close(fd))
+		tp_die("cannot write %s", path);
+	tp_write_ready(ready);	/* the client connects after this */
+	px = add_end("peer X", accept(l, NULL, NULL), 22, 21, TCP_FIN_WAIT2);
+	py = add_end("peer Y", accept(l, NULL, NULL), 24, 23, TCP_CLOSE_WAIT);
+	if (px->fd < 0 || py->fd < 0)
+		tp_die("accept");
+	close(l);
+	put(px, 3000);
+	shut(px);
+	put(py, 1000);
+	settle(py->fd);
+}
+
+static void set_up_client(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct end *cx, *cy;
+	int fx = socket(AF_INET, SOCK_STREAM, 0), fy = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fx < 0 || fy < 0 || connect(fx, (struct sockaddr *)&a, sizeof(a)) ||
+	    connect(fy, (struct sockaddr *)&a, sizeof(a)))
+		tp_die("connect to the peer at port %d", port);
+	cx = add_end("client X", fx, 21, 22, TCP_CLOSE_WAIT);
+	cy = add_end("client Y", fy, 23, 24, TCP_FIN_WAIT2);
+	put(cx, 2000);
+	put(cy, 2000);
+	settle(cy->fd);
+	shut(cy);
+	wait_state(cx, TCP_CLOSE_WAIT);
+	wait_state(cy, TCP_FIN_WAIT2);
+}
+
+static void check_client(void)
+{
+	struct end *cx = &ends[0], *cy = &ends[1];
+
+	for (int i = 0; i < nends; i++)
+		check_state(&ends[i], ends[i].state);
+	take(cx, 3000, 1);
+	check_write(cx);
+	check_write(cy);
+	take(cy, 1000 + MORE, 1);	/* the peer sends 1000 more after SIGUSR2, then shuts */
+	finish();
+}
+
+static void check_peer(void)
+{
+	struct end *px = &ends[0], *py = &ends[1];
+
+	check_write(py);
+	shut(py);
+	take(py, 2000, 1);
+	take(px, 2000 + MORE, 1);	/* the client writes 1000 more, then shuts */
+	finish();
+}
+
 static void synsent(const char *ready)
 {
 	struct sockaddr_storage name;
@@ -544,17 +632,35 @@ int main(int argc, char **argv)
 		set_up_open();
 	else if (!strcmp(mode, "held"))
 		set_up_held();
+	else if (!strcmp(mode, "peer"))
+		set_up_peer(argv[1]);
+	else if (!strcmp(mode, "client") && argc > 3)
+		set_up_client(atoi(argv[3]));
 	else {
 		errno = EINVAL;
 		tp_die("unknown mode %s", mode);
 	}
-	tp_write_ready(argv[1]);
+	if (strcmp(mode, "peer"))
+		tp_write_ready(argv[1]);
+	else {
+		char path[4200];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s.filled", argv[1]);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || close(fd))
+			tp_die("cannot create %s", path);
+	}
 	tp_wait_usr2();
 	if (dropped && *dropped == '1')
 		check_dropped();
 	else if (!strcmp(mode, "open"))
 		check_open();
-	else
+	else if (!strcmp(mode, "held"))
 		check_held();
+	else if (!strcmp(mode, "client"))
+		check_client();
+	else
+		check_peer();
 	tp_finish(nchecked);
 }
