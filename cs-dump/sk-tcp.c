@@ -501,9 +501,9 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 	}
 	if (read_queues(sk, what, t) || read_repair_state(sk, what, t))
 		return -1;
-	pr_info("%s kept: %s, %zu bytes to acknowledge (%u never sent), %zu to read, mss %u%s%s%s",
-		what, tcp_state_name(t->state), t->sndq.len, t->unsent, t->rcvq.len, t->mss, t->sack ? ", sack" : "",
-		t->tstamp ? ", timestamps" : "", t->wscale ? ", window scaling" : "");
+	pr_info("%s kept: %zu bytes to acknowledge (%u never sent), %zu to read, mss %u%s%s%s, state %s",
+		what, t->sndq.len, t->unsent, t->rcvq.len, t->mss, t->sack ? ", sack" : "",
+		t->tstamp ? ", timestamps" : "", t->wscale ? ", window scaling" : "", tcp_state_name(t->state));
 	return 0;
 }
 

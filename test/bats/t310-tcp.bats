@@ -204,8 +204,8 @@ restore_refused() {
 	require_tcp
 	start_prog tcp halfclosed
 	dump_killed --tcp-established
-	grep -q "kept: CLOSE-WAIT" "$T/dump.log" || { echo "no CLOSE-WAIT connection kept" >&2; return 1; }
-	grep -q "kept: FIN-WAIT-2" "$T/dump.log" || { echo "no FIN-WAIT-2 connection kept" >&2; return 1; }
+	grep -q "kept: .*, state CLOSE-WAIT$" "$T/dump.log" || { echo "no CLOSE-WAIT connection kept" >&2; return 1; }
+	grep -q "kept: .*, state FIN-WAIT-2$" "$T/dump.log" || { echo "no FIN-WAIT-2 connection kept" >&2; return 1; }
 	restore_wait --tcp-established
 	wake_and_wait "$RPID"
 	assert_prog_ok

@@ -54,7 +54,7 @@ drop_rule() {
 # kept STATE N: the dump log says N connections were kept in STATE.
 kept() {
 	local n
-	n=$(grep -c "kept: $1," "$T/dump.log") || true
+	n=$(grep -c "kept: .*, state $1\$" "$T/dump.log") || true
 	[ "$n" = "$2" ] || { echo "want $2 connections kept in $1, got $n: $(grep kept: "$T/dump.log")" >&2; return 1; }
 }
 
