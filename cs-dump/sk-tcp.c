@@ -228,8 +228,13 @@ static ssize_t peek_queue(int sk, int queue, size_t len, uint8_t **out)
  * FINs exist follows from the state (RFC 793; net/ipv4/tcp_input.c
  * tcp_fin, tcp_rcv_state_process): ours in FIN-WAIT-1/2, CLOSING and
  * LAST-ACK, acknowledged only in FIN-WAIT-2; the peer's in CLOSE-WAIT,
- * LAST-ACK and CLOSING. Measured here: FIN-WAIT-2 outq 0; FIN-WAIT-1 and
- * LAST-ACK with nothing else queued outq 1, peek 0.
+ * LAST-ACK and CLOSING. Measured here (Linux 6.18, test/c/tcphalf.c):
+ * FIN-WAIT-2 outq 0 unsent 0; CLOSE-WAIT with 5000 bytes unread SIOCINQ
+ * 5000 (ss(8) shows 5001: rcv_nxt - copied_seq); FIN-WAIT-1, LAST-ACK and
+ * CLOSING with their FIN dropped by an nftables output rule outq 1 unsent
+ * 1 peek 0 (a FIN the netfilter hook dropped counts as never sent);
+ * FIN-WAIT-1 behind a closed window outq 4150777 unsent 4150777, peek
+ * 4150776.
  */
 static int read_queues(int sk, const char *what, TcpConnEntry *t)
 {
