@@ -3,6 +3,9 @@
 # (test/c/tcphalf.c), both ends in the process. open: CLOSE-WAIT with unread
 # bytes before the EOF and FIN-WAIT-2 (IPv4 and IPv6 pairs), and a
 # FIN-WAIT-1 whose FIN waits behind bytes never sent (closed window).
+# A peer process outside (not dumped): the client's CLOSE-WAIT and
+# FIN-WAIT-2 ends, on loopback and with the peer in a network namespace of
+# the test's over veth (the peer's FIN injected from a remote address).
 # held: FIN-WAIT-1, LAST-ACK and CLOSING, held by the test's own nftables
 # rule dropping the FINs of marked sockets. After the restore each end
 # checks its state, its bytes, where it reads EOF, where writes go or fail
@@ -17,6 +20,7 @@ load helpers
 teardown() {
 	if [ -d "${T:-/nonexistent}" ]; then
 		kill_recorded
+		[ -n "${NSP:-}" ] && ip netns del "$NSP" 2>/dev/null
 		[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
 		local n
 		for n in $(grep -ho 'checksync-[dr][0-9]*-[0-9a-f]*' "$T"/dump*.log "$T"/restore*.log 2>/dev/null | sort -u); do
@@ -134,9 +138,10 @@ kept() {
 # client_and_peer: the peer process (never dumped) and the client ($PID)
 # connected to it, both done setting up; sets PEER.
 client_and_peer() {
-	local i port
+	local i port addr=${PEER_ADDR:-127.0.0.1}
 	rm -f "$T/peer.ready" "$T/peer.ready.port" "$T/peer.ready.filled"
-	(close_fds; exec "$TCPHALF" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
+	(close_fds; exec ${PEER_NS:+nsenter --net="/run/netns/$PEER_NS"} "$TCPHALF" "$T/peer.ready" peer "$addr") \
+		</dev/null >"$T/prog-peer.out" 2>&1 &
 	PEER=$!
 	record_pid "$PEER"
 	for ((i = 0; i < READY_TIMEOUT; i++)); do
@@ -145,7 +150,7 @@ client_and_peer() {
 	done
 	[ -s "$T/peer.ready.port" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
 	port=$(cat "$T/peer.ready.port")
-	start_prog tcphalf client "$port"
+	start_prog tcphalf client "$port" "$addr"
 	for ((i = 0; i < READY_TIMEOUT; i++)); do
 		[ -e "$T/peer.ready.filled" ] && break
 		sleep 0.1
@@ -188,6 +193,30 @@ client_then_peer() {
 	kill -0 "$PEER"
 	restore_wait --tcp-established
 	client_then_peer "$RPID"
+}
+
+@test "tcphalf: the same with the peer in another network namespace (veth): the peer's FIN from a remote address" {
+	require_tcphalf
+	command -v ip >/dev/null || skip "ip (iproute2) is not installed"
+	command -v nsenter >/dev/null || skip "nsenter (util-linux) is not installed"
+	local net=10.232.$(($$ % 250)) va=cth$$a vb=cth$$b
+	NSP=cs-tcphalf-$$
+	ip netns add "$NSP" || skip "cannot create network namespaces here"
+	ip link add "$va" type veth peer name "$vb" netns "$NSP"
+	ip addr add "$net.1/24" dev "$va"
+	ip -n "$NSP" addr add "$net.2/24" dev "$vb"
+	ip -n "$NSP" link set lo up
+	ip -n "$NSP" link set "$vb" up
+	ip link set "$va" up
+	PEER_NS=$NSP PEER_ADDR=$net.2 client_and_peer
+	dump_killed --tcp-established
+	kept CLOSE-WAIT 1
+	kept FIN-WAIT-2 1
+	restore_wait --tcp-established
+	grep -q "TCP connection $net.1:[0-9]* -> $net.2:[0-9]*) brought to CLOSE-WAIT (saved: CLOSE-WAIT), the peer.s FIN given again" "$T/restore.log"
+	client_then_peer "$RPID"
+	ip netns del "$NSP"
+	NSP=
 }
 
 @test "tcphalf: cs-dump -R leaves the half-closed connections working; the image restores after the original exited" {

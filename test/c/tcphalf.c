@@ -4,6 +4,8 @@
  *
  *   tcphalf READY_FILE open
  *   tcphalf READY_FILE held
+ *   tcphalf READY_FILE peer [ADDR]
+ *   tcphalf READY_FILE client PORT [ADDR]
  *   tcphalf READY_FILE synsent
  *
  * open: three loopback pairs, nothing held back by the network:
@@ -25,7 +27,7 @@
  *      does not acknowledge the client's: the client is in CLOSING, the
  *      other end in FIN-WAIT-2.
  * peer / client PORT: the other end is another process, not dumped (the
- *   peer: it listens at 127.0.0.1, writes its port to READY_FILE.port, and
+ *   peer: it listens at 127.0.0.1 or ADDR, writes its port to READY_FILE.port, and
  *   accepts two connections). X: the peer wrote 3000 bytes and shut (a
  *   server closing after its answer): the client is in CLOSE-WAIT, with
  *   2000 bytes of its own unread by the peer. Y: the client wrote 2000
@@ -89,6 +91,7 @@ struct end {
 };
 
 static struct end ends[6];
+static struct in_addr addr4 = { 0 };	/* peer/client: the peer's IPv4 address (127.0.0.1 unless given) */
 static int nends;
 
 static void differs(const struct end *e, const char *what, const char *fmt, long long got, long long want)
@@ -147,7 +150,7 @@ static int listener(int family, struct sockaddr_storage *name, socklen_t *al)
 	a.ss_family = family;
 	*al = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	if (family == AF_INET)
-		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		((struct sockaddr_in *)&a)->sin_addr = addr4;
 	else
 		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, *al) || listen(fd, 8))
@@ -556,7 +559,7 @@ static void set_up_client(int port)
 	struct end *cx, *cy;
 	int fx = socket(AF_INET, SOCK_STREAM, 0), fy = socket(AF_INET, SOCK_STREAM, 0);
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_addr = addr4;
 	if (fx < 0 || fy < 0 || connect(fx, (struct sockaddr *)&a, sizeof(a)) ||
 	    connect(fy, (struct sockaddr *)&a, sizeof(a)))
 		tp_die("connect to the peer at port %d", port);
@@ -626,6 +629,12 @@ int main(int argc, char **argv)
 	tp_init("tcphalf", argc, argv);
 	tp_block_usr2();
 	tp_corrupt_check_mode(modes);
+	addr4.s_addr = htonl(INADDR_LOOPBACK);
+	/* peer [ADDR], client PORT [ADDR]: another address than 127.0.0.1 */
+	if (argc > 3 && !strcmp(mode, "peer") && !inet_pton(AF_INET, argv[3], &addr4))
+		tp_die("bad address %s", argv[3]);
+	if (argc > 4 && !strcmp(mode, "client") && !inet_pton(AF_INET, argv[4], &addr4))
+		tp_die("bad address %s", argv[4]);
 	if (!strcmp(mode, "synsent"))
 		synsent(argv[1]);
 	if (!strcmp(mode, "open"))
