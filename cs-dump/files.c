@@ -182,6 +182,9 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 				port = ntohs(((struct sockaddr_in6 *)&p)->sin6_port);
 			}
 		}
+		/* closed on both sides, the descriptor still open: its unread bytes, then EOF */
+		if ((tcp & DUMP_TCP_ESTABLISHED) && ti.tcpi_state == TCP_CLOSE && ti.tcpi_rcv_mss)
+			return dump_tcp_closed(fd, e, sk);
 		if ((tcp & DUMP_TCP_ESTABLISHED) && (tcp_state_keepable(ti.tcpi_state) || !(tcp & DUMP_TCP_CLOSE)))
 			return dump_tcp_est(c, fd, e, sk, ti.tcpi_state);
 		if (!(tcp & DUMP_TCP_CLOSE))

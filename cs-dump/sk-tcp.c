@@ -316,6 +316,39 @@ static int read_queues(int sk, const char *what, TcpConnEntry *t)
 	return ret;
 }
 
+int dump_tcp_closed(int fd, FdEntry *e, int sk)
+{
+	InetSkEntry *s = e->sk;
+	int inq = 0, peek_off = -1;
+	uint8_t *buf;
+	ssize_t r = 0;
+
+	if (ioctl(sk, SIOCINQ, &inq))
+		return pr_perror("fd %d (closed TCP connection): cannot read SIOCINQ", fd);
+	buf = xmalloc(inq + 1);
+	if (!buf)
+		return -1;
+	if (get_int(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off) == 0 && peek_off >= 0 &&
+	    set_int(sk, SOL_SOCKET, SO_PEEK_OFF, -1)) {
+		free(buf);
+		return pr_perror("fd %d (closed TCP connection): cannot clear SO_PEEK_OFF", fd);
+	}
+	if (inq)
+		r = recv(sk, buf, inq + 1, MSG_PEEK | MSG_DONTWAIT);
+	if (peek_off >= 0 && set_int(sk, SOL_SOCKET, SO_PEEK_OFF, peek_off))
+		pr_warn("fd %d: cannot put SO_PEEK_OFF back to %d: %m", fd, peek_off);
+	if (r != inq) {
+		free(buf);
+		return pr_perror("fd %d (closed TCP connection): read %zd of its %d unread bytes", fd, r, inq);
+	}
+	s->has_closed = s->closed = 1;
+	s->has_closed_rcvq = 1;
+	s->closed_rcvq.data = buf;
+	s->closed_rcvq.len = inq;
+	pr_info("fd %d: TCP connection closed on both sides: saved as its %d unread bytes, then end of file", fd, inq);
+	return 0;
+}
+
 /* What repair mode tells beyond the queues: MSS, options, timestamp, window. */
 static int read_repair_state(int sk, const char *what, TcpConnEntry *t)
 {

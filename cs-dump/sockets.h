@@ -79,6 +79,17 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state);
 void tcp_est_leave(struct dump_ctx *c);
 
 /*
+ * dump_tcp_closed - fd (our copy sk, entry e) is a TCP socket whose
+ * connection is closed on both sides (state CLOSE, once connected: its
+ * tcpi_rcv_mss is set, which a socket never connected does not have),
+ * under --tcp-established: record it as closed (e->sk->closed) with the
+ * bytes it still holds unread (recv(2) MSG_PEEK, from the start whatever
+ * SO_PEEK_OFF says), which the restored descriptor returns before the end
+ * of file. 0 or -1 (logged, naming the fd). Source: tcp(7), socket(7).
+ */
+int dump_tcp_closed(int fd, FdEntry *e, int sk);
+
+/*
  * tcp_state_keepable - whether --tcp-established keeps a connection in TCP
  * state state (include/net/tcp_states.h numbers): ESTABLISHED and the
  * half-closed FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT, LAST-ACK and CLOSING.

@@ -364,6 +364,14 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 				snprintf(err, len, "fd %u: cannot create a socket pair: %m", e->fd);
 				return -1;
 			}
+			/* closed on both sides (--tcp-established): its unread bytes first */
+			if (e->sk->has_closed_rcvq && closed_fill(sp[1], &e->sk->closed_rcvq)) {
+				snprintf(err, len, "fd %u: cannot queue the %zu unread bytes of its closed TCP "
+					 "connection: %m", e->fd, e->sk->closed_rcvq.len);
+				close(sp[0]);
+				close(sp[1]);
+				return -1;
+			}
 			close(sp[1]);
 			return sp[0];
 		}

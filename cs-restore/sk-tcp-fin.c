@@ -329,6 +329,32 @@ static int finish_step(struct raw_socks *rs, int sk, const FdEntry *e, const cha
 	}
 }
 
+int closed_fill(int sk, const ProtobufCBinaryData *data)
+{
+	int big = (int)(data->len * 2 + (1 << 16));
+	size_t off = 0;
+
+	if (data->len > INT32_MAX / 4) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (data->len > (1 << 16) && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
+		return -1;
+	while (off < data->len) {
+		ssize_t w = send(sk, data->data + off, data->len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		off += w;
+	}
+	return 0;
+}
+
 int tcp_half_finish(struct rst_tree *tree)
 {
 	struct raw_socks rs = { -1, -1 };

@@ -88,6 +88,15 @@ int tcp_est_make(const FdEntry *e, char *err, size_t len);
  */
 int tcp_est_finish(struct rst_ctx *c);
 
+/*
+ * closed_fill - write the unread bytes of a TCP connection closed on both
+ * sides (inet_sk_entry closed_rcvq) into sk, one end of the unix stream
+ * socket pair that stands for it, its buffer first made large enough
+ * (SO_SNDBUFFORCE, CAP_NET_ADMIN, when over 64 KiB). 0 or -1 (errno).
+ * Source: socket(7), unix(7). sk-tcp-fin.c.
+ */
+int closed_fill(int sk, const ProtobufCBinaryData *data);
+
 /* tcp_describe - "fd N (TCP connection A -> B)" for e, into buf (len bytes). */
 void tcp_describe(const FdEntry *e, char *buf, size_t len);
 

@@ -13,7 +13,9 @@
 # socket is still refused, and so is a restore that would have to give a
 # peer's FIN again without CAP_NET_RAW. -R leaves the connections working.
 # Under --tcp-close the half-closed connections are dropped: each restored
-# end reads EOF.
+# end reads EOF. A connection closed on both sides whose descriptor is still
+# open (an HTTP client that shut its side, the server answered and closed)
+# comes back with its unread bytes, then EOF.
 
 load helpers
 
@@ -217,6 +219,28 @@ client_then_peer() {
 	client_then_peer "$RPID"
 	ip netns del "$NSP"
 	NSP=
+}
+
+@test "tcphalf: a connection closed on both sides with its answer unread: the bytes, then EOF (control, negative, round trip)" {
+	require_tcphalf
+	control tcphalf closed
+	expect_detects_all tcphalf "data" closed
+	start_prog tcphalf closed
+	dump_killed --tcp-established
+	grep -q "TCP connection closed on both sides: saved as its 3000 unread bytes, then end of file" "$T/dump.log"
+	restore_wait --tcp-established
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "tcphalf: --tcp-close alone drops a connection closed on both sides, unread bytes and all" {
+	require_tcphalf
+	TCPHALF_DROPPED=1 start_prog tcphalf closed
+	dump_killed --tcp-close
+	grep -q "dropped (--tcp-close)" "$T/dump.log"
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
 }
 
 @test "tcphalf: cs-dump -R leaves the half-closed connections working; the image restores after the original exited" {

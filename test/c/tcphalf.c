@@ -6,6 +6,7 @@
  *   tcphalf READY_FILE held
  *   tcphalf READY_FILE peer [ADDR]
  *   tcphalf READY_FILE client PORT [ADDR]
+ *   tcphalf READY_FILE closed
  *   tcphalf READY_FILE synsent
  *
  * open: three loopback pairs, nothing held back by the network:
@@ -37,6 +38,11 @@
  *   shuts it, finds Y shut for writing, reads Y (the peer's 1000 bytes,
  *   then 1000 it sends after SIGUSR2, then EOF); the peer reads X to EOF
  *   and Y to EOF; both ends finish closing.
+ * closed: an HTTP-like exchange: the client writes its request and shuts
+ *   its write side, the server answers 3000 bytes and closes; the client
+ *   has not read the answer: its socket is in CLOSE (the connection is
+ *   gone, TIME-WAIT holds its addresses) with 3000 unread bytes. After
+ *   SIGUSR2 it reads them, then EOF, and a write fails with EPIPE.
  * synsent: a marked non-blocking connect whose SYN the test's rule drops
  *   (mark 0x5a18): a socket in SYN-SENT, which cannot be kept.
  *
@@ -51,7 +57,8 @@
  * With TCPHALF_DROPPED=1 (a restore of a --tcp-close dump) every end must
  * instead read EOF at once: dropped connections.
  *
- * CS_TEST_CORRUPT: data (one byte of P1's unread bytes read), eof (P1's
+ * CS_TEST_CORRUPT: data (one byte of P1's unread bytes read; closed: of
+ * the client's), eof (P1's
  * accepted end does not shut: the client reads no EOF), shut (P2's client
  * does not shut: it can still write), nofin (held: W's client does not
  * shut).
@@ -597,6 +604,36 @@ static void check_peer(void)
 	finish();
 }
 
+static void set_up_closed(void)
+{
+	struct end *c, *a;
+	char req[100];
+
+	pair(AF_INET, "closed client", "server", 0, 13, &c, &a);
+	put(c, sizeof(req));
+	shut(c);
+	if (recv(a->fd, req, sizeof(req), MSG_WAITALL) != sizeof(req))
+		tp_die("server: recv the request");
+	put(a, 3000);
+	close(a->fd);
+	nends = 1;	/* the server is gone: only the client is checked */
+	wait_state(c, TCP_CLOSE);
+	if (tp_corrupting("data")) {
+		char b;
+
+		if (recv(c->fd, &b, 1, 0) != 1)
+			tp_die("corrupt: recv");
+	}
+}
+
+static void check_closed(void)
+{
+	struct end *c = &ends[0];
+
+	take(c, ends[1].sent, 1);
+	check_write(c);
+}
+
 static void synsent(const char *ready)
 {
 	struct sockaddr_storage name;
@@ -643,6 +680,8 @@ int main(int argc, char **argv)
 		set_up_held();
 	else if (!strcmp(mode, "peer"))
 		set_up_peer(argv[1]);
+	else if (!strcmp(mode, "closed"))
+		set_up_closed();
 	else if (!strcmp(mode, "client") && argc > 3)
 		set_up_client(atoi(argv[3]));
 	else {
@@ -669,6 +708,8 @@ int main(int argc, char **argv)
 		check_held();
 	else if (!strcmp(mode, "client"))
 		check_client();
+	else if (!strcmp(mode, "closed"))
+		check_closed();
 	else
 		check_peer();
 	tp_finish(nchecked);
