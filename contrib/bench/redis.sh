@@ -25,6 +25,8 @@
 # Environment (defaults in brackets):
 #   BENCH_KEYS        keys [1000000]
 #   BENCH_VALUE_SIZE  value size in bytes [1024]
+#   BENCH_LOG_DIR     if set: keep -v4 logs of cs-dump and cs-restore there
+#                     (dump.log, restore.log), to see where the time goes
 #   TMPDIR            where the RDB and the images go [/tmp]; needs about
 #                     2.5 x KEYS x VALUE_SIZE free
 #
@@ -169,7 +171,8 @@ load_ops=$(($(info_field stats total_commands_processed) - c0))
 rss_kb=$(status_kb "$server_pid" VmRSS)
 anon_kb=$(status_kb "$server_pid" RssAnon)
 t0=$(now_us)
-"$CS_DUMP" -t "$server_pid" -D "$tmp/img" --tcp-close --display-stats >"$tmp/dump.out" 2>&1 ||
+"$CS_DUMP" -t "$server_pid" -D "$tmp/img" --tcp-close --display-stats \
+	${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/dump.log"} >"$tmp/dump.out" 2>&1 ||
 	die "cs-dump failed: $(tail -n 3 "$tmp/dump.out")"
 dumpwall_us=$(($(now_us) - t0))
 stats=$(grep -m1 'freeze_us=' "$tmp/dump.out") || die "cs-dump printed no stats line"
@@ -180,7 +183,7 @@ img_bytes=$(du -sb "$tmp/img" | cut -f1)
 
 # 5. restore
 t0=$(now_us)
-"$CS_RESTORE" -D "$tmp/img" -d >"$tmp/restore.out" 2>&1 || die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
+"$CS_RESTORE" -D "$tmp/img" -d ${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/restore.log"} >"$tmp/restore.out" 2>&1 || die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
 restore_ms=$(awk -v d=$(($(now_us) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
 answer_ms=$(first_pong "$port" "$t0" 30) || die "the restored redis-server did not answer in 30 s"
 is_ours "$server_pid" redis-server "$tmp" || die "no redis-server with PID $server_pid after the restore"
