@@ -18,6 +18,7 @@ struct img {
 	char name[64];
 	uint32_t crc;
 	uint64_t size;
+	uint64_t kicked;	/* deferred sync: writeback started up to here */
 	char buf[1 << 16];
 	size_t len, pos;	/* write: bytes buffered; read: buffered and consumed */
 	int writing;
@@ -72,6 +73,56 @@ static int img_flush(struct img *img)
 	return 0;
 }
 
+/*
+ * Deferred sync (img_defer_sync): closed images keep their fd here until
+ * img_sync_deferred. At most DEFER_MAX at a time: the list is synced early
+ * when it is full, so a tree of many processes does not run out of fds.
+ */
+#define DEFER_MAX 128
+#define KICK_BYTES (4u << 20)	/* start the writeback of a long image every 4 MiB */
+static struct deferred {
+	int fd;
+	char name[64];
+} deferred[DEFER_MAX];
+static size_t nr_deferred;
+static int defer_on;
+
+void img_defer_sync(int on)
+{
+	defer_on = on;
+}
+
+int img_sync_deferred(void)
+{
+	int ret = 0;
+
+	/* writeback of each was started at its close: the first fdatasync
+	 * waits for its data and commits the journal with the block
+	 * allocations of all of them, the others find theirs done */
+	for (size_t i = 0; i < nr_deferred; i++) {
+		if (!ret && fdatasync(deferred[i].fd))
+			ret = pr_perror("cannot sync image %s", deferred[i].name);
+		if (close(deferred[i].fd) && !ret)
+			ret = pr_perror("cannot close image %s", deferred[i].name);
+	}
+	nr_deferred = 0;
+	return ret;
+}
+
+void img_drop_deferred(void)
+{
+	for (size_t i = 0; i < nr_deferred; i++)
+		close(deferred[i].fd);
+	nr_deferred = 0;
+}
+
+/* Start writing back what was written of img so far; no wait, errors come at the fdatasync. */
+static void kick_writeback(struct img *img)
+{
+	sync_file_range(img->fd, img->kicked, 0, SYNC_FILE_RANGE_WRITE);
+	img->kicked = img->size;
+}
+
 int img_write_raw(struct img *img, const void *data, size_t len)
 {
 	img->crc = crc32c(img->crc, data, len);
@@ -81,6 +132,8 @@ int img_write_raw(struct img *img, const void *data, size_t len)
 			return -1;
 		if (write_all(img->fd, data, len))
 			return pr_perror("cannot write image %s", img->name);
+		if (defer_on && img->size - img->kicked >= KICK_BYTES)
+			kick_writeback(img);
 		return 0;
 	}
 	if (img->len + len > sizeof(img->buf) && img_flush(img))
@@ -171,10 +224,22 @@ int img_close(struct img *img, struct img_sums *sums)
 
 	if (img->writing && img_flush(img))
 		ret = -1;
+	if (img->writing && !ret && defer_on) {
+		/* durable at img_sync_deferred, before the dump kills its target */
+		if (nr_deferred == DEFER_MAX && img_sync_deferred())
+			ret = -1;
+		if (!ret) {
+			kick_writeback(img);
+			deferred[nr_deferred].fd = img->fd;
+			snprintf(deferred[nr_deferred].name, sizeof(deferred[nr_deferred].name), "%s", img->name);
+			nr_deferred++;
+			img->fd = -1;
+		}
+	}
 	/* durable before the dump kills its target */
-	if (img->writing && !ret && fdatasync(img->fd))
+	if (img->writing && !ret && img->fd >= 0 && fdatasync(img->fd))
 		ret = pr_perror("cannot sync image %s", img->name);
-	if (close(img->fd) && img->writing)
+	if (img->fd >= 0 && close(img->fd) && img->writing)
 		ret = pr_perror("cannot close image %s", img->name);
 	img->fd = -1;
 	if (!ret && img->writing && sums)
