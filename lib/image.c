@@ -40,10 +40,61 @@ static void crc_init(void)
 			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
+/*
+ * The SSE4.2 crc32 instruction computes this same CRC-32C (Castagnoli,
+ * reflected; Intel SDM, CRC32): 8 bytes in a few cycles, about five
+ * times the tables' speed. The pages of a large process are hundreds of MiB.
+ */
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = ~crc;
+
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+#endif
+
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len);
+
+/* 1 when the instruction is there and gives the check value of CRC-32C ("123456789": 0xe3069283) */
+static int crc_hw_ok(void)
+{
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2"))
+		return crc32c_hw(0, (const uint8_t *)"123456789", 9) == 0xe3069283u &&
+		       crc32c_hw(0, (const uint8_t *)"123456789abcdefghijklmnopq", 26) ==
+		       crc32c_sw(0, (const uint8_t *)"123456789abcdefghijklmnopq", 26);
+#endif
+	return 0;
+}
+
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	static int hw = -1;
 
+	if (hw < 0)
+		hw = crc_hw_ok();
+#if defined(__x86_64__)
+	if (hw)
+		return crc32c_hw(crc, buf, len);
+#endif
+	return crc32c_sw(crc, buf, len);
+}
+
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
+{
 	if (!crc_table[0][1])
 		crc_init();
 	crc = ~crc;
