@@ -627,6 +627,7 @@ int main(int argc, char **argv)
 		goto err;
 	if (dump_clocks(&c))
 		goto err;
+	proc_locks_prefetch();
 	st.freeze_us = now_us() - t0;
 	pr_info("froze %d threads of %d (%zu processes) in %llu us", c.pt.nr, o.pid, tree.nr,
 		(unsigned long long)st.freeze_us);
@@ -769,6 +770,7 @@ int main(int argc, char **argv)
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();
+	proc_locks_free();
 	return 0;
 err:
 	img_drop_deferred();
@@ -788,5 +790,6 @@ out_fail:
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();
+	proc_locks_free();
 	return 1;
 }
