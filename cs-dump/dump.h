@@ -215,7 +215,11 @@ int dump_locks(struct dump_ctx *c, int file_locks);
  * period, 10-20 ms: fs/locks.c locks_start), for dump_locks to use.
  * If the thread cannot be made, dump_locks reads the file itself.
  * proc_locks_free - wait for that thread, free what it read.
+ * proc_locks_warm - right before the freeze: read one byte of
+ * /proc/locks, so that the read after the freeze finds the rwsem's
+ * grace period passed (rcu_sync, kernel/rcu/sync.c) and does not wait.
  */
+void proc_locks_warm(void);
 void proc_locks_prefetch(void);
 void proc_locks_free(void);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */

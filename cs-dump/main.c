@@ -619,6 +619,7 @@ int main(int argc, char **argv)
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
 	mm_prefault(&c);
+	proc_locks_warm();
 	t0 = now_us();
 	cpu0 = cpu_us();
 	seized = 1;
