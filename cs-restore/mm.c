@@ -111,18 +111,34 @@ static int unmap_inherited(struct rst_ctx *c)
 	v = proc_vmas(c->pid, &n);
 	if (!v)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		if (v[i].start >= c->hole && v[i].end <= c->hole + HOLE_SIZE)
-			continue;
-		if (v[i].path[0] == '[' && (!strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
-					     !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")))
-			continue;
-		r = rsys(c, 0, SYS_munmap, v[i].start, v[i].end - v[i].start, 0, 0, 0, 0);
-		if (r) {
-			free(v);
-			return pr_err("cannot unmap %#llx-%#llx in the stub: %s", (unsigned long long)v[i].start,
-				      (unsigned long long)v[i].end, strerror(-r));
+	/* in batches (rsys_batch): one round trip for up to 128 munmaps */
+	for (int i = 0; i < n;) {
+		static struct rsys_call calls[RSYS_BATCH_MAX];
+		int idx[RSYS_BATCH_MAX];
+		size_t k = 0;
+
+		for (; i < n && k < RSYS_BATCH_MAX; i++) {
+			if (v[i].start >= c->hole && v[i].end <= c->hole + HOLE_SIZE)
+				continue;
+			if (v[i].path[0] == '[' &&
+			    (!strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
+			     !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")))
+				continue;
+			calls[k] = (struct rsys_call){ SYS_munmap, { v[i].start, v[i].end - v[i].start } };
+			idx[k++] = i;
 		}
+		if (rsys_batch(c, calls, k)) {
+			free(v);
+			return -1;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (calls[j].ret) {
+				r = calls[j].ret;
+				pr_err("cannot unmap %#llx-%#llx in the stub: %s", (unsigned long long)v[idx[j]].start,
+				       (unsigned long long)v[idx[j]].end, strerror(-r));
+				free(v);
+				return -1;
+			}
 	}
 	free(v);
 	return 0;
@@ -203,51 +219,115 @@ static int remote_open(struct rst_ctx *c, const char *path, int flags)
 	return r;
 }
 
+/* What each call of map_vmas's batch is for, to check its result. */
+struct map_call {
+	const VmaEntry *v;
+	const char *advice;	/* madvise: the VmFlags name; NULL: mmap or close */
+	int close;
+};
+
+/* Run the batch and check it: every mmap landed, madvise failures warned. */
+static int run_map_batch(struct rst_ctx *c, struct rsys_call *calls, struct map_call *what, size_t *n)
+{
+	int ret = 0;
+
+	if (rsys_batch(c, calls, *n))
+		return -1;
+	for (size_t i = 0; i < *n && !ret; i++) {
+		const VmaEntry *v = what[i].v;
+		long r = calls[i].ret;
+
+		if (what[i].close)
+			continue;
+		if (what[i].advice) {
+			if (r)
+				pr_warn("VMA %#llx: madvise %s failed: %s", (unsigned long long)v->start, what[i].advice,
+					strerror(-r));
+		} else if (r != (long)v->start) {
+			ret = pr_err("cannot map VMA %#llx-%#llx (%s): %s", (unsigned long long)v->start,
+				     (unsigned long long)v->end, v->path ? v->path : "anon",
+				     r < 0 ? strerror(-r) : "mapped elsewhere");
+		}
+	}
+	*n = 0;
+	return ret;
+}
+
+/*
+ * Every saved VMA mapped at its address. The mmaps, madvises and closes go
+ * in batches (rsys_batch: one ptrace round trip for up to 128 calls, where
+ * each call took one, about 80 us here, and a process has 100-200 VMAs).
+ * A file is opened once for the VMAs that follow one another on it.
+ */
 static int map_vmas(struct rst_ctx *c)
 {
 	static const struct { const char *fl; int advice; } adv[] = {
 		{ "hg", MADV_HUGEPAGE }, { "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
 		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK },
 	};
+	static struct rsys_call calls[RSYS_BATCH_MAX];
+	static struct map_call what[RSYS_BATCH_MAX];
+	const char *open_path = NULL;	/* the file open at open_fd, for the next VMAs on it */
+	int open_flags = 0, open_fd = -1;
+	size_t n = 0;
+
 	for (size_t i = 0; i < c->mm->n_vmas; i++) {
 		VmaEntry *v = c->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int shared = vma_shared(v), fd = -1;
+		int shared = vma_shared(v), fd = -1, oflags = 0, shm = 0;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
 		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
 				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
-		long r;
 
 		if (is_special(v->kind))
 			continue;
+		/* room for an mmap, its madvises and two closes */
+		if (n + 3 + ARRAY_SIZE(adv) > RSYS_BATCH_MAX && run_map_batch(c, calls, what, &n))
+			return -1;
+		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED)
+			oflags = shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+		if (open_fd >= 0 && (v->kind != VK_FILE && v->kind != VK_FILE_SHARED ? 1 :
+				     strcmp(open_path, v->path) || open_flags != oflags)) {
+			calls[n] = (struct rsys_call){ SYS_close, { open_fd } };
+			what[n++] = (struct map_call){ v, NULL, 1 };
+			open_fd = -1;
+		}
 		if (v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) {
 			fd = shmem_open_vma(c, v);	/* the object cs-restore made (shmem.c) */
 			if (fd < 0)
 				return -1;
+			shm = 1;
 		} else if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
-			fd = remote_open(c, v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
-			if (fd < 0)
-				return -1;
+			if (open_fd < 0) {
+				open_fd = remote_open(c, v->path, oflags);
+				if (open_fd < 0)
+					return -1;
+				open_path = v->path;
+				open_flags = oflags;
+			}
+			fd = open_fd;
 		} else {
 			flags |= MAP_ANONYMOUS;
 		}
-		r = rsys(c, 0, SYS_mmap, v->start, len, prot, flags, fd, fd >= 0 ? v->pgoff : 0);
-		if (fd >= 0)
-			rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
-		if (r != (long)v->start)
-			return pr_err("cannot map VMA %#llx-%#llx (%s): %s", (unsigned long long)v->start,
-				      (unsigned long long)v->end, v->path ? v->path : "anon",
-				      r < 0 ? strerror(-r) : "mapped elsewhere");
+		calls[n] = (struct rsys_call){ SYS_mmap, { v->start, len, prot, flags, (unsigned long)(long)fd,
+							   fd >= 0 ? v->pgoff : 0 } };
+		what[n++] = (struct map_call){ v, NULL, 0 };
+		if (shm) {
+			calls[n] = (struct rsys_call){ SYS_close, { fd } };
+			what[n++] = (struct map_call){ v, NULL, 1 };
+		}
 		for (size_t f = 0; f < v->n_vmflags; f++)
 			for (size_t a = 0; a < ARRAY_SIZE(adv); a++)
 				if (!strcmp(v->vmflags[f], adv[a].fl)) {
-					r = rsys(c, 0, SYS_madvise, v->start, len, adv[a].advice, 0, 0, 0);
-					if (r)
-						pr_warn("VMA %#llx: madvise %s failed: %s", (unsigned long long)v->start,
-							adv[a].fl, strerror(-r));
+					calls[n] = (struct rsys_call){ SYS_madvise, { v->start, len, adv[a].advice } };
+					what[n++] = (struct map_call){ v, adv[a].fl, 0 };
 				}
 	}
-	return 0;
+	if (open_fd >= 0) {
+		calls[n] = (struct rsys_call){ SYS_close, { open_fd } };
+		what[n++] = (struct map_call){ NULL, NULL, 1 };
+	}
+	return run_map_batch(c, calls, what, &n);
 }
 
 static VmaEntry *vma_at(struct rst_ctx *c, uint64_t addr)
