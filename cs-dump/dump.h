@@ -208,6 +208,20 @@ int write_ghosts(struct dump_ctx *c);
  * locks on fds that are not regular files or devices. Returns 0 or -1.
  */
 int dump_locks(struct dump_ctx *c, int file_locks);
+
+/*
+ * proc_locks_prefetch - once the whole tree is frozen: start reading
+ * /proc/locks in a thread of its own (reading it waits for an RCU grace
+ * period, 10-20 ms: fs/locks.c locks_start), for dump_locks to use.
+ * If the thread cannot be made, dump_locks reads the file itself.
+ * proc_locks_free - wait for that thread, free what it read.
+ * proc_locks_warm - right before the freeze: read one byte of
+ * /proc/locks, so that the read after the freeze finds the rwsem's
+ * grace period passed (rcu_sync, kernel/rcu/sync.c) and does not wait.
+ */
+void proc_locks_warm(void);
+void proc_locks_prefetch(void);
+void proc_locks_free(void);
 /* write_locks - file-locks.img, only when there is a lock. 0 or -1. */
 int write_locks(struct dump_ctx *c);
 

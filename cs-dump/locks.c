@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <sys/file.h>
 
 #define LOG_PREFIX "locks: "
@@ -153,15 +155,97 @@ static int fd_locks(struct dump_ctx *c, const FdEntry *e, int file_locks)
 	return ret;
 }
 
+/*
+ * Reading /proc/locks takes the file lock rwsem for writing
+ * (fs/locks.c, locks_start: percpu_down_write), which waits for an RCU
+ * grace period: 10-20 ms here, whatever the number of locks. It is read
+ * by a thread of its own from the freeze on, while the rest is dumped.
+ * The process's locks cannot change once it is frozen, so that read is
+ * as good as one made later.
+ */
+static struct {
+	pthread_t th;
+	int started, done;
+	char *buf;		/* NULL: the read failed, errno in err */
+	size_t len;
+	int err;
+} pl;
+
+static void *read_proc_locks(void *arg)
+{
+	pl.buf = read_file_at(AT_FDCWD, "/proc/locks", &pl.len, 64 << 20);
+	pl.err = errno;
+	return arg;
+}
+
+/*
+ * That wait comes from rcu_sync_enter (kernel/rcu/sync.c) when the
+ * rwsem's rcu_sync is idle. After a writer leaves, it stays in GP_EXIT
+ * for one more grace period, and a writer entering then does not wait.
+ * So one read just before the freeze (its wait is not frozen time) makes
+ * the read after the freeze quick, when the freeze is quick. Nothing
+ * depends on it but the time.
+ */
+void proc_locks_warm(void)
+{
+	char b[1];
+	int fd = open("/proc/locks", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (read(fd, b, sizeof(b)) < 0)
+		pr_debug("cannot read /proc/locks ahead: %m");
+	close(fd);
+}
+
+void proc_locks_prefetch(void)
+{
+	if (pl.started || pl.done)
+		return;
+	pl.started = !pthread_create(&pl.th, NULL, read_proc_locks, NULL);
+}
+
+/* /proc/locks, read by the prefetch thread or now; NULL with errno set. */
+static const char *proc_locks(size_t *len)
+{
+	if (pl.started) {
+		pthread_join(pl.th, NULL);
+		pl.started = 0;
+		pl.done = 1;
+	} else if (!pl.done) {
+		read_proc_locks(NULL);
+		pl.done = 1;
+	}
+	errno = pl.err;
+	*len = pl.len;
+	return pl.buf;
+}
+
+void proc_locks_free(void)
+{
+	size_t len;
+
+	if (pl.started)
+		proc_locks(&len);
+	free(pl.buf);
+	memset(&pl, 0, sizeof(pl));
+}
+
 /* Every POSIX lock /proc/locks gives to the process must have been found. */
 static int check_proc_locks(struct dump_ctx *c)
 {
 	char line[512];
-	FILE *f = fopen("/proc/locks", "re");
+	size_t len;
+	const char *buf = proc_locks(&len);
+	FILE *f = buf && len ? fmemopen((void *)buf, len, "r") : NULL;
 	int ret = 0;
 
-	if (!f)
+	if (!buf)
 		return pr_perror("cannot read /proc/locks");
+	if (!len)
+		return 0;	/* no lock at all */
+	if (!f)
+		return pr_perror("cannot read /proc/locks (fmemopen)");
 	while (!ret && fgets(line, sizeof(line), f)) {
 		struct lock_line l;
 		char range[64];

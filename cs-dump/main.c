@@ -550,7 +550,7 @@ int main(int argc, char **argv)
 	struct dump_tree tree = { 0 };
 	DumpStatsEntry st = DUMP_STATS_ENTRY__INIT;
 	char tmp[PATH_MAX];
-	uint64_t t0, t_start = now_us(), t_frozen, cpu0 = 0;
+	uint64_t t0, t_start = now_us(), t_frozen, t_write, cpu0 = 0;
 	int seized = 0, released = 0, dir_made = 0, was_empty = 0;
 
 	c.dirfd = c.pidfd = -1;
@@ -571,6 +571,8 @@ int main(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		pw_set_workers(n > 1 ? (n > 4 ? 4 : (int)n) : 0);
 	}
+	/* each image is made durable at the end, all at once (image.h) */
+	img_defer_sync(1);
 	if (o.pid == getpid())
 		return pr_err("cannot dump myself"), 1;
 	if (kill(o.pid, 0) && errno == ESRCH)
@@ -619,6 +621,7 @@ int main(int argc, char **argv)
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
 	mm_prefault(&c);
+	proc_locks_warm();
 	t0 = now_us();
 	cpu0 = cpu_us();
 	seized = 1;
@@ -627,6 +630,7 @@ int main(int argc, char **argv)
 		goto err;
 	if (dump_clocks(&c) || cs_fault("cgroups") || dump_cgroups(&tree))
 		goto err;
+	proc_locks_prefetch();
 	st.freeze_us = now_us() - t0;
 	pr_info("froze %d threads of %d (%zu processes) in %llu us", c.pt.nr, o.pid, tree.nr,
 		(unsigned long long)st.freeze_us);
@@ -683,6 +687,7 @@ int main(int argc, char **argv)
 		pr_info("released %d after %llu us frozen, %llu us of it on the CPU", o.pid,
 			(unsigned long long)st.frozen_us, (unsigned long long)(cpu_us() - cpu0));
 	}
+	t_write = now_us();
 	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c) || write_shmem(&c) ||
 	    write_cgroups(&c))
 		goto err;
@@ -700,6 +705,14 @@ int main(int argc, char **argv)
 	}
 	if (tree_merge_sums(&tree))
 		goto err;
+	{
+		uint64_t t = now_us();
+
+		if (cs_fault("sync") || img_sync_deferred())
+			goto err;
+		pr_debug("images written in %llu us, then synced in %llu us", (unsigned long long)(t - t_write),
+			 (unsigned long long)(now_us() - t));
+	}
 	st.has_bytes_raw = 1;
 	st.bytes_raw = st.pages_written * PAGE_SIZE;
 	if (st.has_bytes_slots_zeroed)
@@ -716,7 +729,8 @@ int main(int argc, char **argv)
 			if (tree.n[i].c)
 				tree.n[i].c->netlock = NULL;
 	}
-	if (track_finish(&c, &st) || write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c))
+	if (track_finish(&c, &st) || write_stats(&c, &st) || cs_fault("inventory") || write_inventory(&c) ||
+	    img_sync_deferred())
 		goto err;
 	if (cs_fault("rename"))
 		goto err;
@@ -761,8 +775,10 @@ int main(int argc, char **argv)
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();
+	proc_locks_free();
 	return 0;
 err:
+	img_drop_deferred();
 	if (seized && !released)
 		tree_release(&tree);
 	/* the target runs on with its connections: nothing to hold */
@@ -779,5 +795,6 @@ out_fail:
 	tree_free(&tree);
 	dump_ctx_free(&c);
 	shmem_free();
+	proc_locks_free();
 	return 1;
 }

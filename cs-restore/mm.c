@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,18 +111,34 @@ static int unmap_inherited(struct rst_ctx *c)
 	v = proc_vmas(c->pid, &n);
 	if (!v)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		if (v[i].start >= c->hole && v[i].end <= c->hole + HOLE_SIZE)
-			continue;
-		if (v[i].path[0] == '[' && (!strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
-					     !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")))
-			continue;
-		r = rsys(c, 0, SYS_munmap, v[i].start, v[i].end - v[i].start, 0, 0, 0, 0);
-		if (r) {
-			free(v);
-			return pr_err("cannot unmap %#llx-%#llx in the stub: %s", (unsigned long long)v[i].start,
-				      (unsigned long long)v[i].end, strerror(-r));
+	/* in batches (rsys_batch): one round trip for up to 128 munmaps */
+	for (int i = 0; i < n;) {
+		static struct rsys_call calls[RSYS_BATCH_MAX];
+		int idx[RSYS_BATCH_MAX];
+		size_t k = 0;
+
+		for (; i < n && k < RSYS_BATCH_MAX; i++) {
+			if (v[i].start >= c->hole && v[i].end <= c->hole + HOLE_SIZE)
+				continue;
+			if (v[i].path[0] == '[' &&
+			    (!strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
+			     !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")))
+				continue;
+			calls[k] = (struct rsys_call){ SYS_munmap, { v[i].start, v[i].end - v[i].start } };
+			idx[k++] = i;
 		}
+		if (rsys_batch(c, calls, k)) {
+			free(v);
+			return -1;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (calls[j].ret) {
+				r = calls[j].ret;
+				pr_err("cannot unmap %#llx-%#llx in the stub: %s", (unsigned long long)v[idx[j]].start,
+				       (unsigned long long)v[idx[j]].end, strerror(-r));
+				free(v);
+				return -1;
+			}
 	}
 	free(v);
 	return 0;
@@ -202,51 +219,115 @@ static int remote_open(struct rst_ctx *c, const char *path, int flags)
 	return r;
 }
 
+/* What each call of map_vmas's batch is for, to check its result. */
+struct map_call {
+	const VmaEntry *v;
+	const char *advice;	/* madvise: the VmFlags name; NULL: mmap or close */
+	int close;
+};
+
+/* Run the batch and check it: every mmap landed, madvise failures warned. */
+static int run_map_batch(struct rst_ctx *c, struct rsys_call *calls, struct map_call *what, size_t *n)
+{
+	int ret = 0;
+
+	if (rsys_batch(c, calls, *n))
+		return -1;
+	for (size_t i = 0; i < *n && !ret; i++) {
+		const VmaEntry *v = what[i].v;
+		long r = calls[i].ret;
+
+		if (what[i].close)
+			continue;
+		if (what[i].advice) {
+			if (r)
+				pr_warn("VMA %#llx: madvise %s failed: %s", (unsigned long long)v->start, what[i].advice,
+					strerror(-r));
+		} else if (r != (long)v->start) {
+			ret = pr_err("cannot map VMA %#llx-%#llx (%s): %s", (unsigned long long)v->start,
+				     (unsigned long long)v->end, v->path ? v->path : "anon",
+				     r < 0 ? strerror(-r) : "mapped elsewhere");
+		}
+	}
+	*n = 0;
+	return ret;
+}
+
+/*
+ * Every saved VMA mapped at its address. The mmaps, madvises and closes go
+ * in batches (rsys_batch: one ptrace round trip for up to 128 calls, where
+ * each call took one, about 80 us here, and a process has 100-200 VMAs).
+ * A file is opened once for the VMAs that follow one another on it.
+ */
 static int map_vmas(struct rst_ctx *c)
 {
 	static const struct { const char *fl; int advice; } adv[] = {
 		{ "hg", MADV_HUGEPAGE }, { "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
 		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK },
 	};
+	static struct rsys_call calls[RSYS_BATCH_MAX];
+	static struct map_call what[RSYS_BATCH_MAX];
+	const char *open_path = NULL;	/* the file open at open_fd, for the next VMAs on it */
+	int open_flags = 0, open_fd = -1;
+	size_t n = 0;
+
 	for (size_t i = 0; i < c->mm->n_vmas; i++) {
 		VmaEntry *v = c->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int shared = vma_shared(v), fd = -1;
+		int shared = vma_shared(v), fd = -1, oflags = 0, shm = 0;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
 		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
 				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
-		long r;
 
 		if (is_special(v->kind))
 			continue;
+		/* room for an mmap, its madvises and two closes */
+		if (n + 3 + ARRAY_SIZE(adv) > RSYS_BATCH_MAX && run_map_batch(c, calls, what, &n))
+			return -1;
+		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED)
+			oflags = shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+		if (open_fd >= 0 && (v->kind != VK_FILE && v->kind != VK_FILE_SHARED ? 1 :
+				     strcmp(open_path, v->path) || open_flags != oflags)) {
+			calls[n] = (struct rsys_call){ SYS_close, { open_fd } };
+			what[n++] = (struct map_call){ v, NULL, 1 };
+			open_fd = -1;
+		}
 		if (v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) {
 			fd = shmem_open_vma(c, v);	/* the object cs-restore made (shmem.c) */
 			if (fd < 0)
 				return -1;
+			shm = 1;
 		} else if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
-			fd = remote_open(c, v->path, shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
-			if (fd < 0)
-				return -1;
+			if (open_fd < 0) {
+				open_fd = remote_open(c, v->path, oflags);
+				if (open_fd < 0)
+					return -1;
+				open_path = v->path;
+				open_flags = oflags;
+			}
+			fd = open_fd;
 		} else {
 			flags |= MAP_ANONYMOUS;
 		}
-		r = rsys(c, 0, SYS_mmap, v->start, len, prot, flags, fd, fd >= 0 ? v->pgoff : 0);
-		if (fd >= 0)
-			rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
-		if (r != (long)v->start)
-			return pr_err("cannot map VMA %#llx-%#llx (%s): %s", (unsigned long long)v->start,
-				      (unsigned long long)v->end, v->path ? v->path : "anon",
-				      r < 0 ? strerror(-r) : "mapped elsewhere");
+		calls[n] = (struct rsys_call){ SYS_mmap, { v->start, len, prot, flags, (unsigned long)(long)fd,
+							   fd >= 0 ? v->pgoff : 0 } };
+		what[n++] = (struct map_call){ v, NULL, 0 };
+		if (shm) {
+			calls[n] = (struct rsys_call){ SYS_close, { fd } };
+			what[n++] = (struct map_call){ v, NULL, 1 };
+		}
 		for (size_t f = 0; f < v->n_vmflags; f++)
 			for (size_t a = 0; a < ARRAY_SIZE(adv); a++)
 				if (!strcmp(v->vmflags[f], adv[a].fl)) {
-					r = rsys(c, 0, SYS_madvise, v->start, len, adv[a].advice, 0, 0, 0);
-					if (r)
-						pr_warn("VMA %#llx: madvise %s failed: %s", (unsigned long long)v->start,
-							adv[a].fl, strerror(-r));
+					calls[n] = (struct rsys_call){ SYS_madvise, { v->start, len, adv[a].advice } };
+					what[n++] = (struct map_call){ v, adv[a].fl, 0 };
 				}
 	}
-	return 0;
+	if (open_fd >= 0) {
+		calls[n] = (struct rsys_call){ SYS_close, { open_fd } };
+		what[n++] = (struct map_call){ NULL, NULL, 1 };
+	}
+	return run_map_batch(c, calls, what, &n);
 }
 
 static VmaEntry *vma_at(struct rst_ctx *c, uint64_t addr)
@@ -257,39 +338,135 @@ static VmaEntry *vma_at(struct rst_ctx *c, uint64_t addr)
 	return NULL;
 }
 
-#define WBUF (64UL << 20)
+/*
+ * Pages are written by a thread of their own while the next batch is
+ * decompressed (two CPUs: zstd and the target's page faults in
+ * process_vm_writev overlap). Two batches of WBUF bytes / WIOV iovecs: the
+ * main thread fills one while the writer writes the other.
+ */
+#define WBUF (8UL << 20)
+#define WIOV 1024
 
-static int flush_writes(struct rst_ctx *c, uint8_t *buf, struct iovec *rv, size_t *n, size_t *used)
+struct wbatch {
+	uint8_t *buf;
+	struct iovec rv[WIOV];
+	size_t n, used;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wbatch *todo;	/* handed to the writer, not written yet */
+	int quit, threaded;
+	pid_t pid;
+	int err;		/* errno of the first failed write */
+	ssize_t wrote;
+	size_t want;
+	uint64_t write_us;
+} wq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+/* process_vm_writev of one batch; the first failure is kept in wq */
+static void write_batch(struct wbatch *b)
 {
-	struct iovec l = { buf, *used };
-	ssize_t w;
+	struct iovec l = { b->buf, b->used };
+	uint64_t t = now_us();
+	ssize_t w = process_vm_writev(wq.pid, &l, 1, b->rv, b->n, 0);
+	int e = errno;
 
-	if (!*n)
-		return 0;
-	w = process_vm_writev(c->pid, &l, 1, rv, *n, 0);
-	if (w != (ssize_t)*used)
-		return pr_perror("cannot write %zu bytes of pages into the restored process (wrote %zd)", *used, w);
-	*n = 0;
-	*used = 0;
-	return 0;
+	wq.write_us += now_us() - t;
+	if (w != (ssize_t)b->used && !wq.err) {
+		wq.err = w < 0 ? e : EIO;
+		wq.wrote = w;
+		wq.want = b->used;
+	}
+	b->n = b->used = 0;
+}
+
+static void *writer(void *arg)
+{
+	pthread_mutex_lock(&wq.mu);
+	for (;;) {
+		struct wbatch *b;
+
+		while (!wq.todo && !wq.quit)
+			pthread_cond_wait(&wq.cv, &wq.mu);
+		if (!wq.todo)
+			break;
+		b = wq.todo;
+		pthread_mutex_unlock(&wq.mu);
+		write_batch(b);
+		pthread_mutex_lock(&wq.mu);
+		wq.todo = NULL;
+		pthread_cond_broadcast(&wq.cv);
+	}
+	pthread_mutex_unlock(&wq.mu);
+	return arg;
+}
+
+static int write_error(void)
+{
+	errno = wq.err;
+	return pr_perror("cannot write %zu bytes of pages into the restored process (wrote %zd)", wq.want, wq.wrote);
+}
+
+/* Hand b to the writer once the other batch is written; 0 or -1 (logged). */
+static int post_batch(struct wbatch *b)
+{
+	if (!wq.threaded) {
+		if (b->n)
+			write_batch(b);
+		return wq.err ? write_error() : 0;
+	}
+	pthread_mutex_lock(&wq.mu);
+	while (wq.todo)
+		pthread_cond_wait(&wq.cv, &wq.mu);
+	if (b->n && !wq.err) {
+		wq.todo = b;
+		pthread_cond_broadcast(&wq.cv);
+	}
+	pthread_mutex_unlock(&wq.mu);
+	return wq.err ? write_error() : 0;
+}
+
+/* Wait for the writer to write everything and stop it; 0 or -1 (logged). */
+static int stop_writer(pthread_t th)
+{
+	if (!wq.threaded)
+		return wq.err ? write_error() : 0;
+	pthread_mutex_lock(&wq.mu);
+	while (wq.todo)
+		pthread_cond_wait(&wq.cv, &wq.mu);
+	wq.quit = 1;
+	pthread_cond_broadcast(&wq.cv);
+	pthread_mutex_unlock(&wq.mu);
+	pthread_join(th, NULL);
+	wq.threaded = 0;
+	return wq.err ? write_error() : 0;
 }
 
 /*
  * Page contents from pagemap.img + pages.img (of this checkpoint and of its
- * parents, pagechain.h), batched 64 MiB / 1024 iovecs at a time.
+ * parents, pagechain.h), in batches of 8 MiB / 1024 iovecs.
  */
 static int fill_pages(struct rst_ctx *c)
 {
 	struct page_chain *pr = c->pages;
-	static struct iovec rv[1024];
-	uint8_t *buf = NULL;
-	size_t n = 0, used = 0;
-	uint64_t vaddr, nr, pages = 0;
+	static struct wbatch wb[2];
+	struct wbatch *cur = &wb[0];
+	uint64_t vaddr, nr, pages = 0, t0 = now_us(), read_us = 0;
 	int type, r, ret = -1;
+	pthread_t th;
 
-	buf = xmalloc(WBUF);
-	if (!buf)
-		goto out;
+	wq.todo = NULL;
+	wq.quit = wq.err = wq.threaded = 0;
+	wq.write_us = 0;
+	wq.pid = c->pid;
+	for (int k = 0; k < 2; k++) {
+		wb[k].n = wb[k].used = 0;
+		if (!wb[k].buf && !(wb[k].buf = xmalloc(WBUF)))
+			goto out;
+	}
+	wq.threaded = !pthread_create(&th, NULL, writer, NULL);
 	while ((r = pc_next(pr, &vaddr, &nr, &type)) > 0) {
 		while (nr) {
 			/* a record may span adjacent VMAs: take it VMA by VMA */
@@ -304,16 +481,20 @@ static int fill_pages(struct rst_ctx *c)
 			in_vma = (v->end - vaddr) / PAGE_SIZE;
 			if (chunk > in_vma)
 				chunk = in_vma;
-			if (chunk * PAGE_SIZE > WBUF - used)
-				chunk = (WBUF - used) / PAGE_SIZE;
-			if (!chunk || n == ARRAY_SIZE(rv)) {
-				if (flush_writes(c, buf, rv, &n, &used))
+			if (chunk * PAGE_SIZE > WBUF - cur->used)
+				chunk = (WBUF - cur->used) / PAGE_SIZE;
+			if (!chunk || cur->n == WIOV) {
+				if (post_batch(cur))
 					goto out;
+				cur = cur == &wb[0] ? &wb[1] : &wb[0];
 				continue;
 			}
 			if (type == PM_DATA) {
-				if (pc_read(pr, buf + used, chunk * PAGE_SIZE))
+				uint64_t t = now_us();
+
+				if (pc_read(pr, cur->buf + cur->used, chunk * PAGE_SIZE))
 					goto out;
+				read_us += now_us() - t;
 			} else if (v->kind == VK_ANON) {
 				/* fresh anonymous memory is already zero */
 				vaddr += chunk * PAGE_SIZE;
@@ -321,23 +502,31 @@ static int fill_pages(struct rst_ctx *c)
 				continue;
 			} else {
 				/* a zero page over a file mapping is not */
-				memset(buf + used, 0, chunk * PAGE_SIZE);
+				memset(cur->buf + cur->used, 0, chunk * PAGE_SIZE);
 			}
-			rv[n].iov_base = (void *)vaddr;
-			rv[n].iov_len = chunk * PAGE_SIZE;
-			n++;
-			used += chunk * PAGE_SIZE;
+			cur->rv[cur->n].iov_base = (void *)vaddr;
+			cur->rv[cur->n].iov_len = chunk * PAGE_SIZE;
+			cur->n++;
+			cur->used += chunk * PAGE_SIZE;
 			vaddr += chunk * PAGE_SIZE;
 			nr -= chunk;
 			pages += chunk;
 		}
 	}
-	if (r < 0 || flush_writes(c, buf, rv, &n, &used))
+	if (r < 0 || post_batch(cur))
 		goto out;
-	pr_info("%llu pages written", (unsigned long long)pages);
 	ret = 0;
 out:
-	free(buf);
+	if (stop_writer(th))
+		ret = -1;
+	if (!ret)
+		pr_info("%llu pages written in %llu us (%llu us reading the images, %llu us writing)",
+			(unsigned long long)pages, (unsigned long long)(now_us() - t0), (unsigned long long)read_us,
+			(unsigned long long)wq.write_us);
+	for (int k = 0; k < 2; k++) {
+		free(wb[k].buf);
+		wb[k].buf = NULL;
+	}
 	pc_close(pr);
 	c->pages = NULL;
 	return ret;

@@ -64,8 +64,15 @@ int rst_netlock_take(struct rst_tree *t, struct netlock **out)
 
 int rst_netlock_release(struct netlock *own, const InventoryEntry *inv, int done)
 {
-	int r = netlock_remove(own);
+	int r;
 
+	/* on the host that dumped: both in one transaction, when the dump's is here */
+	if (done && own && inv->netlock_table && netlock_name_ok(inv->netlock_table) &&
+	    netlock_remove_with(own, inv->netlock_table) == 0) {
+		pr_info("the dump's table inet %s is removed", inv->netlock_table);
+		return 0;
+	}
+	r = netlock_remove(own);
 	if (!done || !inv->netlock_table)
 		return r;
 	switch (netlock_remove_named(inv->netlock_table)) {

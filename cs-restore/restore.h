@@ -25,7 +25,7 @@
 #include "regfile.pb-c.h"
 #include "timens.pb-c.h"
 
-#define HOLE_SIZE (2 * 4096UL)	/* gadget page + scratch page in the stub */
+#define HOLE_SIZE (4 * 4096UL)	/* gadget page, scratch page, 2 pages of rsys_batch calls in the stub */
 
 struct rst_ctx {
 	int dirfd;
@@ -537,6 +537,27 @@ long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned lon
 	  unsigned long a4, unsigned long a5, unsigned long a6);
 int scratch_write(struct rst_ctx *c, unsigned long off, const void *buf, size_t len);
 #define SCRATCH(c) ((c)->hole + 4096)
+
+/*
+ * One call of rsys_batch, as the stub's loop reads it (64 bytes): the
+ * syscall number, six arguments, and the result (a value or -errno).
+ */
+struct rsys_call {
+	long nr;
+	unsigned long a[6];
+	long ret;
+};
+#define RSYS_BATCH_MAX 128	/* calls, in the two pages after the scratch page */
+/*
+ * rsys_batch - run calls[0..n) one after the other in the stub's main
+ * thread, in one ptrace round trip instead of one a call: the stub's
+ * gadget page holds a loop (written by the stub itself, stub.c) that
+ * makes each syscall and stores its result, then stops on int3. Every
+ * call runs whatever the one before returned: use it for calls whose
+ * failure only fails the restore. n <= RSYS_BATCH_MAX. Sets each ret;
+ * returns 0, or -1 (logged) when the batch could not be run.
+ */
+int rsys_batch(struct rst_ctx *c, struct rsys_call *calls, size_t n);
 
 /* netlock.c: --network-lock (lib/netlock.h) */
 struct netlock;

@@ -48,6 +48,84 @@ long rsys(struct rst_ctx *c, int thread, long nr, unsigned long a1, unsigned lon
 	return ret;
 }
 
+/*
+ * The batch loop, at BATCH_CODE in the gadget page (x86-64):
+ *	mov rbx, rdi; mov r12, rsi		table, count
+ * 1:	test r12, r12; jz 2f
+ *	mov rax, [rbx]; mov rdi, [rbx+8]; mov rsi, [rbx+16]; mov rdx, [rbx+24]
+ *	mov r10, [rbx+32]; mov r8, [rbx+40]; mov r9, [rbx+48]
+ *	syscall; mov [rbx+56], rax
+ *	add rbx, 64; dec r12; jmp 1b
+ * 2:	int3
+ * Every register it changes is put back after the stop (pt_restore_regs).
+ */
+#define BATCH_CODE 16
+#define BATCH_TABLE(c) ((c)->hole + 2 * 4096)
+static const unsigned char batch_code[] = {
+	0x48, 0x89, 0xfb, 0x49, 0x89, 0xf4,
+	0x4d, 0x85, 0xe4, 0x74, 0x2a,
+	0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b, 0x53, 0x18,
+	0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28, 0x4c, 0x8b, 0x4b, 0x30,
+	0x0f, 0x05, 0x48, 0x89, 0x43, 0x38,
+	0x48, 0x83, 0xc3, 0x40, 0x49, 0xff, 0xcc, 0xeb, 0xd1,
+	0xcc,
+};
+
+int rsys_batch(struct rst_ctx *c, struct rsys_call *calls, size_t n)
+{
+	struct pt_thread *t = &c->pt.t[0];
+	struct user_regs_struct r = t->regs;
+	struct iovec l = { calls, n * sizeof(*calls) }, rv = { (void *)BATCH_TABLE(c), n * sizeof(*calls) };
+	unsigned long end = c->hole + BATCH_CODE + sizeof(batch_code);
+
+	if (!n)
+		return 0;
+	if (n > RSYS_BATCH_MAX)
+		return pr_err("rsys_batch: %zu calls, at most %d", n, RSYS_BATCH_MAX);
+	if (process_vm_writev(c->pid, &l, 1, &rv, 1, 0) != (ssize_t)l.iov_len)
+		return pr_perror("cannot write the calls into the stub");
+	r.rip = c->hole + BATCH_CODE;
+	r.orig_rax = -1;	/* no syscall restart on resume */
+	r.rdi = BATCH_TABLE(c);
+	r.rsi = n;
+	if (pt_setregs(t->tid, &r))
+		return pr_perror("cannot set registers of thread %d", t->tid);
+	t->regs_dirty = 1;
+	t->in_sigstop = 0;
+	for (;;) {
+		int status, sig;
+
+		if (ptrace(PTRACE_CONT, t->tid, 0, 0))
+			return pr_perror("cannot resume thread %d", t->tid);
+		status = pt_wait_stop(t->tid);
+		if (status < 0)
+			return pr_err("thread %d died during a batch of remote syscalls", t->tid);
+		if (status >> 16)
+			continue;	/* PTRACE_INTERRUPT still pending, or an event: go on */
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP) {
+			if (pt_getregs(t->tid, &r))
+				return pr_perror("cannot read registers of thread %d", t->tid);
+			if (r.rip == end)
+				break;
+		}
+		/* a signal for the stub: kept, as pt_syscall does */
+		if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
+			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
+			t->extra[t->nr_extra++].si_signo = sig;
+		} else {
+			pr_warn("thread %d: signal %d arrived during remote syscalls; re-sent with tgkill", t->tid, sig);
+			syscall(__NR_tgkill, c->pid, t->tid, sig);
+		}
+		if (sig == SIGTRAP)
+			return pr_err("thread %d: unexpected trap at %#llx in a batch of remote syscalls", t->tid, r.rip);
+	}
+	l.iov_base = calls;
+	if (process_vm_readv(c->pid, &l, 1, &rv, 1, 0) != (ssize_t)l.iov_len)
+		return pr_perror("cannot read the results of the calls from the stub");
+	return pt_restore_regs(t);
+}
+
 int scratch_write(struct rst_ctx *c, unsigned long off, const void *buf, size_t len)
 {
 	struct iovec l = { (void *)buf, len }, r = { (void *)(SCRATCH(c) + off), len };
@@ -303,6 +381,7 @@ static void stub_main(struct rst_ctx *c, pid_t parent, int errfd)
 	g[0] = 0x0f;	/* syscall */
 	g[1] = 0x05;
 	g[2] = 0xcc;	/* int3 */
+	memcpy(g + BATCH_CODE, batch_code, sizeof(batch_code));	/* rsys_batch */
 	mprotect(g, 4096, PROT_READ | PROT_EXEC);
 	close(errfd);
 	if (c->idx || c->pidns) {

@@ -18,6 +18,7 @@ struct img {
 	char name[64];
 	uint32_t crc;
 	uint64_t size;
+	uint64_t kicked;	/* deferred sync: writeback started up to here */
 	char buf[1 << 16];
 	size_t len, pos;	/* write: bytes buffered; read: buffered and consumed */
 	int writing;
@@ -39,10 +40,61 @@ static void crc_init(void)
 			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
+/*
+ * The SSE4.2 crc32 instruction computes this same CRC-32C (Castagnoli,
+ * reflected; Intel SDM, CRC32): 8 bytes in a few cycles, about five
+ * times the tables' speed. The pages of a large process are hundreds of MiB.
+ */
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = ~crc;
+
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+#endif
+
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len);
+
+/* 1 when the instruction is there and gives the check value of CRC-32C ("123456789": 0xe3069283) */
+static int crc_hw_ok(void)
+{
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2"))
+		return crc32c_hw(0, (const uint8_t *)"123456789", 9) == 0xe3069283u &&
+		       crc32c_hw(0, (const uint8_t *)"123456789abcdefghijklmnopq", 26) ==
+		       crc32c_sw(0, (const uint8_t *)"123456789abcdefghijklmnopq", 26);
+#endif
+	return 0;
+}
+
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	static int hw = -1;
 
+	if (hw < 0)
+		hw = crc_hw_ok();
+#if defined(__x86_64__)
+	if (hw)
+		return crc32c_hw(crc, buf, len);
+#endif
+	return crc32c_sw(crc, buf, len);
+}
+
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
+{
 	if (!crc_table[0][1])
 		crc_init();
 	crc = ~crc;
@@ -72,6 +124,56 @@ static int img_flush(struct img *img)
 	return 0;
 }
 
+/*
+ * Deferred sync (img_defer_sync): closed images keep their fd here until
+ * img_sync_deferred. At most DEFER_MAX at a time: the list is synced early
+ * when it is full, so a tree of many processes does not run out of fds.
+ */
+#define DEFER_MAX 128
+#define KICK_BYTES (4u << 20)	/* start the writeback of a long image every 4 MiB */
+static struct deferred {
+	int fd;
+	char name[64];
+} deferred[DEFER_MAX];
+static size_t nr_deferred;
+static int defer_on;
+
+void img_defer_sync(int on)
+{
+	defer_on = on;
+}
+
+int img_sync_deferred(void)
+{
+	int ret = 0;
+
+	/* writeback of each was started at its close: the first fdatasync
+	 * waits for its data and commits the journal with the block
+	 * allocations of all of them, the others find theirs done */
+	for (size_t i = 0; i < nr_deferred; i++) {
+		if (!ret && fdatasync(deferred[i].fd))
+			ret = pr_perror("cannot sync image %s", deferred[i].name);
+		if (close(deferred[i].fd) && !ret)
+			ret = pr_perror("cannot close image %s", deferred[i].name);
+	}
+	nr_deferred = 0;
+	return ret;
+}
+
+void img_drop_deferred(void)
+{
+	for (size_t i = 0; i < nr_deferred; i++)
+		close(deferred[i].fd);
+	nr_deferred = 0;
+}
+
+/* Start writing back what was written of img so far; no wait, errors come at the fdatasync. */
+static void kick_writeback(struct img *img)
+{
+	sync_file_range(img->fd, img->kicked, 0, SYNC_FILE_RANGE_WRITE);
+	img->kicked = img->size;
+}
+
 int img_write_raw(struct img *img, const void *data, size_t len)
 {
 	img->crc = crc32c(img->crc, data, len);
@@ -81,6 +183,8 @@ int img_write_raw(struct img *img, const void *data, size_t len)
 			return -1;
 		if (write_all(img->fd, data, len))
 			return pr_perror("cannot write image %s", img->name);
+		if (defer_on && img->size - img->kicked >= KICK_BYTES)
+			kick_writeback(img);
 		return 0;
 	}
 	if (img->len + len > sizeof(img->buf) && img_flush(img))
@@ -171,10 +275,22 @@ int img_close(struct img *img, struct img_sums *sums)
 
 	if (img->writing && img_flush(img))
 		ret = -1;
+	if (img->writing && !ret && defer_on) {
+		/* durable at img_sync_deferred, before the dump kills its target */
+		if (nr_deferred == DEFER_MAX && img_sync_deferred())
+			ret = -1;
+		if (!ret) {
+			kick_writeback(img);
+			deferred[nr_deferred].fd = img->fd;
+			snprintf(deferred[nr_deferred].name, sizeof(deferred[nr_deferred].name), "%s", img->name);
+			nr_deferred++;
+			img->fd = -1;
+		}
+	}
 	/* durable before the dump kills its target */
-	if (img->writing && !ret && fdatasync(img->fd))
+	if (img->writing && !ret && img->fd >= 0 && fdatasync(img->fd))
 		ret = pr_perror("cannot sync image %s", img->name);
-	if (close(img->fd) && img->writing)
+	if (img->fd >= 0 && close(img->fd) && img->writing)
 		ret = pr_perror("cannot close image %s", img->name);
 	img->fd = -1;
 	if (!ret && img->writing && sums)

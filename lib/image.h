@@ -79,6 +79,27 @@ int img_write_raw(struct img *img, const void *buf, size_t len);
 struct img_sums;
 int img_close(struct img *img, struct img_sums *sums);
 
+/*
+ * img_defer_sync - with on != 0, img_close of an image being written no
+ * longer fdatasyncs it: it starts its writeback (sync_file_range(2),
+ * SYNC_FILE_RANGE_WRITE, which does not wait) and keeps its fd open until
+ * img_sync_deferred. Long images (pages.img) also start the writeback of
+ * each 4 MiB as they are written. One fdatasync(2) after the other then
+ * finds the data written and, on a journaling filesystem, the journal
+ * committed by the first: the images are as durable as with one
+ * fdatasync at each close, for about the cost of one. At most 128 images
+ * are kept at a time (img_close syncs them early when the list is full).
+ *
+ * img_sync_deferred - fdatasync and close every kept image. Returns 0, or
+ * -1 when one of them failed (error logged, naming the image; the others
+ * are closed all the same).
+ *
+ * img_drop_deferred - close the kept images without syncing (a failed dump).
+ */
+void img_defer_sync(int on);
+int img_sync_deferred(void);
+void img_drop_deferred(void);
+
 /* Accumulated image sums (owned by the dump driver). */
 struct img_sums {
 	size_t n;

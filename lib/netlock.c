@@ -202,6 +202,23 @@ int netlock_remove(struct netlock *nl)
 	return r;
 }
 
+int netlock_remove_with(struct netlock *nl, const char *other)
+{
+	char cmd[256], why[256];
+
+	if (!nl || !netlock_name_ok(other))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\ndelete table inet %s\n", nl->name, other);
+	if (run(nl->nft, cmd, why, sizeof(why))) {
+		pr_debug("tables inet %s and %s not removed together: %s", nl->name, other, why);
+		return -1;
+	}
+	pr_info("table inet %s removed", nl->name);
+	nft_ctx_free(nl->nft);
+	free(nl);
+	return 0;
+}
+
 void netlock_forget(struct netlock *nl)
 {
 	if (!nl)

@@ -23,6 +23,11 @@
 # Environment (defaults in brackets):
 #   BENCH_KEYS   keys [20000]
 #   BENCH_RUNS   dump/restore cycles [5]
+#   BENCH_AB_BUILDDIR  if set: a second build (before/after a change); the
+#                runs alternate between BUILDDIR (A: odd runs) and it (B: even
+#                runs), and the medians are printed for each, with B/A
+#   BENCH_LOG_DIR  if set: keep -v4 logs of each cs-dump and cs-restore there
+#                (dump-N.log, restore-N.log), to see where the time goes
 #
 # Exit status: 0 if every step succeeded and the data came back identical,
 # 1 otherwise. Only processes this script started are stopped, and its
@@ -48,6 +53,13 @@ CS_RESTORE=$builddir/cs-restore/cs-restore
 for b in "$CS_DUMP" "$CS_RESTORE"; do
 	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
 done
+AB=${BENCH_AB_BUILDDIR:-}
+if [ -n "$AB" ]; then
+	AB=$(cd "$AB" && pwd) || die "BENCH_AB_BUILDDIR $BENCH_AB_BUILDDIR not found"
+	for b in "$AB/cs-dump/cs-dump" "$AB/cs-restore/cs-restore"; do
+		[ -x "$b" ] || die "$b not found"
+	done
+fi
 [ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
 for t in etcd etcdctl jq ss setsid awk du; do
 	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
@@ -140,7 +152,7 @@ server_pid=$(start_etcd) || die "etcd did not start again"
 cold_ms=$(first_answer "$t0" 60) || die "etcd did not answer after a restart"
 
 # 2. dump/restore cycles
-frozen=() dumpwall=() restore=() answer=() images=() rss=()
+frozen=() dumpwall=() restore=() answer=() images=() rss=() fa=() fb=() aa=() ab=()
 for ((run = 1; run <= RUNS; run++)); do
 	(close_fds; exec "$ETCDLOAD" -addr "127.0.0.1:$cport" -prefix "load$run" -load 3s -conns 4) \
 		</dev/null >"$tmp/load.out" 2>&1 &
@@ -150,16 +162,23 @@ for ((run = 1; run <= RUNS; run++)); do
 	hash=$(ectl endpoint hashkv --rev "$rev" -w json | jq -e '.[0].HashKV.hash') || die "no hashkv"
 	rss+=("$(status_kb "$server_pid" VmRSS)")
 	rm -rf "$tmp/img"
+	bd=$builddir
+	[ -z "$AB" ] || ((run % 2)) || bd=$AB
+	CS_DUMP=$bd/cs-dump/cs-dump
+	CS_RESTORE=$bd/cs-restore/cs-restore
 	t0=$(now_us)
 	"$CS_DUMP" -t "$server_pid" -D "$tmp/img" --file-locks --tcp-established --tcp-close --display-stats \
+		${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/dump-$run.log"} \
 		>"$tmp/dump.out" 2>&1 || die "cs-dump failed: $(tail -n 3 "$tmp/dump.out")"
 	dumpwall+=("$(us2ms $(($(now_us) - t0)))")
 	stats=$(grep -m1 'freeze_us=' "$tmp/dump.out") || die "cs-dump printed no stats line"
+	[ -z "${BENCH_LOG_DIR:-}" ] || printf '%s\n' "$stats" >"$BENCH_LOG_DIR/stats-$run.txt"
 	frozen+=("$(us2ms "$(field frozen_us "$stats")")")
 	images+=("$(du -sb "$tmp/img" | cut -f1)")
 	wait_gone "$server_pid" 10 || die "PID $server_pid still exists after the dump"
 	t0=$(now_us)
-	"$CS_RESTORE" -D "$tmp/img" -d --file-locks --tcp-established >"$tmp/restore.out" 2>&1 ||
+	"$CS_RESTORE" -D "$tmp/img" -d --file-locks --tcp-established \
+		${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/restore-$run.log"} >"$tmp/restore.out" 2>&1 ||
 		die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
 	restore+=("$(us2ms $(($(now_us) - t0)))")
 	a=$(first_answer "$t0" 30) || die "the restored etcd did not answer in 30 s"
@@ -172,7 +191,8 @@ for ((run = 1; run <= RUNS; run++)); do
 	[ "$(ectl endpoint hashkv --rev "$rev" -w json | jq -e '.[0].HashKV.hash')" = "$hash" ] ||
 		die "hashkv at revision $rev differs after the restore"
 	ectl get --prefix key- >"$tmp/got" && cmp -s "$tmp/want" "$tmp/got" || die "the keys differ after the restore"
-	say "run $run: frozen ${frozen[-1]} ms, restore to first answer ${answer[-1]} ms, load: $(tail -n 1 "$tmp/load.out")"
+	[ -z "$AB" ] || if ((run % 2)); then fa+=("${frozen[-1]}") aa+=("${answer[-1]}"); else fb+=("${frozen[-1]}") ab+=("${answer[-1]}"); fi
+	say "run $run${AB:+ ($( ((run % 2)) && echo A || echo B))}: frozen ${frozen[-1]} ms, restore to first answer ${answer[-1]} ms, load: $(tail -n 1 "$tmp/load.out")"
 done
 
 say ""
@@ -185,6 +205,15 @@ printf '  %-50s %12s\n' "cs-restore -d returns" "$(median "${restore[@]}") ms"
 printf '  %-50s %12s\n' "restore to first answer (GET /health)" "$(median "${answer[@]}") ms"
 printf '  %-50s %12s\n' "cold start to first answer (baseline)" "$cold_ms ms"
 printf '  %-50s %12s\n' "data after each restore" "keys, hashkv, acknowledged writes identical"
+if [ -n "$AB" ] && ((RUNS > 1)); then
+	say "A: $builddir, B: $AB (runs alternate)"
+	printf '  %-50s %12s\n' "frozen, A (median of ${#fa[@]})" "$(median "${fa[@]}") ms"
+	printf '  %-50s %12s\n' "frozen, B (median of ${#fb[@]})" "$(median "${fb[@]}") ms"
+	printf '  %-50s %12s\n' "frozen B/A" "$(ratio "$(median "${fb[@]}")" "$(median "${fa[@]}")")"
+	printf '  %-50s %12s\n' "restore to first answer, A" "$(median "${aa[@]}") ms"
+	printf '  %-50s %12s\n' "restore to first answer, B" "$(median "${ab[@]}") ms"
+	printf '  %-50s %12s\n' "restore to first answer B/A" "$(ratio "$(median "${ab[@]}")" "$(median "${aa[@]}")")"
+fi
 say "ratios"
 printf '  %-50s %12s\n' "restore-to-answer / cold-start-to-answer" "$(ratio "$(median "${answer[@]}")" "$cold_ms")"
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,14 @@
 # Environment (defaults in brackets):
 #   BENCH_KEYS        keys [1000000]
 #   BENCH_VALUE_SIZE  value size in bytes [1024]
+#   BENCH_CYCLES      after the figures: that many more dump/restore cycles
+#                     under the same load, each checked, and the medians of
+#                     frozen_us and restore-to-PONG [0]
+#   BENCH_AB_BUILDDIR with BENCH_CYCLES: a second build (before/after a
+#                     change); the cycles alternate between BUILDDIR (A,
+#                     odd cycles) and it (B, even), medians for each and B/A
+#   BENCH_LOG_DIR     if set: keep -v4 logs of cs-dump and cs-restore there
+#                     (dump.log, restore.log), to see where the time goes
 #   TMPDIR            where the RDB and the images go [/tmp]; needs about
 #                     2.5 x KEYS x VALUE_SIZE free
 #
@@ -169,7 +177,8 @@ load_ops=$(($(info_field stats total_commands_processed) - c0))
 rss_kb=$(status_kb "$server_pid" VmRSS)
 anon_kb=$(status_kb "$server_pid" RssAnon)
 t0=$(now_us)
-"$CS_DUMP" -t "$server_pid" -D "$tmp/img" --tcp-close --display-stats >"$tmp/dump.out" 2>&1 ||
+"$CS_DUMP" -t "$server_pid" -D "$tmp/img" --tcp-close --display-stats \
+	${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/dump.log"} >"$tmp/dump.out" 2>&1 ||
 	die "cs-dump failed: $(tail -n 3 "$tmp/dump.out")"
 dumpwall_us=$(($(now_us) - t0))
 stats=$(grep -m1 'freeze_us=' "$tmp/dump.out") || die "cs-dump printed no stats line"
@@ -180,7 +189,7 @@ img_bytes=$(du -sb "$tmp/img" | cut -f1)
 
 # 5. restore
 t0=$(now_us)
-"$CS_RESTORE" -D "$tmp/img" -d >"$tmp/restore.out" 2>&1 || die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
+"$CS_RESTORE" -D "$tmp/img" -d ${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/restore.log"} >"$tmp/restore.out" 2>&1 || die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
 restore_ms=$(awk -v d=$(($(now_us) - t0)) 'BEGIN { printf "%.1f", d / 1000 }')
 answer_ms=$(first_pong "$port" "$t0" 30) || die "the restored redis-server did not answer in 30 s"
 is_ours "$server_pid" redis-server "$tmp" || die "no redis-server with PID $server_pid after the restore"
@@ -212,6 +221,48 @@ printf '  %-50s %12s\n' "image / RDB" "$(ratio "$img_bytes" "$rdb_bytes")"
 printf '  %-50s %12s\n' "dump_us / BGSAVE" "$(ratio "$(f dump_us)" $((bgsave_ms * 1000)))"
 printf '  %-50s %12s\n' "frozen / BGSAVE's fork()" "$(ratio "$(f frozen_us)" "$fork_us")"
 printf '  %-50s %12s\n' "restore-to-PONG / cold-start-to-PONG" "$(ratio "$answer_ms" "$cold_ms")"
+
+# 6. more cycles (BENCH_CYCLES), alternating two builds with BENCH_AB_BUILDDIR
+CYCLES=${BENCH_CYCLES:-0}
+[[ "$CYCLES" =~ ^[0-9]+$ ]] || die "BENCH_CYCLES must be a number (got '$CYCLES')"
+AB=${BENCH_AB_BUILDDIR:-}
+[ -z "$AB" ] || AB=$(cd "$AB" && pwd) || die "BENCH_AB_BUILDDIR $BENCH_AB_BUILDDIR not found"
+fa=() fb=() aa=() ab=()
+for ((cyc = 1; cyc <= CYCLES; cyc++)); do
+	bd=$builddir
+	[ -z "$AB" ] || ((cyc % 2)) || bd=$AB
+	load_pid=$(start_detached "$tmp/bench.pid" "$tmp/bench.out" \
+		redis-benchmark -p "$port" -c 4 -n 1000000000 -r "$KEYS" -t get -q) || die "redis-benchmark did not start"
+	sleep 1
+	rm -rf "$tmp/img"
+	"$bd/cs-dump/cs-dump" -t "$server_pid" -D "$tmp/img" --tcp-close --display-stats \
+		${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/dump-$cyc.log"} >"$tmp/dump.out" 2>&1 ||
+		die "cs-dump failed: $(tail -n 3 "$tmp/dump.out")"
+	stats=$(grep -m1 'freeze_us=' "$tmp/dump.out") || die "cs-dump printed no stats line"
+	stop "$load_pid" redis-benchmark
+	load_pid=""
+	wait_gone "$server_pid" 10 || die "PID $server_pid still exists after the dump"
+	t0=$(now_us)
+	"$bd/cs-restore/cs-restore" -D "$tmp/img" -d ${BENCH_LOG_DIR:+-v4 -o "$BENCH_LOG_DIR/restore-$cyc.log"} \
+		>"$tmp/restore.out" 2>&1 || die "cs-restore failed: $(tail -n 3 "$tmp/restore.out")"
+	a=$(first_pong "$port" "$t0" 30) || die "the restored redis-server did not answer in 30 s"
+	[ "$(rc debug digest)" = "$digest" ] || die "DEBUG DIGEST after the restore of cycle $cyc differs"
+	fz=$(us2ms "$(field frozen_us "$stats")")
+	if [ -n "$AB" ] && ! ((cyc % 2)); then fb+=("$fz") ab+=("$a"); else fa+=("$fz") aa+=("$a"); fi
+	say "cycle $cyc${AB:+ ($( ((cyc % 2)) && echo A || echo B))}: frozen $fz ms, restore to first PONG $a ms"
+done
+if ((CYCLES)); then
+	say "${AB:+A: $builddir, }medians of the cycles"
+	printf '  %-50s %12s\n' "frozen (frozen_us)${AB:+, A}" "$(median "${fa[@]}") ms"
+	printf '  %-50s %12s\n' "restore to first PONG${AB:+, A}" "$(median "${aa[@]}") ms"
+	if [ -n "$AB" ] && ((CYCLES > 1)); then
+		say "B: $AB"
+		printf '  %-50s %12s\n' "frozen (frozen_us), B" "$(median "${fb[@]}") ms"
+		printf '  %-50s %12s\n' "restore to first PONG, B" "$(median "${ab[@]}") ms"
+		printf '  %-50s %12s\n' "frozen B/A" "$(ratio "$(median "${fb[@]}")" "$(median "${fa[@]}")")"
+		printf '  %-50s %12s\n' "restore to first PONG B/A" "$(ratio "$(median "${ab[@]}")" "$(median "${aa[@]}")")"
+	fi
+fi
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if command -v criu >/dev/null 2>&1 && criu check >/dev/null 2>&1; then
 	say "criu: $(criu --version | head -n 1) works here, but this script does not run it yet"

@@ -88,6 +88,22 @@ dump_exit() {
 	kv_answers
 }
 
+# dump_fault_kill FAULT: CS_FAULT=FAULT cs-dump without -R (kill mode),
+# with FAULT STEP or exit:STEP: the target is killed only once the images
+# are durable, so a dump that fails or dies before that leaves it running.
+dump_fault_kill() {
+	local fault=$1 want=1
+	[ "${fault#exit:}" = "$fault" ] || want=42
+	require_cs
+	require_go
+	start_kvserver -preload 1000
+	CS_FAULT=$fault kv_dump "$T/img"
+	[ "$DUMP_ST" = "$want" ] || { echo "CS_FAULT=$fault: cs-dump exit status $DUMP_ST, want $want" >&2; return 1; }
+	[ ! -e "$T/img" ] || { echo "CS_FAULT=$fault: $T/img exists" >&2; ls -la "$T/img" >&2; return 1; }
+	target_unharmed "kill-$fault"
+	kvc -check 1000
+}
+
 # restore_fault FAULT WANT: dump (killed), then CS_FAULT=FAULT cs-restore -d
 # must exit WANT and leave neither the PID nor any TID; then the same
 # images restore.
@@ -130,6 +146,7 @@ restore_fault() {
 @test "faults: cs-dump -R with CS_FAULT=files" { dump_fault files; }
 @test "faults: cs-dump -R with CS_FAULT=memory" { dump_fault memory; }
 @test "faults: cs-dump -R with CS_FAULT=write" { dump_fault write; }
+@test "faults: cs-dump -R with CS_FAULT=sync" { dump_fault sync; }
 @test "faults: cs-dump -R with CS_FAULT=inventory" { dump_fault inventory; }
 @test "faults: cs-dump -R with CS_FAULT=rename" { dump_fault rename; }
 
@@ -139,7 +156,11 @@ restore_fault() {
 @test "faults: cs-dump -R with CS_FAULT=exit:files" { dump_exit files; }
 @test "faults: cs-dump -R with CS_FAULT=exit:memory" { dump_exit memory; }
 @test "faults: cs-dump -R with CS_FAULT=exit:write" { dump_exit write; }
+@test "faults: cs-dump -R with CS_FAULT=exit:sync" { dump_exit sync; }
 @test "faults: cs-dump -R with CS_FAULT=exit:inventory" { dump_exit inventory; }
+@test "faults: cs-dump (kill mode) with CS_FAULT=sync leaves the target running" { dump_fault_kill sync; }
+@test "faults: cs-dump (kill mode) with CS_FAULT=exit:sync leaves the target running" { dump_fault_kill exit:sync; }
+@test "faults: cs-dump (kill mode) with CS_FAULT=exit:rename leaves the target running" { dump_fault_kill exit:rename; }
 @test "faults: cs-dump -R with CS_FAULT=exit:rename" { dump_exit rename; }
 
 @test "faults: cs-restore with CS_FAULT=check" { restore_fault check 1; }
