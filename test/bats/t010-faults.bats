@@ -201,3 +201,35 @@ restore_fault() {
 	wake_and_wait "$PID"
 	assert_prog_ok
 }
+
+# The target killed (SIGKILL, from outside) at a random moment of its dump:
+# cs-dump fails with one line naming what went away (the unwinding callers'
+# errors go to the log only; they were 4 more lines), or completes; no
+# partial directory is left, and a DIR only with its inventory.
+@test "faults: a target killed from outside during its dump: one line, nothing left" {
+	require_cs
+	local i st d us=30000 left
+	for ((i = 0; i < 12; i++)); do
+		start_prog threads 4
+		d=$((RANDOM % us))
+		(close_fds; exec "$CS_DUMP" -t "$PID" -D "$T/img$i" -o "$T/dump$i.log") </dev/null >/dev/null 2>"$T/kill$i.err" &
+		sleep "$(printf '0.%06d' "$d")"
+		kill -9 "$PID"
+		st=0
+		wait $! || st=$?
+		[ "$st" = 0 ] || [ "$st" = 1 ] || { echo "try $i: cs-dump exit status $st: $(cat "$T/kill$i.err")" >&2; return 1; }
+		[ "$(grep -c 'error:' "$T/kill$i.err")" -le 1 ] || {
+			echo "try $i (SIGKILL after $d us): more than one error line:" >&2
+			cat "$T/kill$i.err" >&2
+			return 1
+		}
+		if [ -e "$T/img$i" ] && [ ! -e "$T/img$i/inventory.img" ]; then
+			echo "try $i: $T/img$i exists without an inventory" >&2
+			return 1
+		fi
+		left=$(find "$T" -maxdepth 1 -name ".img$i.partial-*")
+		[ -z "$left" ] || { echo "try $i: partial directory left: $left" >&2; return 1; }
+		wait_pid_gone "$PID"
+		rm -rf "$T/img$i"
+	done
+}
