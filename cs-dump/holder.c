@@ -246,6 +246,7 @@ int holder_start(pid_t pid, uint64_t start_time, int uffd, const char *series, u
 		setsid();
 		if (fork())
 			_exit(0);	/* the holder is reparented: never our zombie */
+		cs_undefer_signals();	/* SIGTERM ends the holder at once */
 		/* above every number it will use, then into place */
 		for (int i = 0; i < 4; i++)
 			fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);

@@ -543,7 +543,23 @@ static int open_runtime(struct dump_ctx *c, int mode, DumpStatsEntry *st)
 	return 0;
 }
 
+static int dump_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	int r;
+
+	if (argc > 1 && !strcmp(argv[1], "--holder"))
+		return holder_main(argc, argv);
+	/* ^C, timeout(1), systemd: at the next step, never inside a remote syscall */
+	cs_defer_signals();
+	r = dump_main(argc, argv);
+	/* one that came meanwhile ends us now, the work done or undone */
+	cs_undefer_signals();
+	return r;
+}
+
+static int dump_main(int argc, char **argv)
 {
 	struct dump_opts o = { 0 };
 	struct dump_ctx c = { 0 };
@@ -554,8 +570,6 @@ int main(int argc, char **argv)
 	int seized = 0, released = 0, dir_made = 0, was_empty = 0;
 
 	c.dirfd = c.pidfd = -1;
-	if (argc > 1 && !strcmp(argv[1], "--holder"))
-		return holder_main(argc, argv);
 	if (parse_opts(argc, argv, &o))
 		return 1;
 	if (log_init(o.verbosity, o.log_file)) {

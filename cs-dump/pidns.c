@@ -176,6 +176,44 @@ static ProcessEntry *entry_of(struct tree_node *n)
 	return n->c ? n->c->proc : n->zpe;
 }
 
+/*
+ * The session and foreground group a pty pair's slave is the controlling
+ * terminal of: TIOCGSID and TIOCGPGRP answered them in our namespace
+ * (pid_vnr of the caller, drivers/tty/tty_jobctrl.c). The session leader is
+ * in the tree (tree_check_ptys); the group is that of a process of the tree.
+ * Before the entries' own pgid and sid are rewritten: they are still ours.
+ */
+static int translate_ptys(struct dump_tree *t, const pid_t *vp)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		struct dump_ctx *c = t->n[i].c;
+
+		for (size_t k = 0; c && k < c->nr_fds; k++) {
+			PtyEntry *p = c->fds[k]->pty;
+			uint32_t sid = 0, pgrp = 0;
+
+			if (!p || !p->has_sid)
+				continue;
+			for (size_t j = 0; j < t->nr && !sid; j++)
+				if (t->n[j].pid == (pid_t)p->sid)
+					sid = vp[j];
+			for (size_t j = 0; p->has_fg_pgrp && j < t->nr && !pgrp; j++)
+				if (entry_of(&t->n[j])->pgid == p->fg_pgrp)
+					pgrp = inner_id(t->n[j].pid, "NSpgid");
+			if (!sid || (p->has_fg_pgrp && !pgrp))
+				return pr_err("fd %u of process %d: the session %u or foreground group %u of "
+					      "/dev/pts/%u has no ID in the namespace", c->fds[k]->fd, c->pid, p->sid,
+					      p->fg_pgrp, p->index);
+			pr_debug("/dev/pts/%u: session %u is %u inside, foreground group %u is %u", p->index, p->sid,
+				 sid, p->fg_pgrp, pgrp);
+			p->sid = sid;
+			if (p->has_fg_pgrp)
+				p->fg_pgrp = pgrp;
+		}
+	}
+	return 0;
+}
+
 int pidns_translate(struct dump_tree *t)
 {
 	pid_t *vp;
@@ -190,6 +228,10 @@ int pidns_translate(struct dump_tree *t)
 			free(vp);
 			return pr_err("process %d has no PID in the namespace (NSpid)", t->n[i].pid);
 		}
+	if (translate_ptys(t, vp)) {
+		free(vp);
+		return -1;
+	}
 	for (size_t i = 0; i < t->nr; i++) {
 		struct dump_ctx *c = t->n[i].c;
 		ProcessEntry *pe = entry_of(&t->n[i]);

@@ -12,6 +12,7 @@
  * saved flags with F_SETFL in stub_files.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,14 +139,39 @@ err:
 	return -1;
 }
 
+/* Digits at s, at most max, into *v; *end after them. 0 if none or too big. */
+static int parse_decimal(const char *s, const char **end, unsigned long long max, unsigned long long *v)
+{
+	unsigned long long n = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (max - (unsigned)(*p - '0')) / 10)
+			return 0;
+		n = n * 10 + (unsigned)(*p - '0');
+	}
+	*end = p;
+	*v = n;
+	return p > s;
+}
+
 int inherit_fd_parse(const char *arg, struct inherit_fd **list, size_t *nr)
 {
-	unsigned long long ino;
+	unsigned long long ino = 0, fd = 0;
 	struct inherit_fd *l;
-	int fd, end = -1;
+	const char *s = arg;
+	int ok;
 
-	if (sscanf(arg, "fd[%d]:pipe:[%llu]%n", &fd, &ino, &end) != 2 || end < 0 || arg[end] || fd < 0) {
+	/* digits only: no sign, no blank, no overflow, inode not 0 */
+	ok = !strncmp(s, "fd[", 3) && parse_decimal(s + 3, &s, INT_MAX, &fd) && !strncmp(s, "]:pipe:[", 8) &&
+	     parse_decimal(s + 8, &s, ULLONG_MAX, &ino) && ino && !strcmp(s, "]");
+	if (!ok) {
 		fprintf(stderr, "cs-restore: invalid --inherit-fd '%s' (want fd[N]:pipe:[INODE])\n", arg);
+		return -1;
+	}
+	/* now, before cs-restore opens anything that could take that number */
+	if (fcntl((int)fd, F_GETFD) < 0) {
+		fprintf(stderr, "cs-restore: --inherit-fd %s: cs-restore has no fd %llu\n", arg, fd);
 		return -1;
 	}
 	l = realloc(*list, (*nr + 1) * sizeof(*l));
@@ -153,18 +179,32 @@ int inherit_fd_parse(const char *arg, struct inherit_fd **list, size_t *nr)
 		fprintf(stderr, "cs-restore: out of memory\n");
 		return -1;
 	}
-	l[*nr].fd = fd;
+	l[*nr].fd = (int)fd;
 	l[*nr].ino = ino;
 	*list = l;
 	(*nr)++;
 	return 0;
 }
 
+static const char *accmode_name(int fl)
+{
+	if (fl < 0)
+		return "not open";
+	switch (fl & O_ACCMODE) {
+	case O_RDONLY:
+		return "read-only";
+	case O_WRONLY:
+		return "write-only";
+	default:
+		return "read-write";
+	}
+}
+
 int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t)
 {
 	for (size_t k = 0; k < c->nr_inherit; k++) {
 		const struct inherit_fd *h = &c->inherit[k];
-		int found = 0, alone = 0;
+		int found = 0, alone = 0, saved = O_RDONLY, mode;
 		struct stat st;
 
 		if (c->pidns)
@@ -179,6 +219,7 @@ int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t)
 		if (!S_ISFIFO(st.st_mode))
 			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: fd %d of cs-restore is not a pipe or FIFO",
 				      h->fd, (unsigned long long)h->ino, h->fd);
+		mode = fcntl(h->fd, F_GETFL);
 		for (size_t i = 0; i < t->nr; i++) {
 			struct rst_ctx *p = t->p[i];
 
@@ -186,6 +227,7 @@ int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t)
 				if (p->fds[j]->type == FD_PIPE && p->fds[j]->has_ino && p->fds[j]->ino == h->ino) {
 					found = 1;
 					alone |= p->fds[j]->has_pipe_alone && p->fds[j]->pipe_alone;
+					saved = (int)(p->fds[j]->flags & O_ACCMODE);
 				}
 		}
 		if (!found)
@@ -194,9 +236,31 @@ int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t)
 		if (!alone)
 			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: both ends of that pipe are in the images",
 				      h->fd, (unsigned long long)h->ino);
+		/* the process reads or writes it as it did its own end */
+		if (mode < 0 || (mode & O_ACCMODE) != saved)
+			return pr_err("--inherit-fd fd[%d]:pipe:[%llu]: fd %d of cs-restore is %s, the process had "
+				      "the %s end", h->fd, (unsigned long long)h->ino, h->fd, accmode_name(mode),
+				      saved == O_WRONLY ? "write" : "read");
 		pr_info("pipe:[%llu] will be fd %d of cs-restore", (unsigned long long)h->ino, h->fd);
 	}
 	return 0;
+}
+
+void close_inherited(int fd)
+{
+	int n;
+
+	if (fd > 2) {
+		close(fd);
+		return;
+	}
+	n = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (n >= 0 && n != fd) {
+		dup2(n, fd);
+		close(n);
+	} else if (n < 0) {
+		close(fd);
+	}
 }
 
 int stub_inherited_fd(struct rst_ctx *c, const FdEntry *e, char *err, size_t len)

@@ -503,7 +503,7 @@ int main(int argc, char **argv)
 		goto err;
 	/* every stub took its copy: ours must not keep a pipe from its EOF */
 	for (size_t i = 0; i < c.nr_inherit; i++)
-		close(c.inherit[i].fd);
+		close_inherited(c.inherit[i].fd);	/* fifo.c */
 	if (restore_all(&tree) || shmem_seal_late())
 		goto err;
 	/* the connections are made and out of repair mode: let their packets through */

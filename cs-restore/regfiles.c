@@ -158,6 +158,45 @@ int check_regfile(struct rst_ctx *c, const FdEntry *e)
 	return check_file_same(c, what, e->path, &st, e->has_size, e->size, e->has_mtime_ns, e->mtime_ns);
 }
 
+static int tmpfile_linked;	/* make_ghost: the fd came from open_tmpfile_in_dir */
+
+/* An unnamed regular file (O_TMPFILE, Linux 3.11) in the directory of path, or -1. */
+static int open_tmpfile_in_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	tmpfile_linked = 0;
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		tmpfile_linked = 1;
+	return fd;
+}
+
+/* Give the O_TMPFILE fd the name name (linkat(2) of /proc/self/fd/N with
+ * AT_SYMLINK_FOLLOW, which needs no CAP_DAC_READ_SEARCH, unlike
+ * AT_EMPTY_PATH, used only without a /proc). 0, or -1 with errno (EEXIST:
+ * the name is taken). */
+static int link_tmpfile(int fd, const char *name)
+{
+	char self[64];
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT || access("/proc/self/fd", F_OK) == 0)
+		return -1;
+	/* no /proc here */
+	return linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH);
+}
+
 /* Create ghost g with its contents under a free name; returns the name (malloc'ed) or NULL. */
 static char *make_ghost(const GhostFileEntry *g, char *err, size_t len)
 {
@@ -170,12 +209,32 @@ static char *make_ghost(const GhostFileEntry *g, char *err, size_t len)
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
+	/* filled while it has no name (O_TMPFILE, open(2)): a cs-restore
+	 * killed while it writes leaves no half file behind at the path */
+	fd = open_tmpfile_in_dir(g->path);
+	if (fd >= 0 && (write_all(fd, g->data.data, g->data.len) || fchown(fd, g->uid, g->gid) ||
+			fchmod(fd, g->mode & 07777) || futimens(fd, ts))) {
+		snprintf(err, len, "cannot recreate deleted file %s: %m", g->path);
+		close(fd);
+		free(name);
+		return NULL;
+	}
 	/* its own name when that is free, so that /proc/PID/fd shows it as before */
 	snprintf(name, plen, "%s", g->path);
 	for (int i = 0; i < 100; i++) {
-		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0 || errno != EEXIST)
+		int r;
+
+		if (fd >= 0)
+			r = link_tmpfile(fd, name);
+		else
+			r = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (r >= 0 || errno != EEXIST) {
+			if (fd < 0)
+				fd = r;
+			else if (r < 0)
+				fd = (close(fd), -1);
 			break;
+		}
 		snprintf(name, plen, "%s.cs-ghost.%d.%d", g->path, getpid(), i);
 	}
 	if (fd < 0) {
@@ -183,8 +242,9 @@ static char *make_ghost(const GhostFileEntry *g, char *err, size_t len)
 		free(name);
 		return NULL;
 	}
-	if (write_all(fd, g->data.data, g->data.len) || fchown(fd, g->uid, g->gid) ||
-	    fchmod(fd, g->mode & 07777) || futimens(fd, ts)) {
+	/* without O_TMPFILE (a file system without it): written under its name */
+	if (!tmpfile_linked && (write_all(fd, g->data.data, g->data.len) || fchown(fd, g->uid, g->gid) ||
+				fchmod(fd, g->mode & 07777) || futimens(fd, ts))) {
 		snprintf(err, len, "cannot recreate deleted file %s as %s: %m", g->path, name);
 		close(fd);
 		unlink(name);

@@ -446,20 +446,32 @@ struct inherit_fd {
 /*
  * inherit_fd_parse - one --inherit-fd argument, "fd[N]:pipe:[INODE]"
  * (N a descriptor number, INODE the pipe's inode as cs-dump saw it, as in
- * /proc/PID/fd links), appended to *list. Returns 0, or -1 after one line
- * on stderr (a usage error: not that form, or out of memory).
+ * /proc/PID/fd links; decimal digits only, INODE not 0), appended to *list.
+ * Call it before cs-restore opens anything: it checks that fd N is open
+ * (fcntl(2) F_GETFD), so that a number the caller did not open is not taken
+ * for one of cs-restore's own. Returns 0, or -1 after one line on stderr (a
+ * usage error: not that form, fd N not open, or out of memory).
  */
 int inherit_fd_parse(const char *arg, struct inherit_fd **list, size_t *nr);
 /*
  * check_inherit_fds - check phase, after every process's images are read:
  * each --inherit-fd names an open descriptor of cs-restore that is a pipe
- * or FIFO (fstat(2), S_ISFIFO), and a pipe (type 3) of the images whose
- * other end was outside the dumped tree (pipe_alone); no --inherit-fd with
+ * or FIFO (fstat(2), S_ISFIFO) open with the access mode the saved end had
+ * (F_GETFL: O_RDONLY for a read end, O_WRONLY for a write end), and a pipe
+ * (type 3) of the images whose other end was outside the dumped tree
+ * (pipe_alone); no --inherit-fd with
  * --pidns (the stubs could not reach cs-restore's descriptors there). 0, or
  * -1 with one line naming the argument.
  */
 struct rst_tree;
 int check_inherit_fds(struct rst_ctx *c, struct rst_tree *t);
+/*
+ * close_inherited - cs-restore lets go of an --inherit-fd descriptor once
+ * every stub took its copy (so that it holds no pipe end open past the
+ * process's EOF). fd 0..2 become /dev/null instead of a hole, which the
+ * next open(2) of cs-restore would fill and its messages then go to.
+ */
+void close_inherited(int fd);
 /*
  * stub_inherited_fd - in the stub: when --inherit-fd names e's pipe, a copy
  * of cs-restore's descriptor for it (pidfd_getfd(2) on c->restorer, Linux

@@ -97,20 +97,36 @@ void log_msg(int level, const char *file, int line, const char *fmt, ...)
 	errno = saved;
 }
 
+static int errors_quiet;	/* log_quiet_errors: no more errors on stderr */
+static int nr_errors;		/* errors logged so far */
+
+void log_quiet_errors(void)
+{
+	errors_quiet = 1;
+}
+
+int log_error_count(void)
+{
+	return nr_errors;
+}
+
 int log_err(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int saved = errno;
 
+	nr_errors++;
 	if (log_file) {
 		va_start(ap, fmt);
 		emit(log_file, LOG_ERR, file, line, fmt, ap);
 		va_end(ap);
 	}
-	va_start(ap, fmt);
-	errno = saved;
-	emit(stderr, LOG_ERR, file, line, fmt, ap);
-	va_end(ap);
+	if (!errors_quiet) {
+		va_start(ap, fmt);
+		errno = saved;
+		emit(stderr, LOG_ERR, file, line, fmt, ap);
+		va_end(ap);
+	}
 	errno = saved;
 	return -1;
 }

@@ -32,6 +32,15 @@ int log_level(void);
 
 void log_msg(int level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * log_quiet_errors - from now on errors go to the log file only (-o), not
+ * to stderr: after the one line that says why the run cannot go on (the
+ * target died under us), the errors of every caller that unwinds would
+ * only repeat it.
+ */
+void log_quiet_errors(void);
+/* log_error_count - how many errors were logged (pr_err) so far. */
+int log_error_count(void);
 /* log_err - log at LOG_ERR and return -1. */
 int log_err(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

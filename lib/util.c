@@ -1,6 +1,7 @@
 /* Small helpers shared by both commands. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,10 +151,51 @@ uint64_t now_us(void)
 	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
 }
 
+/* the signals whose default action ends a process and that a user or a
+ * supervisor sends to stop a command: ^C, ^\\, hang-up, timeout(1), systemd */
+static const int deferred_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
+static sigset_t deferred_set, deferred_old;
+static int deferring;
+
+void cs_defer_signals(void)
+{
+	sigemptyset(&deferred_set);
+	for (size_t i = 0; i < sizeof(deferred_sigs) / sizeof(deferred_sigs[0]); i++)
+		sigaddset(&deferred_set, deferred_sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &deferred_set, &deferred_old) == 0)
+		deferring = 1;
+}
+
+void cs_undefer_signals(void)
+{
+	if (!deferring)
+		return;
+	deferring = 0;
+	sigprocmask(SIG_SETMASK, &deferred_old, NULL);
+}
+
+int cs_deferred_signal(void)
+{
+	sigset_t pend;
+
+	if (!deferring || sigpending(&pend))
+		return 0;
+	for (size_t i = 0; i < sizeof(deferred_sigs) / sizeof(deferred_sigs[0]); i++)
+		if (sigismember(&pend, deferred_sigs[i]) && !sigismember(&deferred_old, deferred_sigs[i]))
+			return deferred_sigs[i];
+	return 0;
+}
+
 int cs_fault(const char *name)
 {
 	const char *f = getenv("CS_FAULT");
 	size_t n = strlen(name);
+	int sig = cs_deferred_signal();
+
+	/* a step is a safe point: no remote syscall is under way */
+	if (sig)
+		return pr_err("interrupted by SIG%s before step %s: stopping there, the process left as it was",
+			      sigabbrev_np(sig), name);
 
 	/* CS_FAULT=STEP (fail there) or CS_FAULT=exit:STEP (exit 42 there) */
 	if (!f)

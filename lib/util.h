@@ -32,9 +32,30 @@ void *read_file_at(int dirfd, const char *path, size_t *len, size_t max);
 uint64_t now_us(void);
 
 /* cs_fault - fault-injection point: see CS_FAULT in cs-dump(8). Returns -1 when
- * the environment asks step NAME to fail (after logging), 0 otherwise;
- * exits with status 42 when asked to exit there. */
+ * the environment asks step NAME to fail (after logging), or when a signal
+ * deferred by cs_defer_signals is pending (one line naming it), 0
+ * otherwise; exits with status 42 when asked to exit there. */
 int cs_fault(const char *name);
+
+/*
+ * cs_defer_signals - block SIGHUP, SIGINT, SIGQUIT and SIGTERM
+ * (sigprocmask(2)) for the rest of the run, in every thread created from
+ * now on too (they inherit the mask, pthread_sigmask(3)), so that none of
+ * them kills cs-dump in the middle of a remote syscall, which would leave
+ * a thread of the target running with the syscall's registers
+ * (cs-dump(8), "If cs-dump is killed"). A process-directed signal stays
+ * pending (signal(7)) until cs_fault, at the next step, sees it and fails
+ * the step: the run then ends through its normal error path.
+ * cs_undefer_signals - the mask from before cs_defer_signals again: a
+ * signal still pending is delivered then, and takes its default action.
+ * Call it before exiting, and in a child before execve(2) (the mask is
+ * inherited across fork(2) and execve(2)).
+ * cs_deferred_signal - the deferred signal pending, or 0 (none, or not
+ * deferring). Not consumed: cs_undefer_signals delivers it.
+ */
+void cs_defer_signals(void);
+void cs_undefer_signals(void);
+int cs_deferred_signal(void);
 
 /* parse_pid - strict decimal PID > 0; returns it or -1. */
 pid_t parse_pid(const char *s);

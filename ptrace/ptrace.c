@@ -10,12 +10,14 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -66,22 +68,49 @@ int pt_set_xstate(pid_t tid, const void *buf, size_t len)
 	return ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) ? -1 : 0;
 }
 
+static int thread_exited(pid_t tid);
+
+static void on_alarm(int sig)
+{
+	(void)sig;	/* only to interrupt waitpid (no SA_RESTART) */
+}
+
 int pt_wait_stop(pid_t tid)
 {
-	int status;
+	/* every 200 ms without an event, look whether tid died: a thread-group
+	 * leader killed with its threads is reported only once its traced
+	 * zombie threads are reaped (kernel/exit.c, delay_group_leader), which
+	 * nobody does while we wait for the leader alone: waitpid would block
+	 * for ever */
+	static const struct itimerval tick = { { 0, 200000 }, { 0, 200000 } }, off;
+	static int installed;
+	int status, ret = -1;
 
+	if (!installed) {
+		struct sigaction sa = { 0 };
+
+		sa.sa_handler = on_alarm;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGALRM, &sa, NULL) == 0)
+			installed = 1;
+	}
+	if (installed)
+		setitimer(ITIMER_REAL, &tick, NULL);
 	for (;;) {
 		pid_t r = waitpid(tid, &status, __WALL);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !thread_exited(tid))
 				continue;
-			return -1;
+			break;
 		}
 		if (WIFSTOPPED(status))
-			return status;
-		return -1;	/* exited or killed */
+			ret = status;
+		break;	/* a stop, or exited or killed */
 	}
+	if (installed)
+		setitimer(ITIMER_REAL, &off, NULL);
+	return ret;
 }
 
 /* pt_wait_stop with a bound: -2 when ms milliseconds passed without a stop. */
@@ -371,6 +400,21 @@ int pt_install_gadget(struct pt_proc *p)
 	return 0;
 }
 
+/* The thread went away under a remote syscall (SIGKILL from outside, or
+ * its process's exit): one line, and the errors of the unwinding callers,
+ * which would only repeat it, to the log file only. */
+static int died(pid_t tid, long nr)
+{
+	/* the first sign of it: one line; after another error (a ptrace
+	 * request that met ESRCH), only in the log */
+	if (!log_error_count())
+		pr_err("thread %d died during remote syscall %ld (killed from outside while frozen?)", tid, nr);
+	else
+		pr_info("thread %d died during remote syscall %ld", tid, nr);
+	log_quiet_errors();
+	return -1;
+}
+
 int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	       unsigned long a1, unsigned long a2, unsigned long a3,
 	       unsigned long a4, unsigned long a5, unsigned long a6)
@@ -387,18 +431,24 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	r.r10 = a4;
 	r.r8 = a5;
 	r.r9 = a6;
-	if (pt_setregs(t->tid, &r))
+	if (pt_setregs(t->tid, &r)) {
+		if (errno == ESRCH)
+			return died(t->tid, nr);
 		return pr_perror("cannot set registers of thread %d", t->tid);
+	}
 	t->regs_dirty = 1;
 	t->in_sigstop = 0;
 	for (;;) {
 		int status, sig;
 
-		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0))
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0)) {
+			if (errno == ESRCH)
+				return died(t->tid, nr);
 			return pr_perror("cannot resume thread %d", t->tid);
+		}
 		status = pt_wait_stop(t->tid);
 		if (status < 0)
-			return pr_err("thread %d died during remote syscall %ld", t->tid, nr);
+			return died(t->tid, nr);
 		if (status >> 16)
 			continue;	/* PTRACE_INTERRUPT still pending, or a clone event: go on */
 		sig = WSTOPSIG(status);
@@ -407,8 +457,11 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 				entered = 1;
 				continue;
 			}
-			if (pt_getregs(t->tid, &r))
+			if (pt_getregs(t->tid, &r)) {
+				if (errno == ESRCH)
+					return died(t->tid, nr);
 				return pr_perror("cannot read registers of thread %d", t->tid);
+			}
 			if (r.rip != p->gadget + 2)
 				return pr_err("thread %d: unexpected syscall stop at %#llx in remote syscall %ld",
 					      t->tid, r.rip, nr);

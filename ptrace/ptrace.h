@@ -119,7 +119,11 @@ ssize_t pt_get_xstate(pid_t tid, void *buf);
 /* pt_set_xstate - NT_X86_XSTATE from buf of len bytes. 0 or -1 (errno). */
 int pt_set_xstate(pid_t tid, const void *buf, size_t len);
 
-/* pt_wait_stop - waitpid(tid, __WALL) until a stop; returns the status or -1 if it exited. */
+/* pt_wait_stop - waitpid(tid, __WALL) until a stop; returns the status or -1 if it exited.
+ * A tid found dead (state Z or X in /proc/tid/status, or gone) on one of the
+ * checks made every 200 ms (a SIGALRM of ITIMER_REAL, handler installed here,
+ * interrupts the wait) is -1 too: a killed thread-group leader whose traced
+ * threads are not reaped is never reported (kernel/exit.c). */
 int pt_wait_stop(pid_t tid);
 
 /* host_xcr0 - XCR0 of this CPU (xgetbv 0): the xsave features the kernel enabled. */

@@ -174,3 +174,83 @@ restore_fault() {
 @test "faults: cs-restore with CS_FAULT=exit:memory" { restore_fault exit:memory 42; }
 @test "faults: cs-restore with CS_FAULT=exit:threads" { restore_fault exit:threads 42; }
 @test "faults: cs-restore with CS_FAULT=exit:finish" { restore_fault exit:finish 42; }
+
+# SIGTERM (timeout(1), systemd) or ^C to cs-dump at any moment: taken at the
+# next step, never inside a remote syscall, where a killed cs-dump leaves a
+# thread running with the syscall's registers (it crashed the target in
+# about one try in five before cs-dump deferred those signals). 20 tries at
+# random moments of a -R dump of 16 threads; each cs-dump ends with 143
+# (or 0 when it was already done), leaves a complete DIR or none and no
+# partial one; the threads then check themselves value by value.
+@test "faults: cs-dump -R stopped by SIGTERM at random moments: the target is unharmed" {
+	require_cs
+	local i st d t0 us left
+	start_prog threads 16
+	t0=$(date +%s%N)
+	dump_running
+	us=$((($(date +%s%N) - t0) / 1000))
+	rm -rf "$T/img"
+	for ((i = 0; i < 20; i++)); do
+		d=$((RANDOM % us))
+		"$CS_DUMP" -R -t "$PID" -D "$T/img$i" </dev/null >/dev/null 2>"$T/term$i.err" 3>&- &
+		sleep "$(printf '0.%06d' "$d")"
+		kill -TERM $!
+		st=0
+		wait $! || st=$?
+		case $st in
+		0) ;;
+		143)
+			if [ -e "$T/img$i" ] && [ ! -e "$T/img$i/inventory.img" ]; then
+				echo "try $i (SIGTERM after $d us): $T/img$i exists without an inventory" >&2
+				return 1
+			fi
+			;;
+		*) echo "try $i (SIGTERM after $d us): cs-dump exit status $st: $(cat "$T/term$i.err")" >&2; return 1 ;;
+		esac
+		[ "$(wc -l <"$T/term$i.err")" -le 1 ] || { cat "$T/term$i.err" >&2; return 1; }
+		st=$(proc_state "$PID") || { echo "try $i (SIGTERM after $d us): the target is gone" >&2; return 1; }
+		[ "$st" = S ] || { echo "try $i (SIGTERM after $d us): the target is in state $st" >&2; return 1; }
+		[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$PID/status")" = 0 ] || {
+			echo "try $i: the target is still traced" >&2
+			return 1
+		}
+		left=$(find "$T" -maxdepth 1 -name ".img$i.partial-*")
+		[ -z "$left" ] || { echo "try $i: partial directory left: $left" >&2; return 1; }
+		rm -rf "$T/img$i"
+	done
+	grep -q "interrupted by SIGTERM before step" "$T"/term*.err || echo "# no SIGTERM came before the last step" >&3
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+# The target killed (SIGKILL, from outside) at a random moment of its dump:
+# cs-dump fails with one line naming what went away (the unwinding callers'
+# errors go to the log only; they were 4 more lines), or completes; no
+# partial directory is left, and a DIR only with its inventory.
+@test "faults: a target killed from outside during its dump: one line, nothing left" {
+	require_cs
+	local i st d us=30000 left
+	for ((i = 0; i < 12; i++)); do
+		start_prog threads 4
+		d=$((RANDOM % us))
+		(close_fds; exec "$CS_DUMP" -t "$PID" -D "$T/img$i" -o "$T/dump$i.log") </dev/null >/dev/null 2>"$T/kill$i.err" &
+		sleep "$(printf '0.%06d' "$d")"
+		kill -9 "$PID"
+		st=0
+		wait $! || st=$?
+		[ "$st" = 0 ] || [ "$st" = 1 ] || { echo "try $i: cs-dump exit status $st: $(cat "$T/kill$i.err")" >&2; return 1; }
+		[ "$(grep -c 'error:' "$T/kill$i.err")" -le 1 ] || {
+			echo "try $i (SIGKILL after $d us): more than one error line:" >&2
+			cat "$T/kill$i.err" >&2
+			return 1
+		}
+		if [ -e "$T/img$i" ] && [ ! -e "$T/img$i/inventory.img" ]; then
+			echo "try $i: $T/img$i exists without an inventory" >&2
+			return 1
+		fi
+		left=$(find "$T" -maxdepth 1 -name ".img$i.partial-*")
+		[ -z "$left" ] || { echo "try $i: partial directory left: $left" >&2; return 1; }
+		wait_pid_gone "$PID"
+		rm -rf "$T/img$i"
+	done
+}

@@ -247,6 +247,17 @@ pidns_chain() {
 	grep -q '"tid": [0-9]' <("$CS_SHOW" "$T/img2") || { echo "no timer TID in the images" >&2; return 1; }
 }
 
+@test "pidns: a pty pair held in the tree, twice through --pidns: its session and foreground group inside" {
+	require_pidns
+	# TIOCGSID and TIOCGPGRP answer in cs-dump's namespace: the images
+	# once had our PIDs for them, and the second restore was refused
+	pidns_chain pty
+	[ "$(grep -c 'ok:' "$T/prog.out")" = 3 ] || { echo "want 3 verdicts (R C G)" >&2; return 1; }
+	"$CS_SHOW" "$T/img2" | jq -e '[.images["files.img"][] | select(.type == 26)][0].pty.sid as $s |
+		$s > 0 and ([.images | keys[] | select(. == "files-\($s).img")] | length) == 1' >/dev/null ||
+		{ echo "the pty master's session in img2 is no process of the images" >&2; return 1; }
+}
+
 # incr_ckpt DIR [OPTS...]: cs-dump -R --track-mem of $HPID into $T/DIR;
 # the kind of checkpoint (full, incremental) in INCR_KIND.
 incr_ckpt() {

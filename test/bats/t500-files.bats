@@ -162,6 +162,35 @@ stop_holder() {
 	assert_prog_ok
 }
 
+# A cs-restore killed while it recreates a deleted file leaves nothing at
+# its path: the contents are written into an unnamed file (O_TMPFILE) that
+# gets the name only to be opened and unlinked (before: the half-written
+# copy stayed at the path). Six SIGKILLs spread over a restore's duration.
+@test "files: a cs-restore killed while it recreates a deleted file of 150 MB leaves no file at its path" {
+	require_files
+	local i t0 us st
+	start_prog files big 150000000
+	dump_killed --ghost-limit 192M
+	t0=$(date +%s%N)
+	restore_wait
+	us=$((($(date +%s%N) - t0) / 1000))
+	kill -9 "$PID"
+	wait_pid_gone "$PID"
+	for ((i = 1; i <= 6; i++)); do
+		(close_fds; exec "$CS_RESTORE" -D "$T/img" -d) </dev/null >/dev/null 2>&1 &
+		sleep "$(printf '%d.%06d' $((us * i / 7 / 1000000)) $((us * i / 7 % 1000000)))"
+		kill -9 $! 2>/dev/null || true
+		st=0
+		wait $! || st=$?
+		if ls "$T"/g-big* >/dev/null 2>&1; then
+			echo "SIGKILL at $i/7 of the restore (status $st): left $(ls -l "$T"/g-big*)" >&2
+			return 1
+		fi
+		[ "$st" = 0 ] && kill -9 "$PID"
+		wait_pid_gone "$PID"
+	done
+}
+
 @test "files: cs-dump --ghost-limit rejects a bad size" {
 	require_cs
 	local s st

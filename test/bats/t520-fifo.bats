@@ -197,6 +197,20 @@ alone_pipe_ino() {
 	expect_restore_refusal "--inherit-fd" "no fd 9" -- --inherit-fd "fd[9]:pipe:[$ino]"
 	expect_restore_refusal "--inherit-fd" "fd 0 of cs-restore is not a pipe" -- --inherit-fd "fd[0]:pipe:[$ino]"
 	expect_restore_refusal "invalid --inherit-fd" "fd[N]:pipe:[INODE]" -- --inherit-fd "pipe:[$ino]"
+	# digits only: a sign, a blank, an inode 0 or one past 64 bits is not an inode
+	expect_restore_refusal "invalid --inherit-fd" -- --inherit-fd "fd[5]:pipe:[-$ino]"
+	expect_restore_refusal "invalid --inherit-fd" -- --inherit-fd "fd[5]:pipe:[ $ino]"
+	expect_restore_refusal "invalid --inherit-fd" -- --inherit-fd "fd[5]:pipe:[0]"
+	expect_restore_refusal "invalid --inherit-fd" -- --inherit-fd "fd[5]:pipe:[18446744073709551616]"
+	# fd 3 is not open in the caller: not taken for cs-restore's own fd 3
+	expect_restore_refusal "--inherit-fd" "no fd 3" -- --inherit-fd "fd[3]:pipe:[$ino]"
+	# the process had the read end: a write end in its place is refused
+	(close_fds; exec 6> >(exec cat >/dev/null)
+	 exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d --inherit-fd "fd[6]:pipe:[$ino]") \
+		</dev/null >"$T/out" 2>"$T/err" && { echo "restored with a write end for a read end" >&2; false; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { cat "$T/err" >&2; false; }
+	grep -qF "fd 6 of cs-restore is write-only, the process had the read end" "$T/err" || { cat "$T/err" >&2; false; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; false; }
 	# fd 5 of cs-restore: a pipe that `fifo feed` filled with stream 31
 	(close_fds; exec 5< <(exec "$FIFO" "$T/feed.ready" feed "$T" 31)
 	 exec "$CS_RESTORE" -D "$T/img" -v4 -o "$T/restore.log" --inherit-fd "fd[5]:pipe:[$ino]") \
