@@ -69,7 +69,7 @@ int check_process(struct rst_ctx *c)
 		/* no CAP_SYS_RESOURCE here: a hard limit cannot be raised
 		 * (setrlimit(2): EPERM; KERNEL-FACTS.md). RLIM_INFINITY is the
 		 * largest value, so an unlimited saved limit is "above" too. */
-		if (r->max <= cur.rlim_max || cur.rlim_max == RLIM_INFINITY)
+		if (r->max <= cur.rlim_max || cur.rlim_max == RLIM_INFINITY || cap_effective(CAP_SYS_RESOURCE) == 1)
 			continue;
 		if (!c->lower_rlimits)
 			return pr_err("rlimit %s: the saved hard limit %s is above what can be set here (%llu): "

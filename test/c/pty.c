@@ -7,9 +7,6 @@
  *                          never reads (cs-dump must refuse)
  *   pty READY queued-out   ... and 6 bytes written on the slave that R
  *                          never reads (cs-dump must refuse)
- *   pty READY partial-in   ... in canonical mode (ICANON), and "ab" written
- *                          on the master, no end of line: a partial line
- *                          the slave cannot read yet (cs-dump must refuse)
  *   pty READY lone         ... and R holds a second master whose slave
  *                          nobody opened (cs-dump must refuse)
  *   pty READY pktstatus    ... and a packet-mode status change (a flush of
@@ -385,12 +382,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(arg, "queued-in") && write(m, "abcde", 5) != 5)
 		tp_die("write to the master");
-	/* canonical mode: FIONREAD counts complete lines only, "ab" is none */
-	if (!strcmp(arg, "partial-in")) {
-		t.c_lflag |= ICANON;
-		if (tcsetattr(m, TCSANOW, &t) || write(m, "ab", 2) != 2)
-			tp_die("a partial line on the master");
-	}
 	if (!strcmp(arg, "pktstatus")) {
 		char path[64];
 		int s;
