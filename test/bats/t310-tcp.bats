@@ -14,6 +14,7 @@
 # and no reconnect.
 
 load helpers
+load tcp-peer
 
 TCP=$CS_BUILDDIR/test/c/tcp
 
@@ -21,36 +22,6 @@ require_tcp() {
 	require_cs
 	[ -x "$TCP" ] || skip "$TCP is not built (make test/c/tcp)"
 	[ -e /proc/net/tcp6 ] || skip "no IPv6 here"
-}
-
-# start_peer: the peer process (tcp.c peer mode), started by the test and
-# never dumped; sets PEER, PORT4, PORT6.
-start_peer() {
-	local i
-	rm -f "$T/peer.ready" "$T/peer.ready.ports" "$T/peer.ready.filled"
-	(close_fds; exec "$TCP" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
-	PEER=$!
-	record_pid "$PEER"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -s "$T/peer.ready" ] && break
-		sleep 0.1
-	done
-	[ -s "$T/peer.ready" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
-	read -r PORT4 PORT6 <"$T/peer.ready.ports"
-}
-
-# client_and_peer: the peer, and the client connected to it ($PID), both
-# done filling their queues.
-client_and_peer() {
-	local i
-	start_peer
-	start_prog tcp client "$PORT4" "$PORT6"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -e "$T/peer.ready.filled" ] && break
-		sleep 0.1
-	done
-	[ -e "$T/peer.ready.filled" ] || { echo "the peer did not fill its queues: $(cat "$T/prog-peer.out")" >&2; return 1; }
-	wait_settled "$PID"
 }
 
 # check_keys N: kvclient -check N finds all of them, exactly.

@@ -14,6 +14,7 @@
 # is not of our form is never removed, even when the images name it.
 
 load helpers
+load tcp-peer
 
 teardown() {
 	local n
@@ -37,33 +38,6 @@ require_netlock() {
 	[ -e /proc/net/tcp6 ] || skip "no IPv6 here"
 	command -v nft >/dev/null || skip "nft is not installed (Debian package nftables)"
 	nft list tables >/dev/null 2>&1 || skip "nftables is not usable here"
-}
-
-# start_peer: as in t310-tcp.bats; sets PEER, PORT4, PORT6.
-start_peer() {
-	local i
-	rm -f "$T/peer.ready" "$T/peer.ready.ports" "$T/peer.ready.filled"
-	(close_fds; exec "$TCP" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
-	PEER=$!
-	record_pid "$PEER"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -s "$T/peer.ready" ] && break
-		sleep 0.1
-	done
-	[ -s "$T/peer.ready" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
-	read -r PORT4 PORT6 <"$T/peer.ready.ports"
-}
-
-client_and_peer() {
-	local i
-	start_peer
-	start_prog tcp client "$PORT4" "$PORT6"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -e "$T/peer.ready.filled" ] && break
-		sleep 0.1
-	done
-	[ -e "$T/peer.ready.filled" ] || { echo "the peer did not fill its queues: $(cat "$T/prog-peer.out")" >&2; return 1; }
-	wait_settled "$PID"
 }
 
 # peer_status: wait (30 s) for the peer; PEER_ST = its exit status.
