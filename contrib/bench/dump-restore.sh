@@ -51,10 +51,8 @@ CS_RESTORE=$builddir/cs-restore/cs-restore
 for b in "$CS_DUMP" "$CS_RESTORE"; do
 	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
 done
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
-for t in ss du setsid awk; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
+need_tools ss du setsid awk
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench.XXXXXX")
 # PIDs this script started and still owns, with the program each runs.

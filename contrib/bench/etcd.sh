@@ -60,10 +60,8 @@ if [ -n "$AB" ]; then
 		[ -x "$b" ] || die "$b not found"
 	done
 fi
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
-for t in etcd etcdctl jq ss setsid awk du; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
+need_tools etcd etcdctl jq ss setsid awk du
 "$root/test/go/build.sh" "$builddir/test/go-bin" >/dev/null || die "building the Go test programs failed"
 ETCDLOAD=$builddir/test/go-bin/etcdload
 

@@ -90,7 +90,7 @@ done
 builddir=$(cd "$builddir" && pwd)
 CS_DUMP=$builddir/cs-dump/cs-dump
 [ -x "$CS_DUMP" ] || die "$CS_DUMP not found: run contrib/build.sh first"
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump needs ptrace, and CAP_NET_ADMIN for --tcp-established)"
+need_root "cs-dump needs ptrace, and CAP_NET_ADMIN for --tcp-established"
 for t in ss du setsid awk /usr/bin/time; do
 	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh (/usr/bin/time: package time)"
 done

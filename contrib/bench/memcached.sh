@@ -52,10 +52,8 @@ for b in "$builddir" ${AB:+"$AB"}; do
 		[ -x "$b/$t" ] || die "$b/$t not found: run contrib/build.sh first"
 	done
 done
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
-for t in memcached setsid awk; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
+need_tools memcached setsid awk
 "$root/test/go/build.sh" "$builddir/test/go-bin" >/dev/null || die "building the Go test programs failed"
 MC=$builddir/test/go-bin/mcclient
 

@@ -62,10 +62,8 @@ CS_RESTORE=$builddir/cs-restore/cs-restore
 for b in "$CS_DUMP" "$CS_RESTORE"; do
 	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
 done
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
-for t in redis-server redis-cli redis-benchmark ss du setsid awk base64; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
+need_tools redis-server redis-cli redis-benchmark ss du setsid awk base64
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench-redis.XXXXXX")
 server_pid=""

@@ -93,10 +93,8 @@ builddir=$(cd "$builddir" && pwd)
 CS_DUMP=$builddir/cs-dump/cs-dump
 [ -x "$CS_DUMP" ] || die "$CS_DUMP not found: run contrib/build.sh first"
 "$CS_DUMP" --help 2>&1 | grep -q -- '--runtime' || die "$CS_DUMP has no --runtime option"
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump needs ptrace)"
-for t in ss setsid awk timeout; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump needs ptrace"
+need_tools ss setsid awk timeout
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench.XXXXXX")
 # PIDs this script started and still owns.

@@ -126,6 +126,17 @@ median() {
 			printf "%.3f", m }' | sed -e 's/\.\?0*$//'
 }
 
+# need_root WHY: die unless run as root, saying WHY root is needed.
+need_root() { [ "$(id -u)" -eq 0 ] || die "run as root ($1)"; }
+
+# need_tools TOOL...: die naming the first TOOL not on PATH.
+need_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
+	done
+}
+
 # The benchmarks' output helpers: say (stdout), warn and die (stderr, with
 # "bench: "; die exits 1).
 say() { printf '%s\n' "$*"; }
