@@ -18,16 +18,13 @@
 # comes back with its unread bytes, then EOF.
 
 load helpers
+load tcp-peer
 
 teardown() {
 	if [ -d "${T:-/nonexistent}" ]; then
 		kill_recorded
 		[ -n "${NSP:-}" ] && ip netns del "$NSP" 2>/dev/null
-		[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
-		local n
-		for n in $(grep -ho 'checksync-[dr][0-9]*-[0-9a-f]*' "$T"/dump*.log "$T"/restore*.log 2>/dev/null | sort -u); do
-			nft delete table inet "$n" 2>/dev/null
-		done
+		drop_test_tables
 	fi
 	cs_teardown
 }

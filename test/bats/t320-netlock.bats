@@ -17,15 +17,9 @@ load helpers
 load tcp-peer
 
 teardown() {
-	local n
-	# a test that failed half-way: its own table, and those of its cs-dump
-	# and cs-restore runs (named in their logs) once its processes are gone
 	if [ -d "${T:-/nonexistent}" ]; then
-		[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
 		kill_recorded
-		for n in $(our_tables 2>/dev/null); do
-			nft delete table inet "${n#table inet }" 2>/dev/null
-		done
+		drop_test_tables
 	fi
 	cs_teardown
 }

@@ -32,3 +32,15 @@ client_and_peer() {
 	[ -e "$T/peer.ready.filled" ] || { echo "the peer did not fill its queues: $(cat "$T/prog-peer.out")" >&2; return 1; }
 	wait_settled "$PID"
 }
+
+# drop_test_tables: after a test that failed half-way, with its processes
+# gone: remove the nft table the test made itself ($T/test-table) and those
+# of its cs-dump and cs-restore runs (named in their logs).
+drop_test_tables() {
+	local n
+	[ -s "$T/test-table" ] && nft delete table inet "$(cat "$T/test-table")" 2>/dev/null
+	for n in $(grep -ho 'checksync-[dr][0-9]*-[0-9a-f]*' "$T"/dump*.log "$T"/restore*.log 2>/dev/null | sort -u); do
+		nft delete table inet "$n" 2>/dev/null
+	done
+	return 0
+}
