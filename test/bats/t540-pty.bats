@@ -266,7 +266,10 @@ tree_running() {
 	local c i tty st=0
 	# the shell leads a session on the pair script holds; it answers SIGUSR1
 	# on its terminal and exits 7, which script -e returns
-	(close_fds; exec script -e -f -q -c "sh -c 'trap \"echo usr1; exit 7\" USR1; echo start; sleep 1000 & wait'" \
+	# (script runs the command with $SHELL -c: exec, so that the trap shell is
+	# script's child and session leader whatever $SHELL is; dash -c does not
+	# exec its last command)
+	(close_fds; SHELL=/bin/sh exec script -e -f -q -c "exec sh -c 'trap \"echo usr1; exit 7\" USR1; echo start; sleep 1000 & wait'" \
 		"$T/typescript") </dev/null >"$T/prog.out" 2>&1 &
 	PID=$!
 	record_pid "$PID"
