@@ -183,7 +183,20 @@ int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const st
  */
 int tree_fifo_fill(struct dump_tree *t);
 
-/* regfiles.c: files deleted while open */
+/* regfiles.c: regular files reopened by path, files deleted while open */
+
+/*
+ * check_reopenable - fd (a number in target c) is a regular file or a
+ * directory whose /proc/PID/fd link reads link, st its stat(2): refuses
+ * (one logged line, returns -1) what cs-restore could not open again by
+ * that path: files of mqueue, nsfs, secretmem and bpf file systems
+ * (statfs(2) f_type, linux/magic.h), links that are no path ("net:[N]"),
+ * and a path that names another inode or nothing at dump time (a mount
+ * over it). A path ending in " (deleted)" is left to dump_ghosts.
+ * Returns 0 when the path reopens the same file.
+ */
+int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct stat *st);
+
 #define GHOST_LIMIT_DEFAULT (1ULL << 20)	/* bytes, as CRIU's --ghost-limit */
 #define GHOST_LIMIT_MAX (192ULL << 20)		/* one record must stay below CS_MAX_RECORD */
 /*

@@ -236,6 +236,8 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 		return pr_err("fd %d is %s, a file of procfs or sysfs: not supported yet", fd, link);
 	/* file locks: dump_locks; files deleted while open: dump_ghosts */
 
+	if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && check_reopenable(c, fd, link, &st))
+		return -1;
 	if (S_ISREG(st.st_mode)) {
 		e->type = FD_REG;
 		e->path = xstrdup(link);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #define LOG_PREFIX "files: "
 #include "log.h"
@@ -21,6 +22,47 @@
 #include "dump.h"
 
 #define DELETED " (deleted)"
+
+/* file system magics (linux/magic.h; statfs(2)) of files that look regular
+ * but cannot be opened again by the path /proc shows */
+#define MQUEUE_MAGIC_ 0x19800202	/* POSIX message queues, mq_overview(7) */
+#define NSFS_MAGIC_ 0x6e736673		/* namespace files (/proc/PID/ns), namespaces(7) */
+#define SECRETMEM_MAGIC_ 0x5345434d	/* memfd_secret(2) */
+#define BPF_FS_MAGIC_ 0xcafe4a11
+
+int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct stat *st)
+{
+	static const struct {
+		long magic;
+		const char *what;
+	} bad[] = {
+		{ MQUEUE_MAGIC_, "a POSIX message queue" },
+		{ NSFS_MAGIC_, "a namespace file" },
+		{ SECRETMEM_MAGIC_, "a memfd_secret area" },
+		{ BPF_FS_MAGIC_, "a file of the BPF file system" },
+	};
+	char path[64];
+	struct statfs fs;
+	struct stat named;
+	size_t l = strlen(link), sl = strlen(DELETED);
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
+	if (statfs(path, &fs))
+		return pr_perror("cannot statfs fd %d (%s)", fd, link);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fs.f_type == bad[i].magic)
+			return pr_err("fd %d is %s, %s: not supported yet", fd, link, bad[i].what);
+	if (link[0] != '/')
+		return pr_err("fd %d is %s (file system %#lx): this kind of file is not supported yet", fd, link,
+			      (unsigned long)fs.f_type);
+	if (l > sl && !strcmp(link + l - sl, DELETED))
+		return 0;	/* dump_ghosts */
+	/* cs-restore opens it again by this path: it must name this file */
+	if (stat(link, &named) == 0 && named.st_dev == st->st_dev && named.st_ino == st->st_ino)
+		return 0;
+	return pr_err("fd %d is %s, but that path names another file or nothing now (a mount over it?): "
+		      "it cannot be opened again by path", fd, link);
+}
 
 static GhostFileEntry *ghost_of(struct dump_ctx *c, const struct stat *st)
 {

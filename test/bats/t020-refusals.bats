@@ -33,6 +33,8 @@ REFUSE=$CS_BUILDDIR/test/c/refuse
 
 teardown() {
 	kill_extra
+	# the overmounted test's tmpfs, if it failed before its umount
+	[ -n "${T:-}" ] && mountpoint -q "$T/over" 2>/dev/null && umount "$T/over"
 	cs_teardown
 }
 
@@ -200,6 +202,18 @@ refuse_mode() {
 @test "refuse: an O_PATH fd" {
 	require_refuse
 	refuse_mode o-path "fd 3" "$T/opath-file" O_PATH
+}
+
+@test "refuse: an fd on a POSIX message queue, on a namespace file, on a path a mount now hides" {
+	require_refuse
+	refuse_mode mqueue-fd "fd 3" "POSIX message queue"
+	refuse_mode ns-fd "fd 3" "net:[" "namespace file"
+	start_detached overmounted "$REFUSE" "$T/overmounted.ready" overmounted
+	mount -t tmpfs cs-test-over "$T/over" || skip "cannot mount a tmpfs"
+	expect_refusal "$PID" "fd 3" "$T/over/file" "names another file or nothing"
+	target_running "$PID"
+	umount "$T/over"
+	wake_detached "$PID" overmounted
 }
 
 @test "refuse: an fd holding a flock, a POSIX or an OFD lock (no --file-locks)" {

@@ -11,6 +11,10 @@
  *   proc-fd       an fd open on /proc/self/stat
  *   sys-fd        an fd open on a sysfs file
  *   o-path        an O_PATH fd on a regular file made next to READY_FILE
+ *   mqueue-fd     an fd on a POSIX message queue (unlinked at once)
+ *   ns-fd         an fd on /proc/self/ns/net (a namespace file)
+ *   overmounted   an fd on DIR/over/file, DIR that of READY_FILE (the test
+ *                 mounts over DIR/over)
  *   flock         an fd holding a flock(2) lock on such a file
  *   posix-lock    an fd holding a POSIX (fcntl F_SETLK) lock
  *   ofd-lock      an fd holding an open file description lock (F_OFD_SETLK)
@@ -34,6 +38,7 @@
  */
 #define _GNU_SOURCE
 #include <limits.h>
+#include <mqueue.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -178,6 +183,26 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "o-path")) {
 		close(side_file(argv[1], "opath-file", O_RDWR));
 		fd = side_file(argv[1], "opath-file", O_PATH);
+	} else if (!strcmp(mode, "mqueue-fd")) {
+		char name[64];
+
+		/* unlinked at once: nothing is left behind; the fd stays a queue */
+		snprintf(name, sizeof(name), "/cs-refuse-%d", (int)getpid());
+		fd = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, NULL);
+		if (fd < 0 || mq_unlink(name))
+			tp_die("mq_open %s", name);
+	} else if (!strcmp(mode, "ns-fd")) {
+		if (open("/proc/self/ns/net", O_RDONLY) < 0)
+			tp_die("cannot open /proc/self/ns/net");
+	} else if (!strcmp(mode, "overmounted")) {
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+
+		/* the test mounts a tmpfs over DIR/over once this is ready */
+		tp_dirname(argv[1], dir, sizeof(dir));
+		snprintf(path, sizeof(path), "%s/over", dir);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			tp_die("mkdir %s", path);
+		fd = side_file(argv[1], "over/file", O_RDWR);
 	} else if (!strcmp(mode, "flock")) {
 		if (flock(side_file(argv[1], "lock-file", O_RDWR), LOCK_EX))
 			tp_die("flock");
