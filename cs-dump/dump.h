@@ -417,6 +417,16 @@ int dump_seccomp(struct dump_ctx *c, ProcessEntry *pe);
  */
 int dump_sched(struct dump_ctx *c);
 
+/* procattr.c */
+/*
+ * dump_procattr - after dump_threads: per thread, the I/O priority
+ * (ioprio_get(2), IOPRIO_WHO_PROCESS: class << 13 | level, 0 when none was
+ * set) and the timer slack in ns (/proc/TID/timerslack_ns, proc(5)); the
+ * core dump filter bits of the process into pe (/proc/PID/coredump_filter,
+ * core(5)). Read from outside. Returns 0 or -1 (logged).
+ */
+int dump_procattr(struct dump_ctx *c, ProcessEntry *pe);
+
 /* timens.c: clocks and time namespaces */
 /*
  * check_timens_target - before seizing: pid may be in a time namespace of

@@ -310,5 +310,5 @@ int dump_process(struct dump_ctx *c)
 		pe->has_pdeath_sig = 1;
 		pe->pdeath_sig = sig;
 	}
-	return dump_seccomp(c, pe) || dump_sched(c) ? -1 : 0;
+	return dump_seccomp(c, pe) || dump_sched(c) || dump_procattr(c, pe) ? -1 : 0;
 }

@@ -377,7 +377,7 @@ static int restore_all(struct rst_tree *t)
 			continue;
 		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_cgroup_threads(p) ||
 		    restore_timers(p) ||
-		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) ||
+		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) || restore_procattr(p) ||
 		    restore_seccomp(p) || restore_creds(p) || restore_fown(p) || unmap_hole(p) || finish_threads(p))
 			return -1;
 	}

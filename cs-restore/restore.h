@@ -263,6 +263,15 @@ int check_sched(struct rst_ctx *c);
  * warning naming the ones missing. 0 or -1.
  */
 int restore_sched(struct rst_ctx *c);
+/* procattr.c */
+/*
+ * restore_procattr - after restore_sched, from cs-restore: each thread's I/O
+ * priority (ioprio_set(2), when one was set) and timer slack in ns (a write
+ * to /proc/TID/timerslack_ns: needs CAP_SYS_NICE, proc(5)), the process's
+ * core dump filter (/proc/PID/coredump_filter, core(5)). 0 or -1 (logged,
+ * naming the thread and the value).
+ */
+int restore_procattr(struct rst_ctx *c);
 /* timens.c: clocks on another host */
 enum timens_mode { TIMENS_AUTO, TIMENS_ON, TIMENS_OFF };
 /* read_timens - timens.img into c->clocks, when the inventory lists it. 0 or -1. */

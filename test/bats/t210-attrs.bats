@@ -54,7 +54,7 @@ assert_seccomp_images() {
 }
 
 @test "attrs: the checks catch a change (negative control)" {
-	expect_detects_all attrs "nice policy rtprio affinity nnp filter umask cwd personality oom"
+	expect_detects_all attrs "nice policy rtprio affinity nnp filter umask cwd personality oom ioprio slack coredump"
 	expect_detects attrs root chroot
 }
 

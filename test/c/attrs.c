@@ -26,8 +26,12 @@
  * and NoNewPrivs in /proc/self/task/TID/status, umask, cwd, root,
  * personality, oom_score_adj and that the strict thread still echoes.
  *
+ * I/O priority and timer slack, per thread: main best-effort 2 and
+ * 123456 ns, w1 best-effort 6 and 77777 ns, w3 idle class; the core dump
+ * filter of the process 0x3f (not in chroot mode: it is read in /proc).
+ *
  * CS_TEST_CORRUPT: nice policy rtprio affinity nnp filter umask cwd
- * personality oom root (root: chroot mode only).
+ * personality oom root ioprio slack coredump (root: chroot mode only).
  */
 #define _GNU_SOURCE
 #include <linux/filter.h>
@@ -50,6 +54,9 @@
 #ifndef SECCOMP_FILTER_FLAG_LOG
 #define SECCOMP_FILTER_FLAG_LOG (1UL << 1)
 #endif
+#define IOPRIO_WHO_PROCESS 1	/* ioprio_set(2) */
+#define IOPRIO_BE (2 << 13)
+#define IOPRIO_IDLE (3 << 13)
 #ifndef SCHED_FLAG_RESET_ON_FORK
 #define SCHED_FLAG_RESET_ON_FORK 0x01
 #endif
@@ -70,6 +77,8 @@ struct tstate {
 	int nice;
 	cpu_set_t cpus;
 	int nnp;
+	long ioprio;		/* ioprio_get(2) of the thread itself */
+	long slack;		/* PR_GET_TIMERSLACK, ns */
 	int uname_errno;	/* 0: uname works */
 	int seccomp, nfilters;	/* in /proc status */
 	int pipe[2];		/* wake-up */
@@ -138,6 +147,8 @@ static void record(struct tstate *s)
 	if (sched_getaffinity(0, sizeof(s->cpus), &s->cpus))
 		tp_die("%s: sched_getaffinity", s->name);
 	s->nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	s->ioprio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+	s->slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	s->uname_errno = uname_errno();
 }
 
@@ -160,6 +171,8 @@ static void verify(struct tstate *s)
 	CHK(sa.flags, "scheduling flags");
 	CHK(nice, "nice value");
 	CHK(nnp, "no_new_privs");
+	CHK(ioprio, "I/O priority");
+	CHK(slack, "timer slack");
 	CHK(uname_errno, "uname errno (seccomp filter)");
 	snprintf(what, sizeof(what), "%s: CPU affinity", s->name);
 	tp_check_u64(what, CPU_EQUAL(&now.cpus, &s->cpus), 1);
@@ -183,6 +196,15 @@ static void set_sched(struct tstate *s, uint32_t policy, uint32_t prio, uint64_t
 	}
 }
 
+/* the calling thread's I/O priority (class << 13 | level) and timer slack */
+static void set_io_slack(const char *name, long ioprio, long slack)
+{
+	if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio))
+		tp_die("%s: ioprio_set %#lx", name, ioprio);
+	if (slack && prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0))
+		tp_die("%s: PR_SET_TIMERSLACK %ld", name, slack);
+}
+
 static void *worker(void *arg)
 {
 	struct tstate *s = arg;
@@ -203,10 +225,12 @@ static void *worker(void *arg)
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			tp_die("w1: PR_SET_NO_NEW_PRIVS");
 		filter_uname(SECCOMP_FILTER_FLAG_LOG);
+		set_io_slack(s->name, IOPRIO_BE | 6, 77777);
 	} else if (s == &ts[T_W2]) {
 		set_sched(s, SCHED_FIFO, 7, SCHED_FLAG_RESET_ON_FORK, 0);
 	} else {
 		set_sched(s, SCHED_IDLE, 0, 0, 0);
+		set_io_slack(s->name, IOPRIO_IDLE, 0);
 	}
 	record(s);
 	pthread_barrier_wait(&bar);
@@ -281,6 +305,36 @@ static int read_oom(void)
 	return atoi(buf);
 }
 
+/* /proc/self/NAME, its first line (static buffer) */
+static const char *read_proc_self(const char *name)
+{
+	static char buf[64];
+	char path[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		tp_die("cannot read %s", path);
+	close(fd);
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static void write_proc_self(const char *name, const char *text)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		tp_die("cannot write %s to %s", text, path);
+	close(fd);
+}
+
 static void write_oom(int v)
 {
 	char buf[32];
@@ -321,7 +375,7 @@ static int stat_eq(const char *what, const char *path, const struct stat *want)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "nice", "policy", "rtprio", "affinity", "nnp", "filter", "umask",
-					     "cwd", "personality", "oom", "root", NULL };
+					     "cwd", "personality", "oom", "root", "ioprio", "slack", "coredump", NULL };
 	char dir[4096], path[4200], cwd_want[4200], cwd_now[4200];
 	struct stat root_st, cwd_st;
 	int oom, pers, dfd = -1;
@@ -356,6 +410,9 @@ int main(int argc, char **argv)
 	oom = read_oom();
 	ts[T_MAIN].tid = gettid();
 	set_sched(&ts[T_MAIN], SCHED_OTHER, 0, 0, 3);
+	set_io_slack("main", IOPRIO_BE | 2, 123456);
+	if (!opt_chroot)
+		write_proc_self("coredump_filter", "0x3f");
 	if (sched_getaffinity(0, sizeof(ts[T_MAIN].cpus), &ts[T_MAIN].cpus))
 		tp_die("sched_getaffinity");
 	if (opt_chroot) {
@@ -439,6 +496,12 @@ int main(int argc, char **argv)
 		personality(PER_LINUX);
 	if (tp_corrupting("oom"))
 		write_oom(124);
+	if (tp_corrupting("ioprio"))
+		syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, ts[T_W1].tid, IOPRIO_BE | 5);
+	if (tp_corrupting("slack"))
+		prctl(PR_SET_TIMERSLACK, 123457, 0, 0, 0);
+	if (tp_corrupting("coredump"))
+		write_proc_self("coredump_filter", "0x33");
 	if (tp_corrupting("root") && chroot("/sub"))
 		tp_die("chroot /sub");
 
@@ -463,7 +526,8 @@ int main(int argc, char **argv)
 	if (!opt_chroot) {
 		/* what /proc tells, per thread */
 		tp_check_u64("oom_score_adj", read_oom(), oom);
-		checked++;
+		tp_check_str("coredump_filter", read_proc_self("coredump_filter"), "0000003f");
+		checked += 2;
 		for (int i = 0; i < NT; i++)
 			check_status(ts[i].name, ts[i].tid, ts[i].seccomp, ts[i].nfilters, i == T_W1);
 		if (opt_strict)
