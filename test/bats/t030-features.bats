@@ -37,6 +37,19 @@ lacks_feature() {
 	return 0
 }
 
+# expect_refusal WORDS: cs-restore -d exits 1 with one line holding WORDS
+# (a grep pattern), and PID $PID does not exist.
+expect_refusal() {
+	local st=0
+	(close_fds; exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
+	grep -q -- "$1" "$T/restore.out" ||
+		{ echo "cs-restore did not say '$1':" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "more than one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+}
+
 @test "features: a plain dump names none of the optional features, and restores" {
 	require_files
 	local f
@@ -68,21 +81,26 @@ lacks_feature() {
 
 @test "features: cs-restore refuses images naming a feature it does not know, creating nothing; cs-show marks it" {
 	require_files
-	local ver st=0
+	local ver
 	ver=$("$CS_DUMP" -V | awk '{ print $2 }')
 	start_prog files fds
 	CS_TEST_FEATURE=x-from-the-future dump_killed
 	FEAT=$(features)
 	has_feature x-from-the-future
-	(close_fds; exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
-		</dev/null >"$T/restore.out" 2>&1 || st=$?
-	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
-	grep -q "feature 'x-from-the-future' (written by checksync $ver)" "$T/restore.out" ||
-		{ echo "cs-restore did not name the feature and the writer:" >&2; cat "$T/restore.out" >&2; return 1; }
-	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "more than one line:" >&2; cat "$T/restore.out" >&2; return 1; }
-	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+	expect_refusal "feature 'x-from-the-future' (written by checksync $ver), unknown to checksync $ver"
 	# cs-show: the images are shown, the unknown feature marked, with a warning
 	"$CS_SHOW" "$T/img" >"$T/show.json" 2>"$T/show.err"
 	[ "$(jq -c .unknown_features "$T/show.json")" = '["x-from-the-future"]' ]
 	grep -q "x-from-the-future" "$T/show.err"
+}
+
+@test "features: cs-restore refuses images of another format version, naming both and the writer" {
+	require_files
+	local ver
+	[ -x "$CS_BUILDDIR/test/c/img-edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	ver=$("$CS_DUMP" -V | awk '{ print $2 }')
+	start_prog files fds
+	dump_killed
+	"$CS_BUILDDIR/test/c/img-edit" "$T/img" format-version 2
+	expect_refusal "format version 2 (written by checksync $ver); this checksync ($ver) reads version 1"
 }
