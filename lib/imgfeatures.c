@@ -32,14 +32,27 @@ int feature_known(const char *name)
 	return 0;
 }
 
+/* At most 64 bytes of s from an image, control bytes as '?': the message stays one line. */
+static void tame(char *out, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = 0;
+}
+
 int features_check(char **names, size_t n, const char *tool_version, char *why, size_t len)
 {
+	char name[65], ver[65];
+
 	for (size_t i = 0; i < n; i++) {
 		if (feature_known(names[i]))
 			continue;
-		/* %.64s: the name comes from the image */
-		snprintf(why, len, "the images need feature '%.64s' (written by checksync %.64s), unknown to checksync %s",
-			 names[i], tool_version ? tool_version : "of unknown version", PACKAGE_VERSION);
+		tame(name, sizeof(name), names[i]);
+		tame(ver, sizeof(ver), tool_version ? tool_version : "of unknown version");
+		snprintf(why, len, "the images need feature '%s' (written by checksync %s), unknown to checksync %s",
+			 name, ver, PACKAGE_VERSION);
 		return -1;
 	}
 	return 0;
