@@ -586,4 +586,15 @@ int dump_cgroups(struct dump_tree *t);
  */
 int write_cgroups(struct dump_ctx *c);
 
+/* features.c */
+/*
+ * dump_features - inv->features: the names (lib/imgfeatures.h) of the image
+ * semantics this dump used, read from inv (pidns, netlock_table, parent:
+ * set them first), the images listed in c->sums (after tree_merge_sums)
+ * and what the tree's processes hold; plus CS_TEST_FEATURE, a test hook
+ * (cs-dump(8) ENVIRONMENT). The names point to static storage, valid
+ * until the next call. Returns 0.
+ */
+int dump_features(struct dump_ctx *c, struct InventoryEntry *inv);
+
 #endif

@@ -418,6 +418,7 @@ static int write_inventory(struct dump_ctx *c)
 	pidns_inventory(&inv);
 	if (c->netlock)
 		inv.netlock_table = (char *)netlock_name(c->netlock);
+	dump_features(c, &inv);
 	return inventory_write(c->dirfd, &inv, &c->sums);
 }
 

@@ -51,6 +51,7 @@
 #include "pages.h"
 #include "pagechain.h"
 #include "pmscan.h"
+#include "imgfeatures.h"
 #include "dump.h"
 #include "inventory.pb-c.h"
 
@@ -211,6 +212,8 @@ static int open_prev(struct dump_ctx *c, struct track *t, const struct hold_stat
 	if (!hs)
 		set_full(t, 1, "no tracking holder for process %d (start time %llu): tracking was lost", c->pid,
 			 (unsigned long long)t->start_time);
+	else if (features_check(inv->features, inv->n_features, inv->tool_version, why, sizeof(why)))
+		set_full(t, 1, "--prev-images-dir %s cannot be a parent: %s", t->prev, why);
 	else if (!hs->valid)
 		set_full(t, 1, "the checkpoint after series %s/%u did not complete: tracking was reset",
 			 hs->series, hs->seq);

@@ -26,6 +26,7 @@
 #include "restore.h"
 #include "sockets.h"
 #include "netlock.h"
+#include "imgfeatures.h"
 #include "config.h"
 
 struct restore_opts {
@@ -303,10 +304,14 @@ static int unmap_hole(struct rst_ctx *c);
 static int read_images(struct rst_ctx *c, struct rst_tree *t)
 {
 	struct img *img;
+	char why[256];
 	int r;
 
 	if (inventory_load(c->dirfd, &c->inv))
 		return -1;
+	/* a newer cs-dump's images this cs-restore would restore in part */
+	if (features_check(c->inv->features, c->inv->n_features, c->inv->tool_version, why, sizeof(why)))
+		return pr_err("cannot restore %s: %s", c->dir, why);
 	img = img_open(c->dirfd, "pstree.img", MAGIC_PSTREE);
 	if (!img)
 		return -1;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "image.h"
 #include "util.h"
+#include "imgfeatures.h"
 #include "inventory.pb-c.h"
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
@@ -322,6 +323,26 @@ static int read_one(int dirfd, const char *name, uint32_t magic, const ProtobufC
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * The inventory's features this checksync does not know (lib/imgfeatures.h),
+ * as a JSON array, each with a warning: shown, where cs-restore refuses.
+ */
+static void put_unknown_features(FILE *f, const InventoryEntry *inv)
+{
+	char why[256];
+	int n = 0;
+
+	fputc('[', f);
+	for (size_t i = 0; i < inv->n_features; i++) {
+		if (!features_check(&inv->features[i], 1, inv->tool_version, why, sizeof(why)))
+			continue;
+		pr_warn("%s: cs-restore refuses these images", why);
+		put_sep(f, !n++, 2);
+		put_string(f, inv->features[i]);
+	}
+	put_close(f, n, 1, ']');
+}
+
 static int show_dir(const char *dir, int verify)
 {
 	ProtobufCMessage *stats = NULL, *m = NULL;
@@ -354,6 +375,8 @@ static int show_dir(const char *dir, int verify)
 	inv = verify ? inv : (InventoryEntry *)m;
 	fputs("{\n  \"inventory\": ", f);
 	put_msg(f, &inv->base, 1);
+	fputs(",\n  \"unknown_features\": ", f);
+	put_unknown_features(f, inv);
 	fputs(",\n  \"stats\": ", f);
 	put_msg(f, stats, 1);
 	fputs(",\n  \"images\": ", f);

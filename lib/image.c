@@ -523,8 +523,10 @@ static int inv_read(int dirfd, InventoryEntry **out, char *why, size_t wlen)
 	if (!inv)
 		return snprintf(why, wlen, "image inventory.img is corrupt: does not decode"), -1;
 	if (inv->format_version != CS_FORMAT_VERSION) {
-		snprintf(why, wlen, "inventory.img has format version %u; this checksync reads version %u",
-			 inv->format_version, CS_FORMAT_VERSION);
+		snprintf(why, wlen, "inventory.img has format version %u (written by checksync %.64s); "
+			 "this checksync (%s) reads version %u", inv->format_version,
+			 inv->tool_version ? inv->tool_version : "of unknown version", PACKAGE_VERSION,
+			 CS_FORMAT_VERSION);
 		inventory_entry__free_unpacked(inv, NULL);
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "pages.h"
 #include "pagechain.h"
+#include "imgfeatures.h"
 #include "mm.pb-c.h"
 #include "inventory.pb-c.h"
 
@@ -194,6 +195,9 @@ static int open_parent(struct page_chain *pc, const InventoryEntry *child, Inven
 	if (inventory_read(p->dirfd, &inv, why, sizeof(why)))
 		return pr_err("broken chain: the parent %s of %s is not a checkpoint: %s", link, c->name, why);
 	*pinv = inv;
+	/* every checkpoint of the chain: a newer cs-dump's parent may hold pages differently */
+	if (features_check(inv->features, inv->n_features, inv->tool_version, why, sizeof(why)))
+		return pr_err("the parent %s of %s cannot be used: %s", link, c->name, why);
 	if (!inv->series || !child->series || strcmp(inv->series, child->series) || inv->root_pid != child->root_pid ||
 	    inv->start_time != child->start_time)
 		return pr_err("broken chain: the parent %s of %s belongs to another checkpoint series "

@@ -546,3 +546,24 @@ flip_byte() {
 	printf "\\$(printf %03o $((b ^ 255)))" |
 		dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
+
+# expect_features DIR [+NAME|-NAME]...: the inventory of DIR names feature
+# NAME (+) or does not (-) (lib/imgfeatures.h, checksync-images(5)
+# FEATURES). Without jq: a note, and nothing is checked.
+expect_features() {
+	local dir=$1 have w named
+	shift
+	command -v jq >/dev/null || { echo "# jq is not installed: features of $dir not checked" >&3; return 0; }
+	have=" $("$CS_SHOW" "$dir" | jq -r '.inventory.features // [] | join(" ")') "
+	for w in "$@"; do
+		case $have in *" ${w:1} "*) named=1 ;; *) named=0 ;; esac
+		if [ "${w:0:1}" = + ] && [ $named = 0 ]; then
+			echo "the inventory of $dir does not name feature ${w:1}: [${have:1:-1}]" >&2
+			return 1
+		fi
+		if [ "${w:0:1}" = - ] && [ $named = 1 ]; then
+			echo "the inventory of $dir names feature ${w:1}: [${have:1:-1}]" >&2
+			return 1
+		fi
+	done
+}

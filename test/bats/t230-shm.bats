@@ -55,6 +55,7 @@ child_of() {
 	c=$(child_of "$PID")
 	[ -n "$c" ] || { echo "no child" >&2; return 1; }
 	dump_killed
+	expect_features "$T/img" +shmem -pidns
 	if command -v jq >/dev/null; then
 		# S1, M1, M2, S2: four objects, each once
 		show_q '.images["shmem.img"] | length == 4'

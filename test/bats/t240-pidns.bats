@@ -178,6 +178,8 @@ check_generation() {
 	# the images have the PIDs inside, and say so
 	"$CS_SHOW" "$T/img2" >"$T/show2.json"
 	grep -q '"pidns": true' "$T/show2.json" || { echo "no pidns in the inventory" >&2; return 1; }
+	expect_features "$T/img2" +pidns
+	expect_features "$T/img" -pidns
 	grep -q "\"root_pid\": $PID," "$T/show2.json" || { grep root_pid "$T/show2.json" >&2; return 1; }
 	[ -e "$T/img2/core-$PID.img" ] || { ls "$T/img2" >&2; return 1; }
 	# without --pidns: refused in the check phase, one line, nothing made

@@ -62,6 +62,7 @@ peer_ok() {
 	start_prog tcp
 	dump_killed --tcp-established
 	restore_wait --tcp-established
+	expect_features "$T/img" +tcp-established -tcp-half-closed -pty
 	wake_and_wait "$RPID"
 	assert_prog_ok
 	# the image holds the queues and the connection state

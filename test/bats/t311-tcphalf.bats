@@ -81,6 +81,7 @@ kept() {
 	require_tcphalf
 	start_prog tcphalf open
 	dump_killed --tcp-established
+	expect_features "$T/img" +tcp-established +tcp-half-closed
 	kept CLOSE-WAIT 2
 	kept FIN-WAIT-2 2
 	kept FIN-WAIT-1 1

@@ -115,6 +115,7 @@ dump_refused() {
 	start_receiver
 	start_prog extsk "$T/log" 5
 	dump_killed --ext-unix-sk --runtime=none
+	expect_features "$T/img" +ext-unix-sk
 	if command -v jq >/dev/null; then
 		"$CS_SHOW" "$T/img" | jq -e '[.. | objects | select(has("ext_peer"))] | length == 1' >/dev/null ||
 			{ echo "want one socket with ext_peer in the image" >&2; "$CS_SHOW" "$T/img" | grep -n ext_peer >&2; return 1; }
@@ -142,6 +143,7 @@ dump_refused() {
 	start_receiver recv "$T/log" 0
 	start_prog extsk sendto "$T/log" 5
 	dump_killed --runtime=none
+	expect_features "$T/img" -ext-unix-sk
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok

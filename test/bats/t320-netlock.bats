@@ -64,6 +64,7 @@ our_tables() {
 	nft list table inet "$table" >"$T/table.txt"
 	[ "$(grep -c drop "$T/table.txt")" = 4 ]
 	"$CS_SHOW" "$T/img" | grep -q "\"netlock_table\": *\"$table\""
+	expect_features "$T/img" +netlock +tcp-established
 	# the peer sends its bytes and waits for the client's: nobody is there
 	kill -USR2 "$PEER"
 	sleep 1

@@ -77,6 +77,7 @@ tree_running() {
 	n=$(cat "$T/ready.pts")
 	read -r c g <<<"$(tr '\n' ' ' <"$T/ready.pids")"
 	dump_killed
+	expect_features "$T/img" +pty -tcp-established -file-locks
 	[ ! -e "/dev/pts/$n" ] || echo "# /dev/pts/$n exists after the dump (another pair took it?)" >&3
 	if command -v jq >/dev/null; then
 		"$CS_SHOW" "$T/img" | jq -e ".images[\"files.img\"][] | select(.type == 26) |

@@ -407,6 +407,31 @@ refuse() {
 	assert_prog_ok
 }
 
+# lib/imgfeatures.h: a parent naming a feature this checksync does not know
+# (CS_TEST_FEATURE at its dump, or added by img-edit after the child was
+# made) is no parent for cs-dump, and refuses the chain for cs-restore.
+@test "incr: a parent naming an unknown feature gives a full checkpoint, and refuses a chain made on it" {
+	require_cs
+	command -v jq >/dev/null || skip "jq is not installed"
+	[ -x "$CS_BUILDDIR/test/c/img-edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	start_prog incr
+	CS_TEST_FEATURE=x-newer ckpt c0
+	advance 1
+	ckpt c1 --prev-images-dir ../c0
+	expect_kind c1 full
+	grep -q "cannot be a parent: the images need feature 'x-newer'" "$T/dump-c1.log"
+	advance 2
+	ckpt c2 --prev-images-dir ../c1
+	expect_kind c2 incremental
+	[ "$("$CS_SHOW" "$T/c2" | jq -c '.inventory.features | index("incremental") != null')" = true ]
+	[ "$("$CS_SHOW" "$T/c1" | jq -c '.inventory.features // [] | index("incremental") != null')" = false ]
+	"$CS_BUILDDIR/test/c/img-edit" "$T/c1" add-feature x-newer-still
+	kill -KILL "$PID"
+	wait "$PID" 2>/dev/null || true
+	wait_pid_gone "$PID"
+	refuse "$T/c2" "the parent ../c1 of .*c2 cannot be used: the images need feature 'x-newer-still'"
+}
+
 @test "incr: option errors" {
 	require_cs
 	run "$CS_DUMP" -t 1 -D "$T/x" --prev-images-dir ../y

@@ -7,6 +7,9 @@
  *   img-edit DIR drop NAME               image NAME removed, as if an older
  *                                        cs-dump had not written it
  *   img-edit DIR netlock-table NAME      inventory.img: netlock_table = NAME
+ *   img-edit DIR format-version N        inventory.img: format_version = N
+ *   img-edit DIR add-feature NAME        inventory.img: NAME added to features
+ *                                        (as a newer cs-dump would write it)
  *   img-edit DIR cgroup-path I PATH      cgroup.img: dirs[I].path = PATH
  *   img-edit DIR cgroup-limit I NAME     cgroup.img: the name of dirs[I]'s
  *                                        first limit = NAME
@@ -58,10 +61,12 @@ int main(int argc, char **argv)
 
 	log_init(LOG_WARN, NULL);
 	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
-	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) &&
+	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
+	    !(argc == 4 && !strcmp(argv[2], "format-version")) &&
 	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit")))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
-			"       img-edit DIR netlock-table NAME\n       img-edit DIR cgroup-path I PATH\n"
+			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
+			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
 			"       img-edit DIR cgroup-limit I NAME\n");
 		return 1;
 	}
@@ -72,6 +77,21 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "cgroup.img");
 		if (edit_cgroup(dfd, !strcmp(argv[2], "cgroup-limit"), strtoul(argv[3], NULL, 0), argv[4], &sums))
 			return 1;
+		goto reseal;
+	}
+	if (argc == 4 && !strcmp(argv[2], "format-version")) {
+		inv->format_version = strtoul(argv[3], NULL, 0);
+		name[0] = 0;
+		goto reseal;
+	}
+	if (argc == 4 && !strcmp(argv[2], "add-feature")) {
+		char **f = realloc(inv->features, (inv->n_features + 1) * sizeof(*f));
+
+		if (!f)
+			return 1;
+		inv->features = f;
+		f[inv->n_features++] = argv[3];
+		name[0] = 0;	/* every image keeps its sum */
 		goto reseal;
 	}
 	if (argc == 4 && !strcmp(argv[2], "netlock-table")) {

@@ -1,0 +1,95 @@
+/*
+ * The features of a dump (lib/imgfeatures.h): which image semantics this
+ * dump used, read from what was collected and written, so that the
+ * inventory names exactly those, and a cs-restore that does not know one
+ * refuses the images instead of restoring them in part.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_PREFIX "features: "
+#include "log.h"
+#include "util.h"
+#include "imgfeatures.h"
+#include "dump.h"
+#include "inventory.pb-c.h"
+
+static int sums_have(const struct img_sums *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->names[i], name))
+			return 1;
+	return 0;
+}
+
+/* The fd-borne features of one process, or-ed into *f (bits of enum cs_feature). */
+static void fd_features(const struct dump_ctx *p, uint32_t *f)
+{
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const FdEntry *e = p->fds[i];
+
+		if (e->type == 26 || e->type == 27)	/* FD_PTY_MASTER, FD_PTY_SLAVE */
+			*f |= 1u << CS_FEAT_PTY;
+		if (e->usk && e->usk->has_ext_peer)
+			*f |= 1u << CS_FEAT_EXT_UNIX_SK;
+		if (e->sk && e->sk->tcp) {
+			*f |= 1u << CS_FEAT_TCP_ESTABLISHED;
+			if (e->sk->tcp->our_fin || e->sk->tcp->peer_fin)
+				*f |= 1u << CS_FEAT_TCP_HALF_CLOSED;
+		}
+		if (e->sk && e->sk->has_closed_rcvq)
+			*f |= 1u << CS_FEAT_TCP_HALF_CLOSED;
+	}
+}
+
+int dump_features(struct dump_ctx *c, InventoryEntry *inv)
+{
+	static char *names[CS_FEAT_NR + 1];
+	const char *extra = getenv("CS_TEST_FEATURE");
+	uint32_t f = 0;
+	size_t n = 0;
+
+	if (inv->has_pidns && inv->pidns)
+		f |= 1u << CS_FEAT_PIDNS;
+	if (inv->netlock_table)
+		f |= 1u << CS_FEAT_NETLOCK;
+	if (inv->parent)
+		f |= 1u << CS_FEAT_INCREMENTAL;
+	if (sums_have(&c->sums, "cgroup.img"))
+		f |= 1u << CS_FEAT_CGROUP;
+	if (sums_have(&c->sums, "timens.img"))
+		f |= 1u << CS_FEAT_TIMENS;
+	if (sums_have(&c->sums, "shmem.img"))
+		f |= 1u << CS_FEAT_SHMEM;
+	for (size_t i = 0; c->tree && i < c->tree->nr; i++) {
+		const struct dump_ctx *p = c->tree->n[i].c;
+
+		if (!p)
+			continue;	/* a zombie holds nothing */
+		if (p->nr_ghosts)
+			f |= 1u << CS_FEAT_GHOST_FILES;
+		if (p->nr_locks)
+			f |= 1u << CS_FEAT_FILE_LOCKS;
+		fd_features(p, &f);
+	}
+	for (size_t i = 0; i < CS_FEAT_NR; i++)
+		if (f & (1u << i))
+			names[n++] = (char *)cs_features[i].name;
+	/* test hook: a feature this checksync does not know, as a newer one would write */
+	if (extra && *extra) {
+		pr_warn("CS_TEST_FEATURE: the inventory names feature '%s' too", extra);
+		names[n++] = (char *)extra;
+	}
+	inv->features = names;
+	inv->n_features = n;
+	{
+		char list[512] = "";
+		size_t l = 0;
+
+		for (size_t i = 0; i < n && l < sizeof(list); i++)
+			l += snprintf(list + l, sizeof(list) - l, "%s%s", i ? " " : "", names[i]);
+		pr_info("the images need: %s", n ? list : "no feature");
+	}
+	return 0;
+}
