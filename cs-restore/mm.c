@@ -548,6 +548,38 @@ static int protect_vmas(struct rst_ctx *c)
 	return 0;
 }
 
+static int has_vmflag(const VmaEntry *v, const char *fl)
+{
+	for (size_t f = 0; f < v->n_vmflags; f++)
+		if (!strcmp(v->vmflags[f], fl))
+			return 1;
+	return 0;
+}
+
+/*
+ * VMAs the process had locked (VmFlags lo; lf: MLOCK_ONFAULT), locked
+ * again once they have their pages and final protections: mlock(2) of a
+ * private file mapping still writable would copy every page of it. The
+ * stub is still root here (CAP_IPC_LOCK: RLIMIT_MEMLOCK does not apply).
+ */
+static int lock_vmas(struct rst_ctx *c)
+{
+	for (size_t i = 0; i < c->mm->n_vmas; i++) {
+		VmaEntry *v = c->mm->vmas[i];
+		int onfault = has_vmflag(v, "lf");
+		long r;
+
+		if (!has_vmflag(v, "lo") || is_special(v->kind))
+			continue;
+		r = onfault ? rsys(c, 0, SYS_mlock2, v->start, v->end - v->start, 1 /* MLOCK_ONFAULT */, 0, 0, 0)
+			    : rsys(c, 0, SYS_mlock, v->start, v->end - v->start, 0, 0, 0, 0);
+		if (r)
+			return pr_err("cannot lock VMA %#llx-%#llx again (mlock%s): %s", (unsigned long long)v->start,
+				      (unsigned long long)v->end, onfault ? "2 MLOCK_ONFAULT" : "", strerror(-r));
+	}
+	return 0;
+}
+
 static int set_mm_map(struct rst_ctx *c)
 {
 	MmEntry *mm = c->mm;
@@ -602,7 +634,7 @@ static int thp_disable(struct rst_ctx *c)
 int restore_mm(struct rst_ctx *c)
 {
 	if (thp_disable(c) || unmap_inherited(c) || move_vdso(c) || map_vmas(c) || cs_fault("memory") || fill_pages(c) ||
-	    protect_vmas(c) || set_mm_map(c))
+	    protect_vmas(c) || lock_vmas(c) || set_mm_map(c))
 		return -1;
 	return 0;
 }

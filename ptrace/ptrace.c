@@ -487,8 +487,16 @@ int pt_restore_regs(struct pt_thread *t)
 {
 	if (!t->regs_dirty)
 		return 0;
-	if (pt_setregs(t->tid, &t->regs))
-		return pr_perror("cannot restore registers of thread %d", t->tid);
+	if (pt_setregs(t->tid, &t->regs)) {
+		if (errno != ESRCH)
+			return pr_perror("cannot restore registers of thread %d", t->tid);
+		/* killed from outside: nothing left to restore, and one line for it */
+		t->regs_dirty = 0;
+		if (!log_error_count())
+			pr_err("thread %d died while frozen (killed from outside?)", t->tid);
+		log_quiet_errors();
+		return -1;
+	}
 	t->regs_dirty = 0;
 	return 0;
 }

@@ -12,7 +12,7 @@ load helpers
 }
 
 @test "memory: the checks catch broken memory (negative control)" {
-	expect_detects_all memory "page prot none zero heap brk stack cow file vmflags thp wipe"
+	expect_detects_all memory "page prot none zero heap brk stack cow file vmflags thp wipe mlock"
 }
 
 @test "memory: contents, protections and VmFlags survive dump and restore" {

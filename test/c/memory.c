@@ -19,6 +19,7 @@
  *           same file's pages 4-7 mapped read-only at file offset 16 KiB
  *   dc/hg/nh  regions with MADV_DONTFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE
  *   wf      a region with MADV_WIPEONFORK
+ *   lk/lf   regions locked with mlock(2), and with mlock2(MLOCK_ONFAULT)
  *
  * Verification: contents page by page (recomputed patterns, zeros, the
  * file's bytes where a private page was never written); the file on disk
@@ -33,7 +34,7 @@
  * Only one thread, so /proc/self/{maps,smaps} describe what it set up.
  *
  * CS_TEST_CORRUPT: page prot none zero heap brk stack cow file vmflags thp
- * wipe.
+ * wipe mlock.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -56,7 +57,7 @@
 #define FILE_PAGES	16
 #define HG_SIZE		(4ul << 20)
 
-enum { S_BIG = 1, S_SPLIT, S_SPARSE, S_HEAP, S_STACK, S_FILE, S_FWRITE, S_DC, S_HG, S_NH, S_WF };
+enum { S_BIG = 1, S_SPLIT, S_SPARSE, S_HEAP, S_STACK, S_FILE, S_FWRITE, S_DC, S_HG, S_NH, S_WF, S_LK, S_LF };
 
 static unsigned nchecked;
 static int have_thp = 1;
@@ -361,11 +362,11 @@ int main(int argc, char **argv)
 {
 	static const char *const modes[] = {
 		"page", "prot", "none", "zero", "heap", "brk", "stack", "cow", "file",
-		"vmflags", "thp", "wipe", NULL,
+		"vmflags", "thp", "wipe", "mlock", NULL,
 	};
 	char dir[PATH_MAX], fpath[PATH_MAX + 32], real_fpath[PATH_MAX];
 	uint64_t stack_arr[STACK_WORDS];
-	uint8_t *big, *split, *sparse, *heap, *fmap, *fro, *dc, *hg, *nh, *wf;
+	uint8_t *big, *split, *sparse, *heap, *fmap, *fro, *dc, *hg, *nh, *wf, *lk, *lf;
 	unsigned long heap_end, heap_start_brk;
 	int fd;
 
@@ -450,6 +451,12 @@ int main(int argc, char **argv)
 	if (madvise(wf, 8 * PG, MADV_WIPEONFORK))
 		tp_die("madvise MADV_WIPEONFORK");
 	fill(wf, 8 * PG, S_WF, 0);
+	lk = map_anon(8 * PG, PROT_READ | PROT_WRITE);
+	lf = map_anon(8 * PG, PROT_READ | PROT_WRITE);
+	fill(lk, 8 * PG, S_LK, 0);
+	fill(lf, 2 * PG, S_LF, 0);
+	if (mlock(lk, 8 * PG) || syscall(SYS_mlock2, lf, 8 * PG, 1 /* MLOCK_ONFAULT */))
+		tp_die("mlock");
 	/* EINVAL: a kernel without transparent huge pages */
 	if (madvise(hg, HG_SIZE, MADV_HUGEPAGE) || madvise(nh, 8 * PG, MADV_NOHUGEPAGE)) {
 		if (errno != EINVAL)
@@ -489,6 +496,8 @@ int main(int argc, char **argv)
 	}
 	if (tp_corrupting("vmflags"))
 		madvise(dc, 8 * PG, MADV_DOFORK);
+	if (tp_corrupting("mlock"))
+		munlock(lk, 8 * PG);
 	if (tp_corrupting("wipe"))
 		madvise(wf, 8 * PG, MADV_KEEPONFORK);
 	if (tp_corrupting("thp")) {
@@ -614,6 +623,15 @@ int main(int argc, char **argv)
 	check_fill("nohugepage", nh, 8 * PG, S_NH, 0);
 	check_fill("wipeonfork", wf, 8 * PG, S_WF, 0);
 	check_fill("hugepage", hg, HG_SIZE, S_HG, 0);
+	check_fill("mlocked", lk, 8 * PG, S_LK, 0);
+	check_fill("mlocked on fault", lf, 2 * PG, S_LF, 0);
+	{
+		static const char *const lk_f[] = { "lo", NULL }, *const not_lk[] = { "lf", NULL },
+			*const lf_f[] = { "lo", "lf", NULL };
+
+		check_vmflags("mlocked", lk, lk_f, not_lk);
+		check_vmflags("mlocked on fault", lf, lf_f, NULL);
+	}
 	{
 		static const char *const dc_f[] = { "dc", NULL }, *const hg_f[] = { "hg", NULL },
 			*const nh_f[] = { "nh", NULL }, *const none[] = { "dc", "hg", "nh", NULL },
@@ -627,6 +645,11 @@ int main(int argc, char **argv)
 			check_vmflags("nohugepage", nh, nh_f, not_nh);
 		}
 		check_vmflags("big", big, NULL, none);
+		{
+			static const char *const nolock[] = { "lo", "lf", NULL };
+
+			check_vmflags("big (not locked)", big, NULL, nolock);
+		}
 		check_vmflags("heap", heap, NULL, none);
 	}
 
