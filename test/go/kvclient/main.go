@@ -3,7 +3,7 @@
 //
 // Actions (any combination, run in this order):
 //
-//	-check N                      GET key-0..key-N-1, compare with valueFor
+//	-check N                      GET key-0..key-N-1, compare with kvwire.ValueFor
 //	-set-prefix P -set-count M    SET P-0..P-(M-1), then verify them by GET
 //	-expect-prefix P -expect-count M
 //	                              verify keys written earlier with -set-prefix
@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -24,75 +23,11 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"../kvwire"
 )
-
-// BEGIN shared value generator (keep identical in kvserver, kvclient, kvload;
-// build.sh checks this).
-
-const valueAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-// splitmix64 advances *state and returns the next pseudo-random value.
-func splitmix64(state *uint64) uint64 {
-	*state += 0x9e3779b97f4a7c15
-	z := *state
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// binaryValues selects the value kind (the -binary flag): false for
-// printable characters (6 bits of entropy per byte, zstd shrinks them to
-// about 3/4), true for random bytes (every byte value but '\n' and '\r',
-// which the line protocol cannot carry: incompressible).
-var binaryValues bool
-
-// valueFor returns the deterministic value of key i: size bytes drawn from
-// splitmix64 seeded with seed*1000003+i, printable or binary (binaryValues).
-func valueFor(seed int64, i int, size int) string {
-	state := uint64(seed*1000003 + int64(i))
-	var sb strings.Builder
-	sb.Grow(size)
-	var r uint64
-	left := 0
-	for j := 0; j < size; j++ {
-		if left == 0 {
-			r = splitmix64(&state)
-			left = 10 // 10 x 6 bits per 64-bit draw
-			if binaryValues {
-				left = 8 // 8 x 8 bits
-			}
-		}
-		if binaryValues {
-			b := byte(r)
-			if b == '\n' || b == '\r' {
-				b |= 0x80
-			}
-			sb.WriteByte(b)
-			r >>= 8
-		} else {
-			sb.WriteByte(valueAlphabet[r&63])
-			r >>= 6
-		}
-		left--
-	}
-	return sb.String()
-}
-
-// prefixSeed derives the seed used for keys "<prefix>-<i>" (FNV-1a of the
-// prefix mixed with seed), so that different prefixes get different values.
-func prefixSeed(seed int64, prefix string) int64 {
-	h := uint64(14695981039346656037)
-	for k := 0; k < len(prefix); k++ {
-		h ^= uint64(prefix[k])
-		h *= 1099511628211
-	}
-	return int64(h ^ uint64(seed))
-}
-
-// END shared value generator
 
 var (
 	addr    = flag.String("addr", "127.0.0.1:7070", "server address")
@@ -119,7 +54,7 @@ func main() {
 	expCount := flag.Int("expect-count", 0, "number of keys for -expect-prefix")
 	stats := flag.Bool("stats", false, "print the server's STATS line")
 	gc := flag.Bool("gc", false, "run GC in the server and print the result")
-	flag.BoolVar(&binaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
+	flag.BoolVar(&kvwire.BinaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
 	flag.Parse()
 
 	if *check <= 0 && *setPrefix == "" && *expPrefix == "" && !*stats && !*gc {
@@ -137,10 +72,10 @@ func main() {
 	}
 	if *setPrefix != "" {
 		failed = set(*setPrefix, *seed, *setCount, *valueSize) || failed
-		failed = verify("keys prefix "+*setPrefix, *setPrefix, prefixSeed(*seed, *setPrefix), *setCount, *valueSize) || failed
+		failed = verify("keys prefix "+*setPrefix, *setPrefix, kvwire.PrefixSeed(*seed, *setPrefix), *setCount, *valueSize) || failed
 	}
 	if *expPrefix != "" {
-		failed = verify("keys prefix "+*expPrefix, *expPrefix, prefixSeed(*seed, *expPrefix), *expCount, *valueSize) || failed
+		failed = verify("keys prefix "+*expPrefix, *expPrefix, kvwire.PrefixSeed(*seed, *expPrefix), *expCount, *valueSize) || failed
 	}
 	if *gc {
 		fmt.Println(command("GC"))
@@ -175,29 +110,6 @@ func dial() net.Conn {
 	}
 }
 
-// readLine returns the next line without its "\n" or "\r\n". The result
-// may alias the reader's buffer and is valid until the next read.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		buf := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull {
-			line, err = r.ReadSlice('\n')
-			buf = append(buf, line...)
-		}
-		line = buf
-	}
-	if err != nil {
-		if err == io.EOF && len(line) > 0 {
-			return nil, io.ErrUnexpectedEOF // truncated response
-		}
-		return nil, err
-	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	return line, nil
-}
-
 // command sends one request on a fresh connection and returns the response.
 func command(req string) string {
 	conn := dial()
@@ -205,7 +117,7 @@ func command(req string) string {
 	if _, err := io.WriteString(conn, req+"\n"); err != nil {
 		fatal("%s: %v", req, err)
 	}
-	line, err := readLine(bufio.NewReader(conn))
+	line, err := kvwire.ReadLine(bufio.NewReader(conn))
 	if err != nil {
 		fatal("%s: %v", req, err)
 	}
@@ -246,7 +158,7 @@ func pipeline(n int, request func(w *bufio.Writer, i int), check func(i int, res
 			var local []mismatch
 			bad := 0
 			for i := lo; i < hi; i++ {
-				line, err := readLine(r)
+				line, err := kvwire.ReadLine(r)
 				if err != nil {
 					fatal("reading response %d: %v", i, err)
 				}
@@ -274,14 +186,6 @@ func pipeline(n int, request func(w *bufio.Writer, i int), check func(i int, res
 	return count, shown
 }
 
-// trunc shortens long values for mismatch messages.
-func trunc(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	return s[:40] + "...(" + strconv.Itoa(len(s)) + " bytes)"
-}
-
 // report prints mismatches and returns true if there were any.
 func report(count int, shown []mismatch) bool {
 	for _, m := range shown {
@@ -294,7 +198,7 @@ func report(count int, shown []mismatch) bool {
 }
 
 // verify GETs keys "<prefix>-<i>" for i < n and compares them with
-// valueFor(seed, i, size). It returns true on any mismatch.
+// kvwire.ValueFor(seed, i, size). It returns true on any mismatch.
 func verify(what, prefix string, seed int64, n, size int) bool {
 	start := time.Now()
 	count, shown := pipeline(n,
@@ -302,11 +206,11 @@ func verify(what, prefix string, seed int64, n, size int) bool {
 			w.WriteString("GET " + prefix + "-" + strconv.Itoa(i) + "\n")
 		},
 		func(i int, resp []byte) string {
-			want := "VALUE " + valueFor(seed, i, size)
+			want := "VALUE " + kvwire.ValueFor(seed, i, size)
 			if string(resp) == want {
 				return ""
 			}
-			return fmt.Sprintf("%s-%d: got %s want %s", prefix, i, trunc(string(resp)), trunc(want))
+			return fmt.Sprintf("%s-%d: got %s want %s", prefix, i, kvwire.Trunc(string(resp)), kvwire.Trunc(want))
 		})
 	bad := report(count, shown)
 	fmt.Printf("kvclient: checked %d %s, %d mismatches in %.3fs\n", n, what, count, time.Since(start).Seconds())
@@ -314,19 +218,19 @@ func verify(what, prefix string, seed int64, n, size int) bool {
 }
 
 // set writes keys "<prefix>-<i>" for i < n with values derived from
-// prefixSeed(seed, prefix). It returns true if any SET was not acknowledged.
+// kvwire.PrefixSeed(seed, prefix). It returns true if any SET was not acknowledged.
 func set(prefix string, seed int64, n, size int) bool {
 	start := time.Now()
-	ps := prefixSeed(seed, prefix)
+	ps := kvwire.PrefixSeed(seed, prefix)
 	count, shown := pipeline(n,
 		func(w *bufio.Writer, i int) {
-			w.WriteString("SET " + prefix + "-" + strconv.Itoa(i) + " " + valueFor(ps, i, size) + "\n")
+			w.WriteString("SET " + prefix + "-" + strconv.Itoa(i) + " " + kvwire.ValueFor(ps, i, size) + "\n")
 		},
 		func(i int, resp []byte) string {
 			if string(resp) == "OK" {
 				return ""
 			}
-			return fmt.Sprintf("SET %s-%d: got %s want OK", prefix, i, trunc(string(resp)))
+			return fmt.Sprintf("SET %s-%d: got %s want OK", prefix, i, kvwire.Trunc(string(resp)))
 		})
 	bad := report(count, shown)
 	fmt.Printf("kvclient: set %d keys prefix %s, %d failures in %.3fs\n", n, prefix, count, time.Since(start).Seconds())

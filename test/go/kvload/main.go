@@ -4,7 +4,7 @@
 //
 // Each of -conns connections issues one request at a time: with
 // probability -get-frac a GET of a random key-<i> (i < -keys), whose value
-// must equal valueFor(seed, i, value-size), otherwise a SET of
+// must equal kvwire.ValueFor(seed, i, value-size), otherwise a SET of
 // load-<conn>-<n> to a deterministic value, or with -overwrite a SET of a
 // random key-<i> to its own value (the server's old copy becomes garbage;
 // the keyspace and every value stay the same, so GETs and kvclient -check
@@ -25,82 +25,17 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"../kvwire"
 )
-
-// BEGIN shared value generator (keep identical in kvserver, kvclient, kvload;
-// build.sh checks this).
-
-const valueAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-// splitmix64 advances *state and returns the next pseudo-random value.
-func splitmix64(state *uint64) uint64 {
-	*state += 0x9e3779b97f4a7c15
-	z := *state
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// binaryValues selects the value kind (the -binary flag): false for
-// printable characters (6 bits of entropy per byte, zstd shrinks them to
-// about 3/4), true for random bytes (every byte value but '\n' and '\r',
-// which the line protocol cannot carry: incompressible).
-var binaryValues bool
-
-// valueFor returns the deterministic value of key i: size bytes drawn from
-// splitmix64 seeded with seed*1000003+i, printable or binary (binaryValues).
-func valueFor(seed int64, i int, size int) string {
-	state := uint64(seed*1000003 + int64(i))
-	var sb strings.Builder
-	sb.Grow(size)
-	var r uint64
-	left := 0
-	for j := 0; j < size; j++ {
-		if left == 0 {
-			r = splitmix64(&state)
-			left = 10 // 10 x 6 bits per 64-bit draw
-			if binaryValues {
-				left = 8 // 8 x 8 bits
-			}
-		}
-		if binaryValues {
-			b := byte(r)
-			if b == '\n' || b == '\r' {
-				b |= 0x80
-			}
-			sb.WriteByte(b)
-			r >>= 8
-		} else {
-			sb.WriteByte(valueAlphabet[r&63])
-			r >>= 6
-		}
-		left--
-	}
-	return sb.String()
-}
-
-// prefixSeed derives the seed used for keys "<prefix>-<i>" (FNV-1a of the
-// prefix mixed with seed), so that different prefixes get different values.
-func prefixSeed(seed int64, prefix string) int64 {
-	h := uint64(14695981039346656037)
-	for k := 0; k < len(prefix); k++ {
-		h ^= uint64(prefix[k])
-		h *= 1099511628211
-	}
-	return int64(h ^ uint64(seed))
-}
-
-// END shared value generator
 
 var (
 	addr      = flag.String("addr", "127.0.0.1:7070", "server address")
@@ -121,7 +56,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "run time (0 = until SIGTERM/SIGINT)")
 	reportFile := flag.String("report", "", "also write the final summary line to this file")
 	interval := flag.Duration("interval", time.Second, "progress report interval")
-	flag.BoolVar(&binaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
+	flag.BoolVar(&kvwire.BinaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
 	flag.Parse()
 	if *keys < 1 || *nconns < 1 || *interval <= 0 || *timeout < 0 {
 		fmt.Fprintln(os.Stderr, "kvload: -keys, -conns and -interval must be positive, -timeout not negative")
@@ -243,7 +178,7 @@ func (w *worker) dial() net.Conn {
 // run issues requests until stopped.
 func (w *worker) run() {
 	rng := uint64(*seed)*7919 + uint64(w.id) // per-connection request stream
-	setSeed := prefixSeed(*seed, "load-"+strconv.Itoa(w.id))
+	setSeed := kvwire.PrefixSeed(*seed, "load-"+strconv.Itoa(w.id))
 	setPrefix := "SET load-" + strconv.Itoa(w.id) + "-"
 	var buf []byte
 	n := 0
@@ -264,25 +199,25 @@ func (w *worker) run() {
 		r := bufio.NewReaderSize(conn, 64<<10)
 		for {
 			// Build the request.
-			x := splitmix64(&rng)
+			x := kvwire.Splitmix64(&rng)
 			isGet := float64(x>>11)/(1<<53) < *getFrac
 			var key int
 			buf = buf[:0]
 			if isGet {
-				key = int(splitmix64(&rng) % uint64(*keys))
+				key = int(kvwire.Splitmix64(&rng) % uint64(*keys))
 				buf = append(buf, "GET key-"...)
 				buf = strconv.AppendInt(buf, int64(key), 10)
 			} else if *overwrite {
-				key = int(splitmix64(&rng) % uint64(*keys))
+				key = int(kvwire.Splitmix64(&rng) % uint64(*keys))
 				buf = append(buf, "SET key-"...)
 				buf = strconv.AppendInt(buf, int64(key), 10)
 				buf = append(buf, ' ')
-				buf = append(buf, valueFor(*seed, key, *valueSize)...)
+				buf = append(buf, kvwire.ValueFor(*seed, key, *valueSize)...)
 			} else {
 				buf = append(buf, setPrefix...)
 				buf = strconv.AppendInt(buf, int64(n), 10)
 				buf = append(buf, ' ')
-				buf = append(buf, valueFor(setSeed, n, *valueSize)...)
+				buf = append(buf, kvwire.ValueFor(setSeed, n, *valueSize)...)
 				n++
 			}
 			buf = append(buf, '\n')
@@ -297,7 +232,7 @@ func (w *worker) run() {
 			}
 			var line []byte
 			if err == nil {
-				line, err = readLine(r)
+				line, err = kvwire.ReadLine(r)
 			}
 			if err != nil {
 				conn.Close()
@@ -314,10 +249,10 @@ func (w *worker) run() {
 			if isGet {
 				if !bytes.HasPrefix(line, []byte("VALUE ")) && !bytes.Equal(line, []byte("NOTFOUND")) {
 					atomic.AddInt64(&errs, 1)
-				} else if want := "VALUE " + valueFor(*seed, key, *valueSize); string(line) != want {
+				} else if want := "VALUE " + kvwire.ValueFor(*seed, key, *valueSize); string(line) != want {
 					atomic.AddInt64(&mismatches, 1)
 					firstMismatch.Do(func() {
-						fmt.Fprintf(os.Stderr, "kvload: mismatch key-%d: got %s want %s\n", key, trunc(string(line)), trunc(want))
+						fmt.Fprintf(os.Stderr, "kvload: mismatch key-%d: got %s want %s\n", key, kvwire.Trunc(string(line)), kvwire.Trunc(want))
 					})
 				}
 			} else if string(line) != "OK" {
@@ -325,35 +260,4 @@ func (w *worker) run() {
 			}
 		}
 	}
-}
-
-// trunc shortens long values for messages.
-func trunc(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	return s[:40] + "...(" + strconv.Itoa(len(s)) + " bytes)"
-}
-
-// readLine returns the next line without its "\n" or "\r\n". The result
-// may alias the reader's buffer and is valid until the next read.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		buf := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull {
-			line, err = r.ReadSlice('\n')
-			buf = append(buf, line...)
-		}
-		line = buf
-	}
-	if err != nil {
-		if err == io.EOF && len(line) > 0 {
-			return nil, io.ErrUnexpectedEOF // truncated response
-		}
-		return nil, err
-	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	return line, nil
 }

@@ -30,76 +30,12 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	cache "github.com/patrickmn/go-cache"
+
+	"../kvwire"
 )
-
-// BEGIN shared value generator (keep identical in kvserver, kvclient, kvload;
-// build.sh checks this).
-
-const valueAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-// splitmix64 advances *state and returns the next pseudo-random value.
-func splitmix64(state *uint64) uint64 {
-	*state += 0x9e3779b97f4a7c15
-	z := *state
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// binaryValues selects the value kind (the -binary flag): false for
-// printable characters (6 bits of entropy per byte, zstd shrinks them to
-// about 3/4), true for random bytes (every byte value but '\n' and '\r',
-// which the line protocol cannot carry: incompressible).
-var binaryValues bool
-
-// valueFor returns the deterministic value of key i: size bytes drawn from
-// splitmix64 seeded with seed*1000003+i, printable or binary (binaryValues).
-func valueFor(seed int64, i int, size int) string {
-	state := uint64(seed*1000003 + int64(i))
-	var sb strings.Builder
-	sb.Grow(size)
-	var r uint64
-	left := 0
-	for j := 0; j < size; j++ {
-		if left == 0 {
-			r = splitmix64(&state)
-			left = 10 // 10 x 6 bits per 64-bit draw
-			if binaryValues {
-				left = 8 // 8 x 8 bits
-			}
-		}
-		if binaryValues {
-			b := byte(r)
-			if b == '\n' || b == '\r' {
-				b |= 0x80
-			}
-			sb.WriteByte(b)
-			r >>= 8
-		} else {
-			sb.WriteByte(valueAlphabet[r&63])
-			r >>= 6
-		}
-		left--
-	}
-	return sb.String()
-}
-
-// prefixSeed derives the seed used for keys "<prefix>-<i>" (FNV-1a of the
-// prefix mixed with seed), so that different prefixes get different values.
-func prefixSeed(seed int64, prefix string) int64 {
-	h := uint64(14695981039346656037)
-	for k := 0; k < len(prefix); k++ {
-		h ^= uint64(prefix[k])
-		h *= 1099511628211
-	}
-	return int64(h ^ uint64(seed))
-}
-
-// END shared value generator
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7070", "listen address")
@@ -107,7 +43,7 @@ func main() {
 	valueSize := flag.Int("value-size", 128, "size in bytes of preloaded values")
 	ready := flag.String("ready", "", "write PID to this file once listening and preloaded")
 	seed := flag.Int64("seed", 1, "seed for preloaded values")
-	flag.BoolVar(&binaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
+	flag.BoolVar(&kvwire.BinaryValues, "binary", false, "values of random bytes (all but \\n and \\r: incompressible) instead of printable characters; must match the server's")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("kvserver: ")
@@ -123,10 +59,10 @@ func main() {
 	// items every second, which turns the tmp-* keys into heap garbage.
 	c := cache.New(cache.NoExpiration, time.Second)
 	for i := 0; i < *preload; i++ {
-		c.Set("key-"+strconv.Itoa(i), valueFor(*seed, i, *valueSize), cache.NoExpiration)
+		c.Set("key-"+strconv.Itoa(i), kvwire.ValueFor(*seed, i, *valueSize), cache.NoExpiration)
 	}
 	for i := 0; i < *preload/10; i++ {
-		c.Set("tmp-"+strconv.Itoa(i), valueFor(*seed, i, *valueSize), time.Second)
+		c.Set("tmp-"+strconv.Itoa(i), kvwire.ValueFor(*seed, i, *valueSize), time.Second)
 	}
 
 	pid := os.Getpid()
@@ -160,31 +96,6 @@ func writeReady(path string, pid int) error {
 	return os.Rename(tmp, path)
 }
 
-// readLine returns the next line without its "\n" or "\r\n". The result
-// may alias the reader's buffer and is valid until the next read.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		// Line longer than the buffer: accumulate a private copy.
-		buf := append([]byte(nil), line...)
-		for err == bufio.ErrBufferFull {
-			line, err = r.ReadSlice('\n')
-			buf = append(buf, line...)
-		}
-		line = buf
-	}
-	if err != nil {
-		if err == io.EOF && len(line) > 0 {
-			err = nil // last line without a newline
-		} else {
-			return nil, err
-		}
-	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	return line, nil
-}
-
 // cut splits s at the first space.
 func cut(s []byte) (head, rest []byte) {
 	if i := bytes.IndexByte(s, ' '); i >= 0 {
@@ -199,10 +110,11 @@ func serve(conn net.Conn, c *cache.Cache) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	w := bufio.NewWriterSize(conn, 64<<10)
 	for {
-		line, err := readLine(r)
-		if err != nil {
+		line, err := kvwire.ReadLine(r)
+		if err != nil && err != io.ErrUnexpectedEOF {
 			return // EOF, reset, ...: close quietly
 		}
+		// A last line without a newline is served; the next read ends.
 		handle(w, c, line)
 		// Flush only when no further pipelined request is already buffered.
 		if r.Buffered() == 0 {
