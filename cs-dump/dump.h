@@ -162,19 +162,21 @@ int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
 /*
  * dump_pipe_data - the unread bytes (pipe_data, when there are any) and the
  * capacity in bytes (pipe_size, F_GETPIPE_SZ) of the pipe or FIFO behind fd
- * of c, read without consuming them (pipe_peek, lib/pipes.h). kind names the
+ * of c, read without consuming them (pipe_peek, lib/pipes.h). copy is our
+ * pidfd_getfd(2) copy of fd (the caller's, left open). kind names the
  * fd in messages ("pipe", "named FIFO"). Returns 0, or -1 with an error
  * naming the fd. Sources: tee(2), fcntl(2) F_GETPIPE_SZ, pidfd_getfd(2).
  */
-int dump_pipe_data(struct dump_ctx *c, int fd, FdEntry *e, const char *kind);
+int dump_pipe_data(struct dump_ctx *c, int fd, int copy, FdEntry *e, const char *kind);
 /*
  * dump_fifo - fd is named FIFO link (its /proc/PID/fd target; st: its
- * stat(2)): type FD_FIFO, path, fifo_dev, and dump_pipe_data. A FIFO
+ * stat(2); copy: our copy of fd, for dump_pipe_data): type FD_FIFO, path,
+ * fifo_dev, and dump_pipe_data. A FIFO
  * removed while open (st_nlink 0) is refused. Returns 0 or -1 (error
  * naming the fd). Source: fifo(7), proc(5).
  */
 struct stat;
-int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const struct stat *st);
+int dump_fifo(struct dump_ctx *c, int fd, int copy, FdEntry *e, const char *link, const struct stat *st);
 /*
  * tree_fifo_fill - after every process is collected: the unread bytes and
  * capacity of each FIFO object (fifo_dev, ino) stay on its first own fd in
@@ -268,13 +270,15 @@ pid_t dump_vpid(pid_t pid, pid_t tid);
 
 /*
  * fown.c: dump_fown - the owner (F_GETOWN_EX) and signal (F_GETSIG) of fd
- * of c's process into e's fown_* fields, when either is set (fcntl(2)).
+ * of c's process into e's fown_* fields, when either is set (fcntl(2)),
+ * read through copy, our pidfd_getfd(2) copy of fd (the same open file
+ * description; the caller keeps it open).
  * The owner must be a process or thread of c->tree or a process group led
  * by one; it is recorded by its ID as the tree sees it (dump_vpid).
  * Returns 0, or -1 with one line naming the fd (an owner outside the
- * tree, or the fd cannot be copied with pidfd_getfd).
+ * tree, or fcntl fails).
  */
-int dump_fown(struct dump_ctx *c, int fd, FdEntry *e);
+int dump_fown(struct dump_ctx *c, int fd, int copy, FdEntry *e);
 /*
  * pidns_translate - once every entry is collected, the tree still frozen:
  * rewrite the PIDs of t's entries (pid, ppid, pgid, sid from NSpgid/NSsid,

@@ -4,14 +4,12 @@
  * saved by its path (cs-restore opens it again); a pipe whose other end is
  * outside the tree is saved like any pipe and marked pipe_alone.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #define LOG_PREFIX "fifo: "
 #include "log.h"
@@ -21,32 +19,31 @@
 
 /*
  * The bytes and size of the pipe behind fd of c. A readable end is read
- * through a copy of the target's own fd (pidfd_getfd): no new open file
- * description, so a FIFO sees no extra reader. A write-only end is opened
- * again through /proc/PID/fd/N, read-only and non-blocking: that never
- * blocks (fifo(7)), and tee(2) needs a readable end.
+ * through copy, the caller's copy of the target's own fd (pidfd_getfd): no
+ * new open file description, so a FIFO sees no extra reader. A write-only
+ * end is opened again through /proc/PID/fd/N, read-only and non-blocking:
+ * that never blocks (fifo(7)), and tee(2) needs a readable end.
  */
-int dump_pipe_data(struct dump_ctx *c, int fd, FdEntry *e, const char *kind)
+int dump_pipe_data(struct dump_ctx *c, int fd, int copy, FdEntry *e, const char *kind)
 {
 	char path[64];
 	void *buf;
 	size_t len;
-	int rfd = -1, size;
+	int rfd = copy, size, ret;
 
-	if ((e->flags & O_ACCMODE) != O_WRONLY)
-		rfd = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0);
-	if (rfd < 0) {
+	if ((e->flags & O_ACCMODE) == O_WRONLY) {
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, fd);
 		rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (rfd < 0)
+			return pr_perror("cannot open fd %d (%s) of %d to read it", fd, kind, c->pid);
 	}
-	if (rfd < 0)
-		return pr_perror("cannot open fd %d (%s) of %d to read it", fd, kind, c->pid);
-	if (pipe_peek(rfd, &buf, &len, &size)) {
+	ret = pipe_peek(rfd, &buf, &len, &size);
+	if (ret)
 		pr_perror("cannot read the unread bytes of fd %d (%s) of %d", fd, kind, c->pid);
+	if (rfd != copy)
 		close(rfd);
+	if (ret)
 		return -1;
-	}
-	close(rfd);
 	e->has_pipe_size = 1;
 	e->pipe_size = size;
 	if (len) {
@@ -58,7 +55,7 @@ int dump_pipe_data(struct dump_ctx *c, int fd, FdEntry *e, const char *kind)
 	return 0;
 }
 
-int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const struct stat *st)
+int dump_fifo(struct dump_ctx *c, int fd, int copy, FdEntry *e, const char *link, const struct stat *st)
 {
 	/* a FIFO removed while open has no path to open again: its link
 	 * reads "PATH (deleted)" and st_nlink is 0 (proc(5)) */
@@ -70,7 +67,7 @@ int dump_fifo(struct dump_ctx *c, int fd, FdEntry *e, const char *link, const st
 		return -1;
 	e->has_fifo_dev = 1;
 	e->fifo_dev = st->st_dev;
-	return dump_pipe_data(c, fd, e, "named FIFO");
+	return dump_pipe_data(c, fd, copy, e, "named FIFO");
 }
 
 int tree_fifo_fill(struct dump_tree *t)

@@ -205,7 +205,12 @@ static int is_tty(const char *path, const struct stat *st)
 					major(st->st_rdev) == 4 || major(st->st_rdev) == 5);
 }
 
-static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_job)
+/*
+ * fd of c into e. *copy: our pidfd_getfd copy of it, taken once its kind
+ * is not refused outright (O_PATH, procfs, check_reopenable); the caller reads the owner
+ * through it too (dump_fown) and closes it or keeps it (keep_copy).
+ */
+static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_job, int *copy)
 {
 	char path[64], link[4096], val[64];
 	struct stat st;
@@ -237,6 +242,9 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 	/* file locks: dump_locks; files deleted while open: dump_ghosts */
 
 	if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && check_reopenable(c, fd, link, &st))
+		return -1;
+	*copy = getfd(c, fd);
+	if (*copy < 0)
 		return -1;
 	if (S_ISREG(st.st_mode)) {
 		e->type = FD_REG;
@@ -272,42 +280,22 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 	}
 	if (S_ISFIFO(st.st_mode)) {
 		if (strncmp(link, "pipe:", 5))
-			return dump_fifo(c, fd, e, link, &st);	/* fifo.c */
+			return dump_fifo(c, fd, *copy, e, link, &st);	/* fifo.c */
 		e->type = FD_PIPE;
-		return dump_pipe_data(c, fd, e, "pipe");
+		return dump_pipe_data(c, fd, *copy, e, "pipe");
 	}
 	if (S_ISSOCK(st.st_mode)) {
-		int sk = getfd(c, fd), family, ret;
+		int family = sockopt_int(*copy, SOL_SOCKET, SO_DOMAIN);
 
-		if (sk < 0)
-			return -1;
-		family = sockopt_int(sk, SOL_SOCKET, SO_DOMAIN);
 		if (family == AF_UNIX) {
 			e->type = FD_UNIX;
-			ret = dump_unix(c, fd, e, sk);
-			close(sk);
-			return ret;
+			return dump_unix(c, fd, e, *copy);
 		}
 		e->type = FD_INET;
-		if (family != AF_INET && family != AF_INET6) {
-			close(sk);
+		if (family != AF_INET && family != AF_INET6)
 			return pr_err("fd %d is a socket of family %d: only unix sockets, and TCP and UDP over "
 				      "IPv4/IPv6, are supported yet", fd, family);
-		}
-		ret = dump_inet(c, fd, e, sk, family, tcp);
-		if (!ret && e->sk->has_closed && e->sk->closed) {
-			int *r = xrealloc(c->repair_fds, (c->nr_repair + 1) * sizeof(int));
-
-			if (!r) {
-				close(sk);
-				return -1;
-			}
-			c->repair_fds = r;
-			r[c->nr_repair++] = sk;	/* kept: repaired before the kill */
-			return 0;
-		}
-		close(sk);
-		return ret;
+		return dump_inet(c, fd, e, *copy, family, tcp);
 	}
 	if (!strcmp(link, "anon_inode:[eventpoll]")) {
 		e->type = FD_EPOLL;
@@ -332,6 +320,29 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 			return r;
 	}
 	return pr_err("fd %d is %s: this kind of file is not supported yet", fd, link);
+}
+
+/*
+ * After dump_fd and dump_fown: our copy of e's fd is closed, but that of a
+ * TCP connection to be dropped (closed), which is kept in c->repair_fds
+ * and put in repair mode before the kill (tcp_repair_dropped).
+ */
+static int keep_copy(struct dump_ctx *c, FdEntry *e, int copy)
+{
+	int *r;
+
+	if (e->type != FD_INET || !e->sk || !e->sk->has_closed || !e->sk->closed) {
+		close(copy);
+		return 0;
+	}
+	r = xrealloc(c->repair_fds, (c->nr_repair + 1) * sizeof(int));
+	if (!r) {
+		close(copy);
+		return -1;
+	}
+	c->repair_fds = r;
+	r[c->nr_repair++] = copy;
+	return 0;
 }
 
 static int cmp_fd(const void *a, const void *b)
@@ -373,11 +384,17 @@ int dump_files(struct dump_ctx *c, int tcp, int shell_job)
 	}
 	for (int i = 0; i < n; i++) {
 		FdEntry *e = xzalloc(sizeof(*e));
+		int copy = -1;
 
 		if (!e)
 			goto err;
 		c->fds[c->nr_fds++] = e;
-		if (dump_fd(c, fds[i], e, tcp, shell_job) || dump_fown(c, fds[i], e))
+		if (dump_fd(c, fds[i], e, tcp, shell_job, &copy) || dump_fown(c, fds[i], copy, e)) {
+			if (copy >= 0)
+				close(copy);
+			goto err;
+		}
+		if (keep_copy(c, e, copy))
 			goto err;
 		/* an fd dup'ed from an earlier one shares its open file description */
 		for (size_t j = 0; j + 1 < c->nr_fds; j++)

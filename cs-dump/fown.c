@@ -2,16 +2,14 @@
  * The owner of an fd's open file description: the process, thread or
  * process group that gets SIGIO (O_ASYNC) and SIGURG for it, and the
  * signal sent instead of SIGIO (fcntl(2): F_GETOWN_EX, F_GETSIG). Read
- * through a pidfd_getfd copy: the owner belongs to the open file
- * description, which the copy shares.
+ * through the pidfd_getfd copy dump_fd took (files.c): the owner belongs
+ * to the open file description, which the copy shares.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 
 #define LOG_PREFIX "fown: "
 #include "log.h"
@@ -27,24 +25,16 @@ static int in_tree(const struct dump_tree *t, pid_t pid)
 	return 0;
 }
 
-int dump_fown(struct dump_ctx *c, int fd, FdEntry *e)
+int dump_fown(struct dump_ctx *c, int fd, int copy, FdEntry *e)
 {
 	struct f_owner_ex own = { 0 };
-	int copy = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0), sig, ok;
+	int sig, ok;
 	pid_t id = 0;
 	char tgid[32];
 	const char *kind;
 
-	if (copy < 0)
-		return pr_perror("cannot copy fd %d of %d (pidfd_getfd)", fd, c->pid);
-	if (fcntl(copy, F_GETOWN_EX, &own) < 0 || (sig = fcntl(copy, F_GETSIG)) < 0) {
-		int err = errno;
-
-		close(copy);
-		errno = err;
+	if (fcntl(copy, F_GETOWN_EX, &own) < 0 || (sig = fcntl(copy, F_GETSIG)) < 0)
 		return pr_perror("fd %d: cannot read its owner (F_GETOWN_EX, F_GETSIG)", fd);
-	}
-	close(copy);
 	if (!own.pid && !sig)
 		return 0;
 	switch (own.type) {
