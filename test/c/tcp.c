@@ -27,7 +27,7 @@
  * (instead of SIGUSR2) makes it hand its connections to a child that holds
  * them for 60 s and exit (see wait_usr2_or_hand_over).
  *
- * Every stream is a known sequence (byte i of stream k is pat(k, i), never
+ * Every stream is a known sequence (byte i of stream k is tcp_pat(k, i), never
  * 0xff). After SIGUSR2 each end sends 0xff and the number of bytes it has
  * written, then 20000 new bytes, 0xff and the count again; it reads the
  * same from its peer, checking every byte in order and both counts. Then
@@ -57,6 +57,7 @@
 #include <sys/stat.h>
 
 #include "tprog.h"
+#include "tcpprog.h"
 
 #define WARMUP	10000
 #define V6DATA	3000
@@ -65,11 +66,6 @@
 
 static const char *const modes[] = { "stream", "extra", "opts", "addr", "listen", NULL };
 static unsigned nchecked;
-
-static uint8_t pat(int k, uint64_t i)
-{
-	return ((i % 251) * 7 + k * 13 + i / 251) % 251;
-}
 
 /* What is recorded of one connected socket, and compared after the restore. */
 struct rec {
@@ -105,12 +101,6 @@ static int geti(int fd, int level, int name)
 	if (getsockopt(fd, level, name, &v, &l))
 		return -1000 - errno;
 	return v;
-}
-
-static void seti(int fd, int level, int name, int v, const char *what)
-{
-	if (setsockopt(fd, level, name, &v, sizeof(v)))
-		tp_die("setsockopt %s", what);
 }
 
 /* Returns 0, or -1 (errno) when the socket has no name or no peer. */
@@ -255,29 +245,7 @@ static void set_nonblock(int fd)
 /* Write pattern bytes until n are written (n == 0: until the buffer is full). */
 static void fill(struct ep *e, uint64_t n)
 {
-	uint8_t buf[4096];
-
-	for (;;) {
-		size_t want = sizeof(buf);
-		ssize_t w;
-
-		if (n && e->sent >= n)
-			return;
-		if (n && n - e->sent < want)
-			want = n - e->sent;
-		for (size_t i = 0; i < want; i++)
-			buf[i] = pat(e->out_k, e->sent + i);
-		w = send(e->fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!n)
-				return;
-			poll(&(struct pollfd){ e->fd, POLLOUT, 0 }, 1, 100);
-			continue;
-		}
-		if (w <= 0)
-			tp_die("%s: send", e->name);
-		e->sent += w;
-	}
+	tcp_fill(e->fd, e->out_k, &e->sent, n, e->name);
 }
 
 /* Read and check pattern bytes until n were read in all. */
@@ -296,7 +264,7 @@ static void drain(struct ep *e, uint64_t n)
 		if (r <= 0)
 			tp_die("%s: recv during set-up", e->name);
 		for (ssize_t i = 0; i < r; i++)
-			if (buf[i] != pat(e->in_k, e->rcvd + i))
+			if (buf[i] != tcp_pat(e->in_k, e->rcvd + i))
 				tp_die("%s: set-up stream corrupt at %llu", e->name, (unsigned long long)(e->rcvd + i));
 		e->rcvd += r;
 	}
@@ -305,18 +273,7 @@ static void drain(struct ep *e, uint64_t n)
 /* Wait until nothing moves on the connection any more (queues settled). */
 static void settle(int fd)
 {
-	int last = -1, same = 0;
-
-	for (int i = 0; i < 500 && same < 10; i++) {
-		int a = 0, b = 0, c = 0;
-
-		ioctl(fd, SIOCINQ, &a);
-		ioctl(fd, SIOCOUTQ, &b);
-		ioctl(fd, SIOCOUTQNSD, &c);
-		same = (a ^ (b << 1) ^ (c << 2)) == last ? same + 1 : 0;
-		last = a ^ (b << 1) ^ (c << 2);
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
+	tcp_settle(fd, 500, 10);
 }
 
 static int unsent(int fd)
@@ -329,24 +286,9 @@ static int unsent(int fd)
 
 static int listener(int family, struct sockaddr_storage *name)
 {
-	struct sockaddr_storage a;
-	socklen_t al = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	int fd = socket(family, SOCK_STREAM, 0);
+	socklen_t al;
 
-	memset(&a, 0, sizeof(a));
-	a.ss_family = family;
-	if (family == AF_INET)
-		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else
-		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
-	if (fd < 0)
-		tp_die("socket");
-	seti(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-	if (bind(fd, (struct sockaddr *)&a, al) || listen(fd, 16))
-		tp_die("listen on %s", family == AF_INET ? "127.0.0.1" : "[::1]");
-	al = sizeof(*name);
-	getsockname(fd, (struct sockaddr *)name, &al);
-	return fd;
+	return tcp_listener(family, (struct in_addr){ htonl(INADDR_LOOPBACK) }, 1, 16, name, &al);
 }
 
 static int port_of(const struct sockaddr_storage *a)
@@ -373,8 +315,8 @@ static int connect_to(int family, int port)
 		((struct sockaddr_in6 *)&a)->sin6_port = htons(port);
 	}
 	/* fixed buffers, set before the handshake fixes the window scale */
-	seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
-	seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
 	if (connect(fd, (struct sockaddr *)&a, al))
 		tp_die("connect to port %d", port);
 	return fd;
@@ -392,21 +334,21 @@ static int accept_one(int l)
 /* The options of a client end and of an accepted end. */
 static void client_opts(int fd, int v6)
 {
-	seti(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
-	seti(fd, IPPROTO_TCP, TCP_KEEPIDLE, v6 ? 99 : 77, "TCP_KEEPIDLE");
-	seti(fd, IPPROTO_TCP, TCP_KEEPINTVL, 11, "TCP_KEEPINTVL");
-	seti(fd, IPPROTO_TCP, TCP_KEEPCNT, 5, "TCP_KEEPCNT");
-	seti(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+	tcp_seti(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+	tcp_seti(fd, IPPROTO_TCP, TCP_KEEPIDLE, v6 ? 99 : 77, "TCP_KEEPIDLE");
+	tcp_seti(fd, IPPROTO_TCP, TCP_KEEPINTVL, 11, "TCP_KEEPINTVL");
+	tcp_seti(fd, IPPROTO_TCP, TCP_KEEPCNT, 5, "TCP_KEEPCNT");
+	tcp_seti(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
 }
 
 static void accepted_opts(int fd)
 {
 	struct linger lg = { 1, 7 };
 
-	seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
-	seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
 	/* long: a zero window for longer aborts the connection (tcp(7)) */
-	seti(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 600000, "TCP_USER_TIMEOUT");
+	tcp_seti(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 600000, "TCP_USER_TIMEOUT");
 	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 		tp_die("SO_LINGER");
 }
@@ -437,7 +379,7 @@ static void prepare(struct ep *e)
 		tp_die("malloc");
 	put_mark(e->out, e->sent);
 	for (size_t i = 0; i < NEWDATA; i++)
-		e->out[9 + i] = pat(e->out_k, e->sent + i);
+		e->out[9 + i] = tcp_pat(e->out_k, e->sent + i);
 	put_mark(e->out + 9 + NEWDATA, e->sent + NEWDATA);
 }
 
@@ -470,11 +412,11 @@ static void take(struct ep *e, const uint8_t *buf, ssize_t r)
 			e->mark_val = 0;
 			continue;
 		}
-		if (buf[i] != pat(e->in_k, e->rcvd)) {
+		if (buf[i] != tcp_pat(e->in_k, e->rcvd)) {
 			char n[128];
 
 			snprintf(n, sizeof(n), "%s: received stream byte %llu", e->name, (unsigned long long)e->rcvd);
-			tp_differs(n, "got 0x%02x want 0x%02x", buf[i], pat(e->in_k, e->rcvd));
+			tp_differs(n, "got 0x%02x want 0x%02x", buf[i], tcp_pat(e->in_k, e->rcvd));
 			e->bad = 1;
 		}
 		e->rcvd++;
@@ -590,7 +532,7 @@ static void check_all(int self)
 		check_rec(&eps[i]);
 	for (int i = 0; i < nep; i++)
 		if (eps[i].r.cork > 0)
-			seti(eps[i].fd, IPPROTO_TCP, TCP_CORK, 0, "TCP_CORK off");
+			tcp_seti(eps[i].fd, IPPROTO_TCP, TCP_CORK, 0, "TCP_CORK off");
 	exchange();
 	if (self) {
 		struct stat a, b;
@@ -615,14 +557,14 @@ static void corrupt(void)
 			tp_die("corrupt: recv");
 	}
 	if (tp_corrupting("extra")) {
-		uint8_t b = pat(eps[2].out_k, eps[2].sent);
+		uint8_t b = tcp_pat(eps[2].out_k, eps[2].sent);
 
 		/* written, but left out of the count sent after SIGUSR2 */
 		if (send(eps[2].fd, &b, 1, 0) != 1)
 			tp_die("corrupt: send");
 	}
 	if (tp_corrupting("opts"))
-		seti(eps[0].fd, IPPROTO_TCP, TCP_NODELAY, 0, "TCP_NODELAY");
+		tcp_seti(eps[0].fd, IPPROTO_TCP, TCP_NODELAY, 0, "TCP_NODELAY");
 	if (tp_corrupting("addr")) {
 		int c = connect_to(AF_INET6, port_of(&l6name));
 
@@ -674,9 +616,9 @@ static void set_up_self(void)
 	/* IPv6: some bytes each way, unread; the client corked (a corked
 	 * short write goes out after 200 ms anyway: tcp(7)) */
 	fill(a6, a6->sent + V6DATA);
-	seti(c6->fd, IPPROTO_TCP, TCP_NODELAY, 0, "TCP_NODELAY");
+	tcp_seti(c6->fd, IPPROTO_TCP, TCP_NODELAY, 0, "TCP_NODELAY");
 	fill(c6, c6->sent + V6DATA);
-	seti(c6->fd, IPPROTO_TCP, TCP_CORK, 1, "TCP_CORK");
+	tcp_seti(c6->fd, IPPROTO_TCP, TCP_CORK, 1, "TCP_CORK");
 	fill(c6, c6->sent + 100);
 	settle(c6->fd);
 	settle(a6->fd);
@@ -689,16 +631,12 @@ static void set_up_half(int peer, int p4, int p6, const char *ready)
 	struct ep *e4, *e6;
 
 	if (peer) {
-		char path[4200], buf[64];
-		int fd, n;
+		char buf[64];
 
 		l4 = listener(AF_INET, &l4name);
 		l6 = listener(AF_INET6, &l6name);
-		snprintf(path, sizeof(path), "%s.ports", ready);
-		n = snprintf(buf, sizeof(buf), "%d %d\n", port_of(&l4name), port_of(&l6name));
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || write(fd, buf, n) != n || close(fd))
-			tp_die("cannot write %s", path);
+		snprintf(buf, sizeof(buf), "%d %d\n", port_of(&l4name), port_of(&l6name));
+		tcp_note(ready, "ports", buf);
 		tp_write_ready(ready);
 		e4 = add_ep("peer IPv4", accept_one(l4), 2, 1);
 		e6 = add_ep("peer IPv6", accept_one(l6), 4, 3);
@@ -733,15 +671,8 @@ static void set_up_half(int peer, int p4, int p6, const char *ready)
 	if (!peer && !unsent(e4->fd))
 		tp_die("no data left unsent on the IPv4 connection");
 	record_all();
-	if (peer) {
-		char path[4200];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s.filled", ready);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || close(fd))
-			tp_die("cannot create %s", path);
-	}
+	if (peer)
+		tcp_note(ready, "filled", "");
 }
 
 static void halfclosed(const char *ready)

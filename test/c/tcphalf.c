@@ -74,6 +74,7 @@
 #include <sys/socket.h>
 
 #include "tprog.h"
+#include "tcpprog.h"
 
 #define MARK_FIN	0x5a17
 #define MARK_SYN	0x5a18
@@ -81,11 +82,6 @@
 
 static const char *const modes[] = { "data", "eof", "shut", "nofin", NULL };
 static unsigned nchecked;
-
-static uint8_t pat(int k, uint64_t i)
-{
-	return ((i % 251) * 7 + k * 13 + i / 251) % 251;
-}
 
 /* One end of a connection. */
 struct end {
@@ -108,12 +104,6 @@ static void differs(const struct end *e, const char *what, const char *fmt, long
 	snprintf(n, sizeof(n), "%s: %s", e->name, what);
 	snprintf(m, sizeof(m), fmt, got, want);
 	tp_differs(n, "%s", m);
-}
-
-static void seti(int fd, int level, int name, int v, const char *what)
-{
-	if (setsockopt(fd, level, name, &v, sizeof(v)))
-		tp_die("setsockopt %s", what);
 }
 
 static int tcp_state(int fd)
@@ -150,20 +140,7 @@ static void check_state(const struct end *e, int want)
 
 static int listener(int family, struct sockaddr_storage *name, socklen_t *al)
 {
-	struct sockaddr_storage a;
-	int fd = socket(family, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.ss_family = family;
-	*al = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	if (family == AF_INET)
-		((struct sockaddr_in *)&a)->sin_addr = addr4;
-	else
-		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, *al) || listen(fd, 8))
-		tp_die("listen on %s", family == AF_INET ? "127.0.0.1" : "[::1]");
-	getsockname(fd, (struct sockaddr *)name, al);
-	return fd;
+	return tcp_listener(family, addr4, 0, 8, name, al);
 }
 
 /* A connected pair: the client (marked with mark, 0 for none) and the accepted end. */
@@ -175,10 +152,10 @@ static void pair(int family, const char *cname, const char *aname, int mark, int
 
 	if (fd < 0)
 		tp_die("socket");
-	seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
-	seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_SNDBUF, 65536, "SO_SNDBUF");
+	tcp_seti(fd, SOL_SOCKET, SO_RCVBUF, 65536, "SO_RCVBUF");
 	if (mark)
-		seti(fd, SOL_SOCKET, SO_MARK, mark, "SO_MARK");
+		tcp_seti(fd, SOL_SOCKET, SO_MARK, mark, "SO_MARK");
 	if (connect(fd, (struct sockaddr *)&name, al))
 		tp_die("connect");
 	*c = &ends[nends++];
@@ -196,47 +173,13 @@ static void pair(int family, const char *cname, const char *aname, int mark, int
 /* Write n pattern bytes (n == 0: until the send buffer is full). */
 static void put(struct end *e, uint64_t n)
 {
-	uint8_t buf[4096];
-	uint64_t stop = e->sent + n;
-
-	for (;;) {
-		size_t want = sizeof(buf);
-		ssize_t w;
-
-		if (n && e->sent >= stop)
-			return;
-		if (n && stop - e->sent < want)
-			want = stop - e->sent;
-		for (size_t i = 0; i < want; i++)
-			buf[i] = pat(e->k_out, e->sent + i);
-		w = send(e->fd, buf, want, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w < 0 && errno == EAGAIN) {
-			if (!n)
-				return;
-			poll(&(struct pollfd){ e->fd, POLLOUT, 0 }, 1, 100);
-			continue;
-		}
-		if (w <= 0)
-			tp_die("%s: send", e->name);
-		e->sent += w;
-	}
+	tcp_fill(e->fd, e->k_out, &e->sent, n ? e->sent + n : 0, e->name);
 }
 
 /* Until nothing is in flight on fd: all sent bytes acknowledged (or 2 s). */
 static void settle(int fd)
 {
-	int last = -1, same = 0;
-
-	for (int i = 0; i < 200 && same < 5; i++) {
-		int a = 0, b = 0, c = 0;
-
-		ioctl(fd, SIOCINQ, &a);
-		ioctl(fd, SIOCOUTQ, &b);
-		ioctl(fd, SIOCOUTQNSD, &c);
-		same = (a ^ (b << 1) ^ (c << 2)) == last ? same + 1 : 0;
-		last = a ^ (b << 1) ^ (c << 2);
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	}
+	tcp_settle(fd, 200, 5);
 }
 
 static void shut(struct end *e)
@@ -384,7 +327,7 @@ static void take(struct end *e, uint64_t want, int eof)
 			return;
 		}
 		for (ssize_t i = 0; i < r && !bad; i++)
-			if (buf[i] != pat(e->k_in, e->rcvd + i)) {
+			if (buf[i] != tcp_pat(e->k_in, e->rcvd + i)) {
 				differs(e, "received stream byte", "at %lld: got another byte than pattern %lld",
 					(long long)(e->rcvd + i), (long long)e->k_in);
 				bad = 1;
@@ -419,7 +362,7 @@ static void check_write(struct end *e)
 	ssize_t w;
 
 	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = pat(e->k_out, e->sent + i);
+		buf[i] = tcp_pat(e->k_out, e->sent + i);
 	w = send(e->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
 	nchecked++;
 	if (e->shut) {
@@ -506,7 +449,7 @@ static void check_held(void)
 	/* let the FINs go: they are sent again by the retransmission timer */
 	for (int i = 0; i < nends; i++)
 		if (ends[i].mark)
-			seti(ends[i].fd, SOL_SOCKET, SO_MARK, 0, "SO_MARK 0");
+			tcp_seti(ends[i].fd, SOL_SOCKET, SO_MARK, 0, "SO_MARK 0");
 	take(pw, w->sent, 1);
 	take(pl, l->sent, 1);
 	take(pc, c->sent, 1);
@@ -539,15 +482,12 @@ static void set_up_peer(const char *ready)
 {
 	struct sockaddr_storage name;
 	socklen_t al;
-	int l = listener(AF_INET, &name, &al), fd, n;
-	char path[4200], buf[32];
+	int l = listener(AF_INET, &name, &al);
+	char buf[32];
 	struct end *px, *py;
 
-	snprintf(path, sizeof(path), "%s.port", ready);
-	n = snprintf(buf, sizeof(buf), "%d\n", ntohs(((struct sockaddr_in *)&name)->sin_port));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, buf, n) != n || close(fd))
-		tp_die("cannot write %s", path);
+	snprintf(buf, sizeof(buf), "%d\n", ntohs(((struct sockaddr_in *)&name)->sin_port));
+	tcp_note(ready, "port", buf);
 	tp_write_ready(ready);	/* the client connects after this */
 	px = add_end("peer X", accept(l, NULL, NULL), 22, 21, TCP_FIN_WAIT2);
 	py = add_end("peer Y", accept(l, NULL, NULL), 24, 23, TCP_CLOSE_WAIT);
@@ -643,7 +583,7 @@ static void synsent(const char *ready)
 
 	if (fd < 0)
 		tp_die("socket");
-	seti(fd, SOL_SOCKET, SO_MARK, MARK_SYN, "SO_MARK");
+	tcp_seti(fd, SOL_SOCKET, SO_MARK, MARK_SYN, "SO_MARK");
 	if (connect(fd, (struct sockaddr *)&name, al) == 0 || errno != EINPROGRESS)
 		tp_die("connect: want EINPROGRESS");
 	e.fd = fd;
@@ -690,15 +630,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "peer"))
 		tp_write_ready(argv[1]);
-	else {
-		char path[4200];
-		int fd;
-
-		snprintf(path, sizeof(path), "%s.filled", argv[1]);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || close(fd))
-			tp_die("cannot create %s", path);
-	}
+	else
+		tcp_note(argv[1], "filled", "");
 	tp_wait_usr2();
 	if (dropped && *dropped == '1')
 		check_dropped();
