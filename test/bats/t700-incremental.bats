@@ -81,6 +81,31 @@ kill_and_restore() {
 	restore_wait
 }
 
+# step I [OPTS...]: advance to phase I, checkpoint cI with parent ../c(I-1)
+# and OPTS.
+step() {
+	local i=$1
+	shift
+	advance "$i"
+	ckpt "c$i" --prev-images-dir "../c$((i - 1))" "$@"
+}
+
+# incr_step I [OPTS...]: step I OPTS; cI must be incremental.
+incr_step() {
+	step "$@"
+	expect_kind "c$1" incremental
+}
+
+# restore_check N DIR [SECONDS]: kill incr, restore it (N tasks) from $T/DIR,
+# let it run SECONDS, wake it: its checks pass.
+restore_check() {
+	NTASKS=$1
+	kill_and_restore "$T/$2"
+	[ -z "${3-}" ] || sleep "$3"
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 @test "incr: control: the checks pass through three phases without a dump" {
 	start_prog incr
 	advance 1
@@ -135,39 +160,25 @@ kill_and_restore() {
 	! grep -q precopy_rounds "$T/c0.stats"
 	local i kept=0 k
 	for i in 1 2 3; do
-		advance $i
-		ckpt c$i --prev-images-dir ../c$((i - 1)) --pre-copy $i
-		expect_kind c$i incremental
+		incr_step $i --pre-copy $i
 		[ "$(stat_of c$i precopy_rounds)" = $i ]
 		k=$(stat_of c$i pages_precopy_kept)
 		kept=$((kept + k))
 	done
 	# big's pages written by each phase were copied before the freeze and kept
 	[ "$kept" -ge 400 ] || { echo "only $kept pre-copied pages kept in c1..c3" >&2; return 1; }
-	NTASKS=2
-	kill_and_restore "$T/c3"
 	# the restored thread goes on writing for a while before the check
-	sleep 0.2
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	restore_check 2 c3 0.2
 }
 
 @test "incr: --pre-copy 1 on two incremental checkpoints while a thread writes, restored from the second" {
 	require_cs
 	start_prog incr incr-file live
 	ckpt c0
-	advance 1
-	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
-	expect_kind c1 incremental
-	advance 2
-	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
-	expect_kind c2 incremental
+	incr_step 1 --pre-copy 1
+	incr_step 2 --pre-copy 1
 	# the phase file says 2: restore c2, where live pages changed between the round and the freeze
-	NTASKS=2
-	kill_and_restore "$T/c2"
-	sleep 0.1
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	restore_check 2 c2 0.1
 }
 
 @test "incr: a full checkpoint and three incremental ones, restored from the last" {
@@ -177,9 +188,7 @@ kill_and_restore() {
 	expect_kind c0 full
 	local i
 	for i in 1 2 3; do
-		advance $i
-		ckpt c$i --prev-images-dir ../c$((i - 1))
-		expect_kind c$i incremental
+		incr_step $i
 		[ "$(readlink "$T/c$i/parent")" = "../c$((i - 1))" ] ||
 			{ echo "c$i/parent is $(readlink "$T/c$i/parent")" >&2; return 1; }
 	done
@@ -191,24 +200,16 @@ kill_and_restore() {
 		echo "c3 wrote $w pages and left $p in its parent: not incremental" >&2
 		return 1
 	fi
-	NTASKS=1
-	kill_and_restore "$T/c3"
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	restore_check 1 c3
 }
 
 @test "incr: pages released with MADV_DONTNEED or unmapped since the parent come back zero" {
 	require_cs
 	start_prog incr
 	ckpt c0
-	advance 1
 	# phase 1 released and remapped pages; c1 must not take them from c0
-	ckpt c1 --prev-images-dir ../c0
-	expect_kind c1 incremental
-	NTASKS=1
-	kill_and_restore "$T/c1"
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	incr_step 1
+	restore_check 1 c1
 }
 
 @test "incr: a mapping created between checkpoints is saved whole, then tracked" {
@@ -224,13 +225,9 @@ kill_and_restore() {
 	u2=$(stat_of c2 pages_untracked)
 	# newvma (32 pages) and the remapped pages are new VMAs
 	[ "$u2" -ge 32 ] || { echo "c2 saved only $u2 untracked pages" >&2; return 1; }
-	advance 3
-	ckpt c3 --prev-images-dir ../c2
+	step 3
 	u3=$(stat_of c3 pages_untracked)
-	NTASKS=1
-	kill_and_restore "$T/c3"
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	restore_check 1 c3
 }
 
 @test "incr: the holder exits when its process exits; without it the next checkpoint is full" {
@@ -249,15 +246,12 @@ kill_and_restore() {
 	# a holder that is gone: the next checkpoint says it is full
 	kill -TERM "$h"
 	wait_pid_gone "$h"
-	advance 1
-	ckpt c1 --prev-images-dir ../c0
+	step 1
 	expect_kind c1 full
 	grep -q 'full checkpoint: no tracking holder' "$T/dump-c1.log"
 	[ ! -e "$T/c1/parent" ]
 	h=$(holder_pid) || { echo "the full checkpoint started no holder" >&2; return 1; }
-	advance 2
-	ckpt c2 --prev-images-dir ../c1
-	expect_kind c2 incremental
+	incr_step 2
 	# the target exits: so does its holder, removing its socket
 	kill -KILL "$PID"
 	wait "$PID" 2>/dev/null || true
@@ -272,20 +266,14 @@ kill_and_restore() {
 	require_cs
 	start_prog incr
 	ckpt c0
-	advance 1
-	ckpt c1 --prev-images-dir ../c0
+	step 1
 	advance 2
 	# c0 is not the last checkpoint: the pages written in phase 1 would be lost
 	ckpt c2 --prev-images-dir ../c0
 	expect_kind c2 full
 	grep -q 'is not the last tracked checkpoint' "$T/dump-c2.log"
-	advance 3
-	ckpt c3 --prev-images-dir ../c2
-	expect_kind c3 incremental
-	NTASKS=1
-	kill_and_restore "$T/c3"
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	incr_step 3
+	restore_check 1 c3
 }
 
 @test "incr: a failed checkpoint makes the next one full" {
@@ -299,10 +287,7 @@ kill_and_restore() {
 	ckpt c1 --prev-images-dir ../c0
 	expect_kind c1 full
 	grep -q 'did not complete' "$T/dump-c1.log"
-	NTASKS=1
-	kill_and_restore "$T/c1"
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	restore_check 1 c1
 }
 
 @test "incr: a checkpoint that fails after its --pre-copy rounds makes the next one full" {
@@ -317,14 +302,8 @@ kill_and_restore() {
 	ckpt c1 --prev-images-dir ../c0 --pre-copy 1
 	expect_kind c1 full
 	grep -q 'did not complete' "$T/dump-c1.log"
-	advance 2
-	ckpt c2 --prev-images-dir ../c1 --pre-copy 1
-	expect_kind c2 incremental
-	NTASKS=2
-	kill_and_restore "$T/c2"
-	sleep 0.1
-	wake_and_wait "$RPID"
-	assert_prog_ok
+	incr_step 2 --pre-copy 1
+	restore_check 2 c2 0.1
 }
 
 # refuse DIR PATTERN: cs-restore -D DIR fails, says PATTERN, and creates nothing.
@@ -352,10 +331,8 @@ refuse() {
 	require_cs
 	start_prog incr
 	ckpt c0
-	advance 1
-	ckpt c1 --prev-images-dir ../c0
-	advance 2
-	ckpt c2 --prev-images-dir ../c1
+	step 1
+	step 2
 	# a second series of the same process, and one of another process
 	ckpt s0
 	local keep=$PID
@@ -458,11 +435,14 @@ refuse() {
 # --------------------------------------------------------------------------
 # Go: kvserver under load
 
-@test "go: kvserver under load, a full and 5 incremental checkpoints, restored from the last: every key" {
-	require_cs
-	require_go
+# kv_series [OPTS...]: kvserver (100000 keys) under kvload's overwrite load,
+# checkpointed k0 (full) and k1..k5 (incremental, 200 new keys inc<i> before
+# each) with --tcp-close OPTS, then 10 keys "after" written; kvload stopped
+# with no error and no mismatch, and k5 left more pages in its parents than
+# it wrote.
+kv_series() {
+	local lpid i st=0
 	start_kvserver -preload 100000 -value-size 128
-	local lpid i st=0 j
 	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 2 -duration 0 -overwrite \
 		-interval 500ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
 	lpid=$!
@@ -472,12 +452,12 @@ refuse() {
 		sleep 0.1
 	done
 	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
-	ckpt k0 --tcp-close
+	ckpt k0 --tcp-close "$@"
 	expect_kind k0 full
 	for ((i = 1; i <= 5; i++)); do
 		kvc -set-prefix "inc$i" -set-count 200
 		sleep 0.3
-		ckpt k$i --tcp-close --prev-images-dir ../k$((i - 1))
+		ckpt k$i --tcp-close --prev-images-dir ../k$((i - 1)) "$@"
 		expect_kind k$i incremental
 	done
 	# keys written after the last checkpoint must not be there
@@ -490,6 +470,12 @@ refuse() {
 	w5=$(stat_of k5 pages_written)
 	p5=$(stat_of k5 pages_parent)
 	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+}
+
+# kv_series_restore: kill kvserver, restore it from k5; every key of the
+# preload and of inc1..inc5 is there, the "after" keys are not, GC works.
+kv_series_restore() {
+	local j
 	kill -KILL "$PID"
 	wait_pid_gone "$PID" 50
 	kv_restore_d "$T/k5"
@@ -503,53 +489,22 @@ refuse() {
 	kvc -gc
 }
 
+@test "go: kvserver under load, a full and 5 incremental checkpoints, restored from the last: every key" {
+	require_cs
+	require_go
+	kv_series
+	kv_series_restore
+}
+
 @test "go: kvserver under overwrite load, --pre-copy 2 on a full and 5 incremental checkpoints, restored from the last: every key" {
 	require_cs
 	require_go
-	start_kvserver -preload 100000 -value-size 128
-	local lpid i st=0 j
-	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 2 -duration 0 -overwrite \
-		-interval 500ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
-	lpid=$!
-	record_pid "$lpid"
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
-		sleep 0.1
-	done
-	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
-	ckpt k0 --tcp-close --pre-copy 2
-	expect_kind k0 full
-	for ((i = 1; i <= 5; i++)); do
-		kvc -set-prefix "inc$i" -set-count 200
-		sleep 0.3
-		ckpt k$i --tcp-close --prev-images-dir ../k$((i - 1)) --pre-copy 2
-		expect_kind k$i incremental
-	done
-	# keys written after the last checkpoint must not be there
-	kvc -set-prefix after -set-count 10
-	kill -TERM "$lpid"
-	wait "$lpid" || st=$?
-	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
-	grep -q " errors=0 mismatches=0" "$T/kvload.report" || { cat "$T/kvload.report" >&2; return 1; }
-	local w5 p5
-	w5=$(stat_of k5 pages_written)
-	p5=$(stat_of k5 pages_parent)
-	[ "$p5" -gt "$w5" ] || { echo "k5 wrote $w5 pages, left $p5 in its parent" >&2; return 1; }
+	kv_series --pre-copy 2
 	[ "$(stat_of k5 precopy_rounds)" = 2 ]
-	local kept=0
+	local kept=0 j
 	for ((j = 1; j <= 5; j++)); do
 		kept=$((kept + $(stat_of k$j pages_precopy_kept)))
 	done
 	[ "$kept" -gt 0 ] || { echo "no pre-copied page was kept in k1..k5" >&2; return 1; }
-	kill -KILL "$PID"
-	wait_pid_gone "$PID" 50
-	kv_restore_d "$T/k5"
-	kv_answers
-	kvc -check 100000
-	grep -q "checked 100000 keys, 0 mismatches" <<<"$KV_OUT" || { echo "$KV_OUT" >&2; return 1; }
-	for ((j = 1; j <= 5; j++)); do
-		kvc -expect-prefix "inc$j" -expect-count 200
-	done
-	! kvc -expect-prefix after -expect-count 10 2>/dev/null
-	kvc -gc
+	kv_series_restore
 }
