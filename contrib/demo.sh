@@ -37,18 +37,10 @@ die() {
 }
 ms_since() { echo $(( ($(now_us) - $1) / 1000 )); }
 
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-CS_RESTORE=$builddir/cs-restore/cs-restore
+use_build "$builddir" cs-dump/cs-dump cs-restore/cs-restore images/cs-show
 CS_SHOW=$builddir/images/cs-show
-for b in "$CS_DUMP" "$CS_RESTORE" "$CS_SHOW"; do
-	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
-done
-[ "$(id -u)" -eq 0 ] || die "run as root (cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN)"
-for t in ss jq du setsid; do
-	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh"
-done
+need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
+need_tools ss jq du setsid
 
 tmp=$(mktemp -d /tmp/checksync-demo.XXXXXX)
 ckpt=$tmp/ckpt

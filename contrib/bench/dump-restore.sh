@@ -42,15 +42,8 @@ root=$(cd "$here/../.." && pwd)
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-CS_RESTORE=$builddir/cs-restore/cs-restore
-for b in "$CS_DUMP" "$CS_RESTORE"; do
-	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
-done
+need_counts RUNS KEYS
+use_build "$builddir" cs-dump/cs-dump cs-restore/cs-restore
 need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
 need_tools ss du setsid awk
 
@@ -66,16 +59,7 @@ stop_all() {
 	server_pid=""
 }
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # first_answer PORT T0_US DEADLINE_MS: poll with PING until the server
 # answers; prints the ms from T0_US to the first PONG.
@@ -93,14 +77,7 @@ first_answer() {
 say "checksync dump/restore benchmark: kvserver $KEYS keys x $VALUE_SIZE B, kvload $CONNS conns, ${GET_FRAC} GET, ${LOAD_SECS} s of load, $RUNS runs"
 say "machine: $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/{printf "%d MiB", $2/1024}' /proc/meminfo) RAM; images in $tmp ($(df -PT "$tmp" | awk 'NR==2{print $2}'))"
 
-gobin=$builddir/test/go-bin
-"$root/test/go/build.sh" "$gobin" >"$tmp/gobuild.log" 2>&1 || {
-	cat "$tmp/gobuild.log" >&2
-	die "building the Go test programs failed"
-}
-KVSERVER=$gobin/kvserver
-KVCLIENT=$gobin/kvclient
-KVLOAD=$gobin/kvload
+build_kv
 
 criu_ok=""
 if command -v criu >/dev/null 2>&1; then

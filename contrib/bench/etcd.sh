@@ -44,15 +44,8 @@ root=$(cd "$here/../.." && pwd)
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-CS_RESTORE=$builddir/cs-restore/cs-restore
-for b in "$CS_DUMP" "$CS_RESTORE"; do
-	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
-done
+need_counts KEYS RUNS
+use_build "$builddir" cs-dump/cs-dump cs-restore/cs-restore
 AB=${BENCH_AB_BUILDDIR:-}
 if [ -n "$AB" ]; then
 	AB=$(cd "$AB" && pwd) || die "BENCH_AB_BUILDDIR $BENCH_AB_BUILDDIR not found"
@@ -69,17 +62,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench-etcd.XXXXXX")
 server_pid=""
 load_pid=""
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[ -z "$load_pid" ] || { kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; }
+stop_all() {
+	stop_child "$load_pid"
 	stop "$server_pid" etcd "$tmp"
-	rm -rf "$tmp"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 cport=$(pick_port) || die "no free port"
 pport=$(pick_port) || die "no free port"

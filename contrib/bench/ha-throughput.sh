@@ -72,9 +72,7 @@ root=$(cd "$here/../.." && pwd)
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 
-for v in ROUNDS SECS KEYS CONNS FULL_SECS KEEP; do
-	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
-done
+need_counts ROUNDS SECS KEYS CONNS FULL_SECS KEEP
 case $TCP in
 established | close) ;;
 *) die "BENCH_TCP must be established or close (got '$TCP')" ;;
@@ -86,10 +84,7 @@ for m in $MODES; do
 	esac
 done
 [[ " $MODES " == *" none "* ]] || die "BENCH_MODES must include none (the baseline)"
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-[ -x "$CS_DUMP" ] || die "$CS_DUMP not found: run contrib/build.sh first"
+use_build "$builddir" cs-dump/cs-dump
 need_root "cs-dump needs ptrace, and CAP_NET_ADMIN for --tcp-established"
 for t in ss du setsid awk /usr/bin/time; do
 	command -v "$t" >/dev/null || die "'$t' not found: run contrib/install-deps.sh (/usr/bin/time: package time)"
@@ -108,25 +103,13 @@ stop_all() {
 		wait "$driver_pid" 2>/dev/null || true
 		driver_pid=""
 	fi
-	if [ -n "$load_pid" ]; then
-		kill -TERM "$load_pid" 2>/dev/null || true
-		wait "$load_pid" 2>/dev/null || true
-		load_pid=""
-	fi
+	stop_child "$load_pid"
+	load_pid=""
 	stop "$server_pid" kvserver "$tmp"
 	server_pid=""
 }
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # A sleep that forks nothing (bash's read -t on a fifo nobody writes).
 exec {sleep_fd}<> <(:)
@@ -190,9 +173,23 @@ ckpt_loop() {
 	rm -rf "$dir"
 }
 
+# pace: for the loops below, one round a second: advance the caller's next
+# (us since the epoch) by a second and sleep until then; when that moment
+# has passed already, next is now instead.
+pace() {
+	local t
+	next=$((next + 1000000))
+	t=$(now_us)
+	if ((next > t)); then
+		nap "$(awk -v u=$((next - t)) 'BEGIN { printf "%.6f", u / 1e6 }')"
+	else
+		next=$t
+	fi
+}
+
 # save_loop LOG: SAVE every second on one connection. LOG: "n us bytes" or "n failed why".
 save_loop() {
-	local log=$1 n=0 next t reply
+	local log=$1 n=0 next reply
 	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || { echo "0 failed connect" >>"$log"; return; }
 	next=$(now_us)
 	while [ ! -e "$tmp/stop" ]; do
@@ -203,13 +200,7 @@ save_loop() {
 			echo "$n failed ${reply// /_}" >>"$log"
 		fi
 		n=$((n + 1))
-		next=$((next + 1000000))
-		t=$(now_us)
-		if ((next > t)); then
-			nap "$(awk -v u=$((next - t)) 'BEGIN { printf "%.6f", u / 1e6 }')"
-		else
-			next=$t
-		fi
+		pace
 	done
 	exec {fd}>&-
 	rm -f "$tmp/save.gob"
@@ -217,7 +208,7 @@ save_loop() {
 
 # criu_loop LOG: criu dump -R every second (only when criu works here).
 criu_loop() {
-	local log=$1 n=0 next t st
+	local log=$1 n=0 next st
 	next=$(now_us)
 	while [ ! -e "$tmp/stop" ]; do
 		rm -rf "$tmp/criu"
@@ -227,13 +218,7 @@ criu_loop() {
 			"--tcp-$TCP" --display-stats -o dump.log </dev/null >"$tmp/criu.out" 2>&1 || st=$?
 		echo "$n $st $(awk '/^Frozen time:/{print $3; exit}' "$tmp/criu.out") $(tail -n 1 "$tmp/time.out")" >>"$log"
 		n=$((n + 1))
-		next=$((next + 1000000))
-		t=$(now_us)
-		if ((next > t)); then
-			nap "$(awk -v u=$((next - t)) 'BEGIN { printf "%.6f", u / 1e6 }')"
-		else
-			next=$t
-		fi
+		pace
 	done
 	rm -rf "$tmp/criu"
 }
@@ -363,14 +348,7 @@ say "checksync HA throughput benchmark: kvserver $KEYS keys x $VALUE_SIZE B, kvl
 say "modes: $MODES; cs-dump -R --tcp-$TCP --track-mem${DUMP_ARGS[*]:+ ${DUMP_ARGS[*]}}, a new chain every $FULL_SECS s, $KEEP chains kept"
 say "machine: $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/{printf "%d MiB", $2/1024}' /proc/meminfo) RAM, load average $(cut -d' ' -f1-3 /proc/loadavg); checkpoints in $tmp ($(df -PT "$tmp" | awk 'NR==2{print $2}'))"
 
-gobin=$builddir/test/go-bin
-"$root/test/go/build.sh" "$gobin" >"$tmp/gobuild.log" 2>&1 || {
-	cat "$tmp/gobuild.log" >&2
-	die "building the Go test programs failed"
-}
-KVSERVER=$gobin/kvserver
-KVCLIENT=$gobin/kvclient
-KVLOAD=$gobin/kvload
+build_kv
 
 if command -v criu >/dev/null 2>&1 && criu check >"$tmp/criu-check.log" 2>&1; then
 	MODES="$MODES criu"

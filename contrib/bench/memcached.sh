@@ -40,9 +40,7 @@ root=$(cd "$here/../.." && pwd)
 . "$here/../lib/common.sh"
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
-[[ "$VALUE_SIZE" =~ ^[1-9][0-9]*$ ]] || die "BENCH_VALUE_SIZE must be a positive integer (got '$VALUE_SIZE')"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer (got '$RUNS')"
+need_counts KEYS VALUE_SIZE RUNS
 [ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
 builddir=$(cd "$builddir" && pwd)
 AB=${BENCH_AB_BUILDDIR:-}
@@ -61,17 +59,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/checksync-bench-memcached.XXXXXX")
 server_pid=""
 load_pid=""
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[ -z "$load_pid" ] || { kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; }
+stop_all() {
+	stop_child "$load_pid"
 	stop "$server_pid" "$tmp/memcached"
-	rm -rf "$tmp"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 port=$(pick_port) || die "no free port"
 

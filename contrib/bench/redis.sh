@@ -51,17 +51,11 @@ root=$(cd "$here/../.." && pwd)
 builddir=${1:-${CS_BUILD_DIR:-$root/build}}
 
 
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$KEYS')"
+need_counts KEYS
 if ! [[ "$VALUE_SIZE" =~ ^[1-9][0-9]*$ ]] || ((VALUE_SIZE > 60000)); then
 	die "BENCH_VALUE_SIZE must be 1..60000 (got '$VALUE_SIZE')"
 fi
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-CS_RESTORE=$builddir/cs-restore/cs-restore
-for b in "$CS_DUMP" "$CS_RESTORE"; do
-	[ -x "$b" ] || die "$b not found: run contrib/build.sh first"
-done
+use_build "$builddir" cs-dump/cs-dump cs-restore/cs-restore
 need_root "cs-dump and cs-restore need ptrace and CAP_SYS_ADMIN"
 need_tools redis-server redis-cli redis-benchmark ss du setsid awk base64
 
@@ -70,18 +64,12 @@ server_pid=""
 cold_pid=""
 load_pid=""
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+stop_all() {
 	stop "$load_pid" redis-benchmark
 	stop "$cold_pid" redis-server "$tmp"
 	stop "$server_pid" redis-server "$tmp"
-	rm -rf "$tmp"
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # start_redis NAME PORT DIR: redis-server detached, with $tmp in its
 # process title (so that `stop` recognises it); prints its PID.

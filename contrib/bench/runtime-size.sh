@@ -88,10 +88,7 @@ for p in $PROGRAMS; do
 	*) die "BENCH_PROGRAMS: unknown program '$p' (kvserver, churn)" ;;
 	esac
 done
-[ -d "$builddir" ] || die "build directory $builddir not found: run contrib/build.sh first"
-builddir=$(cd "$builddir" && pwd)
-CS_DUMP=$builddir/cs-dump/cs-dump
-[ -x "$CS_DUMP" ] || die "$CS_DUMP not found: run contrib/build.sh first"
+use_build "$builddir" cs-dump/cs-dump
 "$CS_DUMP" --help 2>&1 | grep -q -- '--runtime' || die "$CS_DUMP has no --runtime option"
 need_root "cs-dump needs ptrace"
 need_tools ss setsid awk timeout
@@ -120,16 +117,7 @@ stop_all() {
 	churn_pid=""
 }
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_all
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit
 
 # wait_file FILE SECONDS: wait until FILE is not empty.
 wait_file() {
@@ -145,14 +133,7 @@ wait_file() {
 say "checksync runtime size benchmark: --runtime=go vs --runtime=none, $DUMPS pairs of cs-dump -R per program ($PROGRAMS)"
 say "machine: $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/{printf "%d MiB", $2/1024}' /proc/meminfo) RAM; images in $tmp ($(df -PT "$tmp" | awk 'NR==2{print $2}'))"
 
-gobin=$builddir/test/go-bin
-"$root/test/go/build.sh" "$gobin" >"$tmp/gobuild.log" 2>&1 || {
-	cat "$tmp/gobuild.log" >&2
-	die "building the Go test programs failed"
-}
-KVSERVER=$gobin/kvserver
-KVCLIENT=$gobin/kvclient
-KVLOAD=$gobin/kvload
+build_kv
 CHURN=$gobin/churn
 
 # Results, indexed "PROG,PAIR,MODE,FIELD" (MODE none or go) and

@@ -126,6 +126,74 @@ median() {
 			printf "%.3f", m }' | sed -e 's/\.\?0*$//'
 }
 
+# need_counts VAR...: each shell variable VAR (set from BENCH_VAR) holds a
+# positive integer; else die naming BENCH_VAR and its value.
+need_counts() {
+	local v
+	for v in "$@"; do
+		[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer (got '${!v}')"
+	done
+}
+
+# use_build DIR PROG...: DIR, a build directory (contrib/build.sh), must
+# exist and hold each PROG (a path in it: cs-dump/cs-dump, ...) executable;
+# else die. Sets builddir to DIR's absolute path, CS_DUMP and CS_RESTORE to
+# the two programs in it.
+# shellcheck disable=SC2034 # CS_DUMP, CS_RESTORE: set for the script
+use_build() {
+	local p
+	[ -d "$1" ] || die "build directory $1 not found: run contrib/build.sh first"
+	builddir=$(cd "$1" && pwd)
+	CS_DUMP=$builddir/cs-dump/cs-dump
+	CS_RESTORE=$builddir/cs-restore/cs-restore
+	shift
+	for p in "$@"; do
+		[ -x "$builddir/$p" ] || die "$builddir/$p not found: run contrib/build.sh first"
+	done
+}
+
+# build_kv: test/go/build.sh into $builddir/test/go-bin (gobin), its output
+# kept in $tmp/gobuild.log and shown only if the build fails (then die).
+# Sets KVSERVER, KVCLIENT and KVLOAD to the programs. Needs root (the
+# repository), builddir and tmp.
+# shellcheck disable=SC2034,SC2154 # KV*: set for the script; root, tmp: the script's
+build_kv() {
+	gobin=$builddir/test/go-bin
+	"$root/test/go/build.sh" "$gobin" >"$tmp/gobuild.log" 2>&1 || {
+		cat "$tmp/gobuild.log" >&2
+		die "building the Go test programs failed"
+	}
+	KVSERVER=$gobin/kvserver
+	KVCLIENT=$gobin/kvclient
+	KVLOAD=$gobin/kvload
+}
+
+# stop_child PID: SIGTERM to PID, a child of this shell (started with &),
+# and reap it; nothing if PID is empty.
+stop_child() {
+	[ -z "$1" ] || { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+}
+
+# cleanup_on_exit: when the script exits, run stop_all (which the script
+# defines: it stops the processes the script started and still owns),
+# remove $tmp and keep the exit status; SIGINT and SIGTERM make it exit
+# with 130 and 143 (and so clean up too).
+cleanup_on_exit() {
+	trap cleanup_now EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# cleanup_now: the EXIT trap of cleanup_on_exit.
+# shellcheck disable=SC2154 # tmp: the script's
+cleanup_now() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
+	rm -rf "$tmp"
+	exit "$rc"
+}
+
 # need_root WHY: die unless run as root, saying WHY root is needed.
 need_root() { [ "$(id -u)" -eq 0 ] || die "run as root ($1)"; }
 
