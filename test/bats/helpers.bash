@@ -400,6 +400,9 @@ expect_detects_all() {
 #   kv_answers               the server answers a fresh connection (STATS pid)
 #   kv_dump DIR OPTS...      cs-dump -t $PID -D DIR OPTS; status in DUMP_ST
 #   kv_restore_d [DIR [OPT..]] cs-restore -d; $PID must be back
+#   start_kvload ARGS...     kvload against $KV_ADDR until stopped; sets KVLOAD_PID
+#   kvload_flows SECS WHEN   kvload makes progress in the next SECS seconds
+#   stop_kvload              SIGTERM, exit status 0; its summary in KVLOAD_SUMMARY
 #   nfds PID                 how many fds PID has open
 #   task_list PID            its thread IDs, one line, sorted
 
@@ -499,6 +502,44 @@ kv_dump() {
 	timeout -k 5 120 "$CS_DUMP" -t "$PID" -D "$dir" -v4 -o "$T/dump.log" "$@" \
 		</dev/null >"$T/dump.out" 2>"$T/dump.err" 3>&- || DUMP_ST=$?
 	cat "$T/dump.err" >>"$T/dump.out"
+}
+
+# start_kvload ARGS...: kvload -addr $KV_ADDR -duration 0 ARGS -report
+# $T/kvload.report, detached from our fds, output in $T/prog-kvload.out, its
+# PID in KVLOAD_PID (recorded); fails unless it reports progress (ops/s
+# above 0) within 5 s. ARGS should set -interval short enough for that.
+start_kvload() {
+	local i
+	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -duration 0 "$@" -report "$T/kvload.report") \
+		</dev/null >"$T/prog-kvload.out" 2>&1 &
+	KVLOAD_PID=$!
+	record_pid "$KVLOAD_PID"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
+		sleep 0.1
+	done
+	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+}
+
+# kvload_flows SECS WHEN: kvload reports progress in the next SECS seconds;
+# else fail saying "kvload made no progress in WHEN".
+kvload_flows() {
+	local lines
+	lines=$(wc -l <"$T/prog-kvload.out")
+	sleep "$1"
+	tail -n +"$((lines + 1))" "$T/prog-kvload.out" | grep -q 'ops/s=[1-9]' ||
+		{ echo "kvload made no progress in $2" >&2; return 1; }
+}
+
+# stop_kvload: SIGTERM to the kvload of start_kvload, which must exit 0;
+# its summary line ("kvload: total ops=N ... errors=N mismatches=N") in
+# KVLOAD_SUMMARY.
+stop_kvload() {
+	local st=0
+	kill -TERM "$KVLOAD_PID"
+	wait "$KVLOAD_PID" || st=$?
+	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
+	KVLOAD_SUMMARY=$(cat "$T/kvload.report")
 }
 
 # kv_restore_d [DIR [OPTS...]]: cs-restore -d OPTS from DIR ($T/img); $PID

@@ -199,33 +199,18 @@ restore_refused() {
 	require_cs
 	require_go
 	start_kvserver -preload 20000 -value-size 128
-	local lpid i st=0 summary lines
-	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 20000 -conns 4 -duration 0 -timeout 60s \
-		-interval 250ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
-	lpid=$!
-	record_pid "$lpid"
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
-		sleep 0.1
-	done
-	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	start_kvload -keys 20000 -conns 4 -timeout 60s -interval 250ms
 	kv_dump "$T/img" --tcp-established
 	[ "$DUMP_ST" = 0 ] || { echo "cs-dump --tcp-established failed with status $DUMP_ST" >&2; return 1; }
 	grep -c "kept:" "$T/dump.log" | grep -qx 4 || { echo "want 4 connections kept: $(grep kept: "$T/dump.log")" >&2; return 1; }
 	(close_fds; exec timeout -k 5 120 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log" --tcp-established) \
 		</dev/null >"$T/restore.out" 2>&1 || { echo "cs-restore failed" >&2; return 1; }
-	lines=$(wc -l <"$T/prog-kvload.out")
-	sleep 2
 	# the same four connections carry on
-	tail -n +"$((lines + 1))" "$T/prog-kvload.out" | grep -q 'ops/s=[1-9]' ||
-		{ echo "kvload made no progress in the 2 s after the restore" >&2; return 1; }
-	kill -TERM "$lpid"
-	wait "$lpid" || st=$?
-	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
-	summary=$(cat "$T/kvload.report")
-	case "$summary" in
+	kvload_flows 2 "the 2 s after the restore"
+	stop_kvload
+	case "$KVLOAD_SUMMARY" in
 	*" reconnects=0 errors=0 mismatches=0"*) ;;
-	*) echo "kvload saw trouble: $summary" >&2; return 1 ;;
+	*) echo "kvload saw trouble: $KVLOAD_SUMMARY" >&2; return 1 ;;
 	esac
 	kv_answers
 	check_keys 20000

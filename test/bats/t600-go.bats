@@ -85,36 +85,20 @@ check_keys() {
 	require_cs
 	require_go
 	start_kvserver -preload 100000 -value-size 128
-	local lpid i st=0 summary
-	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 4 -duration 0 \
-		-interval 250ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
-	lpid=$!
-	record_pid "$lpid"
 	# wait until the load is flowing
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
-		sleep 0.1
-	done
-	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	start_kvload -keys 100000 -conns 4 -interval 250ms
 	kv_dump "$T/img" -R --tcp-close
 	[ "$DUMP_ST" = 0 ] || { echo "cs-dump -R --tcp-close failed with status $DUMP_ST" >&2; return 1; }
 	[ -s "$T/img/inventory.img" ] || { echo "no inventory.img in $T/img" >&2; return 1; }
-	local lines
-	lines=$(wc -l <"$T/prog-kvload.out")
-	sleep 1
 	# and it keeps flowing after the dump
-	tail -n +"$((lines + 1))" "$T/prog-kvload.out" | grep -q 'ops/s=[1-9]' ||
-		{ echo "kvload made no progress in the second after the dump" >&2; return 1; }
-	kill -TERM "$lpid"
-	wait "$lpid" || st=$?
-	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
-	summary=$(cat "$T/kvload.report")
-	case "$summary" in
+	kvload_flows 1 "the second after the dump"
+	stop_kvload
+	case "$KVLOAD_SUMMARY" in
 	*" reconnects=0 errors=0 mismatches=0"*) ;;
-	*) echo "kvload saw trouble: $summary" >&2; return 1 ;;
+	*) echo "kvload saw trouble: $KVLOAD_SUMMARY" >&2; return 1 ;;
 	esac
-	case "$summary" in
-	*" ops=0 "*) echo "kvload made no requests: $summary" >&2; return 1 ;;
+	case "$KVLOAD_SUMMARY" in
+	*" ops=0 "*) echo "kvload made no requests: $KVLOAD_SUMMARY" >&2; return 1 ;;
 	esac
 	kv_answers
 	check_keys 100000

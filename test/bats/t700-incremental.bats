@@ -441,17 +441,9 @@ refuse() {
 # with no error and no mismatch, and k5 left more pages in its parents than
 # it wrote.
 kv_series() {
-	local lpid i st=0
+	local i
 	start_kvserver -preload 100000 -value-size 128
-	(close_fds; exec "$GO_BIN/kvload" -addr "$KV_ADDR" -keys 100000 -conns 2 -duration 0 -overwrite \
-		-interval 500ms -report "$T/kvload.report") </dev/null >"$T/prog-kvload.out" 2>&1 &
-	lpid=$!
-	record_pid "$lpid"
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" && break
-		sleep 0.1
-	done
-	grep -q 'ops/s=[1-9]' "$T/prog-kvload.out" || { echo "kvload made no progress in 5 s" >&2; return 1; }
+	start_kvload -keys 100000 -conns 2 -overwrite -interval 500ms
 	ckpt k0 --tcp-close "$@"
 	expect_kind k0 full
 	for ((i = 1; i <= 5; i++)); do
@@ -462,9 +454,7 @@ kv_series() {
 	done
 	# keys written after the last checkpoint must not be there
 	kvc -set-prefix after -set-count 10
-	kill -TERM "$lpid"
-	wait "$lpid" || st=$?
-	[ $st = 0 ] || { echo "kvload exited with status $st" >&2; return 1; }
+	stop_kvload
 	grep -q " errors=0 mismatches=0" "$T/kvload.report" || { cat "$T/kvload.report" >&2; return 1; }
 	local w5 p5
 	w5=$(stat_of k5 pages_written)
