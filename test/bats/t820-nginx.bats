@@ -193,9 +193,15 @@ kill_workers() {
 # tree_state: the master's PID, user and parent, and for each worker its
 # PID, user and parent, one line each
 tree_state() {
-	local p
+	local p line
 	for p in $PID $WORKERS; do
-		echo "$p $(awk '/^Uid:/ { u = $2 } /^PPid:/ { pp = $2 } END { print u, pp }' "/proc/$p/status")"
+		{ read -r line <"/proc/$p/stat"; } 2>/dev/null || { echo "$p gone"; continue; }
+		line=${line##*) }
+		# process group and session (fields 5, 6 of stat)
+		echo "$p $(awk '{ print "pgrp", $3, "sid", $4 }' <<<"$line")" \
+			"$(awk -F'\t' '$1 ~ /^(PPid|Uid|Gid|Groups|Umask|SigBlk|SigIgn|SigCgt|Cap...|NoNewPrivs|Seccomp):$/ {
+				gsub(/\t/, ","); printf "%s ", $0 }' "/proc/$p/status")" \
+			"cwd $(readlink "/proc/$p/cwd") nofile $(awk '/^Max open files/ { print $4, $5 }' "/proc/$p/limits")"
 	done
 }
 
@@ -558,5 +564,37 @@ httpka_done() {
 	httpka_done 1
 	grep -q 'connection differs' "$T/prog-httpka.out"
 	fetch_all
+	stop_nginx
+}
+
+@test "nginx: dumped under load with --tcp-close (connections and accept queue dropped), restored: the tree, every file, reload" {
+	require_nginx
+	local i w lp=()
+	start_nginx
+	TREE=$(tree_state)
+	# 3 clients making a new connection per request, one slow download;
+	# bounded in time, stopped by PID
+	for i in 1 2 3; do
+		(close_fds; exec timeout 30 bash -c 'while :; do curl -s -o /dev/null --max-time 5 "$0"; done' \
+			"http://127.0.0.1:$NPORT/small.txt") </dev/null >/dev/null 2>&1 &
+		lp+=($!)
+	done
+	(close_fds; exec timeout 30 curl -s --limit-rate 1M -o /dev/null "http://127.0.0.1:$NPORT/large.bin") \
+		</dev/null >/dev/null 2>&1 &
+	lp+=($!)
+	sleep 1
+	dump_tree --tcp-close
+	grep -q 'TCP connection to .* dropped (--tcp-close)' "$T/dump.log"
+	kv_restore_d
+	for w in $WORKERS; do
+		record_worker "$w"
+	done
+	tree_same
+	for i in "${lp[@]}"; do
+		kill "$i" 2>/dev/null || true
+		wait "$i" 2>/dev/null || true
+	done
+	fetch_all
+	reload
 	stop_nginx
 }
