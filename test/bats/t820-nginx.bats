@@ -454,27 +454,32 @@ httpka_done() {
 
 @test "nginx: killed by cs-dump, restored: master and workers with their PIDs, shared counters, every file, then nginx -s reload" {
 	require_nginx
-	local st0 w
+	local st0 w t0 t1
 	start_nginx
 	TREE=$(tree_state)
 	SHM=$(shm_state)
 	fetch_all
 	st0=$(status)
 	FDS=$(fd_state)
-	dump_tree
+	dump_tree --display-stats
 	wait_pid_gone "$PID"
 	for w in $WORKERS; do
 		wait_pid_gone "$w"
 	done
 	! curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$NPORT/" || { echo "something answers on port $NPORT after the dump" >&2; return 1; }
+	t0=$(date +%s%N)
 	kv_restore_d
+	# /status: not in the access log, whose position fds_same checks
+	curl -sf -o /dev/null "http://127.0.0.1:$NPORT/status"
+	t1=$(date +%s%N)
+	echo "# nginx: $(grep -o 'frozen_us=[0-9]*' "$T/dump.out"), images $(du -sk "$T/img" | cut -f1) KiB, first answer $(((t1 - t0) / 1000000)) ms after cs-restore started" >&3
 	for w in $WORKERS; do
 		record_worker "$w"
 	done
 	tree_same
 	fds_same
 	[ "$(shm_state)" = "$SHM" ]
-	status_is "$st0" 1
+	status_is "$st0" 2
 	fetch_all
 	tree_same
 	reload
