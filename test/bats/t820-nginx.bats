@@ -13,7 +13,9 @@
 # shared memory (MAP_SHARED of /dev/zero: the connection and request
 # counters); an eventfd in each worker's epoll set (edge-triggered); a
 # master asleep in sigsuspend() with its real mask set aside, whose SIGHUP
-# (nginx -s reload) starts new workers and retires the old ones.
+# (nginx -s reload) starts new workers and retires the old ones. With
+# `listen ... reuseport` (one test), a listener per worker on the same
+# port (SO_REUSEPORT), each in one worker's epoll set.
 #
 # Each test starts its own nginx, as root, on a free port with its
 # configuration, logs, pid file, temp paths and files in $T (made
@@ -103,7 +105,7 @@ start_nginx() {
 			keepalive_timeout 300s;
 			keepalive_requests 100000;
 			server {
-				listen 127.0.0.1:$NPORT;
+				listen 127.0.0.1:$NPORT${NGX_LISTEN_OPTS:+ $NGX_LISTEN_OPTS};
 				root $n/html;
 				location = /status {
 					stub_status;
@@ -550,15 +552,19 @@ httpka_done() {
 	stop_nginx
 }
 
-@test "nginx: --tcp-close drops the idle keep-alive connection: the client sees it gone, new clients are served" {
+@test "nginx: listen reuseport (a listener per worker), --tcp-close drops the idle keep-alive connection: the client sees it gone, new clients are served" {
 	require_nginx
 	local w
+	NGX_LISTEN_OPTS=reuseport
 	start_nginx
 	TREE=$(tree_state)
 	start_httpka
 	for w in $WORKERS; do
 		wait_settled "$w"
 	done
+	FDS=$(fd_state)
+	# two listeners on the port, each in one worker's epoll set
+	[ "$(grep -c '^master [0-9]* socket:\[[0-9]*\] pos:0 flags:04002 *$' <<<"$FDS")" = 2 ]
 	dump_tree --tcp-close
 	grep -q 'TCP connection to .* dropped (--tcp-close)' "$T/dump.log"
 	kv_restore_d
@@ -569,6 +575,7 @@ httpka_done() {
 	httpka_done 1
 	grep -q 'connection differs' "$T/prog-httpka.out"
 	fetch_all
+	reload
 	stop_nginx
 }
 
