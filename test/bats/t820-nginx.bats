@@ -15,7 +15,8 @@
 # master asleep in sigsuspend() with its real mask set aside, whose SIGHUP
 # (nginx -s reload) starts new workers and retires the old ones. With
 # `listen ... reuseport` (one test), a listener per worker on the same
-# port (SO_REUSEPORT), each in one worker's epoll set.
+# port (SO_REUSEPORT), each in one worker's epoll set; with `aio threads`
+# (another), a pool of 32 threads in each worker.
 #
 # Each test starts its own nginx, as root, on a free port with its
 # configuration, logs, pid file, temp paths and files in $T (made
@@ -101,7 +102,8 @@ start_nginx() {
 				text/html html;
 				text/plain txt;
 			}
-			sendfile on;
+			sendfile on;${NGX_HTTP_EXTRA:+
+			$NGX_HTTP_EXTRA}
 			keepalive_timeout 300s;
 			keepalive_requests 100000;
 			server {
@@ -192,8 +194,9 @@ kill_workers() {
 	done <"$T/workers"
 }
 
-# tree_state: the master's PID, user and parent, and for each worker its
-# PID, user and parent, one line each
+# tree_state: for the master and each worker, one line: PID, process
+# group, session, parent, credentials, capabilities, signal dispositions
+# and mask, umask, cwd, RLIMIT_NOFILE, thread IDs
 tree_state() {
 	local p line
 	for p in $PID $WORKERS; do
@@ -203,7 +206,8 @@ tree_state() {
 		echo "$p $(awk '{ print "pgrp", $3, "sid", $4 }' <<<"$line")" \
 			"$(awk -F'\t' '$1 ~ /^(PPid|Uid|Gid|Groups|Umask|SigBlk|SigIgn|SigCgt|Cap...|NoNewPrivs|Seccomp):$/ {
 				gsub(/\t/, ","); printf "%s ", $0 }' "/proc/$p/status")" \
-			"cwd $(readlink "/proc/$p/cwd") nofile $(awk '/^Max open files/ { print $4, $5 }' "/proc/$p/limits")"
+			"cwd $(readlink "/proc/$p/cwd") nofile $(awk '/^Max open files/ { print $4, $5 }' "/proc/$p/limits")" \
+			"threads $(task_list "$p")"
 	done
 }
 
@@ -490,9 +494,11 @@ httpka_done() {
 	stop_nginx
 }
 
-@test "nginx: cs-dump -R leaves it serving; the copy restored after it stops serves the same files, with the counters of the dump" {
+@test "nginx: aio threads (32 threads a worker), cs-dump -R leaves it serving; the copy restored after it stops serves the same files, with the counters of the dump" {
 	require_nginx
 	local st0 w
+	# each worker gets a pool of 32 threads that read files for it
+	NGX_HTTP_EXTRA="aio threads;"
 	start_nginx
 	TREE=$(tree_state)
 	SHM=$(shm_state)
