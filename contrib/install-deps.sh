@@ -7,8 +7,8 @@
 # `apt-get update` runs only when something is missing. Run as root on
 # Debian 12 (bookworm). Exit status is non-zero on any failure.
 #
-# redis-server, memcached and etcd-server are programs the tests checkpoint
-# (t800-real, t810-etcd):
+# redis-server, memcached, etcd-server and nginx-light are programs the
+# tests checkpoint (t800-real, t810-etcd, t820-nginx):
 # each test starts its own instance on its own port. The packages' own
 # services are not started by the install (a policy-rc.d that denies
 # starts is put in place for it when the system has none), and when this
@@ -20,13 +20,14 @@ build-essential autoconf automake libtool pkg-config
 libprotobuf-c-dev protobuf-c-compiler libzstd-dev libcap-dev
 libnl-3-dev libnl-route-3-dev libdw-dev libelf-dev libnftables-dev nftables
 bats golang-go golang-github-patrickmn-go-cache-dev
-iproute2 procps util-linux bsdutils tmux jq
+iproute2 procps util-linux bsdutils tmux jq curl
 redis-server redis-tools memcached
 etcd-server etcd-client
+nginx-light
 "
 # packages that come with a service of their own, which must not run, as
 # PACKAGE or PACKAGE:SERVICE when the service is named otherwise
-SERVICES="redis-server memcached etcd-server:etcd"
+SERVICES="redis-server memcached etcd-server:etcd nginx-light:nginx"
 
 say() { echo "install-deps: $*"; }
 die() { echo "install-deps: error: $*" >&2; exit 1; }

@@ -102,6 +102,36 @@ static int sockopt_int(int sk, int level, int name)
 	return v;
 }
 
+/*
+ * A listener's accept queue: connections the kernel has completed (the
+ * client sent its request, maybe) that the process has not accepted yet.
+ * They cannot be kept: nothing puts a connection back into a listener's
+ * queue. When the process is killed its listener goes, and the kernel
+ * resets each of them (inet_csk_listen_stop, net/ipv4/inet_connection_sock.c):
+ * the dump refuses, as for the established ones, unless --tcp-close says
+ * they may be dropped. With -R they stay the running process's, which
+ * accepts them later, like connections made after the dump: not refused.
+ * Connections that complete after this look, while the process is frozen,
+ * go the same way (tcpi_unacked of a listener is its accept queue length,
+ * tcp_get_info, net/ipv4/tcp.c).
+ */
+static int dump_listen_queue(struct dump_ctx *c, int fd, unsigned port, unsigned queued, int tcp)
+{
+	if (!queued)
+		return 0;
+	if (c->leave_running) {
+		pr_info("fd %d: TCP listener on port %u: %u connection(s) not accepted yet, left to the "
+			"running process (not in the image)", fd, port, queued);
+		return 0;
+	}
+	if (!(tcp & DUMP_TCP_CLOSE))
+		return pr_err("fd %d is a TCP listener on port %u with %u connection(s) not accepted yet, which "
+			      "cannot be kept: use --tcp-close to drop them", fd, port, queued);
+	pr_info("fd %d: TCP listener on port %u: %u connection(s) not accepted yet dropped (--tcp-close)",
+		fd, port, queued);
+	return 0;
+}
+
 static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family, int tcp)
 {
 	InetSkEntry *s = xzalloc(sizeof(*s));
@@ -163,7 +193,7 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	if (ti.tcpi_state == TCP_LISTEN) {
 		s->has_backlog = 1;
 		s->backlog = ti.tcpi_sacked;
-		return 0;
+		return dump_listen_queue(c, fd, s->src_port, ti.tcpi_unacked, tcp);
 	}
 	if (ti.tcpi_state == TCP_CLOSE && !s->src_port)
 		return 0;	/* a fresh socket, never bound */

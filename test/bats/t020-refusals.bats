@@ -11,7 +11,8 @@
 # of its own is dumped: t710-timens.bats), or one that unshared a time
 # namespace for its children; the leader of a
 # process group with other members; a process without [vdso]; a zombie; a
-# process already traced; a TID that is not a process.  PID 1 is never
+# process already traced; a TID that is not a process; a TCP listener with
+# connections not accepted yet, without --tcp-close.  PID 1 is never
 # touched.
 #
 # Fixed, each with a round trip (and a negative control where the program
@@ -19,7 +20,7 @@
 # the process (prog | cat: t520-fifo.bats); a SIGSTOPped process stays stopped
 # through cs-dump -R and comes back stopped; an eventfd counter above 2^32;
 # fds >= 1024 with cs-restore run under `ulimit -Sn 1024`; a process running
-# as another uid.
+# as another uid; a listener's accept queue dropped with --tcp-close.
 #
 # Targets are test/c/refuse in one mode or another (see refuse.c).  Refusal
 # targets are started detached, in a session of their own, so that init (or
@@ -332,6 +333,22 @@ refuse_mode() {
 	wake_detached "$PID" traced
 }
 
+@test "refuse: a TCP listener with a connection not accepted yet (no --tcp-close); with -R it is left to the process" {
+	require_refuse
+	local port kfd
+	start_detached listen-queue "$REFUSE" "$T/listen-queue.ready" listen-queue
+	port=$(cat "$T/listen-queue.ready.port")
+	# completed by the kernel, waiting in the listener's accept queue
+	exec {kfd}<>"/dev/tcp/127.0.0.1/$port"
+	expect_refusal "$PID" "fd 3" "TCP listener on port $port" "1 connection(s) not accepted yet" "--tcp-close"
+	target_running "$PID"
+	# with -R they stay the running process's: not refused
+	dump_running --runtime=none
+	grep -qF "fd 3: TCP listener on port $port: 1 connection(s) not accepted yet, left to the running process" "$T/dump.log"
+	wake_detached "$PID" listen-queue
+	exec {kfd}>&-
+}
+
 @test "refuse: a TID that is not a process, naming the process" {
 	require_refuse
 	local tid
@@ -361,6 +378,24 @@ target_stopped() {
 	[ "$st" = T ] || { echo "process $1 is in state $st, want T (stopped)" >&2; return 1; }
 	tracer=$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status")
 	[ "$tracer" = 0 ] || { echo "process $1 is traced by $tracer" >&2; return 1; }
+}
+
+@test "fixed: a TCP listener's connections not accepted yet are dropped with --tcp-close, saying so; the restored listener accepts" {
+	require_refuse
+	local port kfd st=0 line
+	expect_detects refuse listener listen-queue
+	start_prog refuse listen-queue
+	port=$(cat "$T/ready.port")
+	exec {kfd}<>"/dev/tcp/127.0.0.1/$port"
+	dump_killed --tcp-close --runtime=none
+	grep -qF "fd 3: TCP listener on port $port: 1 connection(s) not accepted yet dropped (--tcp-close)" "$T/dump.log"
+	# its client was reset when the listener went (a timeout is status > 128)
+	read -r -t 5 -u "$kfd" line 2>/dev/null || st=$?
+	exec {kfd}>&-
+	[ "$st" = 1 ] || { echo "the queued client: read status $st, want 1 (reset)" >&2; return 1; }
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
 }
 
 @test "fixed: a SIGSTOPped process stays stopped through cs-dump -R and comes back stopped (state T)" {

@@ -29,12 +29,18 @@
  *                 (IPv6 left out when the kernel has none); after: domain,
  *                 type, protocol, flags, port 0, not listening, and that
  *                 the IPv4 one can still bind, listen and accept
+ *   listen-queue  a TCP listener on 127.0.0.1 (fd 3, port in
+ *                 READY_FILE.port) that never accepts: the test connects
+ *                 clients that stay in its accept queue (refused without
+ *                 --tcp-close, dropped with it); after: still listening
+ *                 on the same port, and it accepts a new client
  *   many-fds      soft RLIMIT_NOFILE 2048, /dev/null at fds 1023, 1024 and
  *                 1500 and nothing else above 2; after: exactly those fds
  *                 open, on /dev/null, and the limit unchanged
  *
  * CS_TEST_CORRUPT: eventfd (counter + 1), socket (IPv4 socket bound),
- * fds (fd 1500 closed, 1501 opened).
+ * fds (fd 1500 closed, 1501 opened), listener (listen-queue's listener
+ * replaced by one on another port).
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -56,6 +62,7 @@
 static const int high_fds[] = { 1023, 1024, 1500 };
 
 static unsigned nchecked;
+static int listen_port;	/* listen-queue */
 
 static void *thread_main(void *arg)
 {
@@ -135,6 +142,44 @@ static void check_usable(int fd)
 	close(c);
 }
 
+/* The listener of listen-queue: on port, and a new client is accepted
+ * (after whatever was still queued). */
+static void check_listener(int fd, int port)
+{
+	struct sockaddr_in a = { 0 }, me = { 0 }, peer;
+	socklen_t al = sizeof(a);
+	int c, s, i;
+
+	tp_check_u64("listener listening", sockopt(fd, SO_ACCEPTCONN), 1);
+	nchecked += 2;
+	if (getsockname(fd, (struct sockaddr *)&a, &al)) {
+		tp_differs("listener", "getsockname: %s", strerror(errno));
+		return;
+	}
+	tp_check_u64("listener port", ntohs(a.sin_port), port);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	al = sizeof(me);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) || getsockname(c, (struct sockaddr *)&me, &al)) {
+		tp_differs("listener", "connect to it: %s", strerror(errno));
+		return;
+	}
+	nchecked++;
+	for (i = 0; i < 16; i++) {
+		al = sizeof(peer);
+		s = accept(fd, (struct sockaddr *)&peer, &al);
+		if (s < 0) {
+			tp_differs("listener", "accept: %s", strerror(errno));
+			break;
+		}
+		close(s);
+		if (peer.sin_port == me.sin_port)
+			break;
+	}
+	if (i == 16)
+		tp_differs("listener", "the new client was not among 16 accepted connections");
+	close(c);
+}
+
 static int is_high(int fd)
 {
 	for (unsigned i = 0; i < sizeof(high_fds) / sizeof(*high_fds); i++)
@@ -145,7 +190,7 @@ static int is_high(int fd)
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "eventfd", "socket", "fds", NULL };
+	static const char *const modes[] = { "eventfd", "socket", "fds", "listener", NULL };
 	const char *mode;
 	int fd = -1, fd6 = -1;
 	struct stat null_st = { 0 };
@@ -261,6 +306,30 @@ int main(int argc, char **argv)
 			if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
 				tp_die("bind");
 		}
+	} else if (!strcmp(mode, "listen-queue")) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t al = sizeof(a);
+		char path[4200], buf[16];
+		int pf, n;
+
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd != 3 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8) ||
+		    getsockname(fd, (struct sockaddr *)&a, &al))
+			tp_die("a listener at fd 3 on 127.0.0.1");
+		listen_port = ntohs(a.sin_port);
+		snprintf(path, sizeof(path), "%s.port", argv[1]);
+		n = snprintf(buf, sizeof(buf), "%d\n", listen_port);
+		pf = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (pf < 0 || write(pf, buf, n) != n || close(pf))
+			tp_die("cannot write %s", path);
+		if (tp_corrupting("listener")) {
+			/* another listener at fd 3, on another port */
+			close(fd);
+			a.sin_port = 0;
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			if (fd != 3 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8))
+				tp_die("a second listener at fd 3");
+		}
 	} else if (!strcmp(mode, "many-fds")) {
 		struct rlimit rl;
 
@@ -311,6 +380,8 @@ int main(int argc, char **argv)
 			nchecked++;
 		}
 		check_usable(fd);
+	} else if (!strcmp(mode, "listen-queue")) {
+		check_listener(fd, listen_port);
 	} else if (!strcmp(mode, "many-fds")) {
 		struct rlimit rl;
 
