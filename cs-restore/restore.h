@@ -206,8 +206,10 @@ int check_file_same(struct rst_ctx *c, const char *what, const char *path, const
  * stub_ghosts - in the stub: recreate each ghost (its saved name when that
  * is free, else a name next to it), open it once per saved open file
  * description with the saved flags and offset into tmp[i] (at or above
- * tmp_min, close-on-exec), and unlink it, so that every fd refers to a file
- * with st_nlink 0 (CRIU's "link remap"). Returns 0 or -1 with err set.
+ * tmp_min, close-on-exec), and, when it is mapped or the executable, once
+ * at its fixed fd for restore_mm (stub_ghost_map), and unlink it, so that
+ * every fd and mapping refers to a file with st_nlink 0 (CRIU's "link
+ * remap"). Returns 0 or -1 with err set.
  */
 int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
 
