@@ -147,6 +147,28 @@ no_leftovers() {
 	assert_prog_ok
 }
 
+# A restore that fails once the ghosts are mapped (CS_FAULT=memory: after
+# the mappings, before their pages; CS_FAULT=exit:threads: cs-restore
+# _exit()s with the stub still holding the ghosts' fds) leaves no process
+# and no file; the images still restore.
+@test "ghostmap: a restore failing after the ghosts are mapped leaves no process and no file" {
+	require_gm
+	local step st
+	start_prog ghostmap deleted
+	dump_killed
+	for step in memory exit:threads; do
+		st=0
+		(close_fds; CS_FAULT=$step exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
+			</dev/null >>"$T/restore.out" 2>&1 || st=$?
+		[ "$st" != 0 ] || { echo "CS_FAULT=$step: cs-restore succeeded" >&2; return 1; }
+		wait_pid_gone "$PID" || { echo "CS_FAULT=$step: process $PID is left" >&2; return 1; }
+		[ -z "$(ls -A "$T/gm")" ] || { echo "CS_FAULT=$step: left $(ls -l "$T/gm")" >&2; return 1; }
+	done
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 # A cs-restore killed at any moment leaves no recreated file: the names
 # exist only between link and unlink inside the stub.
 @test "ghostmap: a cs-restore killed at any point leaves nothing in the directory" {
