@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# t510-ghostmap.bats - a process whose executable, a shared library and a
+# t510-ghostmap.bats - a process (or a tree) whose executable, a shared library and a
 # mapped data file were deleted while it runs, or whose executable was
 # replaced by a new file at the same path (a daemon after a package
 # upgrade): the files are saved as ghosts (ghost-files.img with vmas and
@@ -88,6 +88,25 @@ no_leftovers() {
 	[ "$(cat "$T/gm/gm-exe")" = "a new executable, installed by the upgrade" ] ||
 		{ echo "the new $T/gm/gm-exe was changed" >&2; return 1; }
 	no_leftovers
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+# nginx's master and workers after an upgrade: each process gets its own
+# copy of the deleted executable and library.
+@test "ghostmap: a tree whose two processes run the deleted executable and library comes back" {
+	require_gm
+	local child
+	start_prog ghostmap fork
+	child=$(tr -d ' ' <"/proc/$PID/task/$PID/children")
+	[ -n "$child" ] || { echo "$PID has no child" >&2; return 1; }
+	record_pid "$child"
+	dump_killed
+	restore_wait
+	[ "$(readlink "/proc/$child/exe")" = "$T/gm/gm-exe (deleted)" ] &&
+		[ "$(grep -c "$T/gm/gm-.* (deleted)" "/proc/$child/maps")" = 10 ] ||
+		{ echo "child $child: exe $(readlink "/proc/$child/exe"), maps:" >&2; cat "/proc/$child/maps" >&2; return 1; }
+	[ -z "$(ls -A "$T/gm")" ] || { echo "left in $T/gm: $(ls -A "$T/gm")" >&2; return 1; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }

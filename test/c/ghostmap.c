@@ -3,7 +3,7 @@
  * data file were deleted (or the executable replaced) while it runs, as a
  * daemon is after a package upgrade. Checked by t510-ghostmap.bats.
  *
- *   ghostmap READY deleted|replaced|kept|tree
+ *   ghostmap READY deleted|replaced|kept|tree|fork
  *
  * Stage 1 copies its own executable and ghostmap-lib.so (this file built
  * with -DGM_LIB -shared, next to it) into DIR/gm (DIR: READY's directory)
@@ -31,7 +31,9 @@
  * mapping whose path a mount now covers): the names and links stay.
  * "tree" is "deleted" with a child process that inherits the mappings,
  * C among them (MAP_SHARED), for the refusal of a deleted file shared
- * between processes; the child dies with its parent.
+ * between processes; the child dies with its parent. "fork" is "tree"
+ * whose child drops A, B, C and D: a tree whose processes both run the
+ * deleted executable and library.
  *
  * CS_TEST_CORRUPT: code (a byte of the library's read-only data, through
  * mprotect), data (a byte of B), shared (a byte of C), exe (the recorded
@@ -64,7 +66,7 @@ int gm_lib_value(int x)
 #define MAX_NAMES 16
 
 static char dir[4096];		/* DIR/gm */
-static int replaced, kept, tree;
+static int replaced, kept, tree, forked;
 
 static unsigned char pat(size_t i)
 {
@@ -237,13 +239,14 @@ int main(int argc, char **argv)
 
 	tp_init("ghostmap", argc, argv);
 	if (argc < 3 || (strcmp(argv[2], "deleted") && strcmp(argv[2], "replaced") && strcmp(argv[2], "kept") &&
-			 strcmp(argv[2], "tree"))) {
-		fprintf(stderr, "usage: ghostmap READY deleted|replaced|kept|tree\n");
+			 strcmp(argv[2], "tree") && strcmp(argv[2], "fork"))) {
+		fprintf(stderr, "usage: ghostmap READY deleted|replaced|kept|tree|fork\n");
 		return TP_EXIT_SETUP;
 	}
 	replaced = !strcmp(argv[2], "replaced");
 	kept = !strcmp(argv[2], "kept");
-	tree = !strcmp(argv[2], "tree");
+	forked = !strcmp(argv[2], "fork");
+	tree = forked || !strcmp(argv[2], "tree");
 	tp_corrupt_check_mode(modes);
 	tp_dirname(argv[1], dir, sizeof(dir) - 8);
 	strcat(dir, "/gm");
@@ -337,6 +340,12 @@ int main(int argc, char **argv)
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() == 1)
 				_exit(0);
+			if (forked) {
+				munmap(A, 2 * PG);
+				munmap(B, 2 * PG);
+				munmap(C, 6 * PG);
+				close(D);
+			}
 			for (;;)
 				pause();
 		}
