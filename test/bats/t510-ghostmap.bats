@@ -9,7 +9,9 @@
 # all itself on SIGUSR2 (see its header).
 #
 # Refusals: a deleted file above --ghost-limit (cs-dump names the mapping,
-# its size and the option); a mapping whose path a mount now covers.
+# its size and the option); a mapping whose path a mount now covers; a
+# deleted file mapped MAP_SHARED by one process of a tree and used by
+# another (each would get its own copy).
 
 load helpers
 
