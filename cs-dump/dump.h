@@ -210,6 +210,24 @@ int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct 
  * file. Returns 0 or -1 (logged).
  */
 int dump_ghosts(struct dump_ctx *c, uint64_t limit);
+/* ghostmap.c: mappings and the executable of deleted files */
+/* ends_deleted - 1 when path (may be NULL) ends in " (deleted)", as
+ * d_path(9) marks an unlinked file in /proc/PID/maps and exe, else 0. */
+int ends_deleted(const char *path);
+/*
+ * dump_ghost_maps - after dump_mm, while frozen: each file VMA of c->mm
+ * whose path ends in " (deleted)" (and whose inode has no link left,
+ * st_nlink 0), and the executable (mm->exe, /proc/PID/exe) when deleted,
+ * lose that suffix, and the contents of their inode are read through
+ * /proc/PID/map_files/START-END or /proc/PID/exe (proc(5); CAP_SYS_ADMIN)
+ * into c->ghosts, once per inode, sharing the entry of an fd on the same
+ * inode (dump_ghosts); the entry lists the VMAs by start and the
+ * executable. limit: bytes, as for dump_ghosts; a larger file is refused,
+ * naming the mapping, the size and --ghost-limit. A VMA or executable path
+ * not deleted must name the mapped inode now (stat(2) st_dev, st_ino), else
+ * refused. Returns 0 or -1 (one line logged).
+ */
+int dump_ghost_maps(struct dump_ctx *c, uint64_t limit);
 /* write_ghosts - ghost-files.img, only when there is a ghost. 0 or -1. */
 int write_ghosts(struct dump_ctx *c);
 

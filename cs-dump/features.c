@@ -69,6 +69,9 @@ int dump_features(struct dump_ctx *c, InventoryEntry *inv)
 			continue;	/* a zombie holds nothing */
 		if (p->nr_ghosts)
 			f |= 1u << CS_FEAT_GHOST_FILES;
+		for (size_t g = 0; g < p->nr_ghosts; g++)
+			if (p->ghosts[g]->n_vmas || p->ghosts[g]->exe)
+				f |= 1u << CS_FEAT_GHOST_MAPS;
 		if (p->nr_locks)
 			f |= 1u << CS_FEAT_FILE_LOCKS;
 		fd_features(p, &f);

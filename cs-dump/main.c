@@ -81,7 +81,8 @@ static void usage(FILE *f)
 		"                         outside the tree (a pty pair held in the tree needs no -j)\n"
 		"      --file-locks       save the flock, POSIX and OFD locks the process holds\n"
 		"                         (default: refuse a process holding one)\n"
-		"      --ghost-limit SIZE save files deleted while open up to SIZE bytes each\n"
+		"      --ghost-limit SIZE save files deleted while open, mapped or run as the\n"
+		"                         executable, up to SIZE bytes each\n"
 		"                         (K, M, G suffixes; default 1M, at most 192M)\n"
 		"      --display-stats    print the dump statistics on stderr\n"
 		"      --runtime=MODE     auto (default): leave out the Go heap's dead pages when\n"
@@ -680,7 +681,8 @@ static int dump_main(int argc, char **argv)
 			if (!p)
 				continue;
 			/* pending: after the last remote syscall */
-			if ((p->track && (cs_fault("track") || track_frozen(p))) || dump_mm(p, &st) || dump_pending(p))
+			if ((p->track && (cs_fault("track") || track_frozen(p))) || dump_mm(p, &st) ||
+			    dump_ghost_maps(p, o.ghost_limit) || dump_pending(p))
 				goto err;
 			st.pages_present += p->pages_present;
 			st.pages_dead += p->pages_dead;

@@ -360,9 +360,8 @@ static int dump_vma(struct dump_ctx *c, const struct vma *v, VmaEntry *e)
 		if (!strncmp(v->path, "/SYSV", 5))
 			return pr_err("VMA %#llx-%#llx of process %d is SysV shared memory (%s, shmat): not supported",
 				      (unsigned long long)v->start, (unsigned long long)v->end, c->pid, v->path);
-		if (strstr(v->path, " (deleted)"))
-			return pr_err("VMA %#llx-%#llx maps deleted file %s: not supported yet",
-				      (unsigned long long)v->start, (unsigned long long)v->end, v->path);
+		if (ends_deleted(v->path))
+			return 0;	/* ghostmap.c: dump_ghost_maps saves it */
 		if (v->path[0] != '/')
 			return pr_err("VMA %#llx-%#llx maps %s: not supported yet",
 				      (unsigned long long)v->start, (unsigned long long)v->end, v->path);
@@ -466,9 +465,7 @@ int dump_mm(struct dump_ctx *c, DumpStatsEntry *st)
 		if (l < 0)
 			return pr_perror("cannot read %s", path);
 		buf[l] = 0;
-		if (strstr(buf, " (deleted)"))
-			return pr_err("the executable %s of %d was deleted: cannot be restored", buf, c->pid);
-		mm->exe = xstrdup(buf);
+		mm->exe = xstrdup(buf);	/* deleted: dump_ghost_maps (ghostmap.c) */
 		mm->has_exe_size = mm->has_exe_mtime_ns = mm->has_exe_ino = mm->has_exe_dev = 1;
 		if (file_times(path, &mm->exe_size, &mm->exe_mtime_ns, &mm->exe_ino, &mm->exe_dev))
 			return pr_perror("cannot stat the executable %s", buf);

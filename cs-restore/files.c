@@ -141,7 +141,7 @@ static int make_listener(const InetSkEntry *s, int listen_too)
 int check_files(struct rst_ctx *c)
 {
 	struct rlimit rl;
-	uint64_t maxfd = 0;
+	uint64_t maxfd = 0, objs = c->nr_fds + ghost_map_count(c);	/* ghostmap.c: mapped ghosts' fds */
 
 	for (size_t i = 0; i < c->nr_fds; i++)
 		if (c->fds[i]->fd > maxfd)
@@ -149,12 +149,12 @@ int check_files(struct rst_ctx *c)
 	/* stub_files puts every object above the highest fd before moving it
 	 * into place: the hard RLIMIT_NOFILE must leave room (getrlimit(2)) */
 	if (c->nr_fds && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY &&
-	    maxfd + 1 + STUB_FD_GAP + 1 + c->nr_fds + 1 > rl.rlim_max)
+	    maxfd + 1 + STUB_FD_GAP + 1 + objs + 1 > rl.rlim_max)
 		return pr_err("fd %llu is too close to the hard limit of open files (RLIMIT_NOFILE %llu): the restore "
 			      "needs %llu descriptors above it; raise the limit (ulimit -Hn) to at least %llu",
 			      (unsigned long long)maxfd, (unsigned long long)rl.rlim_max,
-			      (unsigned long long)(STUB_FD_GAP + 2 + c->nr_fds),
-			      (unsigned long long)(maxfd + STUB_FD_GAP + 3 + c->nr_fds));
+			      (unsigned long long)(STUB_FD_GAP + 2 + objs),
+			      (unsigned long long)(maxfd + STUB_FD_GAP + 3 + objs));
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
 
@@ -410,14 +410,21 @@ static size_t make_rank(const FdEntry *e)
 	return is_tcp_est(e) ? 2 : 1;
 }
 
-int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
+int stub_errfd(const struct rst_ctx *c)
 {
-	int base = 0, *tmp, errfd = *errfdp;
+	int base = 0;
 
 	for (size_t i = 0; i < c->nr_fds; i++)
 		if ((int)c->fds[i]->fd >= base)
 			base = c->fds[i]->fd + 1;
-	base += STUB_FD_GAP;
+	return base + STUB_FD_GAP;
+}
+
+int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
+{
+	int base = stub_errfd(c), *tmp, errfd = *errfdp;
+	int nmap = ghost_map_count(c);	/* ghostmap.c: their fds follow the error pipe */
+
 	tmp = calloc(c->nr_fds + 1, sizeof(int));
 	if (!tmp) {
 		snprintf(err, len, "out of memory");
@@ -436,7 +443,7 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 		close(errfd);
 	}
 	errfd = *errfdp = base++;
-	tmp_min = base;
+	tmp_min = base + nmap;
 	if (stub_ghosts(c, tmp, tmp_min, err, len))	/* regfiles.c: files deleted while open */
 		return -1;
 	/* pty masters first: a slave is opened by path. Established TCP
@@ -500,8 +507,9 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 			}
 		}
 	}
-	/* the temporaries go; the error pipe stays until the stub stops */
-	syscall(SYS_close_range, errfd + 1, ~0U, 0);
+	/* the temporaries go; the error pipe stays until the stub stops, the
+	 * fds of mapped ghosts until restore_mm has mapped them */
+	syscall(SYS_close_range, errfd + 1 + nmap, ~0U, 0);
 	free(tmp);
 	return 0;
 }

@@ -48,7 +48,8 @@ static int same_file(const char *path, uint64_t size, int64_t mtime_ns)
 int check_mm(struct rst_ctx *c)
 {
 	MmEntry *mm = c->mm;
-	int r = same_file(mm->exe, mm->exe_size, mm->exe_mtime_ns);
+	/* a deleted executable comes from its ghost: whatever is at its path now is not it */
+	int r = ghost_exe_fd(c) >= 0 ? 1 : same_file(mm->exe, mm->exe_size, mm->exe_mtime_ns);
 
 	/* an incremental checkpoint: every parent is checked here, before anything exists */
 	c->pages = pc_open_as(c->dirfd, c->inv, c->dir, c->sfx);
@@ -66,7 +67,7 @@ int check_mm(struct rst_ctx *c)
 				      (unsigned long long)v->end);
 		if ((v->kind == VK_ANON_SHARED || v->kind == VK_MEMFD) && check_shmem_vma(c, v))
 			return -1;	/* shmem.c */
-		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
+		if ((v->kind == VK_FILE || v->kind == VK_FILE_SHARED) && !ghost_of_vma(c, v)) {
 			/* as for fds, --file-validation says what must be unchanged: a
 			 * process that mmaps its data file (etcd's bbolt database) is
 			 * restored from a -R dump after the original wrote to it only
@@ -274,7 +275,7 @@ static int map_vmas(struct rst_ctx *c)
 	for (size_t i = 0; i < c->mm->n_vmas; i++) {
 		VmaEntry *v = c->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int shared = vma_shared(v), fd = -1, oflags = 0, shm = 0;
+		int shared = vma_shared(v), fd = -1, oflags = 0, shm = 0, gfd;
 		uint32_t prot = shared ? v->prot : v->prot | PROT_READ | PROT_WRITE;
 		uint32_t flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
 				 (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
@@ -286,8 +287,11 @@ static int map_vmas(struct rst_ctx *c)
 			return -1;
 		if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED)
 			oflags = shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY;
+		/* a deleted file comes from its ghost's fd (ghostmap.c), never
+		 * from the path, which may name a new file now */
+		gfd = ghost_map_fd(c, v);
 		if (open_fd >= 0 && (v->kind != VK_FILE && v->kind != VK_FILE_SHARED ? 1 :
-				     strcmp(open_path, v->path) || open_flags != oflags)) {
+				     gfd >= 0 || strcmp(open_path, v->path) || open_flags != oflags)) {
 			calls[n] = (struct rsys_call){ SYS_close, { open_fd } };
 			what[n++] = (struct map_call){ v, NULL, 1 };
 			open_fd = -1;
@@ -297,6 +301,8 @@ static int map_vmas(struct rst_ctx *c)
 			if (fd < 0)
 				return -1;
 			shm = 1;
+		} else if (gfd >= 0) {
+			fd = gfd;
 		} else if (v->kind == VK_FILE || v->kind == VK_FILE_SHARED) {
 			if (open_fd < 0) {
 				open_fd = remote_open(c, v->path, oflags);
@@ -585,7 +591,7 @@ static int set_mm_map(struct rst_ctx *c)
 	MmEntry *mm = c->mm;
 	struct prctl_mm_map m;
 	size_t alen = mm->n_auxv * 8;
-	int fd;
+	int fd, ghost;
 	long r;
 
 	if (alen > 2048)
@@ -604,14 +610,17 @@ static int set_mm_map(struct rst_ctx *c)
 	m.env_end = mm->env_end;
 	m.auxv = (__u64 *)(SCRATCH(c) + 2048);
 	m.auxv_size = alen;
-	fd = remote_open(c, mm->exe, O_RDONLY);
+	/* a deleted executable: its ghost's fd (ghostmap.c), closed by ghost_maps_close */
+	ghost = ghost_exe_fd(c) >= 0;
+	fd = ghost ? ghost_exe_fd(c) : remote_open(c, mm->exe, O_RDONLY);
 	if (fd < 0)
 		return -1;
 	m.exe_fd = fd;
 	if (scratch_write(c, 2048, mm->auxv, alen) || scratch_write(c, 1024, &m, sizeof(m)))
 		return -1;
 	r = rsys(c, 0, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, SCRATCH(c) + 1024, sizeof(m), 0, 0);
-	rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
+	if (!ghost)
+		rsys(c, 0, SYS_close, fd, 0, 0, 0, 0, 0);
 	if (r)
 		return pr_err("cannot set the mm fields and executable (PR_SET_MM_MAP): %s", strerror(-r));
 	return 0;
@@ -634,7 +643,7 @@ static int thp_disable(struct rst_ctx *c)
 int restore_mm(struct rst_ctx *c)
 {
 	if (thp_disable(c) || unmap_inherited(c) || move_vdso(c) || map_vmas(c) || cs_fault("memory") || fill_pages(c) ||
-	    protect_vmas(c) || lock_vmas(c) || set_mm_map(c))
+	    protect_vmas(c) || lock_vmas(c) || set_mm_map(c) || ghost_maps_close(c))
 		return -1;
 	return 0;
 }

@@ -44,8 +44,12 @@ int read_ghosts(struct rst_ctx *c)
 		}
 		c->ghosts = arr;
 		arr[c->nr_ghosts++] = g;
-		if (!S_ISREG(g->mode) || !g->n_fds || g->path[0] != '/') {
+		if (!S_ISREG(g->mode) || (!g->n_fds && !g->n_vmas && !g->exe) || g->path[0] != '/') {
 			r = pr_err("ghost-files.img: the entry for %s is corrupt", g->path);
+			break;
+		}
+		if (check_ghost_map(c, g)) {	/* ghostmap.c: mapped, or the executable */
+			r = -1;
 			break;
 		}
 		for (size_t i = 0; i < g->n_fds && r > 0; i++) {
@@ -264,6 +268,7 @@ int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
 
 		if (!name)
 			return -1;
+		ret = stub_ghost_map(c, g, name, err, len);	/* ghostmap.c: its mappings' fd */
 		for (size_t j = 0; j < c->nr_fds && !ret; j++) {
 			FdEntry *e = c->fds[j];
 			int fd;

@@ -206,10 +206,45 @@ int check_file_same(struct rst_ctx *c, const char *what, const char *path, const
  * stub_ghosts - in the stub: recreate each ghost (its saved name when that
  * is free, else a name next to it), open it once per saved open file
  * description with the saved flags and offset into tmp[i] (at or above
- * tmp_min, close-on-exec), and unlink it, so that every fd refers to a file
- * with st_nlink 0 (CRIU's "link remap"). Returns 0 or -1 with err set.
+ * tmp_min, close-on-exec), and, when it is mapped or the executable, once
+ * at its fixed fd for restore_mm (stub_ghost_map), and unlink it, so that
+ * every fd and mapping refers to a file with st_nlink 0 (CRIU's "link
+ * remap"). Returns 0 or -1 with err set.
  */
 int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
+
+/* ghostmap.c: deleted files mapped, or the executable (feature "ghost-maps") */
+/* ghost_map_count - how many of c's ghosts are mapped or the executable:
+ * each has one fd in the stub from stub_files to restore_mm. */
+int ghost_map_count(const struct rst_ctx *c);
+/* ghost_of_vma - the ghost whose vmas list v's start (a file VMA), or NULL. */
+GhostFileEntry *ghost_of_vma(const struct rst_ctx *c, const VmaEntry *v);
+/* ghost_map_fd - the stub's fd to map v from when v maps a ghost, else -1. */
+int ghost_map_fd(const struct rst_ctx *c, const VmaEntry *v);
+/* ghost_exe_fd - the stub's fd of the ghost that is the executable, else -1
+ * (for PR_SET_MM_MAP exe_fd, prctl(2)). */
+int ghost_exe_fd(const struct rst_ctx *c);
+/*
+ * check_ghost_map - read_ghosts, for each entry g: every start in g->vmas
+ * is a file VMA of c->mm listed for g only, at most one ghost is the
+ * executable, and a mapped ghost's directory exists (it is recreated
+ * there). Returns 0 or -1 with one line naming the file.
+ */
+int check_ghost_map(const struct rst_ctx *c, const GhostFileEntry *g);
+/*
+ * stub_ghost_map - in the stub (stub_ghosts), once ghost g exists as name:
+ * when g is mapped, open it (O_RDWR if a shared mapping may write to it,
+ * VmFlags mw, else O_RDONLY) at its fixed fd, stub_errfd(c) + 1 + its rank
+ * among the mapped ghosts, close-on-exec. Returns 0 (also when g is not
+ * mapped) or -1 with err (len bytes) set.
+ */
+int stub_ghost_map(const struct rst_ctx *c, const GhostFileEntry *g, const char *name, char *err, size_t len);
+/* ghost_maps_close - restore_mm, once mapped and PR_SET_MM_MAP is done:
+ * close the mapped ghosts' fds in the stub (remote close_range(2)). 0 or -1. */
+int ghost_maps_close(struct rst_ctx *c);
+/* stub_errfd - files.c: the fd number of the stub's error pipe during
+ * stub_files: the highest saved fd + 1 + 64 (64 when there is no fd). */
+int stub_errfd(const struct rst_ctx *c);
 
 /* locks.c: file locks (--file-locks) */
 /* read_locks - file-locks.img, when the inventory lists it. 0 or -1. */

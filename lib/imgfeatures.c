@@ -22,6 +22,7 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_TCP_HALF_CLOSED] = { "tcp-half-closed", "kept TCP connections with a FIN sent or received, or closed with unread bytes" },
 	[CS_FEAT_EXT_UNIX_SK] = { "ext-unix-sk", "datagram unix sockets connected to a name outside the dump (ext_peer)" },
 	[CS_FEAT_PTY] = { "pty", "pseudo-terminal pairs held in the tree" },
+	[CS_FEAT_GHOST_MAPS] = { "ghost-maps", "deleted files mapped or run as the executable, saved as ghost files" },
 };
 
 int feature_known(const char *name)

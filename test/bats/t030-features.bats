@@ -57,7 +57,7 @@ expect_refusal() {
 	dump_killed
 	FEAT=$(features)
 	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk pidns netlock \
-		incremental shmem; do
+		incremental shmem ghost-maps; do
 		lacks_feature "$f"
 	done
 	[ "$("$CS_SHOW" "$T/img" | jq -c .unknown_features)" = "[]" ]
@@ -73,6 +73,7 @@ expect_refusal() {
 	FEAT=$(features)
 	has_feature file-locks
 	has_feature ghost-files
+	lacks_feature ghost-maps
 	lacks_feature pty
 	restore_wait --file-locks
 	wake_and_wait "$RPID"
