@@ -25,6 +25,7 @@
 #include "log.h"
 #include "util.h"
 #include "ptrace.h"
+#include "ptrace-int.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -400,10 +401,7 @@ int pt_install_gadget(struct pt_proc *p)
 	return 0;
 }
 
-/* The thread went away under a remote syscall (SIGKILL from outside, or
- * its process's exit): one line, and the errors of the unwinding callers,
- * which would only repeat it, to the log file only. */
-static int died(pid_t tid, long nr)
+int pt_died(pid_t tid, long nr)
 {
 	/* the first sign of it: one line; after another error (a ptrace
 	 * request that met ESRCH), only in the log */
@@ -413,6 +411,20 @@ static int died(pid_t tid, long nr)
 		pr_info("thread %d died during remote syscall %ld", tid, nr);
 	log_quiet_errors();
 	return -1;
+}
+
+void pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si)
+{
+	if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
+		if (si)
+			t->extra[t->nr_extra] = *si;
+		else
+			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
+		t->extra[t->nr_extra++].si_signo = sig;
+	} else {
+		pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill", t->tid, sig);
+		syscall(__NR_tgkill, p->pid, t->tid, sig);
+	}
 }
 
 int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
@@ -433,7 +445,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	r.r9 = a6;
 	if (pt_setregs(t->tid, &r)) {
 		if (errno == ESRCH)
-			return died(t->tid, nr);
+			return pt_died(t->tid, nr);
 		return pr_perror("cannot set registers of thread %d", t->tid);
 	}
 	t->regs_dirty = 1;
@@ -443,12 +455,12 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0)) {
 			if (errno == ESRCH)
-				return died(t->tid, nr);
+				return pt_died(t->tid, nr);
 			return pr_perror("cannot resume thread %d", t->tid);
 		}
 		status = pt_wait_stop(t->tid);
 		if (status < 0)
-			return died(t->tid, nr);
+			return pt_died(t->tid, nr);
 		if (status >> 16)
 			continue;	/* PTRACE_INTERRUPT still pending, or a clone event: go on */
 		sig = WSTOPSIG(status);
@@ -459,7 +471,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 			}
 			if (pt_getregs(t->tid, &r)) {
 				if (errno == ESRCH)
-					return died(t->tid, nr);
+					return pt_died(t->tid, nr);
 				return pr_perror("cannot read registers of thread %d", t->tid);
 			}
 			if (r.rip != p->gadget + 2)
@@ -472,14 +484,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 		}
 		/* A signal arrived before the syscall ran: it was dequeued, so it
 		 * is kept (for the image, and re-sent at release); step on without it. */
-		if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
-			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
-			t->extra[t->nr_extra++].si_signo = sig;
-		} else {
-			pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill",
-				t->tid, sig);
-			syscall(__NR_tgkill, p->pid, t->tid, sig);
-		}
+		pt_keep_signal(p, t, sig, NULL);
 	}
 }
 
