@@ -1,10 +1,12 @@
 /*
  * Seize, freeze, drive and release a traced thread group. See ptrace.h.
  *
- * Remote syscalls do not write into the target: they jump to a "syscall"
- * instruction (0f 05) that already exists in an executable mapping (the vDSO
- * has them, for its fallbacks) and single-step over it, so the target's
- * text never changes and nothing has to be put back if we die.
+ * A single remote syscall (pt_syscall) does not write into the target: it
+ * jumps to a "syscall" instruction (0f 05) that already exists in an
+ * executable mapping (the vDSO has them, for its fallbacks) and stops at
+ * syscall entry and exit, so the target's text never changes and nothing
+ * has to be put back if we die. Batches (batch.c) run a loop of ours in a
+ * page of ours.
  */
 #include <dirent.h>
 #include <elf.h>

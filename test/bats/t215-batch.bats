@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# t215-batch.bats - cs-dump's batched remote syscalls (ptrace/batch.c): the
+# signal handlers, the parent-death signal, the interval timers and, per
+# thread, the alternate stack and clear_child_tid are read in batches run
+# by the target in one ptrace round trip each; the resource limits are read
+# from cs-dump with prlimit64, or, for another uid's process (EPERM without
+# CAP_SYS_RESOURCE), in the target's batch.
+#  - the batch path is used (log line), also under MDWE, which refuses
+#    making memory executable but not a fresh R|X mapping;
+#  - without the code page (CS_FAULT=batch stands in for a refusal) every
+#    call is a single remote syscall, said once, and the state still comes
+#    back value by value.
+# The programs (sigstate, rlimits) verify everything after restore; their
+# negative controls are in t200 and t210, plus the uid and mdwe modes here.
+
+load helpers
+
+@test "batch: controls for the rlimits uid and mdwe modes (undisturbed, and a change caught)" {
+	local st=0
+	control rlimits uid
+	expect_detects rlimits nofile uid
+	control rlimits mdwe || st=$?
+	[ $st = 0 ] || [ $st = 77 ] || return 1
+	[ $st = 0 ] || skip "no PR_SET_MDWE here"
+	expect_detects rlimits nofile mdwe
+}
+
+@test "batch: handlers and thread state are read in batches (round trip, log line)" {
+	round_trip sigstate nanosleep
+	grep -q "ptrace: remote syscalls of $PID run in batches" "$T/dump.log"
+	! grep -q "run one at a time" "$T/dump.log"
+	grep -q "rlimits of $PID: prlimit64 from here" "$T/dump.log" && return 1
+	grep -q "steps of $PID: scratch [0-9]* us, threads [0-9]* us, process [0-9]* us" "$T/dump.log"
+}
+
+@test "batch: another uid's rlimits are read by the process itself, in the batch (round trip)" {
+	round_trip rlimits uid
+	grep -q "ok: 35 values checked" "$T/prog.out"
+	grep -q "rlimits of $PID: prlimit64 from here is EPERM (another uid): asked remotely" "$T/dump.log"
+	grep -q "run in batches" "$T/dump.log"
+}
+
+@test "batch: a process under MDWE still gets the batch page (fresh R|X mapping) (round trip)" {
+	local st=0
+	start_prog rlimits mdwe || st=$?
+	[ $st != 77 ] || skip "no PR_SET_MDWE here"
+	[ $st = 0 ]
+	dump_killed
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 32 values checked" "$T/prog.out"
+	grep -q "ptrace: remote syscalls of $PID run in batches" "$T/dump.log"
+}
+
+@test "batch: refused code page (CS_FAULT=batch): one remote syscall at a time, said once; state comes back" {
+	CS_FAULT=batch round_trip sigstate nanosleep
+	[ "$(grep -c "remote syscalls of $PID run one at a time: no page for batches (refused by CS_FAULT=batch)" \
+		"$T/dump.log")" = 1 ]
+	! grep -q "run in batches" "$T/dump.log"
+}
+
+@test "batch: refused code page, another uid's rlimits asked one by one (round trip)" {
+	CS_FAULT=batch round_trip rlimits uid
+	grep -q "ok: 35 values checked" "$T/prog.out"
+	grep -q "run one at a time" "$T/dump.log"
+}
