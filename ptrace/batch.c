@@ -135,8 +135,7 @@ static int other_stop(struct pt_proc *p, struct pt_thread *t, int sig, const sig
 	    !pt_getregs(t->tid, &r) && r.rip >= p->batch_code && r.rip < p->batch_code + PT_BATCH_CODE_SIZE)
 		return pr_err("thread %d: signal %d in the batch code at %#llx (address %p)", t->tid, sig, r.rip,
 			      si->si_addr);
-	pt_keep_signal(p, t, sig, have_si ? si : NULL);
-	return 1;
+	return pt_keep_signal(p, t, sig, have_si ? si : NULL) ? -1 : 1;
 }
 
 int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct pt_call *calls, int n)

@@ -257,6 +257,7 @@ static int seize_new(struct pt_proc *p)
 
 static void drop_thread(struct pt_proc *p, int i)
 {
+	free(p->t[i].extra);
 	memmove(&p->t[i], &p->t[i + 1], (p->nr - i - 1) * sizeof(p->t[0]));
 	p->nr--;
 }
@@ -415,18 +416,28 @@ int pt_died(pid_t tid, long nr)
 	return -1;
 }
 
-void pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si)
+int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si)
 {
-	if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
-		if (si)
-			t->extra[t->nr_extra] = *si;
-		else
-			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
-		t->extra[t->nr_extra++].si_signo = sig;
-	} else {
-		pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill", t->tid, sig);
-		syscall(__NR_tgkill, p->pid, t->tid, sig);
+	(void)p;
+	if (t->nr_extra == t->max_extra) {
+		int n = t->max_extra ? 2 * t->max_extra : 8;
+		siginfo_t *e;
+
+		if (t->nr_extra >= PT_EXTRA_MAX)
+			return pr_err("thread %d: more than %d signals arrived during remote syscalls (a flood?)",
+				      t->tid, PT_EXTRA_MAX);
+		e = xrealloc(t->extra, n * sizeof(*e));
+		if (!e)
+			return -1;
+		t->extra = e;
+		t->max_extra = n;
 	}
+	if (si)
+		t->extra[t->nr_extra] = *si;
+	else if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]))
+		memset(&t->extra[t->nr_extra], 0, sizeof(siginfo_t));
+	t->extra[t->nr_extra++].si_signo = sig;
+	return 0;
 }
 
 int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
@@ -486,7 +497,8 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 		}
 		/* A signal arrived before the syscall ran: it was dequeued, so it
 		 * is kept (for the image, and re-sent at release); step on without it. */
-		pt_keep_signal(p, t, sig, NULL);
+		if (pt_keep_signal(p, t, sig, NULL))
+			return -1;
 	}
 }
 
@@ -557,6 +569,8 @@ int pt_kill(struct pt_proc *p)
 
 void pt_free(struct pt_proc *p)
 {
+	for (int i = 0; i < p->nr; i++)
+		free(p->t[i].extra);
 	free(p->t);
 	p->t = NULL;
 	p->nr = 0;

@@ -37,8 +37,8 @@ struct pt_thread {
 	int stop_sig;			/* signal of the signal-delivery-stop seen at seize, or 0 */
 	siginfo_t stop_info;		/* its siginfo */
 	int in_sigstop;			/* now in a signal-delivery-stop (detach may inject) */
-	siginfo_t extra[8];		/* signals taken out of delivery during remote syscalls */
-	int nr_extra;
+	siginfo_t *extra;		/* signals taken out of delivery during remote syscalls */
+	int nr_extra, max_extra;	/* (grown as they come; freed by pt_free) */
 	int regs_dirty;			/* regs changed by remote syscalls: put `regs` back */
 	struct user_regs_struct regs;	/* as seized */
 };
@@ -141,6 +141,19 @@ int pt_batch_map(struct pt_proc *p, struct pt_thread *t, unsigned long addr);
  */
 int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct pt_call *calls, int n);
 
+/*
+ * pt_keep_signal - thread t is in a signal-delivery-stop for sig during
+ * remote syscalls: the signal was dequeued; keep it in t->extra (with *si,
+ * or its siginfo read now when si is NULL) for the image and the re-send at
+ * release. Not re-sent at once: the thread would dequeue it again before
+ * the syscall, for ever. Returns 0, or -1 (logged) when PT_EXTRA_MAX are
+ * kept already (a flood: the dump fails, the release re-sends them) or on
+ * allocation failure. (ptrace(2): a signal-delivery-stop resumed with
+ * signal 0 suppresses the signal.)
+ */
+#define PT_EXTRA_MAX 4096
+int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si);
+
 /* pt_restore_regs - put t->regs back if remote syscalls changed them. 0 or -1. */
 int pt_restore_regs(struct pt_thread *t);
 
@@ -160,7 +173,7 @@ int pt_release(struct pt_proc *p);
  */
 int pt_kill(struct pt_proc *p);
 
-/* pt_free - free p's arrays (does not detach). */
+/* pt_free - free p's arrays, the threads' extra signals with them (does not detach). */
 void pt_free(struct pt_proc *p);
 
 /* pt_getregs / pt_setregs - NT_PRSTATUS (struct user_regs_struct, 216 bytes). 0 or -1 (errno). */
