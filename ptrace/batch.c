@@ -28,6 +28,7 @@
 #include "util.h"
 #include "ptrace.h"
 #include "ptrace-int.h"
+#include "proc.h"
 
 /*
  * The loop, one table entry {nr, a1, a2, a3, a4, a5, a6, ret} (8 quadwords,
@@ -98,19 +99,47 @@ static const char *map_code(struct pt_proc *p, struct pt_thread *t, unsigned lon
 int pt_batch_map(struct pt_proc *p, struct pt_thread *t, unsigned long addr)
 {
 	char buf[256];
+	const char *why;
 	int dead = 0;
-	const char *why = map_code(p, t, addr, buf, sizeof(buf), &dead);
 
+	p->batch_code = 0;
+	p->trap_noted = 0;
+	/* SigIgn cannot change while the process is frozen: we only read */
+	p->sigtrap_ignored = 0;
+	if (proc_status_line(p->pid, 0, "SigIgn", buf, sizeof(buf)) == 0)
+		p->sigtrap_ignored = strtoull(buf, NULL, 16) >> (SIGTRAP - 1) & 1;
+	if (p->sigtrap_ignored)
+		why = "it ignores SIGTRAP, which the breakpoint ending a batch would set back to SIG_DFL";
+	else
+		why = map_code(p, t, addr, buf, sizeof(buf), &dead);
 	if (dead)
 		return -1;
 	if (why) {
-		p->batch_code = 0;
-		pr_info("remote syscalls of %d run one at a time: no page for batches (%s)", p->pid, why);
+		pr_info("remote syscalls of %d run one at a time: no batches (%s)", p->pid, why);
 		return 0;
 	}
 	p->batch_code = addr;
 	pr_debug("remote syscalls of %d run in batches: code at %#lx", p->pid, addr);
 	return 0;
+}
+
+/* Would the int3 change t's signal state? A trap is forced: an ignored
+ * SIGTRAP becomes SIG_DFL, a blocked one unblocked (kernel/signal.c,
+ * force_sig_info_to_task). t->blocked is what counts (in sigsuspend, the
+ * temporary mask): PTRACE_GETSIGMASK reads it. */
+static int trap_changes_state(struct pt_proc *p, struct pt_thread *t)
+{
+	uint64_t mask;
+
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(mask), &mask))
+		return 1;	/* cannot tell: the safe way */
+	if (!(mask >> (SIGTRAP - 1) & 1))
+		return 0;
+	if (!p->trap_noted)
+		pr_info("thread %d of %d blocks SIGTRAP: its remote syscalls run one at a time (the breakpoint "
+			"ending a batch would unblock it)", t->tid, p->pid);
+	p->trap_noted = 1;
+	return 1;
 }
 
 /* One by one, without a code page. */
@@ -149,7 +178,7 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
 
 	if (n <= 0)
 		return 0;
-	if (!p->batch_code)
+	if (!p->batch_code || trap_changes_state(p, t))
 		return one_by_one(p, t, calls, n);
 	tab = xzalloc(len);
 	if (!tab)

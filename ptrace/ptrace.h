@@ -49,6 +49,8 @@ struct pt_proc {
 	struct pt_thread *t;		/* t[0] is the thread group leader */
 	unsigned long gadget;		/* address of a "syscall" instruction, 0: none */
 	unsigned long batch_code;	/* pt_batch_map's code page in the target, 0: none */
+	int sigtrap_ignored;		/* SIGTRAP is SIG_IGN (pt_batch_map read SigIgn) */
+	int trap_noted;			/* pt_batch logged that a thread blocks SIGTRAP */
 	int exit_quiet;			/* pt_seize_child: an exit is not an error to log */
 };
 
@@ -134,7 +136,10 @@ int pt_batch_map(struct pt_proc *p, struct pt_thread *t, unsigned long addr);
  * are read back into calls[i].ret and t->regs put back. Signals that arrive
  * meanwhile are kept as pt_syscall keeps them (t->extra, re-sent at
  * release). Without a code page (pt_batch_map refused) each call is a
- * pt_syscall. Output buffers the calls write (remote pointers in a[]) are
+ * pt_syscall; so too when SIGTRAP is ignored in p or blocked in t (logged
+ * once at info level): the trap of an int3 is forced (kernel/signal.c,
+ * force_sig_info_to_task), which would set an ignored SIGTRAP back to
+ * SIG_DFL and unblock a blocked one. Output buffers the calls write (remote pointers in a[]) are
  * the caller's to read. Returns 0 when every call ran (look at each ret),
  * -1 when the tracee could not be driven (it died, an unexpected stop or a
  * fault in the batch code: logged; errno of process_vm_writev/readv).

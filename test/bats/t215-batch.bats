@@ -10,6 +10,9 @@
 #  - without the code page (CS_FAULT=batch stands in for a refusal) every
 #    call is a single remote syscall, said once, and the state still comes
 #    back value by value.
+#  - no batch where its breakpoint would change the signal state: SIGTRAP
+#    ignored (sigflood ign-trap) or blocked in a thread (sigstate's second
+#    thread; t200 checks that cs-dump -R leaves that mask as it was).
 # A flood of real-time signals during cs-dump -R runs (sigflood).
 # The programs (sigstate, rlimits, sigflood) verify everything after restore; their
 # negative controls are in t200 and t210, plus the uid and mdwe modes here.
@@ -29,7 +32,9 @@ load helpers
 @test "batch: handlers and thread state are read in batches (round trip, log line)" {
 	round_trip sigstate nanosleep
 	grep -q "ptrace: remote syscalls of $PID run in batches" "$T/dump.log"
-	! grep -q "run one at a time" "$T/dump.log"
+	# its second thread blocks SIGTRAP, which the batch's breakpoint would unblock
+	[ "$(grep -c "run one at a time" "$T/dump.log")" = 1 ]
+	grep -q "ptrace: thread [0-9]* of $PID blocks SIGTRAP: its remote syscalls run one at a time" "$T/dump.log"
 	grep -q "rlimits of $PID: prlimit64 from here" "$T/dump.log" && return 1
 	grep -q "steps of $PID: scratch [0-9]* us, threads [0-9]* us, process [0-9]* us" "$T/dump.log"
 }
@@ -56,7 +61,7 @@ load helpers
 
 @test "batch: refused code page (CS_FAULT=batch): one remote syscall at a time, said once; state comes back" {
 	CS_FAULT=batch round_trip sigstate nanosleep
-	[ "$(grep -c "remote syscalls of $PID run one at a time: no page for batches (refused by CS_FAULT=batch)" \
+	[ "$(grep -c "remote syscalls of $PID run one at a time: no batches (refused by CS_FAULT=batch)" \
 		"$T/dump.log")" = 1 ]
 	! grep -q "run in batches" "$T/dump.log"
 }
@@ -73,9 +78,19 @@ load helpers
 # many arrive (more than 8 in one thread used to make cs-dump loop for ever,
 # re-sending the signal into the thread it had just taken it from).
 
-@test "batch: sigflood controls (undisturbed; a wrong count caught)" {
-	control sigflood 0
+@test "batch: sigflood controls (undisturbed; a wrong count, a reset SIGTRAP caught)" {
+	control sigflood 0 ign-trap
 	expect_detects sigflood count 0
+	expect_detects sigflood trap 0 ign-trap
+}
+
+@test "batch: no batches in a process that ignores SIGTRAP (the breakpoint would reset it); cs-dump -R leaves it ignored" {
+	require_cs
+	start_prog sigflood 0 ign-trap
+	dump_running
+	grep -q "remote syscalls of $PID run one at a time: no batches (it ignores SIGTRAP" "$T/dump.log"
+	wake_and_wait "$PID"
+	assert_prog_ok
 }
 
 @test "batch: 1000 real-time signals queued during repeated cs-dump -R are each handled once" {

@@ -2,7 +2,7 @@
  * sigflood.c - is every signal that arrives while cs-dump runs remote
  * syscalls (single and batched) delivered exactly once?
  *
- *   sigflood READY_FILE COUNT
+ *   sigflood READY_FILE COUNT [ign-trap]
  *
  * Three threads (main and two in pause()) with a SIGRTMIN handler that
  * counts its runs; the test queues COUNT SIGRTMIN signals (real-time:
@@ -11,7 +11,12 @@
  * back at the release. After SIGUSR2 (and a short pause for signals still
  * queued) the count must be COUNT.
  *
- * CS_TEST_CORRUPT: count (expects one signal more).
+ * ign-trap: SIGTRAP is SIG_IGN, and must still be after the dump (a
+ * breakpoint trap, which ends cs-dump's batches, would reset it: cs-dump
+ * must not use one then).
+ *
+ * CS_TEST_CORRUPT: count (expects one signal more), trap (SIGTRAP set back
+ * to SIG_DFL before the check).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -37,7 +42,8 @@ static void *sleeper(void *arg)
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "count", NULL };
+	static const char *const modes[] = { "count", "trap", NULL };
+	int ign_trap = argc > 3 && !strcmp(argv[3], "ign-trap");
 	struct sigaction sa = { 0 };
 	unsigned long want;
 	pthread_t t;
@@ -52,6 +58,8 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGRTMIN, &sa, NULL))
 		tp_die("sigaction");
+	if (ign_trap && signal(SIGTRAP, SIG_IGN) == SIG_ERR)
+		tp_die("signal SIGTRAP");
 	for (int i = 0; i < 2; i++)
 		if (pthread_create(&t, NULL, sleeper, NULL))
 			tp_die("pthread_create");
@@ -61,5 +69,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 100 && __atomic_load_n(&got, __ATOMIC_RELAXED) < want; i++)
 		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	tp_check_u64("SIGRTMIN handler runs", __atomic_load_n(&got, __ATOMIC_RELAXED), want);
-	tp_finish(1);
+	if (ign_trap) {
+		struct sigaction old;
+
+		if (tp_corrupting("trap"))
+			signal(SIGTRAP, SIG_DFL);
+		if (sigaction(SIGTRAP, NULL, &old))
+			tp_die("sigaction SIGTRAP");
+		if (old.sa_handler != SIG_IGN)
+			tp_differs("SIGTRAP disposition", "not SIG_IGN any more");
+	}
+	tp_finish(ign_trap ? 2 : 1);
 }
