@@ -174,6 +174,7 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
 	struct user_regs_struct r = t->regs;
 	struct iovec l, rv;
 	long first = n ? calls[0].nr : -1;
+	uint64_t t0 = now_us();
 	int ret = -1;
 
 	if (n <= 0)
@@ -250,6 +251,7 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
 	for (int i = 0; i < n; i++)
 		calls[i].ret = tab[i * 8 + 7];
 	ret = 0;
+	pr_debug("batch of %d remote syscalls in thread %d: %llu us", n, t->tid, (unsigned long long)(now_us() - t0));
 out:
 	free(tab);
 	/* registers back at once, as pt_syscall does */
