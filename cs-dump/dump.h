@@ -107,9 +107,39 @@ int dump_threads(struct dump_ctx *c);
 int dump_pending(struct dump_ctx *c);
 int write_threads(struct dump_ctx *c);
 
-/* process.c: remote scratch page, per-process state */
+/* process.c: remote scratch mapping, per-process state */
+/*
+ * remote_scratch_map - map the scratch area in the target (one remote mmap,
+ * RW: SCRATCH_TABLE bytes of batch table, then SCRATCH_OUT bytes that
+ * syscalls write their results into), with pt_batch_map's code page at its
+ * end. remote_scratch_unmap unmaps all of it. 0 or -1.
+ */
+#define SCRATCH_TABLE	8192
+#define SCRATCH_OUT	8192
 int remote_scratch_map(struct dump_ctx *c);
 int remote_scratch_unmap(struct dump_ctx *c);
+
+/* A batch of remote syscalls (pt_batch) whose results land in the scratch
+ * area: rbatch_buf hands out SCRATCH_OUT space, rbatch_add appends a call,
+ * rbatch_run runs them all in one thread and copies the results back. */
+#define RBATCH_MAX (SCRATCH_TABLE / PT_CALL_SIZE)
+struct rbatch {
+	struct pt_call call[RBATCH_MAX];
+	int n;
+	size_t used;				/* bytes of out handed out */
+	unsigned char out[SCRATCH_OUT];		/* the results, after rbatch_run */
+};
+/* rbatch_buf - len bytes (rounded up to 8) of result space: the remote
+ * address to pass to a syscall, or 0 when full (logged). */
+unsigned long rbatch_buf(struct dump_ctx *c, struct rbatch *b, size_t len);
+/* rbatch_add - append syscall nr(a1..a6); its index in b->call, or -1 when full (logged). */
+int rbatch_add(struct rbatch *b, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+	       unsigned long a4, unsigned long a5, unsigned long a6);
+/* rbatch_run - run b's calls in thread t (pt_batch), read the results into
+ * b->out. 0 (each b->call[i].ret to look at) or -1 (logged). */
+int rbatch_run(struct dump_ctx *c, struct pt_thread *t, struct rbatch *b);
+/* rbatch_out - the local copy (in b->out) of result space at remote address a. */
+void *rbatch_out(struct dump_ctx *c, struct rbatch *b, unsigned long a);
 int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len);
 int dump_process(struct dump_ctx *c);
 

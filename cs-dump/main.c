@@ -661,9 +661,21 @@ static int dump_main(int argc, char **argv)
 
 		if (!p)
 			continue;	/* a zombie: pstree.c has what there is */
-		if (check_dumpable(p) || remote_scratch_map(p) || cs_fault("threads") || dump_threads(p) ||
-		    cs_fault("process") || dump_process(p) || remote_scratch_unmap(p))
+		uint64_t ts[4];
+
+		ts[0] = now_us();
+		if (check_dumpable(p) || remote_scratch_map(p))
 			goto err;
+		ts[1] = now_us();
+		if (cs_fault("threads") || dump_threads(p))
+			goto err;
+		ts[2] = now_us();
+		if (cs_fault("process") || dump_process(p) || remote_scratch_unmap(p))
+			goto err;
+		ts[3] = now_us();
+		pr_info("steps of %d: scratch %llu us, threads %llu us, process %llu us", p->pid,
+			(unsigned long long)(ts[1] - ts[0]), (unsigned long long)(ts[2] - ts[1]),
+			(unsigned long long)(ts[3] - ts[2]));
 		if (cs_fault("files") || dump_files(p, o.tcp, o.shell_job) || dump_ghosts(p, o.ghost_limit) ||
 		    dump_locks(p, o.file_locks))
 			goto err;

@@ -22,7 +22,7 @@
 #include "util.h"
 #include "dump.h"
 
-#define SCRATCH_SIZE 4096
+#define SCRATCH_SIZE (SCRATCH_TABLE + SCRATCH_OUT + PT_BATCH_CODE_SIZE)
 
 int remote_scratch_map(struct dump_ctx *c)
 {
@@ -36,7 +36,8 @@ int remote_scratch_map(struct dump_ctx *c)
 	if (ret < 0 && ret > -4096)
 		return pr_err("remote mmap in %d failed: %s", c->pid, strerror(-ret));
 	c->scratch = ret;
-	return 0;
+	/* the code page replaces the last page: one munmap takes both away */
+	return pt_batch_map(&c->pt, &c->pt.t[0], c->scratch + SCRATCH_TABLE + SCRATCH_OUT);
 }
 
 int remote_scratch_unmap(struct dump_ctx *c)
@@ -48,7 +49,52 @@ int remote_scratch_unmap(struct dump_ctx *c)
 	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0) || ret)
 		return pr_err("remote munmap in %d failed (%ld)", c->pid, ret);
 	c->scratch = 0;
+	c->pt.batch_code = 0;
 	return 0;
+}
+
+unsigned long rbatch_buf(struct dump_ctx *c, struct rbatch *b, size_t len)
+{
+	unsigned long a = c->scratch + SCRATCH_TABLE + b->used;
+
+	len = (len + 7) & ~(size_t)7;
+	if (len > SCRATCH_OUT - b->used) {
+		pr_err("remote syscall batch: no room for %zu more bytes of results", len);
+		return 0;
+	}
+	b->used += len;
+	return a;
+}
+
+int rbatch_add(struct rbatch *b, long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+	       unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	struct pt_call *k;
+
+	if (b->n >= RBATCH_MAX)
+		return pr_err("remote syscall batch: more than %d calls", RBATCH_MAX);
+	k = &b->call[b->n];
+	k->nr = nr;
+	k->a[0] = a1;
+	k->a[1] = a2;
+	k->a[2] = a3;
+	k->a[3] = a4;
+	k->a[4] = a5;
+	k->a[5] = a6;
+	k->ret = -ENOSYS;
+	return b->n++;
+}
+
+int rbatch_run(struct dump_ctx *c, struct pt_thread *t, struct rbatch *b)
+{
+	if (pt_batch(&c->pt, t, c->scratch, b->call, b->n))
+		return -1;
+	return b->used ? remote_read(c, c->scratch + SCRATCH_TABLE, b->out, b->used) : 0;
+}
+
+void *rbatch_out(struct dump_ctx *c, struct rbatch *b, unsigned long a)
+{
+	return b->out + (a - c->scratch - SCRATCH_TABLE);
 }
 
 int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len)
@@ -60,44 +106,33 @@ int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len)
 	return 0;
 }
 
-static int dump_sigactions(struct dump_ctx *c, ProcessEntry *pe)
+/*
+ * The value after "Key:" in st, the text of /proc/PID/status read once by
+ * dump_process (the fields read here do not change while the process is
+ * frozen, and each read of that file costs ~25 us here), into buf as
+ * proc_status_line does. 0, or -1 when there is no such line.
+ */
+static int status_key(const char *st, const char *key, char *buf, size_t len)
 {
-	struct { uint64_t handler, flags, restorer, mask; } ka;
+	size_t kl = strlen(key);
 
-	pe->sigactions = xzalloc(64 * sizeof(*pe->sigactions));
-	if (!pe->sigactions)
-		return -1;
-	for (int sig = 1; sig <= 64; sig++) {
-		SigactionEntry *s;
-		long ret;
-
-		if (sig == SIGKILL || sig == SIGSTOP)
+	for (const char *l = st; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, kl) || l[kl] != ':')
 			continue;
-		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_rt_sigaction, sig, 0, c->scratch, 8, 0, 0) || ret)
-			return pr_err("cannot read the handler of signal %d (%ld)", sig, ret);
-		if (remote_read(c, c->scratch, &ka, sizeof(ka)))
-			return -1;
-		if (!ka.handler && !ka.flags && !ka.mask)
-			continue;	/* SIG_DFL, nothing set */
-		s = xzalloc(sizeof(*s));
-		if (!s)
-			return -1;
-		sigaction_entry__init(s);
-		s->sig = sig;
-		s->handler = ka.handler;
-		s->flags = ka.flags;
-		s->restorer = ka.restorer;
-		s->mask = ka.mask;
-		pe->sigactions[pe->n_sigactions++] = s;
+		l += kl + 1;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		snprintf(buf, len, "%.*s", (int)strcspn(l, "\n"), l);
+		return 0;
 	}
-	return 0;
+	return -1;
 }
 
-static int parse_ids(pid_t pid, const char *key, uint32_t **out, size_t *n)
+static int parse_ids(pid_t pid, const char *st, const char *key, uint32_t **out, size_t *n)
 {
 	char buf[1024], *p = buf;
 
-	if (proc_status_line(pid, 0, key, buf, sizeof(buf)))
+	if (status_key(st, key, buf, sizeof(buf)))
 		return pr_err("no %s in /proc/%d/status", key, pid);
 	*out = xzalloc(sizeof(uint32_t) * 64);
 	if (!*out)
@@ -117,16 +152,16 @@ static int parse_ids(pid_t pid, const char *key, uint32_t **out, size_t *n)
 	return 0;
 }
 
-static uint64_t status_hex(pid_t pid, const char *key)
+static uint64_t status_hex(const char *st, const char *key)
 {
 	char buf[64];
 
-	if (proc_status_line(pid, 0, key, buf, sizeof(buf)))
+	if (status_key(st, key, buf, sizeof(buf)))
 		return 0;
 	return strtoull(buf, NULL, 16);
 }
 
-static int dump_creds(struct dump_ctx *c, ProcessEntry *pe)
+static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 {
 	CredsEntry *cr = xzalloc(sizeof(*cr));
 	char buf[64];
@@ -135,18 +170,18 @@ static int dump_creds(struct dump_ctx *c, ProcessEntry *pe)
 		return -1;
 	creds_entry__init(cr);
 	pe->creds = cr;
-	if (parse_ids(c->pid, "Uid", &cr->uid, &cr->n_uid) || parse_ids(c->pid, "Gid", &cr->gid, &cr->n_gid) ||
-	    parse_ids(c->pid, "Groups", &cr->groups, &cr->n_groups))
+	if (parse_ids(c->pid, st, "Uid", &cr->uid, &cr->n_uid) || parse_ids(c->pid, st, "Gid", &cr->gid, &cr->n_gid) ||
+	    parse_ids(c->pid, st, "Groups", &cr->groups, &cr->n_groups))
 		return -1;
 	if (cr->n_uid != 4 || cr->n_gid != 4)
 		return pr_err("cannot parse the credentials of %d", c->pid);
-	cr->cap_inh = status_hex(c->pid, "CapInh");
-	cr->cap_prm = status_hex(c->pid, "CapPrm");
-	cr->cap_eff = status_hex(c->pid, "CapEff");
-	cr->cap_bnd = status_hex(c->pid, "CapBnd");
+	cr->cap_inh = status_hex(st, "CapInh");
+	cr->cap_prm = status_hex(st, "CapPrm");
+	cr->cap_eff = status_hex(st, "CapEff");
+	cr->cap_bnd = status_hex(st, "CapBnd");
 	cr->has_cap_amb = 1;
-	cr->cap_amb = status_hex(c->pid, "CapAmb");
-	if (proc_status_line(c->pid, 0, "NoNewPrivs", buf, sizeof(buf)) == 0) {
+	cr->cap_amb = status_hex(st, "CapAmb");
+	if (status_key(st, "NoNewPrivs", buf, sizeof(buf)) == 0) {
 		cr->has_no_new_privs = 1;
 		cr->no_new_privs = atoi(buf);
 	}
@@ -200,11 +235,166 @@ static int check_group_members(struct dump_ctx *c, pid_t pgid, pid_t sid)
 	return 0;
 }
 
+/* struct sigaction as rt_sigaction(2) reads it on x86-64 (the kernel's, sigsetsize 8) */
+struct ksigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+/* Queue the reads of signals 1..64 (not SIGKILL, SIGSTOP) into b; where[sig]: the result space. */
+static int queue_sigactions(struct dump_ctx *c, struct rbatch *b, unsigned long where[65], int idx[65])
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		where[sig] = rbatch_buf(c, b, sizeof(struct ksigaction));
+		if (!where[sig])
+			return -1;
+		idx[sig] = rbatch_add(b, SYS_rt_sigaction, sig, 0, where[sig], 8, 0, 0);
+		if (idx[sig] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_sigactions(struct dump_ctx *c, ProcessEntry *pe, struct rbatch *b, unsigned long where[65],
+			   int idx[65])
+{
+	pe->sigactions = xzalloc(64 * sizeof(*pe->sigactions));
+	if (!pe->sigactions)
+		return -1;
+	for (int sig = 1; sig <= 64; sig++) {
+		struct ksigaction *ka;
+		SigactionEntry *s;
+		long ret;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		ret = b->call[idx[sig]].ret;
+		if (ret)
+			return pr_err("cannot read the handler of signal %d (%ld)", sig, ret);
+		ka = rbatch_out(c, b, where[sig]);
+		if (!ka->handler && !ka->flags && !ka->mask)
+			continue;	/* SIG_DFL, nothing set */
+		s = xzalloc(sizeof(*s));
+		if (!s)
+			return -1;
+		sigaction_entry__init(s);
+		s->sig = sig;
+		s->handler = ka->handler;
+		s->flags = ka->flags;
+		s->restorer = ka->restorer;
+		s->mask = ka->mask;
+		pe->sigactions[pe->n_sigactions++] = s;
+	}
+	return 0;
+}
+
+static int add_rlimit(ProcessEntry *pe, int r, const struct rlimit *rl)
+{
+	RlimitEntry *e = xzalloc(sizeof(*e));
+
+	if (!e)
+		return -1;
+	rlimit_entry__init(e);
+	e->resource = r;
+	e->cur = rl->rlim_cur;
+	e->max = rl->rlim_max;
+	pe->rlimits[pe->n_rlimits++] = e;
+	return 0;
+}
+
+/*
+ * The RLIM_NLIMITS resource limits into pe. Read from here with
+ * prlimit64(pid, r, NULL, &old), no remote syscall: allowed when the
+ * target's real, effective and saved uids (and gids) all equal our real uid
+ * (gid), or with CAP_SYS_RESOURCE in its user namespace (prlimit(2);
+ * kernel/sys.c, check_prlimit_permission). Root lacks CAP_SYS_RESOURCE here
+ * (KERNEL-FACTS.md): for another uid's process that is EPERM, and the
+ * target is asked itself, in batch b (where: RLIM_NLIMITS result slots, idx
+ * their calls). Returns 0 (local: *remote = 0; queued: *remote = 1) or -1.
+ */
+static int read_rlimits(struct dump_ctx *c, ProcessEntry *pe, struct rbatch *b, unsigned long *where, int *idx,
+			int *remote)
+{
+	*remote = 0;
+	pe->rlimits = xzalloc(RLIM_NLIMITS * sizeof(*pe->rlimits));
+	if (!pe->rlimits)
+		return -1;
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		struct rlimit rl;
+
+		if (syscall(SYS_prlimit64, c->pid, r, NULL, &rl)) {
+			if (errno != EPERM || r)
+				return pr_perror("cannot read rlimit %d of %d", r, c->pid);
+			pr_debug("rlimits of %d: prlimit64 from here is EPERM (another uid): asked remotely", c->pid);
+			*remote = 1;
+			break;
+		}
+		if (add_rlimit(pe, r, &rl))
+			return -1;
+	}
+	for (int r = 0; *remote && r < RLIM_NLIMITS; r++) {
+		where[r] = rbatch_buf(c, b, sizeof(struct rlimit));
+		if (!where[r])
+			return -1;
+		idx[r] = rbatch_add(b, SYS_prlimit64, 0, r, 0, where[r], 0, 0);
+		if (idx[r] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_remote_rlimits(struct dump_ctx *c, ProcessEntry *pe, struct rbatch *b, unsigned long *where,
+			       int *idx)
+{
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		if (b->call[idx[r]].ret)
+			return pr_err("cannot read rlimit %d of %d (%ld)", r, c->pid, b->call[idx[r]].ret);
+		if (add_rlimit(pe, r, rbatch_out(c, b, where[r])))
+			return -1;
+	}
+	return 0;
+}
+
+/* What only the process itself can tell (signal handlers, the parent-death
+ * signal; rlimits of another uid's process), in one batch of remote syscalls. */
+static int dump_remote_state(struct dump_ctx *c, ProcessEntry *pe)
+{
+	unsigned long sa_at[65] = { 0 }, rl_at[RLIM_NLIMITS], pd_at;
+	int sa_idx[65] = { 0 }, rl_idx[RLIM_NLIMITS], pd_idx, remote_rl;
+	struct rbatch *b = xzalloc(sizeof(*b));
+	uint32_t sig;
+	int ret = -1;
+
+	if (!b)
+		return -1;
+	if (read_rlimits(c, pe, b, rl_at, rl_idx, &remote_rl) || queue_sigactions(c, b, sa_at, sa_idx))
+		goto out;
+	pd_at = rbatch_buf(c, b, sizeof(int));
+	if (!pd_at || (pd_idx = rbatch_add(b, SYS_prctl, PR_GET_PDEATHSIG, pd_at, 0, 0, 0, 0)) < 0)
+		goto out;
+	if (rbatch_run(c, &c->pt.t[0], b))
+		goto out;
+	if ((remote_rl && save_remote_rlimits(c, pe, b, rl_at, rl_idx)) || save_sigactions(c, pe, b, sa_at, sa_idx))
+		goto out;
+	if (b->call[pd_idx].ret) {
+		pr_err("cannot read the parent-death signal of %d (%ld)", c->pid, b->call[pd_idx].ret);
+		goto out;
+	}
+	memcpy(&sig, rbatch_out(c, b, pd_at), sizeof(sig));
+	pe->has_pdeath_sig = 1;
+	pe->pdeath_sig = sig;
+	ret = 0;
+out:
+	free(b);
+	return ret;
+}
+
 int dump_process(struct dump_ctx *c)
 {
 	ProcessEntry *pe = xzalloc(sizeof(*pe));
 	unsigned long long st[53];
-	char buf[256];
+	char buf[256], *status;
 
 	if (!pe)
 		return -1;
@@ -246,9 +436,6 @@ int dump_process(struct dump_ctx *c)
 		pe->personality = strtoul(p, NULL, 16);
 		free(p);
 	}
-	if (proc_status_line(c->pid, 0, "Umask", buf, sizeof(buf)))
-		return pr_err("no Umask in /proc/%d/status", c->pid);
-	pe->umask = strtoul(buf, NULL, 8);
 	pe->cwd = link_of(c->pid, "cwd");
 	pe->root = link_of(c->pid, "root");
 	if (!pe->cwd || !pe->root)
@@ -269,46 +456,24 @@ int dump_process(struct dump_ctx *c)
 			free(p);
 		}
 	}
+	snprintf(buf, sizeof(buf), "/proc/%d/status", c->pid);
+	status = read_file_at(AT_FDCWD, buf, NULL, 1 << 20);
+	if (!status)
+		return pr_perror("cannot read %s", buf);
+	if (status_key(status, "Umask", buf, sizeof(buf))) {
+		free(status);
+		return pr_err("no Umask in /proc/%d/status", c->pid);
+	}
+	pe->umask = strtoul(buf, NULL, 8);
 	/* redis disables THP for itself (PR_SET_THP_DISABLE) where it is "always" */
-	if (proc_status_line(c->pid, 0, "THP_enabled", buf, sizeof(buf)) == 0 && !strcmp(buf, "0")) {
+	if (status_key(status, "THP_enabled", buf, sizeof(buf)) == 0 && !strcmp(buf, "0")) {
 		pe->has_thp_disabled = 1;
 		pe->thp_disabled = 1;
 	}
-	pe->rlimits = xzalloc(RLIM_NLIMITS * sizeof(*pe->rlimits));
-	if (!pe->rlimits)
+	if (dump_creds(c, pe, status) || dump_remote_state(c, pe) || dump_timers(c, pe)) {
+		free(status);
 		return -1;
-	for (int r = 0; r < RLIM_NLIMITS; r++) {
-		struct rlimit rl;
-		RlimitEntry *e;
-
-		long ret;
-
-		/* asked by the target itself: prlimit on another uid's process
-		 * needs CAP_SYS_RESOURCE, which root lacks here (KERNEL-FACTS.md) */
-		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_prlimit64, 0, r, 0, c->scratch, 0, 0) || ret)
-			return pr_err("cannot read rlimit %d of %d (%ld)", r, c->pid, ret);
-		if (remote_read(c, c->scratch, &rl, sizeof(rl)))
-			return -1;
-		e = xzalloc(sizeof(*e));
-		if (!e)
-			return -1;
-		rlimit_entry__init(e);
-		e->resource = r;
-		e->cur = rl.rlim_cur;
-		e->max = rl.rlim_max;
-		pe->rlimits[pe->n_rlimits++] = e;
 	}
-	if (dump_creds(c, pe) || dump_sigactions(c, pe) || dump_timers(c, pe))
-		return -1;
-	{
-		long ret;
-		int sig = 0;
-
-		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_prctl, PR_GET_PDEATHSIG, c->scratch, 0, 0, 0, 0) ||
-		    ret || remote_read(c, c->scratch, &sig, sizeof(sig)))
-			return pr_err("cannot read the parent-death signal of %d", c->pid);
-		pe->has_pdeath_sig = 1;
-		pe->pdeath_sig = sig;
-	}
+	free(status);
 	return dump_seccomp(c, pe) || dump_sched(c) || dump_procattr(c, pe) ? -1 : 0;
 }

@@ -91,7 +91,6 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 	size_t hlen = 0;
 	char path[64], buf[64];
 	ssize_t xlen;
-	long ret;
 	int fd;
 
 	thread_core_entry__init(tc);
@@ -149,14 +148,28 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 		tc->comm = xstrdup(buf);
 	}
 
-	/* What only the thread itself can tell: remote syscalls. */
-	if (pt_syscall(&c->pt, t, &ret, SYS_sigaltstack, 0, c->scratch, 0, 0, 0, 0) || ret)
-		return pr_err("cannot read the alternate signal stack of thread %d (%ld)", t->tid, ret);
+	/* What only the thread itself can tell: remote syscalls, in one batch. */
 	{
+		struct rbatch *b = xzalloc(sizeof(*b));
+		unsigned long ss_at = b ? rbatch_buf(c, b, sizeof(stack_t)) : 0;
+		unsigned long tid_at = ss_at ? rbatch_buf(c, b, 8) : 0;
 		stack_t ss;
+		long r0, r1;
 
-		if (remote_read(c, c->scratch, &ss, sizeof(ss)))
+		if (!tid_at || rbatch_add(b, SYS_sigaltstack, 0, ss_at, 0, 0, 0, 0) < 0 ||
+		    rbatch_add(b, SYS_prctl, PR_GET_TID_ADDRESS, tid_at, 0, 0, 0, 0) < 0 || rbatch_run(c, t, b)) {
+			free(b);
 			return -1;
+		}
+		r0 = b->call[0].ret;
+		r1 = b->call[1].ret;
+		memcpy(&ss, rbatch_out(c, b, ss_at), sizeof(ss));
+		memcpy(&tidaddr, rbatch_out(c, b, tid_at), 8);
+		free(b);
+		if (r0)
+			return pr_err("cannot read the alternate signal stack of thread %d (%ld)", t->tid, r0);
+		if (r1)
+			return pr_err("cannot read clear_child_tid of thread %d (%ld)", t->tid, r1);
 		if (!(ss.ss_flags & SS_DISABLE)) {
 			tc->altstack = xzalloc(sizeof(*tc->altstack));
 			if (!tc->altstack)
@@ -167,10 +180,6 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 			tc->altstack->flags = ss.ss_flags & ~SS_ONSTACK;
 		}
 	}
-	if (pt_syscall(&c->pt, t, &ret, SYS_prctl, PR_GET_TID_ADDRESS, c->scratch, 0, 0, 0, 0) || ret)
-		return pr_err("cannot read clear_child_tid of thread %d (%ld)", t->tid, ret);
-	if (remote_read(c, c->scratch, &tidaddr, 8))
-		return -1;
 	tc->has_clear_child_tid = 1;
 	tc->clear_child_tid = tidaddr;
 

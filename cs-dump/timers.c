@@ -42,23 +42,37 @@ static uint64_t ts_ns(const struct timespec *ts)
 
 static int dump_itimers(struct dump_ctx *c, ProcessEntry *pe)
 {
+	unsigned long at[3];
+	struct rbatch *b;
+
 	pe->itimers = xzalloc(3 * sizeof(*pe->itimers));
 	if (!pe->itimers)
 		return -1;
+	/* the three in one batch of remote syscalls */
+	b = xzalloc(sizeof(*b));
+	if (!b)
+		return -1;
+	for (int w = 0; w < 3; w++) {
+		at[w] = rbatch_buf(c, b, sizeof(struct itimerval));
+		if (!at[w] || rbatch_add(b, SYS_getitimer, w, at[w], 0, 0, 0, 0) < 0)
+			goto err;
+	}
+	if (rbatch_run(c, &c->pt.t[0], b))
+		goto err;
 	for (int w = 0; w < 3; w++) {
 		struct itimerval it;
 		ItimerEntry *e;
-		long ret;
 
-		if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_getitimer, w, c->scratch, 0, 0, 0, 0) || ret)
-			return pr_err("cannot read interval timer %s (%ld)", itimer_names[w], ret);
-		if (remote_read(c, c->scratch, &it, sizeof(it)))
-			return -1;
+		if (b->call[w].ret) {
+			pr_err("cannot read interval timer %s (%ld)", itimer_names[w], b->call[w].ret);
+			goto err;
+		}
+		memcpy(&it, rbatch_out(c, b, at[w]), sizeof(it));
 		if (!timerisset(&it.it_value) && !timerisset(&it.it_interval))
 			continue;
 		e = xzalloc(sizeof(*e));
 		if (!e)
-			return -1;
+			goto err;
 		itimer_entry__init(e);
 		e->which = w;
 		e->value_us = tv_us(&it.it_value);
@@ -67,7 +81,11 @@ static int dump_itimers(struct dump_ctx *c, ProcessEntry *pe)
 		pr_info("%s: %llu us, interval %llu us", itimer_names[w], (unsigned long long)e->value_us,
 			(unsigned long long)e->interval_us);
 	}
+	free(b);
 	return 0;
+err:
+	free(b);
+	return -1;
 }
 
 /* Whether a POSIX timer's clock can be recreated. CPU-time clocks encode a

@@ -110,13 +110,8 @@ int rsys_batch(struct rst_ctx *c, struct rsys_call *calls, size_t n)
 				break;
 		}
 		/* a signal for the stub: kept, as pt_syscall does */
-		if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
-			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
-			t->extra[t->nr_extra++].si_signo = sig;
-		} else {
-			pr_warn("thread %d: signal %d arrived during remote syscalls; re-sent with tgkill", t->tid, sig);
-			syscall(__NR_tgkill, c->pid, t->tid, sig);
-		}
+		if (pt_keep_signal(&c->pt, t, sig, NULL))
+			return -1;
 		if (sig == SIGTRAP)
 			return pr_err("thread %d: unexpected trap at %#llx in a batch of remote syscalls", t->tid, r.rip);
 	}

@@ -1,10 +1,12 @@
 /*
  * Seize, freeze, drive and release a traced thread group. See ptrace.h.
  *
- * Remote syscalls do not write into the target: they jump to a "syscall"
- * instruction (0f 05) that already exists in an executable mapping (the vDSO
- * has them, for its fallbacks) and single-step over it, so the target's
- * text never changes and nothing has to be put back if we die.
+ * A single remote syscall (pt_syscall) does not write into the target: it
+ * jumps to a "syscall" instruction (0f 05) that already exists in an
+ * executable mapping (the vDSO has them, for its fallbacks) and stops at
+ * syscall entry and exit, so the target's text never changes and nothing
+ * has to be put back if we die. Batches (batch.c) run a loop of ours in a
+ * page of ours.
  */
 #include <dirent.h>
 #include <elf.h>
@@ -25,6 +27,7 @@
 #include "log.h"
 #include "util.h"
 #include "ptrace.h"
+#include "ptrace-int.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -254,6 +257,7 @@ static int seize_new(struct pt_proc *p)
 
 static void drop_thread(struct pt_proc *p, int i)
 {
+	free(p->t[i].extra);
 	memmove(&p->t[i], &p->t[i + 1], (p->nr - i - 1) * sizeof(p->t[0]));
 	p->nr--;
 }
@@ -400,10 +404,7 @@ int pt_install_gadget(struct pt_proc *p)
 	return 0;
 }
 
-/* The thread went away under a remote syscall (SIGKILL from outside, or
- * its process's exit): one line, and the errors of the unwinding callers,
- * which would only repeat it, to the log file only. */
-static int died(pid_t tid, long nr)
+int pt_died(pid_t tid, long nr)
 {
 	/* the first sign of it: one line; after another error (a ptrace
 	 * request that met ESRCH), only in the log */
@@ -413,6 +414,30 @@ static int died(pid_t tid, long nr)
 		pr_info("thread %d died during remote syscall %ld", tid, nr);
 	log_quiet_errors();
 	return -1;
+}
+
+int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si)
+{
+	(void)p;
+	if (t->nr_extra == t->max_extra) {
+		int n = t->max_extra ? 2 * t->max_extra : 8;
+		siginfo_t *e;
+
+		if (t->nr_extra >= PT_EXTRA_MAX)
+			return pr_err("thread %d: more than %d signals arrived during remote syscalls (a flood?)",
+				      t->tid, PT_EXTRA_MAX);
+		e = xrealloc(t->extra, n * sizeof(*e));
+		if (!e)
+			return -1;
+		t->extra = e;
+		t->max_extra = n;
+	}
+	if (si)
+		t->extra[t->nr_extra] = *si;
+	else if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]))
+		memset(&t->extra[t->nr_extra], 0, sizeof(siginfo_t));
+	t->extra[t->nr_extra++].si_signo = sig;
+	return 0;
 }
 
 int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
@@ -433,7 +458,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	r.r9 = a6;
 	if (pt_setregs(t->tid, &r)) {
 		if (errno == ESRCH)
-			return died(t->tid, nr);
+			return pt_died(t->tid, nr);
 		return pr_perror("cannot set registers of thread %d", t->tid);
 	}
 	t->regs_dirty = 1;
@@ -443,12 +468,12 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 
 		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0)) {
 			if (errno == ESRCH)
-				return died(t->tid, nr);
+				return pt_died(t->tid, nr);
 			return pr_perror("cannot resume thread %d", t->tid);
 		}
 		status = pt_wait_stop(t->tid);
 		if (status < 0)
-			return died(t->tid, nr);
+			return pt_died(t->tid, nr);
 		if (status >> 16)
 			continue;	/* PTRACE_INTERRUPT still pending, or a clone event: go on */
 		sig = WSTOPSIG(status);
@@ -459,7 +484,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 			}
 			if (pt_getregs(t->tid, &r)) {
 				if (errno == ESRCH)
-					return died(t->tid, nr);
+					return pt_died(t->tid, nr);
 				return pr_perror("cannot read registers of thread %d", t->tid);
 			}
 			if (r.rip != p->gadget + 2)
@@ -472,14 +497,8 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 		}
 		/* A signal arrived before the syscall ran: it was dequeued, so it
 		 * is kept (for the image, and re-sent at release); step on without it. */
-		if (t->nr_extra < (int)ARRAY_SIZE(t->extra)) {
-			ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]);
-			t->extra[t->nr_extra++].si_signo = sig;
-		} else {
-			pr_warn("thread %d: signal %d arrived during a remote syscall; re-sent with tgkill",
-				t->tid, sig);
-			syscall(__NR_tgkill, p->pid, t->tid, sig);
-		}
+		if (pt_keep_signal(p, t, sig, NULL))
+			return -1;
 	}
 }
 
@@ -550,6 +569,8 @@ int pt_kill(struct pt_proc *p)
 
 void pt_free(struct pt_proc *p)
 {
+	for (int i = 0; i < p->nr; i++)
+		free(p->t[i].extra);
 	free(p->t);
 	p->t = NULL;
 	p->nr = 0;

@@ -15,6 +15,12 @@
  *    syscall-entry stop and again to the syscall-exit stop; read rax; put the
  *    registers back at once. No single-step (a dying tracer would leave
  *    TF set: exit_ptrace does not call ptrace_disable) and no int3.
+ *  - A batch (pt_batch): the same, many syscalls in one PTRACE_CONT, in a
+ *    loop of our own in a page of our own, ending on an int3 (SIGTRAP,
+ *    si_code SI_KERNEL, rip just past it). A tracer killed while a batch
+ *    runs leaves a thread that takes that SIGTRAP untraced and dies: the
+ *    window is one batch (~0.1 ms); pt_syscall's thread would run on from
+ *    the gadget just as wrongly.
  */
 #ifndef CS_PTRACE_H
 #define CS_PTRACE_H
@@ -31,8 +37,8 @@ struct pt_thread {
 	int stop_sig;			/* signal of the signal-delivery-stop seen at seize, or 0 */
 	siginfo_t stop_info;		/* its siginfo */
 	int in_sigstop;			/* now in a signal-delivery-stop (detach may inject) */
-	siginfo_t extra[8];		/* signals taken out of delivery during remote syscalls */
-	int nr_extra;
+	siginfo_t *extra;		/* signals taken out of delivery during remote syscalls */
+	int nr_extra, max_extra;	/* (grown as they come; freed by pt_free) */
 	int regs_dirty;			/* regs changed by remote syscalls: put `regs` back */
 	struct user_regs_struct regs;	/* as seized */
 };
@@ -41,7 +47,10 @@ struct pt_proc {
 	pid_t pid;
 	int nr;				/* threads in t[] */
 	struct pt_thread *t;		/* t[0] is the thread group leader */
-	unsigned long gadget;		/* address of "syscall; int3", 0: none */
+	unsigned long gadget;		/* address of a "syscall" instruction, 0: none */
+	unsigned long batch_code;	/* pt_batch_map's code page in the target, 0: none */
+	int sigtrap_ignored;		/* SIGTRAP is SIG_IGN (pt_batch_map read SigIgn) */
+	int trap_noted;			/* pt_batch logged that a thread blocks SIGTRAP */
 	int exit_quiet;			/* pt_seize_child: an exit is not an error to log */
 };
 
@@ -85,6 +94,74 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	       unsigned long a1, unsigned long a2, unsigned long a3,
 	       unsigned long a4, unsigned long a5, unsigned long a6);
 
+/* One syscall of a batch (pt_batch): number, arguments (as for pt_syscall),
+ * and the raw return (-errno on error), filled in by pt_batch. */
+struct pt_call {
+	long nr;
+	unsigned long a[6];
+	long ret;
+};
+
+#define PT_CALL_SIZE 64		/* bytes a call takes in the remote table: nr, a[6], ret */
+#define PT_BATCH_CODE_SIZE 4096	/* bytes of the code page pt_batch_map maps */
+
+/*
+ * pt_batch_map - make batched remote syscalls possible in p: map one
+ * anonymous page PROT_READ|PROT_EXEC at addr (MAP_FIXED: addr must be a
+ * page-aligned PT_BATCH_CODE_SIZE range the caller already mapped in the
+ * target and unmaps itself later, e.g. the end of its scratch mapping),
+ * through a remote mmap in thread t, and write the batch loop there through
+ * /proc/PID/mem. Why not a writable mapping and mprotect to R|X: under MDWE
+ * (prctl PR_SET_MDWE, kernel 6.3) mprotect adding PROT_EXEC is EACCES, while
+ * a fresh R|X mapping is allowed (mm/mmap.c, map_deny_write_exec with
+ * old == new flags; measured on 6.18); process_vm_writev cannot write a
+ * non-writable page (EFAULT), /proc/PID/mem can (FOLL_FORCE, allowed to the
+ * tracer unless proc_mem.force_override=never, kernel 6.12). Seccomp filters
+ * do not see the mmap: they are suspended while cs-dump traces (seccomp.c).
+ * When the page cannot be mapped or written (that, or an LSM refusing
+ * executable memory, or CS_FAULT=batch), or p ignores SIGTRAP (see
+ * pt_batch; then nothing is mapped), pt_batch runs its calls one
+ * pt_syscall at a time; this is logged once at info level and is not an
+ * error. Sets p->batch_code (0: none) and p->sigtrap_ignored. Returns 0,
+ * or -1 when the thread could not be driven (it died: pt_syscall).
+ */
+int pt_batch_map(struct pt_proc *p, struct pt_thread *t, unsigned long addr);
+
+/*
+ * pt_batch - run n independent syscalls calls[0..n-1] in thread t of p
+ * (stopped) in one ptrace round trip: the table (n * PT_CALL_SIZE bytes) is
+ * written at the remote address table (writable memory of the target, e.g.
+ * the scratch page, with process_vm_writev), the thread is resumed with
+ * PTRACE_CONT at the code page of pt_batch_map, runs the calls in order
+ * (each return stored, whatever it is), and stops on an int3; the returns
+ * are read back into calls[i].ret and t->regs put back. Signals that arrive
+ * meanwhile are kept as pt_syscall keeps them (t->extra, re-sent at
+ * release). Without a code page (pt_batch_map refused) each call is a
+ * pt_syscall; so too when SIGTRAP is ignored in p or blocked in t (logged
+ * once at info level): the trap of an int3 is forced (kernel/signal.c,
+ * force_sig_info_to_task), which would set an ignored SIGTRAP back to
+ * SIG_DFL and unblock a blocked one. Output buffers the calls write
+ * (remote pointers in a[]) are the caller's to read. Costs, measured on a
+ * loaded 2-CPU VM: 63 calls in 40-80 us, 2 in ~25 us (a pt_syscall: ~30-80
+ * us each). Returns 0 when every call ran (look at each ret), -1 when the
+ * tracee could not be driven (it died, an unexpected stop or a fault in the
+ * batch code: logged; errno of process_vm_writev/readv).
+ */
+int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct pt_call *calls, int n);
+
+/*
+ * pt_keep_signal - thread t is in a signal-delivery-stop for sig during
+ * remote syscalls: the signal was dequeued; keep it in t->extra (with *si,
+ * or its siginfo read now when si is NULL) for the image and the re-send at
+ * release. Not re-sent at once: the thread would dequeue it again before
+ * the syscall, for ever. Returns 0, or -1 (logged) when PT_EXTRA_MAX are
+ * kept already (a flood: the dump fails, the release re-sends them) or on
+ * allocation failure. (ptrace(2): a signal-delivery-stop resumed with
+ * signal 0 suppresses the signal.)
+ */
+#define PT_EXTRA_MAX 4096
+int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si);
+
 /* pt_restore_regs - put t->regs back if remote syscalls changed them. 0 or -1. */
 int pt_restore_regs(struct pt_thread *t);
 
@@ -104,7 +181,7 @@ int pt_release(struct pt_proc *p);
  */
 int pt_kill(struct pt_proc *p);
 
-/* pt_free - free p's arrays (does not detach). */
+/* pt_free - free p's arrays, the threads' extra signals with them (does not detach). */
 void pt_free(struct pt_proc *p);
 
 /* pt_getregs / pt_setregs - NT_PRSTATUS (struct user_regs_struct, 216 bytes). 0 or -1 (errno). */

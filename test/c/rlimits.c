@@ -1,7 +1,7 @@
 /*
  * rlimits.c - do the resource limits come back, soft and hard, each one?
  *
- *   rlimits READY_FILE
+ *   rlimits READY_FILE [uid|mdwe]
  *
  * Sets every resource limit to a value of its own (soft below hard, both
  * below the hard limit it was started with: without CAP_SYS_RESOURCE a hard
@@ -13,10 +13,21 @@
  * for RLIMIT_MSGQUEUE) to lowered next to READY_FILE before SIGUSR2, and the
  * program expects that hard limit and a soft limit no higher than it.
  *
+ * uid   after set-up, real and effective uid 65534 (saved uid 0, to write
+ *       the ready file): prlimit64 from root without CAP_SYS_RESOURCE is
+ *       then EPERM (prlimit(2)), so cs-dump asks the process itself.
+ *       Checked after restore: the uids too.
+ * mdwe  after set-up, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): no
+ *       mapping may become executable (checked: mprotect adding PROT_EXEC is
+ *       refused, else exit 77). Not checked after restore: the images have
+ *       no MDWE.
+ *
  * CS_TEST_CORRUPT: nofile (the soft RLIMIT_NOFILE one lower), msgqueue (the
  * hard RLIMIT_MSGQUEUE one lower).
  */
 #define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "tprog.h"
@@ -68,6 +79,27 @@ static void lowered(const char *ready, rlim_t *hard)
 	fclose(f);
 }
 
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+
+/* MDWE on, and proven to refuse making memory executable (exit 77 without it). */
+static void set_mdwe(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		tp_die("mmap");
+	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0)) {
+		tp_log("PR_SET_MDWE: %s: cannot test this here", strerror(errno));
+		exit(77);
+	}
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC) == 0 || errno != EACCES)
+		tp_die("MDWE on, but mprotect(PROT_EXEC) was not refused with EACCES");
+	munmap(p, 4096);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "nofile", "msgqueue", NULL };
@@ -96,8 +128,31 @@ int main(int argc, char **argv)
 		struct rlimit r = { set[12].rlim_cur, set[12].rlim_max - 1 };
 		setrlimit(RLIMIT_MSGQUEUE, &r);
 	}
-	tp_write_ready(argv[1]);
+	if (argc > 2 && !strcmp(argv[2], "mdwe"))
+		set_mdwe();
+	if (argc > 2 && !strcmp(argv[2], "uid")) {
+		if (setresuid(65534, 65534, 0))
+			tp_die("setresuid");
+		if (seteuid(0))		/* the ready file is in root's directory */
+			tp_die("seteuid 0");
+		tp_write_ready(argv[1]);
+		if (seteuid(65534))
+			tp_die("seteuid 65534");
+	} else {
+		tp_write_ready(argv[1]);
+	}
 	tp_wait_usr2();
+
+	if (argc > 2 && !strcmp(argv[2], "uid")) {
+		uid_t r, e, sv;
+
+		if (getresuid(&r, &e, &sv))
+			tp_die("getresuid");
+		tp_check_u64("real uid", r, 65534);
+		tp_check_u64("effective uid", e, 65534);
+		tp_check_u64("saved uid", sv, 0);
+		checked += 3;
+	}
 
 	for (size_t i = 0; i < N; i++)
 		hard[i] = set[i].rlim_max;

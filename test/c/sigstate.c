@@ -8,7 +8,7 @@
  *    SA_ONSTACK, SA_NODEFER, SA_RESETHAND, SA_NOCLDSTOP|SA_NOCLDWAIT), one
  *    SIG_IGN; every disposition 1..64 is recorded raw (rt_sigaction: handler,
  *    flags, restorer, mask), glibc's own included;
- *  - a blocked mask per thread, a sigaltstack per thread (the thread's with
+ *  - a blocked mask per thread (the thread's with SIGTRAP), a sigaltstack per thread (the thread's with
  *    SS_AUTODISARM);
  *  - pending signals while blocked: process-wide SIGHUP (kill) and
  *    SIGRTMIN+1 twice (sigqueue 1234, 1235: order matters); SIGUSR1 (tgkill)
@@ -503,8 +503,10 @@ int main(int argc, char **argv)
 		main_want_mask |= sigbit(SIGUSR2);
 		suspend_mask = (main_want_mask & ~sigbit(SIGUSR2)) | sigbit(SIGWINCH);
 	}
+	/* SIGTRAP blocked: a breakpoint trap in this thread (cs-dump's batch of
+	 * remote syscalls ends on one) would unblock it (force_sig) */
 	thr_want_mask = sigbit(SIGHUP) | sigbit(SIGUSR1) | sigbit(SIGUSR2) | sigbit(SIGQUIT) |
-			sigbit(rt(1)) | sigbit(rt(2)) | sigbit(rt(6));
+			sigbit(rt(1)) | sigbit(rt(2)) | sigbit(rt(6)) | sigbit(SIGTRAP);
 	bits_to_set(main_want_mask, &m);
 	if (sigprocmask(SIG_SETMASK, &m, NULL) < 0)
 		tp_die("sigprocmask");

@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# t215-batch.bats - cs-dump's batched remote syscalls (ptrace/batch.c): the
+# signal handlers, the parent-death signal, the interval timers and, per
+# thread, the alternate stack and clear_child_tid are read in batches run
+# by the target in one ptrace round trip each; the resource limits are read
+# from cs-dump with prlimit64, or, for another uid's process (EPERM without
+# CAP_SYS_RESOURCE), in the target's batch.
+#  - the batch path is used (log line), also under MDWE, which refuses
+#    making memory executable but not a fresh R|X mapping;
+#  - without the code page (CS_FAULT=batch stands in for a refusal) every
+#    call is a single remote syscall, said once, and the state still comes
+#    back value by value.
+#  - no batch where its breakpoint would change the signal state: SIGTRAP
+#    ignored (sigflood ign-trap) or blocked in a thread (sigstate's second
+#    thread; t200 checks that cs-dump -R leaves that mask as it was).
+# A flood of real-time signals during cs-dump -R runs (sigflood).
+# The programs (sigstate, rlimits, sigflood) verify everything after restore; their
+# negative controls are in t200 and t210, plus the uid and mdwe modes here.
+
+load helpers
+
+@test "batch: controls for the rlimits uid and mdwe modes (undisturbed, and a change caught)" {
+	local st=0
+	control rlimits uid
+	expect_detects rlimits nofile uid
+	control rlimits mdwe || st=$?
+	[ $st = 0 ] || [ $st = 77 ] || return 1
+	[ $st = 0 ] || skip "no PR_SET_MDWE here"
+	expect_detects rlimits nofile mdwe
+}
+
+@test "batch: handlers and thread state are read in batches (round trip, log line)" {
+	round_trip sigstate nanosleep
+	grep -q "ptrace: remote syscalls of $PID run in batches" "$T/dump.log"
+	# its second thread blocks SIGTRAP, which the batch's breakpoint would unblock
+	[ "$(grep -c "run one at a time" "$T/dump.log")" = 1 ]
+	grep -q "ptrace: thread [0-9]* of $PID blocks SIGTRAP: its remote syscalls run one at a time" "$T/dump.log"
+	grep -q "rlimits of $PID: prlimit64 from here" "$T/dump.log" && return 1
+	grep -q "steps of $PID: scratch [0-9]* us, threads [0-9]* us, process [0-9]* us" "$T/dump.log"
+}
+
+@test "batch: another uid's rlimits are read by the process itself, in the batch (round trip)" {
+	round_trip rlimits uid
+	grep -q "ok: 35 values checked" "$T/prog.out"
+	grep -q "rlimits of $PID: prlimit64 from here is EPERM (another uid): asked remotely" "$T/dump.log"
+	grep -q "run in batches" "$T/dump.log"
+}
+
+@test "batch: a process under MDWE still gets the batch page (fresh R|X mapping) (round trip)" {
+	local st=0
+	start_prog rlimits mdwe || st=$?
+	[ $st != 77 ] || skip "no PR_SET_MDWE here"
+	[ $st = 0 ]
+	dump_killed
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 32 values checked" "$T/prog.out"
+	grep -q "ptrace: remote syscalls of $PID run in batches" "$T/dump.log"
+}
+
+@test "batch: refused code page (CS_FAULT=batch): one remote syscall at a time, said once; state comes back" {
+	CS_FAULT=batch round_trip sigstate nanosleep
+	[ "$(grep -c "remote syscalls of $PID run one at a time: no batches (refused by CS_FAULT=batch)" \
+		"$T/dump.log")" = 1 ]
+	! grep -q "run in batches" "$T/dump.log"
+}
+
+@test "batch: refused code page, another uid's rlimits asked one by one (round trip)" {
+	CS_FAULT=batch round_trip rlimits uid
+	grep -q "ok: 35 values checked" "$T/prog.out"
+	grep -q "run one at a time" "$T/dump.log"
+}
+
+# --- signals that arrive during remote syscalls (test/c/sigflood.c) ---
+# Each real-time signal a remote syscall or batch takes out of delivery is
+# kept and sent again at the release; none may be lost or doubled, however
+# many arrive (more than 8 in one thread used to make cs-dump loop for ever,
+# re-sending the signal into the thread it had just taken it from).
+
+@test "batch: sigflood controls (undisturbed; a wrong count, a reset SIGTRAP caught)" {
+	control sigflood 0 ign-trap
+	expect_detects sigflood count 0
+	expect_detects sigflood trap 0 ign-trap
+}
+
+@test "batch: no batches in a process that ignores SIGTRAP (the breakpoint would reset it); cs-dump -R leaves it ignored" {
+	require_cs
+	start_prog sigflood 0 ign-trap
+	dump_running
+	grep -q "remote syscalls of $PID run one at a time: no batches (it ignores SIGTRAP" "$T/dump.log"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "batch: 1000 real-time signals queued during repeated cs-dump -R are each handled once" {
+	local sender k=0 st=0
+	require_cs
+	start_prog sigflood 1000
+	(for ((i = 0; i < 100; i++)); do
+		for ((j = 0; j < 10; j++)); do kill -RTMIN "$PID" || exit 1; done
+		sleep 0.01
+	done) &
+	sender=$!
+	record_pid "$sender"
+	while kill -0 "$sender" 2>/dev/null || [ $k = 0 ]; do
+		rm -rf "$T/img" "$T/dump.log"
+		mkdir -p "$T/img"
+		timeout -k 5 60 "$CS_DUMP" -R -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" \
+			</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+		[ $st = 0 ] || { echo "cs-dump -R run $((k + 1)) failed with status $st" >&2; return 1; }
+		k=$((k + 1))
+	done
+	wait "$sender" || { echo "the sender could not queue every signal" >&2; return 1; }
+	echo "# $k dumps during the flood" >&3
+	wake_and_wait "$PID"
+	assert_prog_ok
+}

@@ -1,0 +1,83 @@
+/*
+ * sigflood.c - is every signal that arrives while cs-dump runs remote
+ * syscalls (single and batched) delivered exactly once?
+ *
+ *   sigflood READY_FILE COUNT [ign-trap]
+ *
+ * Three threads (main and two in pause()) with a SIGRTMIN handler that
+ * counts its runs; the test queues COUNT SIGRTMIN signals (real-time:
+ * each one is queued, none merged) while it runs cs-dump -R several times.
+ * Each signal that a remote syscall takes out of delivery must be given
+ * back at the release. After SIGUSR2 (and a short pause for signals still
+ * queued) the count must be COUNT.
+ *
+ * ign-trap: SIGTRAP is SIG_IGN, and must still be after the dump (a
+ * breakpoint trap, which ends cs-dump's batches, would reset it: cs-dump
+ * must not use one then).
+ *
+ * CS_TEST_CORRUPT: count (expects one signal more), trap (SIGTRAP set back
+ * to SIG_DFL before the check).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <time.h>
+
+#include "tprog.h"
+
+static unsigned long got;
+
+static void on_rt(int sig)
+{
+	(void)sig;
+	__atomic_fetch_add(&got, 1, __ATOMIC_RELAXED);
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const modes[] = { "count", "trap", NULL };
+	int ign_trap = argc > 3 && !strcmp(argv[3], "ign-trap");
+	struct sigaction sa = { 0 };
+	unsigned long want;
+	pthread_t t;
+
+	tp_init("sigflood", argc, argv);
+	tp_corrupt_check_mode(modes);
+	if (argc < 3)
+		tp_die("usage: sigflood READY_FILE COUNT");
+	want = strtoul(argv[2], NULL, 10) + (tp_corrupting("count") ? 1 : 0);
+	tp_block_usr2();
+	sa.sa_handler = on_rt;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGRTMIN, &sa, NULL))
+		tp_die("sigaction");
+	if (ign_trap && signal(SIGTRAP, SIG_IGN) == SIG_ERR)
+		tp_die("signal SIGTRAP");
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&t, NULL, sleeper, NULL))
+			tp_die("pthread_create");
+	tp_write_ready(argv[1]);
+	tp_wait_usr2();
+	/* the last ones sent may still be on their way */
+	for (int i = 0; i < 100 && __atomic_load_n(&got, __ATOMIC_RELAXED) < want; i++)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	tp_check_u64("SIGRTMIN handler runs", __atomic_load_n(&got, __ATOMIC_RELAXED), want);
+	if (ign_trap) {
+		struct sigaction old;
+
+		if (tp_corrupting("trap"))
+			signal(SIGTRAP, SIG_DFL);
+		if (sigaction(SIGTRAP, NULL, &old))
+			tp_die("sigaction SIGTRAP");
+		if (old.sa_handler != SIG_IGN)
+			tp_differs("SIGTRAP disposition", "not SIG_IGN any more");
+	}
+	tp_finish(ign_trap ? 2 : 1);
+}
