@@ -100,36 +100,44 @@ int restore_root(struct rst_ctx *c)
 	return 0;
 }
 
-int restore_creds(struct rst_ctx *c)
+/*
+ * Credentials of thread i of c (Linux keeps them per task: a raw
+ * setresuid(2) in one thread changes only that one; glibc's wrapper
+ * signals every thread to do the same, see nptl(7)).
+ */
+static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 {
-	CredsEntry *cr = c->proc->creds;
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
+	pid_t tid = c->pt.t[i].tid;
 	long r;
 
 	/* bounding set first: dropping needs CAP_SETPCAP, which capset may remove */
 	for (int cap = 0; cap < 64; cap++)
 		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1) {
-			r = rsys(c, 0, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
+			r = rsys(c, i, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
 			if (r)
-				return pr_err("cannot drop capability %d from the bounding set: %s", cap, strerror(-r));
+				return pr_err("thread %d: cannot drop capability %d from the bounding set: %s", tid, cap,
+					      strerror(-r));
 		}
 	if (cr->n_groups) {
 		if (scratch_write(c, 0, cr->groups, cr->n_groups * sizeof(uint32_t)))
 			return -1;
 	}
-	r = rsys(c, 0, SYS_setgroups, cr->n_groups, SCRATCH(c), 0, 0, 0, 0);
+	r = rsys(c, i, SYS_setgroups, cr->n_groups, SCRATCH(c), 0, 0, 0, 0);
 	if (r)
-		return pr_err("cannot set supplementary groups: %s", strerror(-r));
-	r = rsys(c, 0, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], 0, 0, 0);
+		return pr_err("thread %d: cannot set supplementary groups: %s", tid, strerror(-r));
+	r = rsys(c, i, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], 0, 0, 0);
 	if (r)
-		return pr_err("cannot set gids %u/%u/%u: %s", cr->gid[0], cr->gid[1], cr->gid[2], strerror(-r));
+		return pr_err("thread %d: cannot set gids %u/%u/%u: %s", tid, cr->gid[0], cr->gid[1], cr->gid[2],
+			      strerror(-r));
 	/* keep capabilities across the uid change, then set them exactly */
-	rsys(c, 0, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
-	r = rsys(c, 0, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], 0, 0, 0);
+	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
+	r = rsys(c, i, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], 0, 0, 0);
 	if (r)
-		return pr_err("cannot set uids %u/%u/%u: %s", cr->uid[0], cr->uid[1], cr->uid[2], strerror(-r));
-	rsys(c, 0, SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0);
+		return pr_err("thread %d: cannot set uids %u/%u/%u: %s", tid, cr->uid[0], cr->uid[1], cr->uid[2],
+			      strerror(-r));
+	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0);
 	data[0].effective = cr->cap_eff;
 	data[1].effective = cr->cap_eff >> 32;
 	data[0].permitted = cr->cap_prm;
@@ -139,15 +147,57 @@ int restore_creds(struct rst_ctx *c)
 	hdr.pid = 0;
 	if (scratch_write(c, 0, &hdr, sizeof(hdr)) || scratch_write(c, 64, data, sizeof(data)))
 		return -1;
-	r = rsys(c, 0, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
+	r = rsys(c, i, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
 	if (r)
-		return pr_err("cannot set capabilities: %s", strerror(-r));
+		return pr_err("thread %d: cannot set capabilities: %s", tid, strerror(-r));
 	for (int cap = 0; cap < 64; cap++)
 		if (cr->cap_amb & (1ULL << cap)) {
-			r = rsys(c, 0, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
+			r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
 			if (r)
-				return pr_err("cannot raise ambient capability %d: %s", cap, strerror(-r));
+				return pr_err("thread %d: cannot raise ambient capability %d: %s", tid, cap,
+					      strerror(-r));
 		}
+	return 0;
+}
+
+/* Whether cr is what the stub's threads have already: cs-restore's own
+ * credentials (they were forked from it). Then the other threads need no
+ * remote syscall. */
+static int creds_are_ours(const CredsEntry *cr)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg, groups[64];
+	int n = getgroups(64, groups);
+
+	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) || n < 0 || syscall(SYS_capget, &hdr, d))
+		return 0;
+	if (cr->n_uid < 3 || cr->n_gid < 3 || cr->uid[0] != ru || cr->uid[1] != eu || cr->uid[2] != su ||
+	    cr->gid[0] != rg || cr->gid[1] != eg || cr->gid[2] != sg || cr->n_groups != (size_t)n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (cr->groups[i] != groups[i])
+			return 0;
+	if (cr->cap_eff != (d[0].effective | (uint64_t)d[1].effective << 32) ||
+	    cr->cap_prm != (d[0].permitted | (uint64_t)d[1].permitted << 32) ||
+	    cr->cap_inh != (d[0].inheritable | (uint64_t)d[1].inheritable << 32) || cr->cap_amb)
+		return 0;
+	for (int cap = 0; cap < 64; cap++)
+		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1)
+			return 0;
+	return 1;
+}
+
+int restore_creds(struct rst_ctx *c)
+{
+	CredsEntry *cr = c->proc->creds;
+	long r;
+	int all = !creds_are_ours(cr);
+
+	for (int i = 0; i < (all ? c->pt.nr : 1); i++)
+		if (thread_creds(c, i, cr))
+			return -1;
 	if (c->proc->has_oom_score_adj) {
 		char path[64], val[16];
 		int fd;

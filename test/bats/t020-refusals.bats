@@ -454,7 +454,16 @@ target_stopped() {
 	assert_prog_ok
 }
 
-@test "fixed: a process running as uid 65534 is dumped and restored with its credentials" {
+# creds_of PID: the ids and capability sets of each of its threads
+creds_of() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/}"
+		grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb):' "$t/status"
+	done
+}
+
+@test "fixed: a process running as uid 65534 is dumped and restored with its credentials, in every thread" {
 	require_refuse
 	[ "$(id -u)" = 0 ] || skip "needs root to run a target as another user"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
@@ -464,14 +473,16 @@ target_stopped() {
 	chmod o+x "$T"
 	mkdir "$T/nobody"
 	chown 65534 "$T/nobody"
-	READY=$T/nobody/ready start_detached nobody "${nobody[@]}" "$REFUSE" "$T/nobody/ready" plain
-	before=$(grep -E '^(Uid|Gid|Groups):' "/proc/$PID/status")
+	# a second thread: Linux keeps credentials per thread
+	READY=$T/nobody/ready start_detached nobody "${nobody[@]}" "$REFUSE" "$T/nobody/ready" thread
+	before=$(creds_of "$PID")
 	[[ $before == *65534* ]] || { echo "the target does not run as 65534: $before" >&2; return 1; }
-	NTASKS=1
+	[ "$(grep -c '^Uid:' <<<"$before")" = 2 ] || { echo "want 2 threads: $before" >&2; return 1; }
+	NTASKS=2
 	dump_killed
 	wait_pid_gone "$PID"
 	restore_wait
-	after=$(grep -E '^(Uid|Gid|Groups):' "/proc/$PID/status")
+	after=$(creds_of "$PID")
 	if [ "$before" != "$after" ]; then
 		echo "credentials differ after restore:" >&2
 		diff <(echo "$before") <(echo "$after") >&2
