@@ -27,6 +27,7 @@ struct dump_ctx {
 	int dirfd;			/* the temporary image directory */
 	struct img_sums sums;
 	unsigned long scratch;		/* remote scratch page in the target, 0: none */
+	long vmlck_kb;			/* VmLck before the scratch mapping (mlockall(MCL_FUTURE) locks it) */
 
 	ProcessEntry *proc;		/* collected state, written by write_* */
 	ThreadCoreEntry **cores;

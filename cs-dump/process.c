@@ -24,12 +24,27 @@
 
 #define SCRATCH_SIZE (SCRATCH_TABLE + SCRATCH_OUT + PT_BATCH_CODE_SIZE)
 
+#ifndef PR_GET_MDWE
+#define PR_GET_MDWE 66		/* prctl(2), Linux 6.3 */
+#endif
+
+/* The kB count after "Key:" in /proc/PID/status, -1 when unreadable. */
+static long status_kb(pid_t pid, const char *key)
+{
+	char buf[64];
+
+	if (proc_status_line(pid, 0, key, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
 int remote_scratch_map(struct dump_ctx *c)
 {
 	long ret;
 
 	if (pt_install_gadget(&c->pt))
 		return -1;
+	c->vmlck_kb = status_kb(c->pid, "VmLck");
 	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
 		return -1;
@@ -185,6 +200,41 @@ static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 		cr->has_no_new_privs = 1;
 		cr->no_new_privs = atoi(buf);
 	}
+	return 0;
+}
+
+/*
+ * mlockall(MCL_FUTURE) leaves no trace but in the mappings made after it:
+ * the scratch mapping, made after VmLck was read (c->vmlck_kb), counts in
+ * VmLck (mm->locked_vm, exact) only if it was locked at its mmap. Then
+ * its VmFlags say whether with MCL_ONFAULT (lf). mlockall(2), proc(5).
+ */
+static int dump_mlock_future(struct dump_ctx *c, ProcessEntry *pe, const char *st)
+{
+	char buf[64];
+	long now;
+
+	if (c->vmlck_kb < 0 || status_key(st, "VmLck", buf, sizeof(buf)))
+		return 0;	/* no VmLck: nothing to tell */
+	now = strtol(buf, NULL, 10);
+	pe->has_mlock_future = 1;
+	pe->mlock_future = 0;
+	if (now <= c->vmlck_kb)
+		return 0;
+	pe->mlock_future = MCL_FUTURE;
+	{
+		int n = 0;
+		struct vma *v = proc_vmas(c->pid, &n);
+
+		if (!v)
+			return -1;
+		for (int i = 0; i < n; i++)
+			if (c->scratch >= v[i].start && c->scratch < v[i].end && vma_has_flag(&v[i], "lf"))
+				pe->mlock_future |= MCL_ONFAULT;
+		free(v);
+	}
+	pr_info("%d locks its new mappings (mlockall MCL_FUTURE%s)", c->pid,
+		(pe->mlock_future & MCL_ONFAULT) ? " | MCL_ONFAULT" : "");
 	return 0;
 }
 
@@ -357,11 +407,12 @@ static int save_remote_rlimits(struct dump_ctx *c, ProcessEntry *pe, struct rbat
 }
 
 /* What only the process itself can tell (signal handlers, the parent-death
- * signal; rlimits of another uid's process), in one batch of remote syscalls. */
+ * signal, child subreaper, dumpable, securebits, memory-deny-write-execute;
+ * rlimits of another uid's process), in one batch of remote syscalls. */
 static int dump_remote_state(struct dump_ctx *c, ProcessEntry *pe)
 {
-	unsigned long sa_at[65] = { 0 }, rl_at[RLIM_NLIMITS], pd_at;
-	int sa_idx[65] = { 0 }, rl_idx[RLIM_NLIMITS], pd_idx, remote_rl;
+	unsigned long sa_at[65] = { 0 }, rl_at[RLIM_NLIMITS], pd_at, sr_at;
+	int sa_idx[65] = { 0 }, rl_idx[RLIM_NLIMITS], pd_idx, remote_rl, sr_idx, du_idx, sb_idx, md_idx;
 	struct rbatch *b = xzalloc(sizeof(*b));
 	uint32_t sig;
 	int ret = -1;
@@ -372,6 +423,12 @@ static int dump_remote_state(struct dump_ctx *c, ProcessEntry *pe)
 		goto out;
 	pd_at = rbatch_buf(c, b, sizeof(int));
 	if (!pd_at || (pd_idx = rbatch_add(b, SYS_prctl, PR_GET_PDEATHSIG, pd_at, 0, 0, 0, 0)) < 0)
+		goto out;
+	sr_at = rbatch_buf(c, b, sizeof(int));
+	if (!sr_at || (sr_idx = rbatch_add(b, SYS_prctl, PR_GET_CHILD_SUBREAPER, sr_at, 0, 0, 0, 0)) < 0 ||
+	    (du_idx = rbatch_add(b, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0)) < 0 ||
+	    (sb_idx = rbatch_add(b, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0)) < 0 ||
+	    (md_idx = rbatch_add(b, SYS_prctl, PR_GET_MDWE, 0, 0, 0, 0, 0)) < 0)
 		goto out;
 	if (rbatch_run(c, &c->pt.t[0], b))
 		goto out;
@@ -384,6 +441,21 @@ static int dump_remote_state(struct dump_ctx *c, ProcessEntry *pe)
 	memcpy(&sig, rbatch_out(c, b, pd_at), sizeof(sig));
 	pe->has_pdeath_sig = 1;
 	pe->pdeath_sig = sig;
+	if (b->call[sr_idx].ret || b->call[du_idx].ret < 0 || b->call[sb_idx].ret < 0 ||
+	    (b->call[md_idx].ret < 0 && b->call[md_idx].ret != -EINVAL)) {
+		pr_err("cannot read the subreaper, dumpable, securebits or MDWE state of %d (%ld %ld %ld %ld)", c->pid,
+		       b->call[sr_idx].ret, b->call[du_idx].ret, b->call[sb_idx].ret, b->call[md_idx].ret);
+		goto out;
+	}
+	memcpy(&sig, rbatch_out(c, b, sr_at), sizeof(sig));
+	pe->has_child_subreaper = 1;
+	pe->child_subreaper = !!sig;
+	pe->has_dumpable = 1;
+	pe->dumpable = b->call[du_idx].ret;
+	pe->creds->has_securebits = 1;
+	pe->creds->securebits = b->call[sb_idx].ret;
+	pe->has_mdwe = 1;
+	pe->mdwe = b->call[md_idx].ret < 0 ? 0 : b->call[md_idx].ret;	/* EINVAL: a kernel without it */
 	ret = 0;
 out:
 	free(b);
@@ -470,7 +542,8 @@ int dump_process(struct dump_ctx *c)
 		pe->has_thp_disabled = 1;
 		pe->thp_disabled = 1;
 	}
-	if (dump_creds(c, pe, status) || dump_remote_state(c, pe) || dump_timers(c, pe)) {
+	if (dump_creds(c, pe, status) || dump_remote_state(c, pe) || dump_timers(c, pe) ||
+	    dump_mlock_future(c, pe, status)) {
 		free(status);
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -105,11 +106,26 @@ int restore_root(struct rst_ctx *c)
  * setresuid(2) in one thread changes only that one; glibc's wrapper
  * signals every thread to do the same, see nptl(7)).
  */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65		/* prctl(2), Linux 6.3 */
+#endif
+#ifndef SECBIT_KEEP_CAPS
+#define SECBIT_KEEP_CAPS (1 << 4)	/* linux/securebits.h */
+#endif
+#ifndef SECBIT_KEEP_CAPS_LOCKED
+#define SECBIT_KEEP_CAPS_LOCKED (1 << 5)
+#endif
+/* securebits set only once the capabilities are: KEEP_CAPS_LOCKED would
+ * freeze KEEP_CAPS on, NO_CAP_AMBIENT_RAISE(_LOCKED) would refuse the
+ * ambient set (bits 6 and 7, linux/securebits.h) */
+#define SB_LATE (SECBIT_KEEP_CAPS_LOCKED | (1 << 6) | (1 << 7))
+
 static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	pid_t tid = c->pt.t[i].tid;
+	unsigned sb = cr->has_securebits ? cr->securebits : 0;
 	long r;
 
 	/* bounding set first: dropping needs CAP_SETPCAP, which capset may remove */
@@ -131,13 +147,21 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 	if (r)
 		return pr_err("thread %d: cannot set gids %u/%u/%u: %s", tid, cr->gid[0], cr->gid[1], cr->gid[2],
 			      strerror(-r));
-	/* keep capabilities across the uid change, then set them exactly */
-	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
+	/* keep capabilities across the uid change, then set them exactly; the
+	 * securebits go in while the stub still has CAP_SETPCAP, but SB_LATE
+	 * (capabilities(7)) */
+	if (sb) {
+		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, (sb & ~SB_LATE) | SECBIT_KEEP_CAPS, 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %d: cannot set securebits %#x: %s", tid, sb, strerror(-r));
+	} else {
+		rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
+	}
 	r = rsys(c, i, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], 0, 0, 0);
 	if (r)
 		return pr_err("thread %d: cannot set uids %u/%u/%u: %s", tid, cr->uid[0], cr->uid[1], cr->uid[2],
 			      strerror(-r));
-	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 0, 0, 0, 0, 0);
+	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, !!(sb & SECBIT_KEEP_CAPS), 0, 0, 0, 0);
 	data[0].effective = cr->cap_eff;
 	data[1].effective = cr->cap_eff >> 32;
 	data[0].permitted = cr->cap_prm;
@@ -157,6 +181,58 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 				return pr_err("thread %d: cannot raise ambient capability %d: %s", tid, cap,
 					      strerror(-r));
 		}
+	if (sb & SB_LATE) {
+		/* needs CAP_SETPCAP in the capabilities it has now */
+		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, sb, 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %d: cannot lock securebits %#x without CAP_SETPCAP: %s", tid, sb,
+				      strerror(-r));
+	}
+	return 0;
+}
+
+/*
+ * What the process set with prctl(2) and mlockall(2) that only it can set:
+ * locking of future mappings (before the credentials: it may need
+ * CAP_IPC_LOCK), then, after them, child subreaper, dumpable (a change of
+ * uid reset it to /proc/sys/fs/suid_dumpable) and memory-deny-write-execute
+ * (last: it refuses later executable mappings, and cannot be undone).
+ */
+static int restore_prctl_before(struct rst_ctx *c)
+{
+	ProcessEntry *pe = c->proc;
+	long r;
+
+	if (!pe->has_mlock_future || !pe->mlock_future)
+		return 0;
+	r = rsys(c, 0, SYS_mlockall, pe->mlock_future & (MCL_FUTURE | MCL_ONFAULT), 0, 0, 0, 0, 0);
+	if (r)
+		return pr_err("cannot lock future mappings again (mlockall %#x): %s", pe->mlock_future, strerror(-r));
+	return 0;
+}
+
+static int restore_prctl_after(struct rst_ctx *c)
+{
+	ProcessEntry *pe = c->proc;
+	long r;
+
+	if (pe->has_child_subreaper && pe->child_subreaper) {
+		r = rsys(c, 0, SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0);
+		if (r)
+			return pr_err("cannot make %d a child subreaper again: %s", c->pid, strerror(-r));
+	}
+	/* 2 (SUID_DUMP_ROOT) comes only from the sysctl; prctl cannot set it */
+	if (pe->has_dumpable && pe->dumpable < 2) {
+		r = rsys(c, 0, SYS_prctl, PR_SET_DUMPABLE, pe->dumpable, 0, 0, 0, 0);
+		if (r)
+			return pr_err("cannot set dumpable to %u: %s", pe->dumpable, strerror(-r));
+	}
+	if (pe->has_mdwe && pe->mdwe) {
+		r = rsys(c, 0, SYS_prctl, PR_SET_MDWE, pe->mdwe, 0, 0, 0, 0);
+		if (r)
+			return pr_err("cannot set memory-deny-write-execute %#x (PR_SET_MDWE): %s", pe->mdwe,
+				      strerror(-r));
+	}
 	return 0;
 }
 
@@ -181,7 +257,8 @@ static int creds_are_ours(const CredsEntry *cr)
 			return 0;
 	if (cr->cap_eff != (d[0].effective | (uint64_t)d[1].effective << 32) ||
 	    cr->cap_prm != (d[0].permitted | (uint64_t)d[1].permitted << 32) ||
-	    cr->cap_inh != (d[0].inheritable | (uint64_t)d[1].inheritable << 32) || cr->cap_amb)
+	    cr->cap_inh != (d[0].inheritable | (uint64_t)d[1].inheritable << 32) || cr->cap_amb ||
+	    (cr->has_securebits && cr->securebits != (unsigned)prctl(PR_GET_SECUREBITS)))
 		return 0;
 	for (int cap = 0; cap < 64; cap++)
 		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1)
@@ -195,6 +272,8 @@ int restore_creds(struct rst_ctx *c)
 	long r;
 	int all = !creds_are_ours(cr);
 
+	if (restore_prctl_before(c))
+		return -1;
 	for (int i = 0; i < (all ? c->pt.nr : 1); i++)
 		if (thread_creds(c, i, cr))
 			return -1;
@@ -214,5 +293,5 @@ int restore_creds(struct rst_ctx *c)
 	r = rsys(c, 0, SYS_prctl, PR_SET_PDEATHSIG, c->proc->has_pdeath_sig ? c->proc->pdeath_sig : 0, 0, 0, 0, 0);
 	if (r)
 		return pr_err("cannot reset the parent-death signal: %s", strerror(-r));
-	return 0;
+	return restore_prctl_after(c);
 }

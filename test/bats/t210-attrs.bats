@@ -54,7 +54,7 @@ assert_seccomp_images() {
 }
 
 @test "attrs: the checks catch a change (negative control)" {
-	expect_detects_all attrs "nice policy rtprio affinity nnp filter umask cwd personality oom ioprio slack coredump"
+	expect_detects_all attrs "nice policy rtprio affinity nnp filter umask cwd personality oom ioprio slack coredump subreaper dumpable securebits mlockall"
 	expect_detects attrs root chroot
 }
 

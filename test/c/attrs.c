@@ -26,12 +26,18 @@
  * and NoNewPrivs in /proc/self/task/TID/status, umask, cwd, root,
  * personality, oom_score_adj and that the strict thread still echoes.
  *
+ * prctl state of the process: child subreaper, not dumpable, securebits
+ * NOROOT | NO_SETUID_FIXUP, memory-deny-write-execute, and mlockall(MCL_FUTURE
+ * | MCL_ONFAULT) (checked by a new mapping: locked, not populated; not in
+ * chroot mode).
+ *
  * I/O priority and timer slack, per thread: main best-effort 2 and
  * 123456 ns, w1 best-effort 6 and 77777 ns, w3 idle class; the core dump
  * filter of the process 0x3f (not in chroot mode: it is read in /proc).
  *
  * CS_TEST_CORRUPT: nice policy rtprio affinity nnp filter umask cwd
- * personality oom root ioprio slack coredump (root: chroot mode only).
+ * personality oom root ioprio slack coredump subreaper dumpable securebits
+ * mlockall (root: chroot mode only).
  */
 #define _GNU_SOURCE
 #include <linux/filter.h>
@@ -39,6 +45,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,6 +61,11 @@
 #ifndef SECCOMP_FILTER_FLAG_LOG
 #define SECCOMP_FILTER_FLAG_LOG (1UL << 1)
 #endif
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65		/* Linux 6.3 */
+#define PR_GET_MDWE 66
+#endif
+#define SB_WANT 0x5		/* SECBIT_NOROOT | SECBIT_NO_SETUID_FIXUP */
 #define IOPRIO_WHO_PROCESS 1	/* ioprio_set(2) */
 #define IOPRIO_BE (2 << 13)
 #define IOPRIO_IDLE (3 << 13)
@@ -335,6 +347,22 @@ static void write_proc_self(const char *name, const char *text)
 	close(fd);
 }
 
+/* VmLck of /proc/self/status, kB */
+static long vmlck_kb(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		tp_die("cannot open /proc/self/status");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			v = atol(line + 6);
+	fclose(f);
+	return v;
+}
+
 static void write_oom(int v)
 {
 	char buf[32];
@@ -375,10 +403,11 @@ static int stat_eq(const char *what, const char *path, const struct stat *want)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "nice", "policy", "rtprio", "affinity", "nnp", "filter", "umask",
-					     "cwd", "personality", "oom", "root", "ioprio", "slack", "coredump", NULL };
+					     "cwd", "personality", "oom", "root", "ioprio", "slack", "coredump", "subreaper", "dumpable",
+					     "securebits", "mlockall", NULL };
 	char dir[4096], path[4200], cwd_want[4200], cwd_now[4200];
 	struct stat root_st, cwd_st;
-	int oom, pers, dfd = -1;
+	int oom, pers, dfd = -1, mdwe;
 	mode_t um;
 
 	tp_init("attrs", argc, argv);
@@ -411,6 +440,12 @@ int main(int argc, char **argv)
 	ts[T_MAIN].tid = gettid();
 	set_sched(&ts[T_MAIN], SCHED_OTHER, 0, 0, 3);
 	set_io_slack("main", IOPRIO_BE | 2, 123456);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) ||
+	    prctl(PR_SET_SECUREBITS, SB_WANT, 0, 0, 0) || mlockall(MCL_FUTURE | MCL_ONFAULT))
+		tp_die("prctl / mlockall");
+	if (prctl(PR_SET_MDWE, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0))
+		tp_log("note: no PR_SET_MDWE here (%s): not checked", strerror(errno));
+	mdwe = prctl(PR_GET_MDWE, 0, 0, 0, 0);
 	if (!opt_chroot)
 		write_proc_self("coredump_filter", "0x3f");
 	if (sched_getaffinity(0, sizeof(ts[T_MAIN].cpus), &ts[T_MAIN].cpus))
@@ -502,6 +537,14 @@ int main(int argc, char **argv)
 		prctl(PR_SET_TIMERSLACK, 123457, 0, 0, 0);
 	if (tp_corrupting("coredump"))
 		write_proc_self("coredump_filter", "0x33");
+	if (tp_corrupting("subreaper"))
+		prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+	if (tp_corrupting("dumpable"))
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (tp_corrupting("securebits"))
+		prctl(PR_SET_SECUREBITS, SB_WANT & ~4, 0, 0, 0);
+	if (tp_corrupting("mlockall"))
+		munlockall();
 	if (tp_corrupting("root") && chroot("/sub"))
 		tp_die("chroot /sub");
 
@@ -515,6 +558,28 @@ int main(int argc, char **argv)
 
 	/* main's own state, from inside main */
 	verify(&ts[T_MAIN]);
+	{
+		int sr = -1;
+
+		prctl(PR_GET_CHILD_SUBREAPER, &sr, 0, 0, 0);
+		tp_check_u64("child subreaper", sr, 1);
+		tp_check_u64("dumpable", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+		tp_check_u64("securebits", prctl(PR_GET_SECUREBITS, 0, 0, 0, 0), SB_WANT);
+		tp_check_u64("memory-deny-write-execute", prctl(PR_GET_MDWE, 0, 0, 0, 0), mdwe);
+		checked += 4;
+		if (!opt_chroot) {
+			long before = vmlck_kb();
+			void *m = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			unsigned char res[4] = { 1, 1, 1, 1 };
+
+			if (m == MAP_FAILED || mincore(m, 4 * 4096, res))
+				tp_die("mmap / mincore");
+			tp_check_u64("mlockall MCL_FUTURE: kB locked by a new 16 KiB mapping", vmlck_kb() - before, 16);
+			tp_check_u64("mlockall MCL_ONFAULT: pages of it resident", res[0] + res[1] + res[2] + res[3], 0);
+			munmap(m, 4 * 4096);
+			checked += 2;
+		}
+	}
 	tp_check_u64("umask", umask(um), um);
 	tp_check_u64("personality", personality(0xffffffff), pers);
 	stat_eq("root directory", "/", &root_st);
