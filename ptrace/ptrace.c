@@ -520,6 +520,23 @@ int pt_restore_regs(struct pt_thread *t)
 	return 0;
 }
 
+/*
+ * A signal dequeued while the thread ran remote syscalls, sent again: with
+ * its whole siginfo (value, sender) where rt_tgsigqueueinfo(2) allows it
+ * for another process (si_code < 0 but SI_TKILL: sigqueue(3), timers,
+ * mqueues, AIO), else by tgkill (si_code becomes SI_TKILL, si_pid ours).
+ */
+static void resend(pid_t pid, pid_t tid, const siginfo_t *si)
+{
+	if (si->si_code < 0 && si->si_code != SI_TKILL) {
+		siginfo_t copy = *si;
+
+		if (syscall(__NR_rt_tgsigqueueinfo, pid, tid, si->si_signo, &copy) == 0)
+			return;
+	}
+	syscall(__NR_tgkill, pid, tid, si->si_signo);
+}
+
 int pt_release(struct pt_proc *p)
 {
 	int ret = 0;
@@ -531,7 +548,7 @@ int pt_release(struct pt_proc *p)
 		if (pt_restore_regs(t))
 			ret = -1;
 		for (int k = 0; k < t->nr_extra; k++)
-			syscall(__NR_tgkill, p->pid, t->tid, t->extra[k].si_signo);
+			resend(p->pid, t->tid, &t->extra[k]);
 		t->nr_extra = 0;
 		if (!t->in_sigstop && t->stop_sig) {
 			/* remote syscalls moved it from the signal-delivery-stop to a

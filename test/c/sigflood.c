@@ -2,7 +2,7 @@
  * sigflood.c - is every signal that arrives while cs-dump runs remote
  * syscalls (single and batched) delivered exactly once?
  *
- *   sigflood READY_FILE COUNT [ign-trap]
+ *   sigflood READY_FILE COUNT [ign-trap|queued]
  *
  * Three threads (main and two in pause()) with a SIGRTMIN handler that
  * counts its runs; the test queues COUNT SIGRTMIN signals (real-time:
@@ -10,6 +10,10 @@
  * Each signal that a remote syscall takes out of delivery must be given
  * back at the release. After SIGUSR2 (and a short pause for signals still
  * queued) the count must be COUNT.
+ *
+ * queued: the test sends them with sigqueue(3) and the value 4242; each
+ * must arrive as sent (si_code SI_QUEUE, that value), even one that cs-dump
+ * took out of delivery and gave back.
  *
  * ign-trap: SIGTRAP is SIG_IGN, and must still be after the dump (a
  * breakpoint trap, which ends cs-dump's batches, would reset it: cs-dump
@@ -24,12 +28,15 @@
 
 #include "tprog.h"
 
-static unsigned long got;
+static unsigned long got, as_queued;
 
-static void on_rt(int sig)
+static void on_rt(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
+	(void)uc;
 	__atomic_fetch_add(&got, 1, __ATOMIC_RELAXED);
+	if (si->si_code == SI_QUEUE && si->si_value.sival_int == 4242)
+		__atomic_fetch_add(&as_queued, 1, __ATOMIC_RELAXED);
 }
 
 static void *sleeper(void *arg)
@@ -44,6 +51,7 @@ int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "count", "trap", NULL };
 	int ign_trap = argc > 3 && !strcmp(argv[3], "ign-trap");
+	int queued = argc > 3 && !strcmp(argv[3], "queued");
 	struct sigaction sa = { 0 };
 	unsigned long want;
 	pthread_t t;
@@ -54,8 +62,8 @@ int main(int argc, char **argv)
 		tp_die("usage: sigflood READY_FILE COUNT");
 	want = strtoul(argv[2], NULL, 10) + (tp_corrupting("count") ? 1 : 0);
 	tp_block_usr2();
-	sa.sa_handler = on_rt;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_sigaction = on_rt;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
 	if (sigaction(SIGRTMIN, &sa, NULL))
 		tp_die("sigaction");
 	if (ign_trap && signal(SIGTRAP, SIG_IGN) == SIG_ERR)
@@ -69,6 +77,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 100 && __atomic_load_n(&got, __ATOMIC_RELAXED) < want; i++)
 		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	tp_check_u64("SIGRTMIN handler runs", __atomic_load_n(&got, __ATOMIC_RELAXED), want);
+	if (queued)
+		tp_check_u64("SIGRTMIN with their sigqueue value and si_code",
+			     __atomic_load_n(&as_queued, __ATOMIC_RELAXED), want);
 	if (ign_trap) {
 		struct sigaction old;
 
