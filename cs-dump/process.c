@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -236,6 +237,25 @@ static int dump_mlock_future(struct dump_ctx *c, ProcessEntry *pe, const char *s
 	pr_info("%d locks its new mappings (mlockall MCL_FUTURE%s)", c->pid,
 		(pe->mlock_future & MCL_ONFAULT) ? " | MCL_ONFAULT" : "");
 	return 0;
+}
+
+/*
+ * cs-restore goes back to the working and root directories by path: path
+ * (the /proc/PID/WHAT link) must name that directory now, not one mounted
+ * over it or put in its place. 0, or -1 with one line.
+ */
+static int same_dir_by_path(pid_t pid, const char *what, const char *path)
+{
+	char proc[64];
+	struct stat real, named;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/%s", pid, what);
+	if (stat(proc, &real))
+		return pr_perror("cannot stat %s", proc);
+	if (stat(path, &named) == 0 && named.st_dev == real.st_dev && named.st_ino == real.st_ino)
+		return 0;
+	return pr_err("the %s directory %s of %d is not what that path names now (a mount over it?): it cannot "
+		      "be restored", strcmp(what, "cwd") ? "root" : "working", path, pid);
 }
 
 static char *link_of(pid_t pid, const char *what)
@@ -518,6 +538,8 @@ int dump_process(struct dump_ctx *c)
 	if (strstr(pe->root, " (deleted)"))
 		return pr_err("the root directory %s of %d (chroot) was deleted: it cannot be restored",
 			      pe->root, c->pid);
+	if (same_dir_by_path(c->pid, "cwd", pe->cwd) || same_dir_by_path(c->pid, "root", pe->root))
+		return -1;
 	snprintf(buf, sizeof(buf), "/proc/%d/oom_score_adj", c->pid);
 	{
 		char *p = read_file_at(AT_FDCWD, buf, NULL, 64);

@@ -205,7 +205,7 @@ refuse_mode() {
 	refuse_mode o-path "fd 3" "$T/opath-file" O_PATH
 }
 
-@test "refuse: an fd on a POSIX message queue, on a namespace file, on a path a mount now hides" {
+@test "refuse: an fd on a POSIX message queue, on a namespace file, on a path a mount now hides; such a working directory" {
 	require_refuse
 	refuse_mode mqueue-fd "fd 3" "POSIX message queue"
 	refuse_mode ns-fd "fd 3" "net:[" "namespace file"
@@ -215,6 +215,12 @@ refuse_mode() {
 	target_running "$PID"
 	umount "$T/over"
 	wake_detached "$PID" overmounted
+	start_detached overmounted-cwd "$REFUSE" "$T/overmounted-cwd.ready" overmounted-cwd
+	mount -t tmpfs cs-test-over "$T/over"
+	expect_refusal "$PID" "working directory $T/over/sub" "a mount over it"
+	target_running "$PID"
+	umount "$T/over"
+	wake_detached "$PID" overmounted-cwd
 }
 
 @test "refuse: an fd holding a flock, a POSIX or an OFD lock (no --file-locks)" {

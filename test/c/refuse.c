@@ -15,6 +15,8 @@
  *   ns-fd         an fd on /proc/self/ns/net (a namespace file)
  *   overmounted   an fd on DIR/over/file, DIR that of READY_FILE (the test
  *                 mounts over DIR/over)
+ *   overmounted-cwd  its working directory DIR/over/sub (the test mounts
+ *                 over DIR/over)
  *   flock         an fd holding a flock(2) lock on such a file
  *   posix-lock    an fd holding a POSIX (fcntl F_SETLK) lock
  *   ofd-lock      an fd holding an open file description lock (F_OFD_SETLK)
@@ -248,6 +250,16 @@ int main(int argc, char **argv)
 		if (mkdir(path, 0755) && errno != EEXIST)
 			tp_die("mkdir %s", path);
 		fd = side_file(argv[1], "over/file", O_RDWR);
+	} else if (!strcmp(mode, "overmounted-cwd")) {
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+
+		tp_dirname(argv[1], dir, sizeof(dir));
+		snprintf(path, sizeof(path), "%s/over", dir);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			tp_die("mkdir %s", path);
+		snprintf(path, sizeof(path), "%s/over/sub", dir);
+		if ((mkdir(path, 0755) && errno != EEXIST) || chdir(path))
+			tp_die("mkdir and chdir %s", path);
 	} else if (!strcmp(mode, "flock")) {
 		if (flock(side_file(argv[1], "lock-file", O_RDWR), LOCK_EX))
 			tp_die("flock");
