@@ -26,6 +26,8 @@
 #include "log.h"
 #include "util.h"
 #include "sockdiag.h"
+#include "sk-opts.h"
+#include "sk-xopts.h"
 #include "dump.h"
 #include "sockets.h"
 
@@ -191,8 +193,14 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	s->dst_addr.len = 0;
 	s->dst_addr.data = NULL;
 	if (ti.tcpi_state == TCP_LISTEN) {
+		char what[64];
+
 		s->has_backlog = 1;
 		s->backlog = ti.tcpi_sacked;
+		snprintf(what, sizeof(what), "fd %d (TCP listener, port %u)", fd, s->src_port);
+		s->opts = sk_opts_save(sk, 1);
+		if (!s->opts || sk_xopts_save(sk, s, what))
+			return -1;
 		return dump_listen_queue(c, fd, s->src_port, ti.tcpi_unacked, tcp);
 	}
 	if (ti.tcpi_state == TCP_CLOSE && !s->src_port)

@@ -55,6 +55,7 @@
 #include "log.h"
 #include "util.h"
 #include "sk-opts.h"
+#include "sk-xopts.h"
 #include "sockets.h"
 #include "netlock.h"
 
@@ -506,7 +507,7 @@ int dump_tcp_est(struct dump_ctx *c, int fd, FdEntry *e, int sk, int state)
 	if (copy_addr(&p, &s->dst_addr, &s->dst_port))
 		return -1;
 	s->opts = sk_opts_save(sk, 1);
-	if (!s->opts || read_options(sk, what, t))
+	if (!s->opts || read_options(sk, what, t) || sk_xopts_save(sk, s, what))
 		return -1;
 	get_int(sk, SOL_SOCKET, SO_REUSEADDR, &reuseaddr);
 	if (get_int(sk, IPPROTO_TCP, TCP_MAXSEG, &n))

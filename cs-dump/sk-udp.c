@@ -15,6 +15,7 @@
 #include "log.h"
 #include "util.h"
 #include "sk-opts.h"
+#include "sk-xopts.h"
 #include "sockets.h"
 
 static int sockopt_int(int sk, int level, int name)
@@ -81,7 +82,7 @@ int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family)
 		s->v6only = sockopt_int(sk, IPPROTO_IPV6, IPV6_V6ONLY);
 	}
 	s->opts = sk_opts_save(sk, 1);
-	if (!s->opts)
+	if (!s->opts || sk_xopts_save(sk, s, what))
 		return -1;
 	return sk_peek_queue(sk, 1, 1, 0, what, &s->queue, &s->n_queue);
 }

@@ -24,6 +24,8 @@
 #include "log.h"
 #include "util.h"
 #include "restore.h"
+#include "sk-opts.h"
+#include "sk-xopts.h"
 #include "sockets.h"
 
 #define STATUS_FLAGS (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
@@ -105,18 +107,28 @@ static void setopt(int sk, int level, int name, int v)
 	setsockopt(sk, level, name, &v, sizeof(v));
 }
 
-/* A listening socket, bound and listening as saved. Returns the fd or -1 (errno). */
-static int make_listener(const InetSkEntry *s, int listen_too)
+/*
+ * A listening socket, bound and listening as saved (listen_too: else only
+ * bound, for the check phase), with its options (sk-opts.h, sk-xopts.h).
+ * Returns the fd, or -1 with what failed in err.
+ */
+static int make_listener(const FdEntry *e, int listen_too, char *err, size_t len)
 {
+	const InetSkEntry *s = e->sk;
 	struct sockaddr_storage a;
 	socklen_t al;
+	char addr[INET6_ADDRSTRLEN] = "?", oe[200];
 	int sk = socket(s->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 
-	if (sk < 0)
+	if (s->src_addr.len == 4 || s->src_addr.len == 16)
+		inet_ntop(s->family, s->src_addr.data, addr, sizeof(addr));
+	if (sk < 0) {
+		snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);
 		return -1;
+	}
 	if (inet_addr_of(s, &a, &al)) {
 		close(sk);
-		errno = EINVAL;
+		snprintf(err, len, "fd %u: malformed TCP listener in files.img", e->fd);
 		return -1;
 	}
 	setopt(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
@@ -125,14 +137,26 @@ static int make_listener(const InetSkEntry *s, int listen_too)
 	setopt(sk, SOL_SOCKET, SO_KEEPALIVE, s->keepalive);
 	if (s->family == AF_INET6)
 		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
-	if (bind(sk, (struct sockaddr *)&a, al) || (listen_too && listen(sk, s->backlog))) {
-		int e = errno;
-
-		close(sk);
-		errno = e;
-		return -1;
+	if (sk_xopts_apply(sk, s, 1, oe, sizeof(oe))) {
+		snprintf(err, len, "fd %u (TCP listener at %s port %u): %s", e->fd, addr, s->src_port, oe);
+		goto fail;
+	}
+	if (bind(sk, (struct sockaddr *)&a, al)) {
+		snprintf(err, len, "fd %u: cannot listen on %s port %u again: %m", e->fd, addr, s->src_port);
+		goto fail;
+	}
+	if (sk_xopts_apply(sk, s, 0, oe, sizeof(oe)) || sk_opts_apply(sk, s->opts, oe, sizeof(oe))) {
+		snprintf(err, len, "fd %u (TCP listener at %s port %u): %s", e->fd, addr, s->src_port, oe);
+		goto fail;
+	}
+	if (listen_too && listen(sk, s->backlog)) {
+		snprintf(err, len, "fd %u: cannot listen on %s port %u: %m", e->fd, addr, s->src_port);
+		goto fail;
 	}
 	return sk;
+fail:
+	close(sk);
+	return -1;
 }
 
 /* The stub's working area: above the highest fd, 64 spare, the error pipe, one per object. */
@@ -177,16 +201,18 @@ int check_files(struct rst_ctx *c)
 				return -1;
 			break;
 		case FD_INET:
+			if (e->sk && !e->has_peer_fd) {
+				char msg[300];
+
+				if (sk_xopts_check(e->sk, msg, sizeof(msg)))	/* an interface that is gone */
+					return pr_err("fd %u: %s", e->fd, msg);
+			}
 			if (e->sk && e->sk->has_backlog && !e->has_peer_fd) {
-				int sk = make_listener(e->sk, 0);
+				char msg[300];
+				int sk = make_listener(e, 0, msg, sizeof(msg));
 
-				if (sk < 0) {
-					char addr[INET6_ADDRSTRLEN] = "?";
-
-					inet_ntop(e->sk->family, e->sk->src_addr.data, addr, sizeof(addr));
-					return pr_perror("fd %u: cannot listen on %s port %u again", e->fd, addr,
-							 e->sk->src_port);
-				}
+				if (sk < 0)
+					return pr_err("%s", msg);
 				close(sk);
 			}
 			if (e->sk && e->sk->type == SOCK_DGRAM && check_udp(e))
@@ -379,12 +405,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			return udp_make(e, err, len);
 		if (e->sk->tcp)
 			return tcp_est_make(e, err, len);
-		if (e->sk->has_backlog) {
-			fd = make_listener(e->sk, 1);
-			if (fd < 0)
-				snprintf(err, len, "fd %u: cannot listen on port %u: %m", e->fd, e->sk->src_port);
-			return fd;
-		}
+		if (e->sk->has_backlog)
+			return make_listener(e, 1, err, len);
 		fd = socket(e->sk->family, SOCK_STREAM, IPPROTO_TCP);
 		if (fd < 0)
 			snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "util.h"
 #include "sk-opts.h"
+#include "sk-xopts.h"
 #include "sockets.h"
 
 #ifndef TCP_NOTSENT_LOWAT
@@ -112,6 +113,7 @@ static int repair_connect(const InetSkEntry *s, const TcpConnEntry *t, const cha
 {
 	struct sockaddr_storage src, dst;
 	socklen_t sl, dl;
+	char oerr[200];
 	int sk, err;
 
 	*step = "malformed entry in files.img";
@@ -127,6 +129,9 @@ static int repair_connect(const InetSkEntry *s, const TcpConnEntry *t, const cha
 	*step = "cannot set IPV6_V6ONLY or SO_REUSEPORT";
 	if ((s->family == AF_INET6 && set_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->has_v6only && s->v6only)) ||
 	    (s->has_reuseport && s->reuseport && set_int(sk, SOL_SOCKET, SO_REUSEPORT, 1)))
+		goto fail;
+	*step = "cannot set SO_BINDTODEVICE, IP_TRANSPARENT or IP_BIND_ADDRESS_NO_PORT";
+	if (sk_xopts_apply(sk, s, 1, oerr, sizeof(oerr)))
 		goto fail;
 	*step = "cannot enter repair mode (TCP_REPAIR)";
 	if (set_int(sk, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON))
@@ -236,7 +241,8 @@ static int set_options(int sk, const InetSkEntry *s, const TcpConnEntry *t, char
 	char cc[32] = "";
 	socklen_t l = sizeof(cc) - 1;
 
-	if (sk_opts_apply(sk, s->opts, err, len))
+	/* IP_TOS first: it sets SO_PRIORITY too (ip(7)) */
+	if (sk_xopts_apply(sk, s, 0, err, len) || sk_opts_apply(sk, s->opts, err, len))
 		return -1;
 #define OPT(cond, level, name, val) \
 	if ((cond) && set_int(sk, level, name, val)) { \

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "util.h"
 #include "sk-opts.h"
+#include "sk-xopts.h"
 #include "sockets.h"
 
 #ifndef SO_PEEK_OFF
@@ -64,6 +65,7 @@ static int udp_bound(const InetSkEntry *s)
 	struct sockaddr_storage a;
 	socklen_t al;
 	int sk = socket(s->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP), e;
+	char oe[200];
 
 	if (sk < 0)
 		return -1;
@@ -71,6 +73,12 @@ static int udp_bound(const InetSkEntry *s)
 	setopt(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
 	if (s->family == AF_INET6)
 		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
+	if (sk_xopts_apply(sk, s, 1, oe, sizeof(oe))) {
+		e = errno;
+		close(sk);
+		errno = e;
+		return -1;
+	}
 	if (!s->src_port)
 		return sk;
 	if (sockaddr_of(s->family, &s->src_addr, s->src_port, &a, &al) == 0 &&
@@ -215,7 +223,7 @@ int udp_make(const FdEntry *e, char *err, size_t len)
 		snprintf(err, len, "fd %u: cannot bind UDP socket to port %u: %m", e->fd, s->src_port);
 		return -1;
 	}
-	if (sk_opts_apply(sk, s->opts, oe, sizeof(oe))) {
+	if (sk_xopts_apply(sk, s, 0, oe, sizeof(oe)) || sk_opts_apply(sk, s->opts, oe, sizeof(oe))) {
 		snprintf(err, len, "fd %u (UDP socket): %s", e->fd, oe);
 		goto fail;
 	}

@@ -90,7 +90,7 @@ expect_restore_refusal() {
 
 @test "sockets: the checks catch changed queues, names, peers and options (negative control)" {
 	[ -x "$SOCKETS" ] || skip "$SOCKETS is not built"
-	expect_detects_all sockets "stream dgram pair listen name opts peekoff udp udpdst"
+	expect_detects_all sockets "stream dgram pair listen name opts peekoff udp udpdst xopts"
 }
 
 @test "sockets: unix and UDP sockets with queued data survive dump (killed) and restore" {

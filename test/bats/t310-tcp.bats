@@ -54,7 +54,7 @@ peer_ok() {
 
 @test "tcp: the checks catch a changed stream, count, option, address and listener (negative control)" {
 	[ -x "$TCP" ] || skip "$TCP is not built"
-	expect_detects_all tcp "stream extra opts addr listen"
+	expect_detects_all tcp "stream extra opts addr listen xopts"
 }
 
 @test "tcp: connections with data both ways and unsent data survive dump (killed) and restore" {
@@ -67,6 +67,11 @@ peer_ok() {
 	assert_prog_ok
 	# the image holds the queues and the connection state
 	"$CS_SHOW" "$T/img" | grep -q '"snd_seq"'
+	# and the options of xopts.h only where a new socket differs: IP_TOS
+	# on the IPv4 listener and client, TCP_FASTOPEN on both listeners
+	"$CS_SHOW" "$T/img" | jq -e '([.images["files.img"][] | select(.sk.ip_tos != null)] | length == 2) and
+		([.images["files.img"][] | select(.sk.tcp_fastopen != null)] | length == 2)' >/dev/null ||
+		{ echo "want ip_tos and tcp_fastopen on two sockets each" >&2; return 1; }
 }
 
 @test "tcp: cs-dump -R leaves the connections working, and the image restores after the original exited" {
@@ -137,7 +142,7 @@ restore_refused() {
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }
 
-@test "refuse at restore: no --tcp-established, no CAP_NET_ADMIN; then the restore works" {
+@test "refuse at restore: no --tcp-established, no CAP_NET_ADMIN, an interface not here; then the restore works" {
 	require_tcp
 	local fd
 	start_prog tcp
@@ -147,6 +152,14 @@ restore_refused() {
 	grep -q "fd [0-9]* (TCP connection 127.0.0.1:" "$T/err" ||
 		{ echo "the refusal names no fd: $(cat "$T/err")" >&2; return 1; }
 	restore_refused setpriv --bounding-set -net_admin -- --tcp-established -- "CAP_NET_ADMIN" "TCP connection"
+	# a listener bound to an interface (SO_BINDTODEVICE) that is not here
+	[ -x "$CS_BUILDDIR/test/c/img-edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	fd=$("$CS_SHOW" "$T/img" | jq -r '[.images["files.img"][] | select(.sk.backlog != null)][0].fd')
+	cp -a "$T/img" "$T/img.orig"
+	"$CS_BUILDDIR/test/c/img-edit" "$T/img" sk-device files.img "$fd" csnosuch0
+	restore_refused -- --tcp-established -- "fd $fd:" "csnosuch0" "SO_BINDTODEVICE" "does not exist"
+	rm -rf "$T/img"
+	mv "$T/img.orig" "$T/img"
 	restore_wait --tcp-established
 	wake_and_wait "$RPID"
 	assert_prog_ok

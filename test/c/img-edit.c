@@ -13,6 +13,8 @@
  *   img-edit DIR cgroup-path I PATH      cgroup.img: dirs[I].path = PATH
  *   img-edit DIR cgroup-limit I NAME     cgroup.img: the name of dirs[I]'s
  *                                        first limit = NAME
+ *   img-edit DIR sk-device FILE FD NAME  files image FILE: the inet socket at
+ *                                        fd FD has SO_BINDTODEVICE NAME
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "inventory.pb-c.h"
 #include "core.pb-c.h"
 #include "cgroup.pb-c.h"
+#include "fdinfo.pb-c.h"
 
 /* cgroup.img: dirs[i].path, or the name of its first limit, becomes val. */
 static int edit_cgroup(int dfd, int limit, size_t i, char *val, struct img_sums *sums)
@@ -50,6 +53,46 @@ static int edit_cgroup(int dfd, int limit, size_t i, char *val, struct img_sums 
 	return 0;
 }
 
+/* files image name: the inet socket at fd gets SO_BINDTODEVICE dev. */
+static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, struct img_sums *sums)
+{
+	struct img *img = img_open(dfd, name, MAGIC_FILES);
+	FdEntry **e = NULL;
+	size_t n = 0, found = 0;
+	int r;
+
+	if (!img)
+		return 1;
+	for (;;) {
+		FdEntry *one;
+
+		r = img_read_msg(img, &fd_entry__descriptor, (ProtobufCMessage **)&one);
+		if (r != 1)
+			break;
+		e = realloc(e, (n + 1) * sizeof(*e));
+		if (!e)
+			return 1;
+		e[n++] = one;
+		if (one->fd == fd && one->sk) {
+			one->sk->bindtodevice = dev;
+			found = 1;
+		}
+	}
+	img_free(img);
+	if (r < 0 || !found) {
+		fprintf(stderr, "img-edit: no inet socket at fd %u in %s\n", fd, name);
+		return 1;
+	}
+	unlinkat(dfd, name, 0);
+	img = img_create(dfd, name, MAGIC_FILES);
+	if (!img)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (img_write_msg(img, &e[i]->base))
+			return 1;
+	return img_close(img, sums) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct img_sums sums = { 0 };
@@ -63,11 +106,12 @@ int main(int argc, char **argv)
 	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
 	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
 	    !(argc == 4 && !strcmp(argv[2], "format-version")) &&
-	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit")))) {
+	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit"))) &&
+	    !(argc == 6 && !strcmp(argv[2], "sk-device"))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
 			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
 			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
-			"       img-edit DIR cgroup-limit I NAME\n");
+			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n");
 		return 1;
 	}
 	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
@@ -76,6 +120,12 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strncmp(argv[2], "cgroup-", 7)) {
 		snprintf(name, sizeof(name), "cgroup.img");
 		if (edit_cgroup(dfd, !strcmp(argv[2], "cgroup-limit"), strtoul(argv[3], NULL, 0), argv[4], &sums))
+			return 1;
+		goto reseal;
+	}
+	if (argc == 6) {
+		snprintf(name, sizeof(name), "%s", argv[3]);
+		if (edit_sk_device(dfd, name, strtoul(argv[4], NULL, 0), argv[5], &sums))
 			return 1;
 		goto reseal;
 	}

@@ -44,7 +44,8 @@
  * listener replaced by an unbound socket), name (the abstract dgram socket
  * replaced by one bound elsewhere), opts (SO_PASSCRED cleared), peekoff
  * (SO_PEEK_OFF moved), udp (a queued UDP datagram read), udpdst (the
- * connected UDP socket connected elsewhere).
+ * connected UDP socket connected elsewhere), xopts (the IPv4 UDP socket's
+ * IP_TOS: see xopts.h, whose options both bound UDP sockets have).
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -62,6 +63,7 @@
 #include <sys/un.h>
 
 #include "tprog.h"
+#include "xopts.h"
 
 #define BIG	100000
 #define MID	5000
@@ -69,7 +71,7 @@
 static unsigned nchecked;
 
 static const char *const modes[] = { "stream", "dgram", "pair", "listen", "name", "opts", "peekoff", "udp",
-				     "udpdst", NULL };
+				     "udpdst", "xopts", NULL };
 
 /* the objects, and what was recorded about them */
 static int sp[2], dg[2], sq[2], pc[2], lis, acc, cli, sql, dsrv, dnam, rel;
@@ -346,6 +348,10 @@ static void set_up(void)
 		if (u6c < 0 || sendto(u6c, "v6-data", 7, 0, (struct sockaddr *)&u6addr, inlen(&u6addr)) != 7)
 			tp_die("UDP over IPv6");
 	}
+	/* more options (xopts.h) on both bound UDP sockets */
+	xo_set("UDP socket", u4, AF_INET, XO_UDP, 1);
+	if (u6 >= 0)
+		xo_set("UDP/IPv6 socket", u6, AF_INET6, XO_UDP, 1);
 	(void)one;
 	/* let loopback deliver everything before the ready file */
 	for (int i = 0; i < 100; i++) {
@@ -358,6 +364,8 @@ static void set_up(void)
 
 static void corrupt(void)
 {
+	if (tp_corrupting("xopts"))
+		xo_corrupt();
 	char b[MID + 10];
 	int s2[2];
 
@@ -714,5 +722,6 @@ int main(int argc, char **argv)
 	tp_wait_usr2();
 	check_unix();
 	check_udp();
+	nchecked += xo_check();
 	tp_finish(nchecked);
 }

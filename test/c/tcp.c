@@ -14,8 +14,10 @@
  * is closed) in both send queues. On the IPv6 pair a few thousand bytes wait
  * each way, unread, and the client is corked.
  * Options: TCP_NODELAY, SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT, fixed
- * buffer sizes, TCP_USER_TIMEOUT, SO_LINGER, TCP_CORK. The IPv4 client is
- * also dup'ed to a second fd.
+ * buffer sizes, TCP_USER_TIMEOUT, SO_LINGER, TCP_CORK; on both listeners,
+ * the IPv4 client and the IPv6 accepted end, the options of xopts.h (IP_TOS,
+ * IPV6_TCLASS, SO_BINDTODEVICE, TCP_DEFER_ACCEPT, TCP_FASTOPEN, ...). The
+ * IPv4 client is also dup'ed to a second fd.
  *
  * peer: the other end for client mode, a separate process that is not
  * dumped: listens at 127.0.0.1 and [::1], writes "PORT4 PORT6" to
@@ -43,7 +45,7 @@
  * CS_TEST_CORRUPT: stream (a queued byte read), extra (one byte written
  * that the count leaves out), opts (TCP_NODELAY cleared), addr (the IPv6
  * client replaced by another connection), listen (the IPv4 listener
- * replaced by an unbound socket).
+ * replaced by an unbound socket), xopts (the IPv4 listener's IP_TOS).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -58,13 +60,14 @@
 
 #include "tprog.h"
 #include "tcpprog.h"
+#include "xopts.h"
 
 #define WARMUP	10000
 #define V6DATA	3000
 #define NEWDATA	20000
 #define MARK	0xff
 
-static const char *const modes[] = { "stream", "extra", "opts", "addr", "listen", NULL };
+static const char *const modes[] = { "stream", "extra", "opts", "addr", "listen", "xopts", NULL };
 static unsigned nchecked;
 
 /* What is recorded of one connected socket, and compared after the restore. */
@@ -513,13 +516,19 @@ static void check_accepts(int l, int family, const struct sockaddr_storage *want
 		tp_differs(name, "a new client cannot connect: %s", strerror(errno));
 		return;
 	}
+	/* the byte first: TCP_DEFER_ACCEPT holds the connection back until data comes */
+	poll(&(struct pollfd){ c, POLLOUT, 0 }, 1, 5000);
+	if (send(c, "x", 1, 0) != 1) {
+		tp_differs(name, "a new client cannot send: %s", strerror(errno));
+		close(c);
+		return;
+	}
 	if (poll(&(struct pollfd){ l, POLLIN, 0 }, 1, 5000) != 1 || (a = accept(l, NULL, NULL)) < 0) {
 		tp_differs(name, "accepts no new client");
 		close(c);
 		return;
 	}
-	poll(&(struct pollfd){ c, POLLOUT, 0 }, 1, 5000);
-	if (send(c, "x", 1, 0) != 1 || recv(a, &b, 1, 0) != 1 || b != 'x')
+	if (recv(a, &b, 1, 0) != 1 || b != 'x')
 		tp_differs(name, "a byte from a new client did not arrive");
 	close(a);
 	close(c);
@@ -541,6 +550,7 @@ static void check_all(int self)
 		nchecked++;
 		if (fstat(eps[0].fd, &a) || fstat(c4dup, &b) || a.st_ino != b.st_ino)
 			tp_differs("IPv4 client dup", "it is not the same socket as the IPv4 client");
+		nchecked += xo_check();	/* before check_accepts: a new client moves nothing, but first is first */
 		check_accepts(l4, AF_INET, &l4name, "IPv4 listener");
 		check_accepts(l6, AF_INET6, &l6name, "IPv6 listener");
 	}
@@ -572,6 +582,8 @@ static void corrupt(void)
 			tp_die("dup2");
 		close(c);
 	}
+	if (tp_corrupting("xopts"))
+		xo_corrupt();
 	if (tp_corrupting("listen")) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -601,6 +613,11 @@ static void set_up_self(void)
 	client_opts(c6->fd, 1);
 	accepted_opts(a4->fd);
 	accepted_opts(a6->fd);
+	/* more options (xopts.h): both listeners, one end of each connection */
+	xo_set("IPv4 listener", l4, AF_INET, XO_LISTEN, 1);
+	xo_set("IPv6 listener", l6, AF_INET6, XO_LISTEN, 1);
+	xo_set("IPv4 client", c4->fd, AF_INET, XO_EST, 1);
+	xo_set("IPv6 accepted", a6->fd, AF_INET6, XO_EST, 1);
 	warm_up_pair(c4, a4);
 	warm_up_pair(c6, a6);
 	/* IPv4: both ways until full, nobody reads */
