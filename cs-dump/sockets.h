@@ -54,6 +54,18 @@ struct unix_diag;
  */
 int unix_ext_peer(const struct unix_diag *d, UnixSkEntry *s, const char *what, pid_t pid, int allowed);
 
+/*
+ * udp_check_mcast - refuse UDP socket sk (our copy of a socket of process
+ * pid, family AF_INET or AF_INET6; what names it) when it is a member of a
+ * multicast group: memberships are not saved. No interface lists them per
+ * socket; getsockopt(MCAST_MSFILTER) (RFC 3678; net/ipv4/igmp.c
+ * ip_mc_gsfget, net/ipv6/mcast.c ip6_mc_msfget) tells, for each group of
+ * each interface of pid's network namespace (/proc/PID/net/igmp, igmp6),
+ * whether this socket joined it. Returns 0, or -1 (logged: the group and
+ * the interface).
+ */
+int udp_check_mcast(int sk, pid_t pid, int family, const char *what);
+
 /* dump_udp - fill e->sk for a UDP socket (target fd, copy sk). 0 or -1 (logged). */
 int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);
 

@@ -2,9 +2,11 @@
 # t300-sockets.bats - unix sockets (stream, dgram, seqpacket: socketpairs,
 # listeners at a path and at an abstract name, accepted connections, named
 # datagram sockets, a relative path name) and UDP over IPv4 and IPv6, with
-# data in their queues, come back value by value (test/c/sockets.c); what
+# data in their queues, and the bound UDP sockets' ip(7)/ipv6(7) options
+# (test/c/xopts.h), come back value by value (test/c/sockets.c); what
 # cannot be recreated is refused, naming the socket: an fd queued with
-# SCM_RIGHTS, a peer outside the process (cs-dump), a bound path taken by a
+# SCM_RIGHTS, a peer outside the process, a UDP socket in a multicast
+# group (cs-dump), a bound path taken by a
 # file that is not a socket or by a live socket, a UDP port taken
 # (cs-restore's check phase).
 
@@ -120,6 +122,20 @@ expect_restore_refusal() {
 	start_detached scm scm-rights
 	expect_dump_refusal "fd 4" "unix stream socket" "SCM_RIGHTS"
 	wake_detached "$PID" scm
+}
+
+@test "refuse: a UDP socket in a multicast group (IPv4, IPv6, IPv4 on an IPv6 socket)" {
+	require_sockets
+	start_detached m4 mcast4
+	expect_dump_refusal "fd 3" "UDP socket over IPv4" "multicast group 239.1.2.3 on lo" "IP_ADD_MEMBERSHIP"
+	wake_detached "$PID" m4
+	[ -e /proc/net/igmp6 ] || skip "no IPv6 here"
+	start_detached m6 mcast6
+	expect_dump_refusal "fd 3" "UDP socket over IPv6" "multicast group ff15::1234 on lo" "IPV6_ADD_MEMBERSHIP"
+	wake_detached "$PID" m6
+	start_detached m46 mcast46
+	expect_dump_refusal "fd 3" "UDP socket over IPv6" "multicast group 239.4.5.6 on lo"
+	wake_detached "$PID" m46
 }
 
 @test "refuse: a unix socket connected to a socket outside the process, accepted or not" {

@@ -2,7 +2,9 @@
 # t310-tcp.bats - established TCP connections kept with --tcp-established
 # (test/c/tcp.c): both ends of an IPv4 and an IPv6 loopback connection in the
 # process, with unread data both ways and data never sent, come back
-# byte-exact with their addresses and options, and the listeners accept
+# byte-exact with their addresses and options (those of test/c/xopts.h
+# too, on both listeners and one end of each connection; a listener bound
+# to an interface that is not here is refused), and the listeners accept
 # again; dumped killed, and dumped with -R then restored after the original
 # exited. A half-closed pair keeps its states (more in t311-tcphalf.bats).
 # A connection whose peer is another process (not dumped) resumes:

@@ -33,6 +33,8 @@
  *
  * Modes for refusals (no check after SIGUSR2 beyond exiting 0):
  *   scm-rights        a stream socketpair with an fd queued (SCM_RIGHTS)
+ *   mcast4, mcast6    a UDP socket in multicast group 239.1.2.3 / ff15::1234 on lo
+ *   mcast46           an IPv6 UDP socket in IPv4 group 239.4.5.6 on lo
  *   peer-outside NAME connected to the abstract unix listener @NAME of
  *                     another process (not accepted)
  *   peer-server NAME  that other process: listens on @NAME, and accepts one
@@ -662,6 +664,36 @@ static void refusal(const char *mode, const char *name)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 		if (sendmsg(sp[0], &m, 0) != 1)
 			tp_die("sendmsg SCM_RIGHTS");
+		return;
+	}
+	if (!strcmp(mode, "mcast4")) {
+		struct ip_mreqn mr = { .imr_ifindex = 1 };	/* lo */
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+		inet_pton(AF_INET, "239.1.2.3", &mr.imr_multiaddr);
+		if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)))
+			tp_die("IP_ADD_MEMBERSHIP 239.1.2.3");
+		return;
+	}
+	if (!strcmp(mode, "mcast6")) {
+		struct ipv6_mreq mr = { .ipv6mr_interface = 1 };
+		int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+		inet_pton(AF_INET6, "ff15::1234", &mr.ipv6mr_multiaddr);
+		if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mr, sizeof(mr)))
+			tp_die("IPV6_ADD_MEMBERSHIP ff15::1234");
+		return;
+	}
+	if (!strcmp(mode, "mcast46")) {
+		/* an IPv4 group joined by an IPv6 socket (RFC 3678 MCAST_JOIN_GROUP at the IP level) */
+		struct group_req gr = { .gr_interface = 1 };
+		struct sockaddr_in *in = (struct sockaddr_in *)&gr.gr_group;
+		int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+		in->sin_family = AF_INET;
+		inet_pton(AF_INET, "239.4.5.6", &in->sin_addr);
+		if (fd < 0 || setsockopt(fd, IPPROTO_IP, MCAST_JOIN_GROUP, &gr, sizeof(gr)))
+			tp_die("MCAST_JOIN_GROUP 239.4.5.6 on an IPv6 socket");
 		return;
 	}
 	if (!name)
