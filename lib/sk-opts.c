@@ -91,15 +91,20 @@ static int put_int(int sk, int name, int want, const char *what, char *err, size
 
 static int put_buf(int sk, int name, int force, uint32_t want, const char *what, char *err, size_t len)
 {
-	int cur, half = want / 2;
+	int cur, half = want / 2, e;
 
 	if (get_int(sk, name, &cur) == 0 && (uint32_t)cur == want)
 		return 0;
-	if (setsockopt(sk, SOL_SOCKET, force, &half, sizeof(half))) {
-		snprintf(err, len, "cannot set %s to %u: %m", what, want);
-		return -1;
-	}
-	return 0;
+	if (setsockopt(sk, SOL_SOCKET, force, &half, sizeof(half)) == 0)
+		return 0;
+	e = errno;
+	/* without CAP_NET_ADMIN: the plain option, capped at [rw]mem_max */
+	if (e == EPERM && setsockopt(sk, SOL_SOCKET, name, &half, sizeof(half)) == 0 &&
+	    get_int(sk, name, &cur) == 0 && (uint32_t)cur == want)
+		return 0;
+	errno = e;
+	snprintf(err, len, "cannot set %s to %u: %m", what, want);
+	return -1;
 }
 
 static int put_tv(int sk, int name, uint64_t us, const char *what, char *err, size_t len)

@@ -19,7 +19,8 @@ SkOptsEntry *sk_opts_save(int sk, int inet);
  * now (a new socket keeps the kernel's defaults, and its buffer sizes stay
  * unlocked). Buffer sizes are set with SO_SNDBUFFORCE/SO_RCVBUFFORCE
  * (CAP_NET_ADMIN) to half the saved value, which the kernel doubles back
- * (socket(7)). SO_PEEK_OFF is left alone: see sk_opts_peek_off. Returns 0,
+ * (socket(7)); without CAP_NET_ADMIN with SO_SNDBUF/SO_RCVBUF, which
+ * works up to net.core.wmem_max/rmem_max. SO_PEEK_OFF is left alone: see sk_opts_peek_off. Returns 0,
  * or -1 with a message in err (for the restore stub, which has no log).
  */
 int sk_opts_apply(int sk, const SkOptsEntry *o, char *err, size_t len);

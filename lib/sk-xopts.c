@@ -147,6 +147,22 @@ int sk_xopts_save(int sk, InetSkEntry *s, const char *what)
 		*(int32_t *)((char *)s + x->val) = a;
 		pr_debug("%s: %s %d (new socket: %d)", what, x->what, a, b);
 	}
+	/*
+	 * A listener's buffer sizes as a new socket's are the host's defaults:
+	 * set again (SO_SNDBUFFORCE) they would lock the sizes (socket(7)) of
+	 * every connection it accepts, which then get no autotuning.
+	 */
+	if (kind_of(s) == K_LISTEN && s->opts) {
+		socklen_t l = sizeof(b);
+
+		if (s->opts->has_sndbuf && !getsockopt(fresh, SOL_SOCKET, SO_SNDBUF, &b, &l) &&
+		    (uint32_t)b == s->opts->sndbuf)
+			s->opts->has_sndbuf = 0;
+		l = sizeof(b);
+		if (s->opts->has_rcvbuf && !getsockopt(fresh, SOL_SOCKET, SO_RCVBUF, &b, &l) &&
+		    (uint32_t)b == s->opts->rcvbuf)
+			s->opts->has_rcvbuf = 0;
+	}
 	close(fresh);
 	if (get_dev(sk, dev) == 0 && dev[0]) {
 		s->bindtodevice = xstrdup(dev);

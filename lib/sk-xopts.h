@@ -20,7 +20,10 @@
  * to an unconnected TCP socket). Each is compared with a new
  * socket(s->family, s->type, 0); one that either socket cannot report
  * (ENOPROTOOPT: not in this kernel) is left out. SO_BINDTODEVICE is saved
- * by the interface's name whenever set. what names the socket in errors.
+ * by the interface's name whenever set. A listener's s->opts loses its
+ * buffer sizes when they are a new socket's (the host's defaults: set
+ * again, they would be locked for every connection it accepts). what
+ * names the socket in errors.
  * Returns 0, or -1 (logged: no new socket, out of memory).
  */
 int sk_xopts_save(int sk, InetSkEntry *s, const char *what);

@@ -70,10 +70,12 @@ peer_ok() {
 	# the image holds the queues and the connection state
 	"$CS_SHOW" "$T/img" | grep -q '"snd_seq"'
 	# and the options of xopts.h only where a new socket differs: IP_TOS
-	# on the IPv4 listener and client, TCP_FASTOPEN on both listeners
+	# on the IPv4 listener and client, TCP_FASTOPEN on both listeners, a
+	# listener's buffer size only when it is not the default (the IPv6 one)
 	"$CS_SHOW" "$T/img" | jq -e '([.images["files.img"][] | select(.sk.ip_tos != null)] | length == 2) and
-		([.images["files.img"][] | select(.sk.tcp_fastopen != null)] | length == 2)' >/dev/null ||
-		{ echo "want ip_tos and tcp_fastopen on two sockets each" >&2; return 1; }
+		([.images["files.img"][] | select(.sk.tcp_fastopen != null)] | length == 2) and
+		([.images["files.img"][] | select(.sk.backlog != null and .sk.opts.rcvbuf != null)] | length == 1)' \
+		>/dev/null || { echo "want ip_tos, tcp_fastopen on two sockets each, rcvbuf on one listener" >&2; return 1; }
 }
 
 @test "tcp: cs-dump -R leaves the connections working, and the image restores after the original exited" {

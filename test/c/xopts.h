@@ -68,6 +68,9 @@ static const struct xo_opt xo_opts[] = {
 	/* on a connection the kernel moves it with the receive buffer (measured:
 	 * 40000 became 128512 without any dump): checked on listeners only */
 	XO(0, XO_LISTEN, IPPROTO_TCP, TCP_WINDOW_CLAMP, 40000),
+	/* socket(7) options of listeners (lib/sk-opts.c), after IP_TOS which sets the priority too */
+	XO(0, XO_LISTEN, SOL_SOCKET, SO_PRIORITY, 3),
+	XO(AF_INET6, XO_LISTEN, SOL_SOCKET, SO_RCVBUF, 50000),
 };
 #define XO_N (sizeof(xo_opts) / sizeof(xo_opts[0]))
 
