@@ -30,33 +30,33 @@
 #include "util.h"
 #include "sockets.h"
 
-/* Whether sk joined group g (a sockaddr_in/in6) on interface ifindex; level IPPROTO_IP or IPPROTO_IPV6. */
-static int joined(int sk, int level, unsigned ifindex, const struct sockaddr_storage *g)
+/* The groups of every interface of a network namespace, read once per process of the tree. */
+struct group {
+	unsigned ifindex;
+	char dev[IFNAMSIZ + 1];
+	struct sockaddr_storage g;
+};
+
+static struct group *groups;
+static size_t nr_groups;
+static pid_t groups_pid;
+
+static int add_group(unsigned idx, const char *dev, const struct sockaddr_storage *g)
 {
-	struct group_filter gf;
-	socklen_t l = sizeof(gf);
+	struct group *n = realloc(groups, (nr_groups + 1) * sizeof(*n));
 
-	memset(&gf, 0, sizeof(gf));
-	gf.gf_interface = ifindex;
-	memcpy(&gf.gf_group, g, sizeof(*g));
-	return getsockopt(sk, level, MCAST_MSFILTER, &gf, &l) == 0;
-}
-
-static int refuse(const char *what, int v6, const struct sockaddr_storage *g, const char *dev)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (v6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)g)->sin6_addr, a, sizeof(a));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)g)->sin_addr, a, sizeof(a));
-	return pr_err("%s is a member of multicast group %s on %s (%s): memberships cannot be restored yet", what,
-		      a, dev, v6 ? "IPV6_ADD_MEMBERSHIP" : "IP_ADD_MEMBERSHIP");
+	if (!n)
+		return pr_err("out of memory");
+	groups = n;
+	n[nr_groups].ifindex = idx;
+	snprintf(n[nr_groups].dev, sizeof(n[nr_groups].dev), "%s", dev);
+	n[nr_groups++].g = *g;
+	return 0;
 }
 
 /* The IPv4 groups: "IDX\tDEV : COUNT ..." lines, each followed by "\t\t\t\tGROUP USERS ..." ones
  * (GROUP: the __be32 printed with %08X, net/ipv4/igmp.c igmp_mc_seq_show). */
-static int check_v4(int sk, pid_t pid, const char *what)
+static int load_v4(pid_t pid)
 {
 	char path[64], line[256], dev[IFNAMSIZ + 1] = "?";
 	unsigned idx = 0;
@@ -66,7 +66,7 @@ static int check_v4(int sk, pid_t pid, const char *what)
 	snprintf(path, sizeof(path), "/proc/%d/net/igmp", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return errno == ENOENT ? 0 : pr_perror("%s: cannot read %s", what, path);
+		return errno == ENOENT ? 0 : pr_perror("cannot read %s", path);
 	while (!ret && fgets(line, sizeof(line), f)) {
 		struct sockaddr_storage g;
 		struct sockaddr_in *in = (struct sockaddr_in *)&g;
@@ -82,15 +82,14 @@ static int check_v4(int sk, pid_t pid, const char *what)
 		memset(&g, 0, sizeof(g));
 		in->sin_family = AF_INET;
 		in->sin_addr.s_addr = grp;
-		if (joined(sk, IPPROTO_IP, idx, &g))
-			ret = refuse(what, 0, &g, dev);
+		ret = add_group(idx, dev, &g);
 	}
 	fclose(f);
 	return ret;
 }
 
 /* The IPv6 groups: "IDX DEV GROUP(32 hex digits) USERS FLAGS TIMER" (net/ipv6/mcast.c igmp6_mc_seq_show). */
-static int check_v6(int sk, pid_t pid, const char *what)
+static int load_v6(pid_t pid)
 {
 	char path[64], line[256], dev[IFNAMSIZ + 1], hex[33];
 	int ret = 0;
@@ -100,7 +99,7 @@ static int check_v6(int sk, pid_t pid, const char *what)
 	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
-		return errno == ENOENT ? 0 : pr_perror("%s: cannot read %s", what, path);
+		return errno == ENOENT ? 0 : pr_perror("cannot read %s", path);
 	while (!ret && fgets(line, sizeof(line), f)) {
 		struct sockaddr_storage g;
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&g;
@@ -114,17 +113,51 @@ static int check_v6(int sk, pid_t pid, const char *what)
 
 			in6->sin6_addr.s6_addr[i] = strtoul(b, NULL, 16);
 		}
-		if (joined(sk, IPPROTO_IPV6, idx, &g))
-			ret = refuse(what, 1, &g, dev);
+		ret = add_group(idx, dev, &g);
 	}
 	fclose(f);
 	return ret;
 }
 
+/* Whether sk joined group g (a sockaddr_in/in6) on interface ifindex; level IPPROTO_IP or IPPROTO_IPV6. */
+static int joined(int sk, int level, unsigned ifindex, const struct sockaddr_storage *g)
+{
+	struct group_filter gf;
+	socklen_t l = sizeof(gf);
+
+	memset(&gf, 0, sizeof(gf));
+	gf.gf_interface = ifindex;
+	memcpy(&gf.gf_group, g, sizeof(*g));
+	return getsockopt(sk, level, MCAST_MSFILTER, &gf, &l) == 0;
+}
+
 int udp_check_mcast(int sk, pid_t pid, int family, const char *what)
 {
-	/* an IPv6 socket can join IPv4 groups too (MCAST_JOIN_GROUP with an AF_INET group) */
-	if (check_v4(sk, pid, what))
-		return -1;
-	return family == AF_INET6 ? check_v6(sk, pid, what) : 0;
+	if (groups_pid != pid) {
+		free(groups);
+		groups = NULL;
+		nr_groups = 0;
+		groups_pid = 0;
+		if (load_v4(pid) || load_v6(pid))
+			return pr_err("%s: cannot list the multicast groups of its network namespace", what);
+		groups_pid = pid;
+	}
+	for (size_t i = 0; i < nr_groups; i++) {
+		const struct group *g = &groups[i];
+		int v6 = g->g.ss_family == AF_INET6;
+		char a[INET6_ADDRSTRLEN] = "?";
+
+		/* an IPv6 socket can join IPv4 groups too (MCAST_JOIN_GROUP at the IP level) */
+		if (v6 && family != AF_INET6)
+			continue;
+		if (!joined(sk, v6 ? IPPROTO_IPV6 : IPPROTO_IP, g->ifindex, &g->g))
+			continue;
+		if (v6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&g->g)->sin6_addr, a, sizeof(a));
+		else
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)&g->g)->sin_addr, a, sizeof(a));
+		return pr_err("%s is a member of multicast group %s on %s (%s): memberships cannot be restored yet",
+			      what, a, g->dev, v6 ? "IPV6_ADD_MEMBERSHIP" : "IP_ADD_MEMBERSHIP");
+	}
+	return 0;
 }

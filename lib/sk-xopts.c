@@ -128,24 +128,72 @@ static int get_dev(int sk, char *dev)
 	return getsockopt(sk, SOL_SOCKET, SO_BINDTODEVICE, dev, &l);
 }
 
+/*
+ * What a new socket of a family and type has, read once per process
+ * (cs-dump runs while the target is frozen: a socket() and some thirty
+ * getsockopt calls per socket would add up in a process with thousands).
+ */
+struct fresh {
+	int family, type, valid;
+	int ok[ARRAY_SIZE(xopts)], v[ARRAY_SIZE(xopts)];
+	int sndbuf, rcvbuf;
+};
+
+static const struct fresh *fresh_of(int family, int type, const char *what)
+{
+	static struct fresh cache[4];
+	struct fresh *f = NULL;
+	socklen_t l;
+	int sk;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cache) && !f; i++)
+		if (!cache[i].valid || (cache[i].family == family && cache[i].type == type))
+			f = &cache[i];
+	if (!f) {
+		pr_err("%s: socket family %d type %d: no room to compare its options", what, family, type);
+		return NULL;
+	}
+	if (f->valid)
+		return f;
+	sk = socket(family, type | SOCK_CLOEXEC, 0);
+	if (sk < 0) {
+		pr_perror("%s: cannot make a new socket to compare its options with", what);
+		return NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(xopts); i++)
+		f->ok[i] = get(sk, &xopts[i], type == SOCK_STREAM, &f->v[i]) == 0;
+	l = sizeof(f->sndbuf);
+	if (getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &f->sndbuf, &l))
+		f->sndbuf = -1;
+	l = sizeof(f->rcvbuf);
+	if (getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &f->rcvbuf, &l))
+		f->rcvbuf = -1;
+	close(sk);
+	f->family = family;
+	f->type = type;
+	f->valid = 1;
+	return f;
+}
+
 int sk_xopts_save(int sk, InetSkEntry *s, const char *what)
 {
-	int stream = s->type == SOCK_STREAM, fresh, a, b;
+	int stream = s->type == SOCK_STREAM, a;
+	const struct fresh *f;
 	char dev[IFNAMSIZ + 1];
 
 	if (!kind_of(s))
 		return 0;
-	fresh = socket(s->family, s->type | SOCK_CLOEXEC, 0);
-	if (fresh < 0)
-		return pr_perror("%s: cannot make a new socket to compare its options with", what);
+	f = fresh_of(s->family, s->type, what);
+	if (!f)
+		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(xopts); i++) {
 		const struct xopt *x = &xopts[i];
 
-		if (!applies(x, s) || get(sk, x, stream, &a) || get(fresh, x, stream, &b) || a == b)
+		if (!applies(x, s) || !f->ok[i] || get(sk, x, stream, &a) || a == f->v[i])
 			continue;
 		*(protobuf_c_boolean *)((char *)s + x->has) = 1;
 		*(int32_t *)((char *)s + x->val) = a;
-		pr_debug("%s: %s %d (new socket: %d)", what, x->what, a, b);
+		pr_debug("%s: %s %d (new socket: %d)", what, x->what, a, f->v[i]);
 	}
 	/*
 	 * A listener's buffer sizes as a new socket's are the host's defaults:
@@ -153,17 +201,11 @@ int sk_xopts_save(int sk, InetSkEntry *s, const char *what)
 	 * every connection it accepts, which then get no autotuning.
 	 */
 	if (kind_of(s) == K_LISTEN && s->opts) {
-		socklen_t l = sizeof(b);
-
-		if (s->opts->has_sndbuf && !getsockopt(fresh, SOL_SOCKET, SO_SNDBUF, &b, &l) &&
-		    (uint32_t)b == s->opts->sndbuf)
+		if (s->opts->has_sndbuf && (int)s->opts->sndbuf == f->sndbuf)
 			s->opts->has_sndbuf = 0;
-		l = sizeof(b);
-		if (s->opts->has_rcvbuf && !getsockopt(fresh, SOL_SOCKET, SO_RCVBUF, &b, &l) &&
-		    (uint32_t)b == s->opts->rcvbuf)
+		if (s->opts->has_rcvbuf && (int)s->opts->rcvbuf == f->rcvbuf)
 			s->opts->has_rcvbuf = 0;
 	}
-	close(fresh);
 	if (get_dev(sk, dev) == 0 && dev[0]) {
 		s->bindtodevice = xstrdup(dev);
 		if (!s->bindtodevice)
