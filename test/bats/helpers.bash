@@ -163,6 +163,8 @@ wait_settled() {
 # background, stdout and stderr to $T/prog.out.  Returns 0 once it is ready
 # and asleep; the program's status if it exits first (77: cannot test this
 # here); 124 if it is not ready in 10 s.
+# START_WRAP, when set: words of a command that execs the program (setpriv
+# ...), so that it keeps the PID.
 start_prog() {
 	local name=$1 bin=$CS_BUILDDIR/test/c/$1 i st=0
 	shift
@@ -171,7 +173,8 @@ start_prog() {
 		return 1
 	fi
 	rm -f "$T/ready"
-	(close_fds; exec "$bin" "$T/ready" "$@") </dev/null >"$T/prog.out" 2>&1 &
+	# shellcheck disable=SC2086 # START_WRAP is words
+	(close_fds; exec ${START_WRAP:-} "$bin" "$T/ready" "$@") </dev/null >"$T/prog.out" 2>&1 &
 	PID=$!
 	record_pid "$PID"
 	for ((i = 0; i < READY_TIMEOUT; i++)); do
