@@ -13,8 +13,10 @@
 //	              client and keeps its TCP connection between requests. A
 //	              request that fails or takes longer than -op-timeout is
 //	              sent again on a new connection (a put of the same value is
-//	              harmless). At the end, one line "acked C K" per connection
-//	              (the first K keys were acknowledged), then a summary line
+//	              harmless); each new connection after the first prints a
+//	              line on stderr saying how the one before it ended. At the
+//	              end, one line "acked C K" per connection (the first K keys
+//	              were acknowledged), then a summary line
 //	              "puts=N errors=E redials=R slowest=D".
 //	-check-acked FILE
 //	              read the "acked C K" lines of FILE and compare every key
@@ -127,12 +129,29 @@ type counters struct {
 
 // writer is one connection of -load; returns how many keys were acknowledged.
 func writer(c int, until time.Time, cnt *counters) int {
+	var (
+		dialMu sync.Mutex
+		prev   *watchedConn
+	)
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: 1,
 		MaxConnsPerHost:     1,
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
 			atomic.AddInt64(&cnt.dials, 1)
-			return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, a)
+			nc, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, a)
+			if err != nil {
+				return nil, err
+			}
+			// a redial: say why the connection before it ended (the test
+			// wants none; this line in its log tells what broke it)
+			w := &watchedConn{Conn: nc}
+			dialMu.Lock()
+			if prev != nil {
+				fmt.Fprintf(os.Stderr, "conn %d: redial at %s: %s\n", c, time.Now().Format("15:04:05.000"), prev.why())
+			}
+			prev = w
+			dialMu.Unlock()
+			return w, nil
 		},
 	}
 	cl := &http.Client{Transport: tr}
@@ -290,4 +309,61 @@ func main() {
 		os.Exit(runLoad())
 	}
 	os.Exit(checkAcked(*checkFile))
+}
+
+// watchedConn is a connection of -load that remembers how it ended: its
+// first read or write error, or its close by this side, and when.
+type watchedConn struct {
+	net.Conn
+	mu     sync.Mutex
+	err    error
+	closed bool
+	at     time.Time
+}
+
+func (w *watchedConn) note(err error, closed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil && !w.closed {
+		w.err, w.closed, w.at = err, closed, time.Now()
+	}
+}
+
+func (w *watchedConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil {
+		w.note(err, false)
+	}
+	return n, err
+}
+
+func (w *watchedConn) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	if err != nil {
+		w.note(err, false)
+	}
+	return n, err
+}
+
+func (w *watchedConn) Close() error {
+	w.note(nil, true)
+	return w.Conn.Close()
+}
+
+// why: "the previous connection, from LOCAL, ended: HOW, D ago".
+func (w *watchedConn) why() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	how := "still open"
+	switch {
+	case w.err != nil:
+		how = w.err.Error()
+	case w.closed:
+		how = "closed by this side"
+	}
+	ago := ""
+	if !w.at.IsZero() {
+		ago = fmt.Sprintf(", %v ago", time.Since(w.at).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("the previous connection, from %v, ended: %s%s", w.Conn.LocalAddr(), how, ago)
 }
