@@ -79,9 +79,23 @@ func rawMonotonic() int64 {
 	return ts.Nano()
 }
 
+// pair reads CLOCK_MONOTONIC through the syscall and time.Now() together:
+// the syscall on both sides, the middle of the two taken; read again when
+// the thread lost its CPU in between (the syscall's clock moved 1 ms or
+// more), which would look like the two clocks disagreeing.
+func pair() (int64, time.Time) {
+	for i := 0; ; i++ {
+		r1 := rawMonotonic()
+		t := time.Now()
+		r2 := rawMonotonic()
+		if r2-r1 < 1e6 || i == 99 {
+			return r1 + (r2-r1)/2, t
+		}
+	}
+}
+
 func now() stamp {
-	r := rawMonotonic()
-	t := time.Now()
+	r, t := pair()
 	return stamp{mono: int64(t.Sub(base)), raw: r - rawBase, wall: t.UnixNano()}
 }
 
@@ -126,8 +140,7 @@ func main() {
 
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
-	rawBase = rawMonotonic()
-	base = time.Now()
+	rawBase, base = pair()
 
 	tk := time.NewTicker(*period)
 	go func() {
