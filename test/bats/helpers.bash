@@ -313,11 +313,24 @@ wake_and_wait() {
 	done
 	if [ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] && [ "$(proc_state "$waitpid")" != Z ]; then
 		echo "$waitpid did not exit within 30 s of SIGUSR2 to $PID" >&2
+		threads_where "$waitpid" >&2
 		STATUS=124
 		return 1
 	fi
 	STATUS=0
 	wait "$waitpid" || STATUS=$?
+}
+
+# threads_where PID: one line per thread of PID, its state, where it waits
+# in the kernel (wchan) and its kernel stack when readable: what a process
+# that does not exit is doing.
+threads_where() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ -e "$t" ] || continue
+		echo "thread ${t##*/}: state $(proc_state "${t##*/}"), wchan $(cat "$t/wchan" 2>/dev/null)," \
+			"stack $(tr '\n' ' ' <"$t/stack" 2>/dev/null)"
+	done
 }
 
 assert_prog_ok() {
