@@ -296,6 +296,16 @@ wait_settled_once() {
 	done
 }
 
+# still_running PID START: PID is still the process that started at START
+# (proc_start) and not a zombie. Each /proc read may be the first after
+# bash reaped it: a state that cannot be read is an exit, not "not Z" (a
+# zombie seen by the loop and reaped before this check read its state once
+# made wake_and_wait report a program that had exited as one that did not).
+still_running() {
+	local st
+	[ -n "$2" ] && [ "$(proc_start "$1")" = "$2" ] && st=$(proc_state "$1") && [ "$st" != Z ]
+}
+
 # wake_and_wait WAITPID: SIGUSR2 to $PID, then wait (up to 30 s) for WAITPID
 # (the program itself, or cs-restore standing in for it); STATUS = its exit
 # status.
@@ -307,11 +317,10 @@ wake_and_wait() {
 	start=$(proc_start "$waitpid")
 	kill -USR2 "$PID"
 	for ((i = 0; i < EXIT_TIMEOUT; i++)); do
-		[ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] || break
-		[ "$(proc_state "$waitpid")" != Z ] || break
+		still_running "$waitpid" "$start" || break
 		sleep 0.1
 	done
-	if [ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] && [ "$(proc_state "$waitpid")" != Z ]; then
+	if still_running "$waitpid" "$start"; then
 		echo "$waitpid did not exit within 30 s of SIGUSR2 to $PID" >&2
 		threads_where "$waitpid" >&2
 		STATUS=124
