@@ -68,15 +68,18 @@ static ProcessEntry *zombie_entry(pid_t pid)
 	unsigned long long f[53];
 	char path[64], *comm;
 
-	if (!pe || !cr)
-		return NULL;
-	if (proc_stat_fields(pid, f)) {
-		pr_err("cannot read /proc/%d/stat (zombie)", pid);
+	if (!pe || !cr) {
+		free(pe);
+		free(cr);
 		return NULL;
 	}
 	process_entry__init(pe);
 	creds_entry__init(cr);
 	pe->creds = cr;
+	if (proc_stat_fields(pid, f)) {
+		process_entry__free_unpacked(pe, NULL);	/* frees cr too */
+		return NULL;	/* gone, or logged: add_zombie tells which */
+	}
 	pe->pid = pid;
 	pe->ppid = f[4];
 	pe->pgid = f[5];
@@ -189,6 +192,8 @@ static int nr_tasks(pid_t pid)
 	return n;
 }
 
+static int child_exited(struct dump_tree *t, pid_t pid, pid_t parent);
+
 static int add_zombie(struct dump_tree *t, pid_t pid, pid_t parent)
 {
 	ProcessEntry *pe;
@@ -198,8 +203,20 @@ static int add_zombie(struct dump_tree *t, pid_t pid, pid_t parent)
 		return pr_err("process %d (child of %d): its main thread has exited and %d other threads run: "
 			      "not supported", pid, parent, nr_tasks(pid) - 1);
 	pe = zombie_entry(pid);
+	/*
+	 * exit_notify() (kernel/exit.c) marks an exiting task EXIT_ZOMBIE, and
+	 * only then, finding that its parent lets it be reaped at once (SIGCHLD
+	 * ignored), EXIT_DEAD: such a child shows Z for a moment and is gone
+	 * next, maybe before its stat was read. A zombie of the frozen parent
+	 * stays Z: look again once its entry is read.
+	 */
+	if (state_of(pid) != 'Z') {
+		if (pe)
+			process_entry__free_unpacked(pe, NULL);
+		return child_exited(t, pid, parent);
+	}
 	if (!pe)
-		return -1;
+		return pr_err("cannot read /proc/%d/stat (zombie)", pid);
 	pr_info("child %d of %d is a zombie (status %#x)", pid, parent, pe->exit_status);
 	return add_node(t, pid, parent, NULL, pe);
 }

@@ -163,6 +163,8 @@ wait_settled() {
 # background, stdout and stderr to $T/prog.out.  Returns 0 once it is ready
 # and asleep; the program's status if it exits first (77: cannot test this
 # here); 124 if it is not ready in 10 s.
+# START_WRAP, when set: words of a command that execs the program (setpriv
+# ...), so that it keeps the PID.
 start_prog() {
 	local name=$1 bin=$CS_BUILDDIR/test/c/$1 i st=0
 	shift
@@ -171,7 +173,8 @@ start_prog() {
 		return 1
 	fi
 	rm -f "$T/ready"
-	(close_fds; exec "$bin" "$T/ready" "$@") </dev/null >"$T/prog.out" 2>&1 &
+	# shellcheck disable=SC2086 # START_WRAP is words
+	(close_fds; exec ${START_WRAP:-} "$bin" "$T/ready" "$@") </dev/null >"$T/prog.out" 2>&1 &
 	PID=$!
 	record_pid "$PID"
 	for ((i = 0; i < READY_TIMEOUT; i++)); do
@@ -293,6 +296,16 @@ wait_settled_once() {
 	done
 }
 
+# still_running PID START: PID is still the process that started at START
+# (proc_start) and not a zombie. Each /proc read may be the first after
+# bash reaped it: a state that cannot be read is an exit, not "not Z" (a
+# zombie seen by the loop and reaped before this check read its state once
+# made wake_and_wait report a program that had exited as one that did not).
+still_running() {
+	local st
+	[ -n "$2" ] && [ "$(proc_start "$1")" = "$2" ] && st=$(proc_state "$1") && [ "$st" != Z ]
+}
+
 # wake_and_wait WAITPID: SIGUSR2 to $PID, then wait (up to 30 s) for WAITPID
 # (the program itself, or cs-restore standing in for it); STATUS = its exit
 # status.
@@ -304,17 +317,29 @@ wake_and_wait() {
 	start=$(proc_start "$waitpid")
 	kill -USR2 "$PID"
 	for ((i = 0; i < EXIT_TIMEOUT; i++)); do
-		[ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] || break
-		[ "$(proc_state "$waitpid")" != Z ] || break
+		still_running "$waitpid" "$start" || break
 		sleep 0.1
 	done
-	if [ -n "$start" ] && [ "$(proc_start "$waitpid")" = "$start" ] && [ "$(proc_state "$waitpid")" != Z ]; then
+	if still_running "$waitpid" "$start"; then
 		echo "$waitpid did not exit within 30 s of SIGUSR2 to $PID" >&2
+		threads_where "$waitpid" >&2
 		STATUS=124
 		return 1
 	fi
 	STATUS=0
 	wait "$waitpid" || STATUS=$?
+}
+
+# threads_where PID: one line per thread of PID, its state, where it waits
+# in the kernel (wchan) and its kernel stack when readable: what a process
+# that does not exit is doing.
+threads_where() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ -e "$t" ] || continue
+		echo "thread ${t##*/}: state $(proc_state "${t##*/}"), wchan $(cat "$t/wchan" 2>/dev/null)," \
+			"stack $(tr '\n' ' ' <"$t/stack" 2>/dev/null)"
+	done
 }
 
 assert_prog_ok() {

@@ -155,10 +155,21 @@ need_two_cpus() {
 # ---- resource limits (test/c/rlimits.c): every one, soft and hard ----
 
 # A cs-restore whose own hard RLIMIT_MSGQUEUE is 300000 bytes, below the
-# 700000 the program saved: root here cannot raise it (no CAP_SYS_RESOURCE).
+# 700000 the program saved, and which cannot raise it: without
+# CAP_SYS_RESOURCE (setrlimit(2)), dropped from its inheritable and bounding
+# sets, so that root after execve(2) has it neither permitted nor effective
+# (capabilities(7); a CI runner's root may have it, this machine's has not). The program is
+# started without it too (start_rlimits), so that its saved capabilities are
+# ones this cs-restore can give back.
 low_msgqueue_restore() {
-	printf '#!/bin/bash\nulimit -q 300000 || exit 2\nexec %s "$@"\n' "$CS_RESTORE" >"$T/restore-lowq"
+	printf '#!/bin/bash\nulimit -q 300000 || exit 2\nexec setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource %s "$@"\n' "$CS_RESTORE" >"$T/restore-lowq"
 	chmod +x "$T/restore-lowq"
+}
+
+# start_rlimits: start_prog rlimits without CAP_SYS_RESOURCE (see above)
+start_rlimits() {
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	START_WRAP="setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource" start_prog rlimits
 }
 
 @test "rlimits: the checks pass on an undisturbed process, and catch a change (controls)" {
@@ -173,7 +184,7 @@ low_msgqueue_restore() {
 
 @test "rlimits: cs-restore refuses a hard limit it cannot set, naming it, and creates nothing" {
 	require_cs
-	start_prog rlimits
+	start_rlimits
 	dump_killed
 	low_msgqueue_restore
 	run "$T/restore-lowq" -D "$T/img"
@@ -189,7 +200,7 @@ low_msgqueue_restore() {
 
 @test "rlimits: --lower-rlimits lowers that limit to the one here, with a warning, and keeps the others" {
 	require_cs
-	start_prog rlimits
+	start_rlimits
 	dump_killed
 	low_msgqueue_restore
 	echo "$(printf '%d' 12) 300000" >"$T/lowered"	# RLIMIT_MSGQUEUE is 12

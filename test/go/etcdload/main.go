@@ -13,9 +13,14 @@
 //	              client and keeps its TCP connection between requests. A
 //	              request that fails or takes longer than -op-timeout is
 //	              sent again on a new connection (a put of the same value is
-//	              harmless). At the end, one line "acked C K" per connection
-//	              (the first K keys were acknowledged), then a summary line
-//	              "puts=N errors=E redials=R slowest=D".
+//	              harmless); each new connection after the first prints a
+//	              line on stderr saying how the one before it ended. At the
+//	              end, one line "acked C K" per connection (the first K keys
+//	              were acknowledged), then a summary line
+//	              "puts=N errors=E redials=R slowest=D notreused=U": R new
+//	              connections after one that broke (an error on it, a
+//	              request on it that failed, an answer asking to close it),
+//	              U after one net/http let go by itself (see why).
 //	-check-acked FILE
 //	              read the "acked C K" lines of FILE and compare every key
 //	              under P- with them: P-C-0..P-C-(K-1) must hold their values,
@@ -36,6 +41,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"sort"
 	"strconv"
@@ -70,30 +76,31 @@ func b64(s string) string {
 	return base64.StdEncoding.EncodeToString([]byte(s))
 }
 
-// post sends one JSON request to the gateway and decodes the answer into out.
-func post(ctx context.Context, cl *http.Client, path string, in, out interface{}) error {
+// post sends one JSON request to the gateway and decodes the answer into
+// out; closing: the answer asked to close the connection (Connection: close).
+func post(ctx context.Context, cl *http.Client, path string, in, out interface{}) (closing bool, err error) {
 	body, err := json.Marshal(in)
 	if err != nil {
-		return err
+		return false, err
 	}
 	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+*addr+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := cl.Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return resp.Close, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, strings.TrimSpace(string(data)))
+		return resp.Close, fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, strings.TrimSpace(string(data)))
 	}
-	return json.Unmarshal(data, out)
+	return resp.Close, json.Unmarshal(data, out)
 }
 
 type putReq struct {
@@ -121,35 +128,70 @@ type rangeResp struct {
 }
 
 type counters struct {
-	puts, errors, dials int64
-	slowest             int64 // ns
+	puts, errors int64
+	redials      int64 // new connections after one that broke
+	notReused    int64 // new connections after one the client let go
+	slowest      int64 // ns
 }
 
 // writer is one connection of -load; returns how many keys were acknowledged.
 func writer(c int, until time.Time, cnt *counters) int {
+	var (
+		dialMu sync.Mutex
+		prev   *watchedConn
+	)
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: 1,
 		MaxConnsPerHost:     1,
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-			atomic.AddInt64(&cnt.dials, 1)
-			return (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, a)
+			nc, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, a)
+			if err != nil {
+				return nil, err
+			}
+			// a new connection after the first: say how the one before
+			// it ended (the test wants none broken; this line in its
+			// log tells what broke it)
+			w := &watchedConn{Conn: nc}
+			dialMu.Lock()
+			if prev != nil {
+				why, broken := prev.why()
+				if broken {
+					atomic.AddInt64(&cnt.redials, 1)
+				} else {
+					atomic.AddInt64(&cnt.notReused, 1)
+				}
+				fmt.Fprintf(os.Stderr, "conn %d: new connection at %s: %s\n", c, time.Now().Format("15:04:05.000"), why)
+			}
+			prev = w
+			dialMu.Unlock()
+			return w, nil
 		},
 	}
 	cl := &http.Client{Transport: tr}
 	k := 0
 	for time.Now().Before(until) {
+		var used *watchedConn
 		ctx, cancel := context.WithTimeout(context.Background(), *opTimeout)
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { used, _ = i.Conn.(*watchedConn) },
+		})
 		t0 := time.Now()
 		var r putResp
-		err := post(ctx, cl, "/v3/kv/put", putReq{b64(keyFor(c, k)), b64(valueFor(c, k))}, &r)
+		closing, err := post(ctx, cl, "/v3/kv/put", putReq{b64(keyFor(c, k)), b64(valueFor(c, k))}, &r)
 		cancel()
 		if d := int64(time.Since(t0)); d > atomic.LoadInt64(&cnt.slowest) {
 			atomic.StoreInt64(&cnt.slowest, d)
+		}
+		if used != nil && closing {
+			used.mark("the server's answer to put " + keyFor(c, k) + " asked to close it (Connection: close)")
 		}
 		if err != nil || r.Header.Revision == "" {
 			n := atomic.AddInt64(&cnt.errors, 1)
 			if n <= maxShown {
 				fmt.Fprintf(os.Stderr, "conn %d: put %s: %v (revision %q)\n", c, keyFor(c, k), err, r.Header.Revision)
+			}
+			if used != nil {
+				used.mark("put " + keyFor(c, k) + " on it failed")
 			}
 			// a new connection for the next attempt; a pause while the server is away
 			tr.CloseIdleConnections()
@@ -179,8 +221,8 @@ func runLoad() int {
 	for c, k := range acked {
 		fmt.Printf("acked %d %d\n", c, k)
 	}
-	fmt.Printf("puts=%d errors=%d redials=%d slowest=%v\n", cnt.puts, cnt.errors, cnt.dials-int64(*conns),
-		time.Duration(cnt.slowest).Round(time.Millisecond))
+	fmt.Printf("puts=%d errors=%d redials=%d slowest=%v notreused=%d\n", cnt.puts, cnt.errors, cnt.redials,
+		time.Duration(cnt.slowest).Round(time.Millisecond), cnt.notReused)
 	return 0
 }
 
@@ -223,7 +265,7 @@ func checkAcked(path string) int {
 	var r rangeResp
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := post(ctx, http.DefaultClient, "/v3/kv/range", rangeReq{b64(*prefix + "-"), b64(*prefix + ".")}, &r); err != nil {
+	if _, err := post(ctx, http.DefaultClient, "/v3/kv/range", rangeReq{b64(*prefix + "-"), b64(*prefix + ".")}, &r); err != nil {
 		fmt.Fprintf(os.Stderr, "etcdload: range %s-: %v\n", *prefix, err)
 		return 2
 	}
@@ -290,4 +332,81 @@ func main() {
 		os.Exit(runLoad())
 	}
 	os.Exit(checkAcked(*checkFile))
+}
+
+// watchedConn is a connection of -load that remembers how it ended: its
+// first read or write error, a request on it that failed or an answer that
+// asked to close it (mark), or its close by this side, and when.
+type watchedConn struct {
+	net.Conn
+	mu     sync.Mutex
+	err    error
+	marked string
+	closed bool
+	at     time.Time
+}
+
+func (w *watchedConn) note(err error, marked string, closed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil && w.marked == "" && !w.closed {
+		w.at = time.Now()
+	}
+	if w.err == nil && err != nil {
+		w.err = err
+	}
+	if w.marked == "" && marked != "" {
+		w.marked = marked
+	}
+	w.closed = w.closed || closed
+}
+
+func (w *watchedConn) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil {
+		w.note(err, "", false)
+	}
+	return n, err
+}
+
+func (w *watchedConn) Write(b []byte) (int, error) {
+	n, err := w.Conn.Write(b)
+	if err != nil {
+		w.note(err, "", false)
+	}
+	return n, err
+}
+
+func (w *watchedConn) Close() error {
+	w.note(nil, "", true)
+	return w.Conn.Close()
+}
+
+func (w *watchedConn) mark(why string) {
+	w.note(nil, why, false)
+}
+
+// why: "the previous connection, from LOCAL, ended: HOW, D ago", and whether
+// it broke. One this side closed with no error on it, no failed request and
+// no answer asking for it, was let go by net/http itself: its Transport
+// does not reuse a connection whose request writer has not reported within
+// 50 ms of the answer (persistConn.wroteRequest), which a loaded machine
+// does; anything else broke.
+func (w *watchedConn) why() (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	how, broken := "still open", true
+	switch {
+	case w.err != nil:
+		how = w.err.Error()
+	case w.marked != "":
+		how = w.marked
+	case w.closed:
+		how, broken = "closed by this side after answers without error (not reused by net/http)", false
+	}
+	ago := ""
+	if !w.at.IsZero() {
+		ago = fmt.Sprintf(", %v ago", time.Since(w.at).Round(time.Millisecond))
+	}
+	return fmt.Sprintf("the previous connection, from %v, ended: %s%s", w.Conn.LocalAddr(), how, ago), broken
 }
