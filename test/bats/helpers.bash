@@ -443,9 +443,13 @@ require_go() {
 # A TCP port nobody uses on this machine as a local or remote port (checked
 # in /proc/net/tcp{,6}); random, so that concurrent test runs do not collide.
 free_port() {
-	local p i hex
+	local p i hex lo=32768
+	# below the ephemeral range, which clients' ports come from: one could take
+	# a test server's port between its dump and its restore
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
 	for ((i = 0; i < 100; i++)); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		printf -v hex ':%04X ' "$p"
 		cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -qi -- "$hex" || { echo "$p"; return 0; }
 	done
