@@ -8,7 +8,8 @@
  *   pidfd READY_FILE thread       holds a thread pidfd on one of its threads
  *   pidfd READY_FILE epoll        an epoll set watches a pidfd
  *
- * Round trip: a child blocks in sigwaitinfo(SIGUSR1) and reports every
+ * Round trip: a zombie child (exit status 7) is not reaped, a pidfd held
+ * on it. A child blocks in sigwaitinfo(SIGUSR1) and reports every
  * SIGUSR1 with its getpid() over a pipe. The parent holds a pidfd on it
  * (blocking, FD_CLOEXEC), a dup of that one without FD_CLOEXEC, one on
  * itself with PIDFD_NONBLOCK and, on Linux 6.9+, a thread pidfd
@@ -17,7 +18,8 @@
  * pidfd_send_signal through the child's pidfd reaches the child (its
  * report names its PID), through its own reaches itself; poll() says the
  * child runs, then, once the child is killed through its pidfd, readable,
- * and waitid(P_PIDFD) reaps it killed by SIGKILL.
+ * and waitid(P_PIDFD) reaps it killed by SIGKILL; the zombie's pidfd says
+ * readable, its Pid: is the zombie's, and waitid(P_PIDFD) gets its status.
  *
  * Writes the child's PID to READY_FILE.pids. CS_TEST_CORRUPT: pid (the
  * child's pidfd is made one on the parent), flags (PIDFD_NONBLOCK cleared),
@@ -141,9 +143,9 @@ static int refusal(const char *ready, const char *mode, const char *arg)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "pid", "flags", "cloexec", NULL };
-	int rp[2], pchild, pdup, pself, pthr;
+	int rp[2], pchild, pdup, pself, pthr, pzomb;
 	unsigned checked = 0, fl;
-	pid_t child, me = getpid();
+	pid_t child, zombie, me = getpid();
 	long pid;
 	sigset_t usr1;
 
@@ -173,6 +175,18 @@ int main(int argc, char **argv)
 	pself = pidfd_open(me, O_NONBLOCK);	/* PIDFD_NONBLOCK */
 	if (pchild < 0 || pself < 0)
 		tp_die("pidfd_open");
+	/* a zombie not reaped: its pidfd reports the exit, waitid its status */
+	zombie = fork();
+	if (zombie == 0)
+		_exit(7);
+	pzomb = pidfd_open(zombie, 0);
+	if (pzomb < 0)
+		tp_die("pidfd_open of the zombie");
+	{
+		struct pollfd p = { .fd = pzomb, .events = POLLIN };
+
+		poll(&p, 1, 5000);	/* a zombie once this returns */
+	}
 	pdup = dup(pchild);	/* shares the open file, without FD_CLOEXEC */
 	pthr = pidfd_open(me, PIDFD_THREAD);	/* Linux 6.9 */
 	if (pthr < 0)
@@ -216,6 +230,19 @@ int main(int argc, char **argv)
 		CK("thread pidfd: Pid", pid, me);
 		CK("thread pidfd: thread flag (O_EXCL)", fl & O_EXCL, O_EXCL);
 		CK("thread pidfd: O_NONBLOCK", fl & O_NONBLOCK, 0);
+	}
+	fdinfo(pzomb, &pid, &fl);
+	CK("zombie's pidfd: Pid", pid, zombie);
+	{
+		struct pollfd p = { .fd = pzomb, .events = POLLIN };
+		siginfo_t si;
+
+		CK("zombie's pidfd: poll", poll(&p, 1, 0), 1);
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, pzomb, &si, WEXITED | WNOHANG))
+			tp_differs("zombie's pidfd", "waitid(P_PIDFD): %s", strerror(errno));
+		CK("zombie's pidfd: waitid pid", si.si_pid, zombie);
+		CK("zombie's pidfd: exit status", si.si_code == CLD_EXITED ? si.si_status : -1, 7);
 	}
 	/* a signal through each reaches its process */
 	{
