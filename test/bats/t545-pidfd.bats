@@ -77,7 +77,7 @@ refused() {
 @test "pidfd: refused: a pidfd on a process outside the tree, named with its PID" {
 	require_pidfd
 	local s
-	sleep 60 </dev/null >/dev/null 2>&1 &
+	sleep 60 </dev/null >/dev/null 2>&1 3>&- &
 	s=$!
 	record_pid "$s"
 	start_prog pidfd outside "$s"

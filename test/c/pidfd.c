@@ -192,7 +192,6 @@ int main(int argc, char **argv)
 	if (pthr < 0)
 		tp_log("no PIDFD_THREAD here (%s): not checked", strerror(errno));
 	write_pids(argv[1], child);
-	close(rp[1]);
 	if (tp_corrupting("pid")) {
 		/* a decoy that reports like the child: the pidfd names it instead */
 		pid_t d = fork();
@@ -207,6 +206,7 @@ int main(int argc, char **argv)
 		}
 		dup2(pidfd_open(d, 0), pchild);
 	}
+	close(rp[1]);	/* after the decoy took it */
 	if (tp_corrupting("flags"))
 		fcntl(pself, F_SETFL, 0);
 	if (tp_corrupting("cloexec"))
