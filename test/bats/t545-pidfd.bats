@@ -77,7 +77,8 @@ refused() {
 @test "pidfd: refused: a pidfd on a process outside the tree, named with its PID" {
 	require_pidfd
 	local s
-	sleep 60 </dev/null >/dev/null 2>&1 3>&- &
+	# argv[0] names $T: teardown knows it as ours (is_ours)
+	(exec -a "$T/sleep" sleep 60) </dev/null >/dev/null 2>&1 3>&- &
 	s=$!
 	record_pid "$s"
 	start_prog pidfd outside "$s"
