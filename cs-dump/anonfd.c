@@ -242,5 +242,7 @@ int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e)
 		return dump_signalfd(c, fd, e);
 	if (!strcmp(link, "anon_inode:inotify"))
 		return dump_inotify(c, fd, e);
+	if (!strcmp(link, "anon_inode:[pidfd]"))
+		return dump_pidfd(c, fd, e);	/* pidfd.c */
 	return 1;
 }

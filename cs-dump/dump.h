@@ -189,6 +189,24 @@ int dump_timers(struct dump_ctx *c, ProcessEntry *pe);
  */
 int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
 
+/* pidfd.c: pidfds on processes of the tree */
+/*
+ * dump_pidfd - fd of c, a pidfd (its link is anon_inode:[pidfd]), into e:
+ * type FD_PIDFD, pidfd_pid the process it refers to (our PID, from "Pid:"
+ * of its fdinfo). Returns 0, or -1 with an error naming the fd when the
+ * process is gone (Pid: -1). Sources: pidfd_open(2), fs/pidfs.c
+ * pidfd_show_fdinfo.
+ */
+int dump_pidfd(struct dump_ctx *c, int fd, FdEntry *e);
+/*
+ * tree_check_pidfds - once every process of t is collected: each pidfd
+ * refers to a process of t (a live one or a zombie; a thread pidfd to a
+ * thread group leader), and its pidfd_pid becomes that PID as the tree
+ * sees it (dump_vpid, under --pidns). Returns 0, or -1 with an error
+ * naming the fd and the PID outside the tree.
+ */
+int tree_check_pidfds(struct dump_tree *t);
+
 /* fifo.c: pipes and named FIFOs */
 /*
  * dump_pipe_data - the unread bytes (pipe_data, when there are any) and the

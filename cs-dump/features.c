@@ -31,6 +31,8 @@ static void fd_features(const struct dump_ctx *p, uint32_t *f)
 
 		if (e->type == 26 || e->type == 27)	/* FD_PTY_MASTER, FD_PTY_SLAVE */
 			*f |= 1u << CS_FEAT_PTY;
+		if (e->type == 180)	/* FD_PIDFD */
+			*f |= 1u << CS_FEAT_PIDFD;
 		if (e->usk && e->usk->has_ext_peer)
 			*f |= 1u << CS_FEAT_EXT_UNIX_SK;
 		if (e->sk && e->sk->tcp) {

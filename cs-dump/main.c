@@ -680,7 +680,7 @@ static int dump_main(int argc, char **argv)
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
-	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) ||
+	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) || tree_check_pidfds(&tree) ||
 	    check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE), o.ext_unix_sk) ||
 	    tree_park_fds(&tree) || tree_check_pipes(&tree) || tree_fifo_fill(&tree))
 		goto err;

@@ -241,6 +241,10 @@ int check_files(struct rst_ctx *c)
 			if (check_shmem_fd(c, e))	/* shmem.c */
 				return -1;
 			break;
+		case FD_PIDFD:
+			if (check_pidfd(c, e))	/* pidfd.c */
+				return -1;
+			break;
 		default: {
 			int r = check_anon_fd(e);	/* timerfd, signalfd, inotify */
 
@@ -475,7 +479,9 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 		size_t i = n % c->nr_fds;
 		int fd;
 
-		if (c->fds[i]->has_peer_fd || tmp[i] >= 0 || make_rank(c->fds[i]) != n / c->nr_fds)
+		/* pidfds: made once every process exists (restore_pidfds, pidfd.c) */
+		if (c->fds[i]->has_peer_fd || c->fds[i]->type == FD_PIDFD || tmp[i] >= 0 ||
+		    make_rank(c->fds[i]) != n / c->nr_fds)
 			continue;
 		fd = make_object(c, i, tmp, err, len);
 		if (fd < 0)
@@ -493,6 +499,8 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 		FdEntry *e = c->fds[i];
 		int src = tmp[i];
 
+		if (e->type == FD_PIDFD)
+			continue;
 		if (e->has_peer_fd) {
 			if (entry_of(c, e->peer_fd) < 0) {
 				snprintf(err, len, "fd %u: shares a file with fd %u, which is not saved", e->fd, e->peer_fd);

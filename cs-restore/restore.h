@@ -154,6 +154,22 @@ int check_anon_fd(const FdEntry *e);
  */
 int make_anon_fd(const FdEntry *e, char *err, size_t len);
 
+/* pidfd.c: pidfds on processes of the tree (feature "pidfd") */
+/*
+ * check_pidfd - check phase: pidfd e (FD_PIDFD) refers to a process of
+ * pstree.img (live or zombie). Returns 0, or -1 with an error naming the fd.
+ */
+int check_pidfd(struct rst_ctx *c, const FdEntry *e);
+/*
+ * restore_pidfds - once every stub of t is seized (seize_stubs): each pidfd
+ * of each live process, opened in its stub with pidfd_open(2) (remote
+ * syscall; the saved PIDFD_NONBLOCK and PIDFD_THREAD flags) on the restored
+ * process, or taken from the earlier process that shares it (pidfd_getfd(2)),
+ * and moved to its number with its FD_CLOEXEC (dup3(2)). 0, or -1 with an
+ * error naming the process and fd. Sources: pidfd_open(2), pidfd_getfd(2).
+ */
+int restore_pidfds(struct rst_tree *t);
+
 /* timers.c */
 /*
  * check_timers - check phase: POSIX timer IDs, clocks and signalled threads,

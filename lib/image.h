@@ -42,7 +42,9 @@ enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_IN
 	       FD_TIMERFD = 20, FD_SIGNALFD, FD_INOTIFY,
 	       FD_SHMEM = 23,
 	       /* 26..27: pseudo-terminal pairs held in the tree (pty.c) */
-	       FD_PTY_MASTER = 26, FD_PTY_SLAVE = 27 };
+	       FD_PTY_MASTER = 26, FD_PTY_SLAVE = 27,
+	       /* 180..189: pidfds on processes of the tree (cs-dump/pidfd.c) */
+	       FD_PIDFD = 180 };
 
 /* ShmemEntry.kind (mm.proto) */
 enum shmem_kind { SHM_ANON = 1, SHM_MEMFD = 2 };

@@ -23,6 +23,7 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_EXT_UNIX_SK] = { "ext-unix-sk", "datagram unix sockets connected to a name outside the dump (ext_peer)" },
 	[CS_FEAT_PTY] = { "pty", "pseudo-terminal pairs held in the tree" },
 	[CS_FEAT_GHOST_MAPS] = { "ghost-maps", "deleted files mapped or run as the executable, saved as ghost files" },
+	[CS_FEAT_PIDFD] = { "pidfd", "pidfds on processes of the tree (fd type 180, pidfd_pid)" },
 };
 
 int feature_known(const char *name)

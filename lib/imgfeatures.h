@@ -27,6 +27,7 @@ enum cs_feature {
 	CS_FEAT_EXT_UNIX_SK,	/* "ext-unix-sk" */
 	CS_FEAT_PTY,		/* "pty" */
 	CS_FEAT_GHOST_MAPS,	/* "ghost-maps" */
+	CS_FEAT_PIDFD,		/* "pidfd" */
 	CS_FEAT_NR
 };
 

@@ -260,6 +260,12 @@ pidns_chain() {
 		{ echo "the pty master's session in img2 is no process of the images" >&2; return 1; }
 }
 
+@test "pidns: pidfds on the process and its child, twice through --pidns: Pid: inside, signals, poll" {
+	require_pidns
+	# the images hold the PIDs inside; the stub's pidfd_open resolves them there
+	pidns_chain pidfd
+}
+
 # incr_ckpt DIR [OPTS...]: cs-dump -R --track-mem of $HPID into $T/DIR;
 # the kind of checkpoint (full, incremental) in INCR_KIND.
 incr_ckpt() {
