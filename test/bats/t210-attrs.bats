@@ -199,3 +199,14 @@ low_msgqueue_restore() {
 	grep -q "ok: 32 values checked" "$T/prog.out"
 	grep -q "process $PID: RLIMIT_MSGQUEUE lowered from 500000/700000 (soft/hard) to 300000/300000, the hard limit here" "$T/restore.log"
 }
+
+# Securebits a process locked (NOROOT_LOCKED, KEEP_CAPS_LOCKED) before it
+# gave up every capability, CAP_SETPCAP included (setpriv --securebits then
+# --reuid does this): cs-restore must set them while the thread still has
+# CAP_SETPCAP, not after the capabilities are the saved ones.
+@test "rlimits: locked securebits of a process with no capabilities come back (controls, round trip)" {
+	control rlimits lockedsb
+	expect_detects rlimits sb lockedsb
+	round_trip rlimits lockedsb
+	grep -q "ok: 39 values checked" "$T/prog.out"
+}
