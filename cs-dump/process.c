@@ -45,6 +45,8 @@ int remote_scratch_map(struct dump_ctx *c)
 
 	if (pt_install_gadget(&c->pt))
 		return -1;
+	if (getenv("CS_FAULT") && !strcmp(getenv("CS_FAULT"), "flood"))
+		c->pt.extra_max = 2;	/* a test's flood without thousands of signals */
 	c->vmlck_kb = status_kb(c->pid, "VmLck");
 	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
@@ -59,11 +61,18 @@ int remote_scratch_map(struct dump_ctx *c)
 int remote_scratch_unmap(struct dump_ctx *c)
 {
 	long ret;
+	int r;
 
 	if (!c->scratch)
 		return 0;
-	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0) || ret)
-		return pr_err("remote munmap in %d failed (%ld)", c->pid, ret);
+	/* a flood that failed the dump may go on: it must not leave the pages */
+	c->pt.draining = 1;
+	r = pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	c->pt.draining = 0;
+	if (r)
+		return pr_err("the scratch and code pages at %#lx stay mapped in %d", c->scratch, c->pid);
+	if (ret)
+		return pr_err("remote munmap in %d failed: %s", c->pid, strerror(-ret));
 	c->scratch = 0;
 	c->pt.batch_code = 0;
 	return 0;
