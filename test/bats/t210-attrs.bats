@@ -210,3 +210,14 @@ low_msgqueue_restore() {
 	round_trip rlimits lockedsb
 	grep -q "ok: 39 values checked" "$T/prog.out"
 }
+
+# Another task's /proc/TID/timerslack_ns is EPERM without CAP_SYS_NICE: a
+# cs-dump without it (setpriv --bounding-set -sys_nice: a container's root)
+# asks each thread (prctl PR_GET_TIMERSLACK); every thread's slack comes back.
+@test "attrs: cs-dump without CAP_SYS_NICE still saves each thread's timer slack (round trip)" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	printf '#!/bin/bash\nexec setpriv --bounding-set=-sys_nice %s "$@"\n' "$CS_DUMP" >"$T/dump-nonice"
+	chmod +x "$T/dump-nonice"
+	CS_DUMP=$T/dump-nonice round_trip attrs
+	grep -q "timer slack of thread [0-9]*: /proc is EPERM (no CAP_SYS_NICE here), asked remotely" "$T/dump.log"
+}
