@@ -186,6 +186,46 @@ static uint64_t status_hex(const char *st, const char *key)
 	return strtoull(buf, NULL, 16);
 }
 
+/*
+ * One set of credentials is saved (the thread group leader's, st) and set in
+ * every thread at restore. A thread that changed its own with a raw
+ * setresuid(2) and the like (credentials are per task; glibc's wrappers
+ * change every thread, nptl(7)) would come back with the leader's: refused.
+ * Compared as /proc/PID/task/TID/status prints them. 0 or -1 (logged).
+ */
+static int check_thread_creds(struct dump_ctx *c, const char *st)
+{
+	static const char *const keys[] = { "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+	char path[64], mine[256], theirs[256];
+
+	for (int i = 1; i < c->pt.nr; i++) {
+		pid_t tid = c->pt.t[i].tid;
+		char *tst;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", c->pid, tid);
+		tst = read_file_at(AT_FDCWD, path, NULL, 1 << 20);
+		if (!tst)
+			return pr_perror("cannot read %s", path);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			int a = status_key(st, keys[k], mine, sizeof(mine));
+			int b = status_key(tst, keys[k], theirs, sizeof(theirs));
+
+			if (a != b || (a == 0 && strcmp(mine, theirs))) {
+				for (char *q = mine; *q; q++)
+					*q = *q == '\t' ? ' ' : *q;
+				for (char *q = theirs; *q; q++)
+					*q = *q == '\t' ? ' ' : *q;
+				free(tst);
+				return pr_err("thread %d of %d has credentials of its own (%s %s, the process's %s): "
+					      "one set is saved for every thread, not supported",
+					      tid, c->pid, keys[k], b ? "?" : theirs, a ? "?" : mine);
+			}
+		}
+		free(tst);
+	}
+	return 0;
+}
+
 static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 {
 	CredsEntry *cr = xzalloc(sizeof(*cr));
@@ -210,7 +250,7 @@ static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 		cr->has_no_new_privs = 1;
 		cr->no_new_privs = atoi(buf);
 	}
-	return 0;
+	return check_thread_creds(c, st);
 }
 
 /*

@@ -298,6 +298,14 @@ refuse_mode() {
 	refuse_mode no-vdso "@PID@" "[vdso]"
 }
 
+# One set of credentials is saved and set in every thread: a thread with
+# its own (raw setresuid in one thread) would come back with the main
+# thread's, root's here.
+@test "refuse: a thread whose credentials differ from the process's" {
+	require_refuse
+	refuse_mode thread-creds "@PID@" "credentials of its own" "Uid" "65534"
+}
+
 @test "refuse: a zombie, naming it; its parent keeps running" {
 	require_refuse
 	local z i
