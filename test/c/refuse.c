@@ -24,6 +24,8 @@
  *   thread-creds  a second thread that set its own uid and gid (65534) with
  *                 raw setresgid/setresuid syscalls (only that thread
  *                 changes: glibc's wrappers would change every thread)
+ *   thread-sb     a second thread that set its own securebits (NOROOT,
+ *                 prctl PR_SET_SECUREBITS changes the calling thread only)
  *   no-vdso       its [vdso] unmapped (it makes no vDSO call afterwards)
  *   time-kids     unshare(CLONE_NEWTIME) done by itself, without exec: its
  *                 children would get a time namespace it is not in
@@ -56,6 +58,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,6 +88,19 @@ static void *nobody_thread(void *arg)
 
 	if (syscall(SYS_setresgid, 65534, 65534, 65534) || syscall(SYS_setresuid, 65534, 65534, 65534))
 		tp_die("raw setresgid/setresuid in a thread");
+	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* thread-sb: this thread only gets SECBIT_NOROOT, then says so */
+static void *noroot_thread(void *arg)
+{
+	int *done = arg;
+
+	if (prctl(PR_SET_SECUREBITS, 1 /* SECBIT_NOROOT */, 0, 0, 0))
+		tp_die("PR_SET_SECUREBITS in a thread");
 	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();
@@ -296,11 +312,11 @@ int main(int argc, char **argv)
 
 		if (pthread_create(&t, NULL, thread_main, NULL))
 			tp_die("pthread_create");
-	} else if (!strcmp(mode, "thread-creds")) {
+	} else if (!strcmp(mode, "thread-creds") || !strcmp(mode, "thread-sb")) {
 		static int done;
 		pthread_t t;
 
-		if (pthread_create(&t, NULL, nobody_thread, &done))
+		if (pthread_create(&t, NULL, mode[7] == 'c' ? nobody_thread : noroot_thread, &done))
 			tp_die("pthread_create");
 		while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE))
 			usleep(1000);
