@@ -208,7 +208,19 @@ low_msgqueue_restore() {
 	control rlimits lockedsb
 	expect_detects rlimits sb lockedsb
 	round_trip rlimits lockedsb
-	grep -q "ok: 39 values checked" "$T/prog.out"
+	grep -q "ok: 40 values checked" "$T/prog.out"
+}
+
+# cs-restore without CAP_SYS_NICE cannot write another task's
+# /proc/TID/timerslack_ns: the thread sets its own (the process has no
+# capability that cs-restore would lack).
+@test "rlimits: cs-restore without CAP_SYS_NICE gives a capability-less process its timer slack (round trip)" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	printf '#!/bin/bash\nexec setpriv --bounding-set=-sys_nice %s "$@"\n' "$CS_RESTORE" >"$T/restore-nonice"
+	chmod +x "$T/restore-nonice"
+	CS_RESTORE=$T/restore-nonice round_trip rlimits lockedsb
+	grep -q "ok: 40 values checked" "$T/prog.out"
+	grep -q "timer slack set by the thread (no CAP_SYS_NICE here)" "$T/restore.log"
 }
 
 # Another task's /proc/TID/timerslack_ns is EPERM without CAP_SYS_NICE: a

@@ -20,8 +20,9 @@
  * lockedsb  as uid, with securebits NOROOT | NOROOT_LOCKED |
  *       KEEP_CAPS_LOCKED (0x23) set first and every capability dropped
  *       last: the process cannot set securebits itself any more (no
- *       CAP_SETPCAP), cs-restore must. Checked after restore: the uids, the
- *       securebits and the three empty capability sets.
+ *       CAP_SETPCAP), cs-restore must. Its timer slack is 123457 ns.
+ *       Checked after restore: the uids, the securebits, the three empty
+ *       capability sets and the timer slack.
  * mdwe  after set-up, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): no
  *       mapping may become executable (checked: mprotect adding PROT_EXEC is
  *       refused, else exit 77). Not checked after restore: the images have
@@ -163,6 +164,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[2], "mdwe"))
 		set_mdwe();
+	if (locked && prctl(PR_SET_TIMERSLACK, 123457, 0, 0, 0))
+		tp_die("PR_SET_TIMERSLACK");
 	if (locked && prctl(PR_SET_SECUREBITS, tp_corrupting("sb") ? SB_LOCKED & ~2 : SB_LOCKED, 0, 0, 0))
 		tp_die("PR_SET_SECUREBITS %#x", SB_LOCKED);
 	if (locked || (argc > 2 && !strcmp(argv[2], "uid"))) {
@@ -188,7 +191,8 @@ int main(int argc, char **argv)
 		tp_check_u64("effective capabilities", eff, 0);
 		tp_check_u64("permitted capabilities", prm, 0);
 		tp_check_u64("inheritable capabilities", inh, 0);
-		checked += 4;
+		tp_check_u64("timer slack", prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 123457);
+		checked += 5;
 	}
 	if (locked || (argc > 2 && !strcmp(argv[2], "uid"))) {
 		uid_t r, e, sv;
