@@ -28,6 +28,7 @@ struct dump_ctx {
 	struct img_sums sums;
 	unsigned long scratch;		/* remote scratch page in the target, 0: none */
 	long vmlck_kb;			/* VmLck before the scratch mapping (mlockall(MCL_FUTURE) locks it) */
+	long thread0_sb;		/* PR_GET_SECUREBITS of t[0], read by dump_threads */
 
 	ProcessEntry *proc;		/* collected state, written by write_* */
 	ThreadCoreEntry **cores;

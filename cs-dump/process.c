@@ -45,6 +45,8 @@ int remote_scratch_map(struct dump_ctx *c)
 
 	if (pt_install_gadget(&c->pt))
 		return -1;
+	if (getenv("CS_FAULT") && !strcmp(getenv("CS_FAULT"), "flood"))
+		c->pt.extra_max = 2;	/* a test's flood without thousands of signals */
 	c->vmlck_kb = status_kb(c->pid, "VmLck");
 	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
@@ -59,11 +61,18 @@ int remote_scratch_map(struct dump_ctx *c)
 int remote_scratch_unmap(struct dump_ctx *c)
 {
 	long ret;
+	int r;
 
 	if (!c->scratch)
 		return 0;
-	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0) || ret)
-		return pr_err("remote munmap in %d failed (%ld)", c->pid, ret);
+	/* a flood that failed the dump may go on: it must not leave the pages */
+	c->pt.draining = 1;
+	r = pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_munmap, c->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	c->pt.draining = 0;
+	if (r)
+		return pr_err("the scratch and code pages at %#lx stay mapped in %d", c->scratch, c->pid);
+	if (ret)
+		return pr_err("remote munmap in %d failed: %s", c->pid, strerror(-ret));
 	c->scratch = 0;
 	c->pt.batch_code = 0;
 	return 0;
@@ -177,6 +186,46 @@ static uint64_t status_hex(const char *st, const char *key)
 	return strtoull(buf, NULL, 16);
 }
 
+/*
+ * One set of credentials is saved (the thread group leader's, st) and set in
+ * every thread at restore. A thread that changed its own with a raw
+ * setresuid(2) and the like (credentials are per task; glibc's wrappers
+ * change every thread, nptl(7)) would come back with the leader's: refused.
+ * Compared as /proc/PID/task/TID/status prints them. 0 or -1 (logged).
+ */
+static int check_thread_creds(struct dump_ctx *c, const char *st)
+{
+	static const char *const keys[] = { "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+	char path[64], mine[256], theirs[256];
+
+	for (int i = 1; i < c->pt.nr; i++) {
+		pid_t tid = c->pt.t[i].tid;
+		char *tst;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", c->pid, tid);
+		tst = read_file_at(AT_FDCWD, path, NULL, 1 << 20);
+		if (!tst)
+			return pr_perror("cannot read %s", path);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			int a = status_key(st, keys[k], mine, sizeof(mine));
+			int b = status_key(tst, keys[k], theirs, sizeof(theirs));
+
+			if (a != b || (a == 0 && strcmp(mine, theirs))) {
+				for (char *q = mine; *q; q++)
+					*q = *q == '\t' ? ' ' : *q;
+				for (char *q = theirs; *q; q++)
+					*q = *q == '\t' ? ' ' : *q;
+				free(tst);
+				return pr_err("thread %d of %d has credentials of its own (%s %s, the process's %s): "
+					      "one set is saved for every thread, not supported",
+					      tid, c->pid, keys[k], b ? "?" : theirs, a ? "?" : mine);
+			}
+		}
+		free(tst);
+	}
+	return 0;
+}
+
 static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 {
 	CredsEntry *cr = xzalloc(sizeof(*cr));
@@ -201,7 +250,7 @@ static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
 		cr->has_no_new_privs = 1;
 		cr->no_new_privs = atoi(buf);
 	}
-	return 0;
+	return check_thread_creds(c, st);
 }
 
 /*

@@ -157,12 +157,26 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 		long r0, r1;
 
 		if (!tid_at || rbatch_add(b, SYS_sigaltstack, 0, ss_at, 0, 0, 0, 0) < 0 ||
-		    rbatch_add(b, SYS_prctl, PR_GET_TID_ADDRESS, tid_at, 0, 0, 0, 0) < 0 || rbatch_run(c, t, b)) {
+		    rbatch_add(b, SYS_prctl, PR_GET_TID_ADDRESS, tid_at, 0, 0, 0, 0) < 0 ||
+		    rbatch_add(b, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0) < 0 || rbatch_run(c, t, b)) {
 			free(b);
 			return -1;
 		}
 		r0 = b->call[0].ret;
 		r1 = b->call[1].ret;
+		/* securebits are per thread (a credential); one set is saved,
+		 * thread 0's, and set in every thread: a thread with others is
+		 * refused, as check_thread_creds does for the rest */
+		if (t == &c->pt.t[0]) {
+			c->thread0_sb = b->call[2].ret;
+		} else if (b->call[2].ret != c->thread0_sb) {
+			long sb = b->call[2].ret;
+
+			free(b);
+			return pr_err("thread %d of %d has credentials of its own (securebits %#lx, the process's %#lx): "
+				      "one set is saved for every thread, not supported",
+				      t->tid, c->pid, sb, c->thread0_sb);
+		}
 		memcpy(&ss, rbatch_out(c, b, ss_at), sizeof(ss));
 		memcpy(&tidaddr, rbatch_out(c, b, tid_at), 8);
 		free(b);

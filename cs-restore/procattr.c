@@ -2,7 +2,8 @@
  * The I/O priority and timer slack of each thread and the core dump
  * filter of the process (see cs-dump/procattr.c), set from cs-restore:
  * ioprio_set(2) on the TID, a write to /proc/TID/timerslack_ns (proc(5);
- * another task's needs CAP_SYS_NICE) and to /proc/PID/coredump_filter.
+ * another task's needs CAP_SYS_NICE: without it, prctl(PR_SET_TIMERSLACK)
+ * in the thread) and to /proc/PID/coredump_filter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #define LOG_PREFIX "procattr: "
@@ -56,9 +58,20 @@ int restore_procattr(struct rst_ctx *c)
 		/* 0 only under a real-time policy, which restore_sched gave back;
 		 * writing 0 would mean "the default" (proc(5)) */
 		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)tc->timerslack_ns);
-		if (tc->has_timerslack_ns && tc->timerslack_ns && write_proc(tid, "timerslack_ns", buf))
-			return pr_perror("thread %d: cannot set its timer slack to %llu ns", tid,
-					 (unsigned long long)tc->timerslack_ns);
+		if (tc->has_timerslack_ns && tc->timerslack_ns && write_proc(tid, "timerslack_ns", buf)) {
+			long r;
+
+			if (errno != EPERM)
+				return pr_perror("thread %d: cannot set its timer slack to %llu ns", tid,
+						 (unsigned long long)tc->timerslack_ns);
+			/* another task's needs CAP_SYS_NICE: the thread sets its own
+			 * (before seccomp and the credentials, which might refuse it) */
+			r = rsys(c, i, SYS_prctl, PR_SET_TIMERSLACK, tc->timerslack_ns, 0, 0, 0, 0);
+			if (r)
+				return pr_err("thread %d: cannot set its timer slack to %llu ns: %s", tid,
+					      (unsigned long long)tc->timerslack_ns, strerror(-r));
+			pr_debug("thread %d: timer slack set by the thread (no CAP_SYS_NICE here)", tid);
+		}
 	}
 	snprintf(buf, sizeof(buf), "%#llx", (unsigned long long)c->proc->coredump_filter);
 	if (c->proc->has_coredump_filter && write_proc(c->pt.t[0].tid, "coredump_filter", buf))

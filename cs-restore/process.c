@@ -120,12 +120,29 @@ int restore_root(struct rst_ctx *c)
  * ambient set (bits 6 and 7, linux/securebits.h) */
 #define SB_LATE (SECBIT_KEEP_CAPS_LOCKED | (1 << 6) | (1 << 7))
 
-static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
+/* capset(2) in thread i of c: the three sets, 64-bit masks. Returns 0 or
+ * -errno (-EIO when the scratch page cannot be written, said there). */
+static long capset_remote(struct rst_ctx *c, int i, uint64_t eff, uint64_t prm, uint64_t inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
+
+	data[0].effective = eff;
+	data[1].effective = eff >> 32;
+	data[0].permitted = prm;
+	data[1].permitted = prm >> 32;
+	data[0].inheritable = inh;
+	data[1].inheritable = inh >> 32;
+	if (scratch_write(c, 0, &hdr, sizeof(hdr)) || scratch_write(c, 64, data, sizeof(data)))
+		return -EIO;
+	return rsys(c, i, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
+}
+
+static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
+{
 	pid_t tid = c->pt.t[i].tid;
 	unsigned sb = cr->has_securebits ? cr->securebits : 0;
+	int setpcap;
 	long r;
 
 	/* bounding set first: dropping needs CAP_SETPCAP, which capset may remove */
@@ -162,16 +179,12 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 		return pr_err("thread %d: cannot set uids %u/%u/%u: %s", tid, cr->uid[0], cr->uid[1], cr->uid[2],
 			      strerror(-r));
 	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, !!(sb & SECBIT_KEEP_CAPS), 0, 0, 0, 0);
-	data[0].effective = cr->cap_eff;
-	data[1].effective = cr->cap_eff >> 32;
-	data[0].permitted = cr->cap_prm;
-	data[1].permitted = cr->cap_prm >> 32;
-	data[0].inheritable = cr->cap_inh;
-	data[1].inheritable = cr->cap_inh >> 32;
-	hdr.pid = 0;
-	if (scratch_write(c, 0, &hdr, sizeof(hdr)) || scratch_write(c, 64, data, sizeof(data)))
-		return -1;
-	r = rsys(c, i, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
+	/* locking the SB_LATE bits needs CAP_SETPCAP (capabilities(7)): a
+	 * process that locked them and then gave it up gets it for as long as
+	 * the lock takes, dropped by a second capset (dropping needs nothing) */
+	setpcap = (sb & SB_LATE) && !(cr->cap_eff & (1ULL << CAP_SETPCAP));
+	r = capset_remote(c, i, cr->cap_eff | (setpcap ? 1ULL << CAP_SETPCAP : 0),
+			  cr->cap_prm | (setpcap ? 1ULL << CAP_SETPCAP : 0), cr->cap_inh);
 	if (r)
 		return pr_err("thread %d: cannot set capabilities: %s", tid, strerror(-r));
 	for (int cap = 0; cap < 64; cap++)
@@ -182,10 +195,14 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
 					      strerror(-r));
 		}
 	if (sb & SB_LATE) {
-		/* needs CAP_SETPCAP in the capabilities it has now */
 		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, sb, 0, 0, 0, 0);
 		if (r)
-			return pr_err("thread %d: cannot lock securebits %#x without CAP_SETPCAP: %s", tid, sb,
+			return pr_err("thread %d: cannot lock securebits %#x: %s", tid, sb, strerror(-r));
+	}
+	if (setpcap) {
+		r = capset_remote(c, i, cr->cap_eff, cr->cap_prm, cr->cap_inh);
+		if (r)
+			return pr_err("thread %d: cannot drop CAP_SETPCAP after the securebits: %s", tid,
 				      strerror(-r));
 	}
 	return 0;

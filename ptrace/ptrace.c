@@ -418,14 +418,12 @@ int pt_died(pid_t tid, long nr)
 
 int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si)
 {
-	(void)p;
+	int max = (p->extra_max ? p->extra_max : PT_EXTRA_MAX) + (p->draining ? PT_EXTRA_MAX : 0);
+
 	if (t->nr_extra == t->max_extra) {
 		int n = t->max_extra ? 2 * t->max_extra : 8;
 		siginfo_t *e;
 
-		if (t->nr_extra >= PT_EXTRA_MAX)
-			return pr_err("thread %d: more than %d signals arrived during remote syscalls (a flood?)",
-				      t->tid, PT_EXTRA_MAX);
 		e = xrealloc(t->extra, n * sizeof(*e));
 		if (!e)
 			return -1;
@@ -437,6 +435,11 @@ int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginf
 	else if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &t->extra[t->nr_extra]))
 		memset(&t->extra[t->nr_extra], 0, sizeof(siginfo_t));
 	t->extra[t->nr_extra++].si_signo = sig;
+	/* the one over the limit is kept too: it is out of delivery already,
+	 * and the release gives it back with the others */
+	if (t->nr_extra > max)
+		return pr_err("thread %d: more than %d signals arrived during remote syscalls (a flood?)", t->tid,
+			      max);
 	return 0;
 }
 

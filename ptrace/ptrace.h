@@ -52,6 +52,10 @@ struct pt_proc {
 	int sigtrap_ignored;		/* SIGTRAP is SIG_IGN (pt_batch_map read SigIgn) */
 	int trap_noted;			/* pt_batch logged that a thread blocks SIGTRAP */
 	int exit_quiet;			/* pt_seize_child: an exit is not an error to log */
+	int extra_max;			/* signals kept per thread before a flood fails the
+					 * dump; 0: PT_EXTRA_MAX (CS_FAULT=flood: fewer) */
+	int draining;			/* clean-up under way (the code page's munmap): a
+					 * flood gets PT_EXTRA_MAX more, or the page would stay */
 };
 
 /*
@@ -154,8 +158,9 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
  * remote syscalls: the signal was dequeued; keep it in t->extra (with *si,
  * or its siginfo read now when si is NULL) for the image and the re-send at
  * release. Not re-sent at once: the thread would dequeue it again before
- * the syscall, for ever. Returns 0, or -1 (logged) when PT_EXTRA_MAX are
- * kept already (a flood: the dump fails, the release re-sends them) or on
+ * the syscall, for ever. Returns 0, or -1 (logged) when p->extra_max
+ * (PT_EXTRA_MAX when 0; PT_EXTRA_MAX more while p->draining) are kept
+ * already (a flood: the dump fails, the release re-sends them) or on
  * allocation failure. (ptrace(2): a signal-delivery-stop resumed with
  * signal 0 suppresses the signal.)
  */

@@ -298,6 +298,15 @@ refuse_mode() {
 	refuse_mode no-vdso "@PID@" "[vdso]"
 }
 
+# One set of credentials is saved and set in every thread: a thread with
+# its own (raw setresuid in one thread) would come back with the main
+# thread's, root's here.
+@test "refuse: a thread whose credentials or securebits differ from the process's" {
+	require_refuse
+	refuse_mode thread-creds "@PID@" "credentials of its own" "Uid" "65534"
+	refuse_mode thread-sb "@PID@" "credentials of its own" "securebits 0x1"
+}
+
 @test "refuse: a zombie, naming it; its parent keeps running" {
 	require_refuse
 	local z i

@@ -210,3 +210,37 @@ start_rlimits() {
 	grep -q "ok: 32 values checked" "$T/prog.out"
 	grep -q "process $PID: RLIMIT_MSGQUEUE lowered from 500000/700000 (soft/hard) to 300000/300000, the hard limit here" "$T/restore.log"
 }
+
+# Securebits a process locked (NOROOT_LOCKED, KEEP_CAPS_LOCKED) before it
+# gave up every capability, CAP_SETPCAP included (setpriv --securebits then
+# --reuid does this): cs-restore must set them while the thread still has
+# CAP_SETPCAP, not after the capabilities are the saved ones.
+@test "rlimits: locked securebits of a process with no capabilities come back (controls, round trip)" {
+	control rlimits lockedsb
+	expect_detects rlimits sb lockedsb
+	round_trip rlimits lockedsb
+	grep -q "ok: 40 values checked" "$T/prog.out"
+}
+
+# cs-restore without CAP_SYS_NICE cannot write another task's
+# /proc/TID/timerslack_ns: the thread sets its own (the process has no
+# capability that cs-restore would lack).
+@test "rlimits: cs-restore without CAP_SYS_NICE gives a capability-less process its timer slack (round trip)" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	printf '#!/bin/bash\nexec setpriv --bounding-set=-sys_nice %s "$@"\n' "$CS_RESTORE" >"$T/restore-nonice"
+	chmod +x "$T/restore-nonice"
+	CS_RESTORE=$T/restore-nonice round_trip rlimits lockedsb
+	grep -q "ok: 40 values checked" "$T/prog.out"
+	grep -q "timer slack set by the thread (no CAP_SYS_NICE here)" "$T/restore.log"
+}
+
+# Another task's /proc/TID/timerslack_ns is EPERM without CAP_SYS_NICE: a
+# cs-dump without it (setpriv --bounding-set -sys_nice: a container's root)
+# asks each thread (prctl PR_GET_TIMERSLACK); every thread's slack comes back.
+@test "attrs: cs-dump without CAP_SYS_NICE still saves each thread's timer slack (round trip)" {
+	command -v setpriv >/dev/null || skip "no setpriv"
+	printf '#!/bin/bash\nexec setpriv --bounding-set=-sys_nice %s "$@"\n' "$CS_DUMP" >"$T/dump-nonice"
+	chmod +x "$T/dump-nonice"
+	CS_DUMP=$T/dump-nonice round_trip attrs
+	grep -q "timer slack of thread [0-9]*: /proc is EPERM (no CAP_SYS_NICE here), asked remotely" "$T/dump.log"
+}

@@ -15,6 +15,9 @@
  *                                        first limit = NAME
  *   img-edit DIR sk-device FILE FD NAME  files image FILE: the inet socket at
  *                                        fd FD has SO_BINDTODEVICE NAME
+ *   img-edit DIR reseal NAME FROM        image NAME replaced by the file
+ *                                        FROM (a copy the test edited byte by
+ *                                        byte), with the sum of its bytes
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -105,13 +108,14 @@ int main(int argc, char **argv)
 	log_init(LOG_WARN, NULL);
 	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
 	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
-	    !(argc == 4 && !strcmp(argv[2], "format-version")) &&
+	    !(argc == 4 && !strcmp(argv[2], "format-version")) && !(argc == 5 && !strcmp(argv[2], "reseal")) &&
 	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit"))) &&
 	    !(argc == 6 && !strcmp(argv[2], "sk-device"))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
 			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
 			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
-			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n");
+			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n"
+			"       img-edit DIR reseal NAME FROM\n");
 		return 1;
 	}
 	dfd = open(argv[1], O_RDONLY | O_DIRECTORY);
@@ -127,6 +131,33 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s", argv[3]);
 		if (edit_sk_device(dfd, name, strtoul(argv[4], NULL, 0), argv[5], &sums))
 			return 1;
+		goto reseal;
+	}
+	if (argc == 5 && !strcmp(argv[2], "reseal")) {
+		static uint8_t buf[1 << 16];
+		uint32_t crc = 0;
+		uint64_t size = 0;
+		ssize_t n;
+		int fd;
+
+		if (renameat(AT_FDCWD, argv[4], dfd, argv[3]))
+			return perror(argv[4]), 1;
+		fd = openat(dfd, argv[3], O_RDONLY);
+		if (fd < 0)
+			return perror(argv[3]), 1;
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			crc = crc32c(crc, buf, n);
+			size += n;
+		}
+		close(fd);
+		snprintf(name, sizeof(name), "%s", argv[3]);
+		sums.names = malloc(sizeof(char *));
+		sums.sizes = malloc(sizeof(uint64_t));
+		sums.crcs = malloc(sizeof(uint32_t));
+		sums.names[0] = strdup(name);
+		sums.sizes[0] = size;
+		sums.crcs[0] = crc;
+		sums.n = 1;
 		goto reseal;
 	}
 	if (argc == 4 && !strcmp(argv[2], "format-version")) {

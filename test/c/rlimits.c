@@ -1,7 +1,7 @@
 /*
  * rlimits.c - do the resource limits come back, soft and hard, each one?
  *
- *   rlimits READY_FILE [uid|mdwe]
+ *   rlimits READY_FILE [uid|mdwe|lockedsb]
  *
  * Sets every resource limit to a value of its own (soft below hard, both
  * below the hard limit it was started with: without CAP_SYS_RESOURCE a hard
@@ -17,18 +17,26 @@
  *       the ready file): prlimit64 from root without CAP_SYS_RESOURCE is
  *       then EPERM (prlimit(2)), so cs-dump asks the process itself.
  *       Checked after restore: the uids too.
+ * lockedsb  as uid, with securebits NOROOT | NOROOT_LOCKED |
+ *       KEEP_CAPS_LOCKED (0x23) set first and every capability dropped
+ *       last: the process cannot set securebits itself any more (no
+ *       CAP_SETPCAP), cs-restore must. Its timer slack is 123457 ns.
+ *       Checked after restore: the uids, the securebits, the three empty
+ *       capability sets and the timer slack.
  * mdwe  after set-up, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): no
  *       mapping may become executable (checked: mprotect adding PROT_EXEC is
  *       refused, else exit 77). Not checked after restore: the images have
  *       no MDWE.
  *
  * CS_TEST_CORRUPT: nofile (the soft RLIMIT_NOFILE one lower), msgqueue (the
- * hard RLIMIT_MSGQUEUE one lower).
+ * hard RLIMIT_MSGQUEUE one lower), sb (lockedsb without NOROOT_LOCKED).
  */
 #define _GNU_SOURCE
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "tprog.h"
 
@@ -100,9 +108,35 @@ static void set_mdwe(void)
 	munmap(p, 4096);
 }
 
+#define SB_LOCKED 0x23	/* SECBIT_NOROOT | _NOROOT_LOCKED | _KEEP_CAPS_LOCKED, linux/securebits.h */
+
+/* capget(2) of this thread: effective, permitted, inheritable ORed into
+ * one mask each; exits on failure */
+static void caps_now(uint64_t *eff, uint64_t *prm, uint64_t *inh)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &hdr, d))
+		tp_die("capget");
+	*eff = d[0].effective | (uint64_t)d[1].effective << 32;
+	*prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	*inh = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
+}
+
+static void drop_all_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { 0 } };
+
+	if (syscall(SYS_capset, &hdr, d))
+		tp_die("capset (drop all)");
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "nofile", "msgqueue", NULL };
+	static const char *const modes[] = { "nofile", "msgqueue", "sb", NULL };
+	int locked = argc > 2 && !strcmp(argv[2], "lockedsb");
 	rlim_t hard[N];
 	unsigned checked = 0;
 
@@ -130,7 +164,11 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[2], "mdwe"))
 		set_mdwe();
-	if (argc > 2 && !strcmp(argv[2], "uid")) {
+	if (locked && prctl(PR_SET_TIMERSLACK, 123457, 0, 0, 0))
+		tp_die("PR_SET_TIMERSLACK");
+	if (locked && prctl(PR_SET_SECUREBITS, tp_corrupting("sb") ? SB_LOCKED & ~2 : SB_LOCKED, 0, 0, 0))
+		tp_die("PR_SET_SECUREBITS %#x", SB_LOCKED);
+	if (locked || (argc > 2 && !strcmp(argv[2], "uid"))) {
 		if (setresuid(65534, 65534, 0))
 			tp_die("setresuid");
 		if (seteuid(0))		/* the ready file is in root's directory */
@@ -138,12 +176,25 @@ int main(int argc, char **argv)
 		tp_write_ready(argv[1]);
 		if (seteuid(65534))
 			tp_die("seteuid 65534");
+		if (locked)
+			drop_all_caps();
 	} else {
 		tp_write_ready(argv[1]);
 	}
 	tp_wait_usr2();
 
-	if (argc > 2 && !strcmp(argv[2], "uid")) {
+	if (locked) {
+		uint64_t eff, prm, inh;
+
+		tp_check_u64("securebits", prctl(PR_GET_SECUREBITS, 0, 0, 0, 0), SB_LOCKED);
+		caps_now(&eff, &prm, &inh);
+		tp_check_u64("effective capabilities", eff, 0);
+		tp_check_u64("permitted capabilities", prm, 0);
+		tp_check_u64("inheritable capabilities", inh, 0);
+		tp_check_u64("timer slack", prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), 123457);
+		checked += 5;
+	}
+	if (locked || (argc > 2 && !strcmp(argv[2], "uid"))) {
 		uid_t r, e, sv;
 
 		if (getresuid(&r, &e, &sv))
