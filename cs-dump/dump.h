@@ -260,6 +260,16 @@ int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct 
  * file. Returns 0 or -1 (logged).
  */
 int dump_ghosts(struct dump_ctx *c, uint64_t limit);
+/*
+ * ghost_save - a new entry in c->ghosts for the deleted file open at the
+ * /proc path src (an fd, map_files or exe link), st its stat(2), path its
+ * name without " (deleted)": its contents read through src (O_NOATIME
+ * when allowed). what names its user in messages ("fd 3", "VMA 0x..-0x..").
+ * A file larger than limit bytes is refused, naming --ghost-limit.
+ * Returns the entry, or NULL (one line logged).
+ */
+GhostFileEntry *ghost_save(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
+			   const char *what, uint64_t limit);
 /* ghostmap.c: mappings and the executable of deleted files */
 /* ends_deleted - 1 when path (may be NULL) ends in " (deleted)", as
  * d_path(9) marks an unlinked file in /proc/PID/maps and exe, else 0. */

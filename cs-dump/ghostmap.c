@@ -46,66 +46,6 @@ static GhostFileEntry *find_ghost(struct dump_ctx *c, const struct stat *st)
 }
 
 /*
- * A new ghost for the file open at /proc path src (a map_files or exe
- * link), st its stat, path its name without " (deleted)"; what names its
- * user in messages ("VMA 0x...-0x...", "the executable"). NULL on error
- * (logged).
- */
-static GhostFileEntry *new_ghost(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
-				 const char *what, uint64_t limit)
-{
-	GhostFileEntry *g, **arr;
-	int fd;
-
-	if ((uint64_t)st->st_size > limit) {
-		pr_err("%s: deleted file %s of %lld bytes is more than the --ghost-limit of %llu bytes", what, path,
-		       (long long)st->st_size, (unsigned long long)limit);
-		return NULL;
-	}
-	g = xzalloc(sizeof(*g));
-	arr = g ? xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr)) : NULL;
-	if (!arr) {
-		free(g);
-		return NULL;
-	}
-	c->ghosts = arr;
-	ghost_file_entry__init(g);
-	arr[c->nr_ghosts++] = g;
-	g->path = xstrdup(path);
-	g->dev = st->st_dev;
-	g->ino = st->st_ino;
-	g->mode = st->st_mode;
-	g->uid = st->st_uid;
-	g->gid = st->st_gid;
-	g->mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-	g->data.len = st->st_size;
-	g->data.data = xmalloc(st->st_size ? st->st_size : 1);
-	if (!g->path || !g->data.data)
-		return NULL;
-	fd = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = open(src, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("%s: cannot open deleted file %s through %s to save it", what, path, src);
-		return NULL;
-	}
-	for (size_t off = 0; off < g->data.len;) {
-		ssize_t n = pread(fd, g->data.data + off, g->data.len - off, off);
-
-		if (n <= 0) {
-			pr_err("%s: cannot read deleted file %s at %zu: %s", what, path, off,
-			       n ? strerror(errno) : "end of file before its size");
-			close(fd);
-			return NULL;
-		}
-		off += n;
-	}
-	close(fd);
-	pr_info("%s: deleted file %s, %zu bytes saved", what, path, g->data.len);
-	return g;
-}
-
-/*
  * The file at /proc link src (stat st), shown as link (with " (deleted)"):
  * 1 when it is a ghost to save, 0 when it is a live file whose name really
  * ends in " (deleted)", -1 when refused (logged).
@@ -152,7 +92,7 @@ static GhostFileEntry *ghost_for(struct dump_ctx *c, const char *src, const stru
 
 	if (g)
 		return g;
-	return new_ghost(c, src, st, path, what, limit);
+	return ghost_save(c, src, st, path, what, limit);
 }
 
 /* Whether g (a ghost of c) is mapped MAP_SHARED by c. */

@@ -83,26 +83,27 @@ static int add_fd(GhostFileEntry *g, uint32_t fd)
 	return 0;
 }
 
-/* A new ghost for fd e, whose file is st: its contents read through /proc. */
-static int new_ghost(struct dump_ctx *c, FdEntry *e, const struct stat *st, uint64_t limit)
+GhostFileEntry *ghost_save(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
+			   const char *what, uint64_t limit)
 {
 	GhostFileEntry *g, **arr;
-	char path[64];
 	int fd;
 
-	if ((uint64_t)st->st_size > limit)
-		return pr_err("fd %u is deleted file %s of %lld bytes, more than the --ghost-limit of %llu bytes",
-			      e->fd, e->path, (long long)st->st_size, (unsigned long long)limit);
+	if ((uint64_t)st->st_size > limit) {
+		pr_err("%s: deleted file %s of %lld bytes is more than the --ghost-limit of %llu bytes", what, path,
+		       (long long)st->st_size, (unsigned long long)limit);
+		return NULL;
+	}
 	g = xzalloc(sizeof(*g));
 	arr = g ? xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr)) : NULL;
 	if (!arr) {
 		free(g);
-		return -1;
+		return NULL;
 	}
 	c->ghosts = arr;
 	ghost_file_entry__init(g);
 	arr[c->nr_ghosts++] = g;
-	g->path = xstrdup(e->path);
+	g->path = xstrdup(path);
 	g->dev = st->st_dev;
 	g->ino = st->st_ino;
 	g->mode = st->st_mode;
@@ -112,28 +113,42 @@ static int new_ghost(struct dump_ctx *c, FdEntry *e, const struct stat *st, uint
 	g->data.len = st->st_size;
 	g->data.data = xmalloc(st->st_size ? st->st_size : 1);
 	if (!g->path || !g->data.data)
-		return -1;
+		return NULL;
 	/* a new open file description of the same inode: the process's own
 	 * offset is not touched (the magic link opens even a deleted file) */
-	snprintf(path, sizeof(path), "/proc/%d/fd/%u", c->pid, e->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	fd = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return pr_perror("cannot open fd %u (deleted file %s) to save it", e->fd, e->path);
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("%s: cannot open deleted file %s through %s to save it", what, path, src);
+		return NULL;
+	}
 	for (size_t off = 0; off < g->data.len;) {
 		ssize_t n = pread(fd, g->data.data + off, g->data.len - off, off);
 
 		if (n <= 0) {
+			pr_err("%s: cannot read deleted file %s at %zu: %s", what, path, off,
+			       n ? strerror(errno) : "end of file before its size");
 			close(fd);
-			return pr_err("cannot read deleted file %s (fd %u) at %zu: %s", e->path, e->fd, off,
-				      n ? strerror(errno) : "end of file before its size");
+			return NULL;
 		}
 		off += n;
 	}
 	close(fd);
-	pr_info("fd %u: deleted file %s, %zu bytes saved", e->fd, e->path, g->data.len);
-	return add_fd(g, e->fd);
+	pr_info("%s: deleted file %s, %zu bytes saved", what, path, g->data.len);
+	return g;
+}
+
+/* A new ghost for fd e, whose file is st: its contents read through /proc. */
+static int new_ghost(struct dump_ctx *c, FdEntry *e, const struct stat *st, uint64_t limit)
+{
+	char src[64], what[32];
+	GhostFileEntry *g;
+
+	snprintf(src, sizeof(src), "/proc/%d/fd/%u", c->pid, e->fd);
+	snprintf(what, sizeof(what), "fd %u", e->fd);
+	g = ghost_save(c, src, st, e->path, what, limit);
+	return g ? add_fd(g, e->fd) : -1;
 }
 
 int dump_ghosts(struct dump_ctx *c, uint64_t limit)

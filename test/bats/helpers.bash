@@ -637,3 +637,19 @@ expect_features() {
 		fi
 	done
 }
+
+# refused WORDS...: cs-dump -t $PID exits 1 with one line on stderr holding
+# every WORD and leaves no images directory (the tree, pty and pidfd tests;
+# DUMP_OPTS: more cs-dump options).
+refused() {
+	local st=0 w
+	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" ${DUMP_OPTS[@]+"${DUMP_OPTS[@]}"} \
+		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	[ "$st" = 1 ] || { echo "cs-dump: exit status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
+	for w in "$@"; do
+		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
+	done
+	[ ! -e "$T/img" ] || { echo "$T/img left behind" >&2; return 1; }
+}

@@ -32,21 +32,6 @@ require_pty() {
 	[ -c /dev/ptmx ] && [ -d /dev/pts ] || skip "no /dev/ptmx and devpts here"
 }
 
-# refused WORDS...: cs-dump -t $PID exits 1 with one line on stderr holding
-# every WORD, leaves no images directory, and the tree runs on.
-refused() {
-	local st=0 w
-	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" "${DUMP_OPTS[@]}" \
-		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
-	cat "$T/err" >>"$T/dump.out"
-	[ "$st" = 1 ] || { echo "cs-dump: exit status $st, want 1: $(cat "$T/err")" >&2; return 1; }
-	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
-	for w in "$@"; do
-		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
-	done
-	[ ! -e "$T/img" ] || { echo "$T/img left behind" >&2; return 1; }
-}
-
 # Every process of the tree is there, sleeping, untraced.
 tree_running() {
 	local p

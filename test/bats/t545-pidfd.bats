@@ -21,19 +21,9 @@ require_pidfd() {
 	[ -x "$PIDFD" ] || skip "$PIDFD is not built (make test/c/pidfd)"
 }
 
-# refused WORDS...: cs-dump -t $PID exits 1 with one line on stderr holding
-# every WORD, leaves no images directory, and the target runs on.
-refused() {
-	local st=0 w
-	timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" \
-		</dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
-	cat "$T/err" >>"$T/dump.out"
-	[ "$st" = 1 ] || { echo "cs-dump: exit status $st, want 1: $(cat "$T/err")" >&2; return 1; }
-	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
-	for w in "$@"; do
-		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
-	done
-	[ ! -e "$T/img" ] || { echo "$T/img left behind" >&2; return 1; }
+# pidfd_refused WORDS...: refused (helpers.bash), and the target still sleeps
+pidfd_refused() {
+	refused "$@" || return 1
 	[ "$(proc_state "$PID")" = S ] || { echo "process $PID: state $(proc_state "$PID")" >&2; return 1; }
 }
 
@@ -82,13 +72,13 @@ refused() {
 	s=$!
 	record_pid "$s"
 	start_prog pidfd outside "$s"
-	refused "fd " "pidfd of process $s" "outside the dumped tree"
+	pidfd_refused "fd " "pidfd of process $s" "outside the dumped tree"
 }
 
 @test "pidfd: refused: a pidfd on a child already reaped (Pid: -1)" {
 	require_pidfd
 	start_prog pidfd reaped
-	refused "fd " "pidfd of a process that is gone" "Pid: -1"
+	pidfd_refused "fd " "pidfd of a process that is gone" "Pid: -1"
 }
 
 @test "pidfd: refused: a thread pidfd on a thread other than the leader, and an epoll set watching a pidfd" {
@@ -97,8 +87,8 @@ refused() {
 	start_prog pidfd thread || st=$?
 	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
 	[ $st = 0 ]
-	refused "fd " "pidfd of thread" "other than a leader"
+	pidfd_refused "fd " "pidfd of thread" "other than a leader"
 	kill_recorded
 	start_prog pidfd epoll
-	refused "(epoll) watches fd" "a pidfd"
+	pidfd_refused "(epoll) watches fd" "a pidfd"
 }
