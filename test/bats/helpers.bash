@@ -51,7 +51,21 @@ cs_teardown() {
 		show_logs
 	fi
 	kill_recorded
+	drop_logged_tables
 	rm -rf "$T"
+}
+
+# drop_logged_tables: network lock tables (cs-dump --tcp-established in kill
+# mode, cs-restore) that this test's cs-dump and cs-restore runs named in
+# their logs and that are still there (a dump not restored, a refused restore)
+drop_logged_tables() {
+	local n
+	command -v nft >/dev/null && nft list tables 2>/dev/null | grep -q ' checksync-' || return 0
+	for n in $(grep -rhoE 'checksync-[dr][0-9]+-[0-9a-f]+' "$T" --include='*.log' --include='*.out' \
+		2>/dev/null | sort -u); do
+		nft delete table inet "$n" 2>/dev/null
+	done
+	return 0
 }
 
 record_pid() {
