@@ -667,3 +667,14 @@ refused() {
 	done
 	[ ! -e "$T/img" ] || { echo "$T/img left behind" >&2; return 1; }
 }
+
+# wait_file FILE: until FILE is not empty (READY_TIMEOUT tenths of a second);
+# 1 if it never is
+wait_file() {
+	local i
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	[ -s "$1" ]
+}

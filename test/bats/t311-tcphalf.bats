@@ -144,10 +144,7 @@ client_and_peer() {
 		</dev/null >"$T/prog-peer.out" 2>&1 &
 	PEER=$!
 	record_pid "$PEER"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -s "$T/peer.ready" ] && break
-		sleep 0.1
-	done
+	wait_file "$T/peer.ready" || true
 	[ -s "$T/peer.ready.port" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
 	port=$(cat "$T/peer.ready.port")
 	start_prog tcphalf client "$port" "$addr"

@@ -176,6 +176,14 @@ record_worker() {
 	echo "$1 $(proc_start "$1")" >>"$T/workers"
 }
 
+# record_workers: record_worker for each of $WORKERS (after a restore)
+record_workers() {
+	local w
+	for w in $WORKERS; do
+		record_worker "$w"
+	done
+}
+
 # The master first: it would start a new worker for each one killed. It
 # is stopped, its children of that moment recorded, then killed.
 kill_workers() {
@@ -479,9 +487,7 @@ httpka_done() {
 	curl -sf -o /dev/null "http://127.0.0.1:$NPORT/status"
 	t1=$(date +%s%N)
 	echo "# nginx: $(grep -o 'frozen_us=[0-9]*' "$T/dump.out"), images $(du -sk "$T/img" | cut -f1) KiB, first answer $(((t1 - t0) / 1000000)) ms after cs-restore started" >&3
-	for w in $WORKERS; do
-		record_worker "$w"
-	done
+	record_workers
 	tree_same
 	fds_same
 	[ "$(shm_state)" = "$SHM" ]
@@ -519,9 +525,7 @@ httpka_done() {
 	echo "$PID" >"$T/nginx/nginx.pid"
 	# the original logged on after the dump, to files the image has open
 	kv_restore_d "$T/img" --file-validation=none
-	for w in $WORKERS; do
-		record_worker "$w"
-	done
+	record_workers
 	tree_same
 	fds_same
 	[ "$(shm_state)" = "$SHM" ]
@@ -546,9 +550,7 @@ httpka_done() {
 	dump_tree --tcp-established
 	grep -q 'TCP' "$T/dump.log"
 	kv_restore_d "$T/img" --tcp-established
-	for w in $WORKERS; do
-		record_worker "$w"
-	done
+	record_workers
 	tree_same
 	fds_same
 	status_is "$st0" 1
@@ -574,9 +576,7 @@ httpka_done() {
 	dump_tree --tcp-close
 	grep -q 'TCP connection to .* dropped (--tcp-close)' "$T/dump.log"
 	kv_restore_d
-	for w in $WORKERS; do
-		record_worker "$w"
-	done
+	record_workers
 	tree_same
 	httpka_done 1
 	grep -q 'connection differs' "$T/prog-httpka.out"
@@ -604,9 +604,7 @@ httpka_done() {
 	dump_tree --tcp-close
 	grep -q 'TCP connection to .* dropped (--tcp-close)' "$T/dump.log"
 	kv_restore_d
-	for w in $WORKERS; do
-		record_worker "$w"
-	done
+	record_workers
 	tree_same
 	for i in "${lp[@]}"; do
 		kill "$i" 2>/dev/null || true

@@ -6,16 +6,11 @@
 # start_peer: the peer process (tcp.c peer mode), started by the test and
 # never dumped; sets PEER, PORT4, PORT6.
 start_peer() {
-	local i
 	rm -f "$T/peer.ready" "$T/peer.ready.ports" "$T/peer.ready.filled"
 	(close_fds; exec "$TCP" "$T/peer.ready" peer) </dev/null >"$T/prog-peer.out" 2>&1 &
 	PEER=$!
 	record_pid "$PEER"
-	for ((i = 0; i < READY_TIMEOUT; i++)); do
-		[ -s "$T/peer.ready" ] && break
-		sleep 0.1
-	done
-	[ -s "$T/peer.ready" ] || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
+	wait_file "$T/peer.ready" || { echo "the peer is not ready: $(cat "$T/prog-peer.out")" >&2; return 1; }
 	read -r PORT4 PORT6 <"$T/peer.ready.ports"
 }
 
