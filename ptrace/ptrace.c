@@ -555,9 +555,10 @@ int pt_release(struct pt_proc *p)
 		t->nr_extra = 0;
 		if (!t->in_sigstop && t->stop_sig) {
 			/* remote syscalls moved it from the signal-delivery-stop to a
-			 * syscall-stop, where detach cannot inject: send it again
-			 * (si_code becomes SI_TKILL; the image keeps the original) */
-			syscall(__NR_tgkill, p->pid, t->tid, t->stop_sig);
+			 * syscall-stop, where detach cannot inject: send it again,
+			 * with its siginfo where the kernel allows it (see resend) */
+			t->stop_info.si_signo = t->stop_sig;
+			resend(p->pid, t->tid, &t->stop_info);
 		}
 		if (t->in_sigstop && t->stop_sig) {
 			/* re-inject the signal we took out of delivery, as it was */
