@@ -140,7 +140,8 @@ int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 		memset(g, 0, sizeof(g));
 		if (n->portid || (getsockopt(sk, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, g, &gl) == 0 &&
 				  save_groups(n, g, gl < sizeof(g) ? gl / 4 : 32) == 0 && n->n_groups))
-			return pr_err("%s, portid %u) is not found by sock_diag", what, n->portid);
+			return pr_err("%s, portid %u) is not found by sock_diag in this network namespace "
+				      "(made in another one?): not supported", what, n->portid);
 	}
 	nl_flag(sk, NETLINK_PKTINFO, &n->has_pktinfo, &n->pktinfo);
 	nl_flag(sk, NETLINK_BROADCAST_ERROR, &n->has_broadcast_error, &n->broadcast_error);

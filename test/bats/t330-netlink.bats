@@ -15,7 +15,8 @@
 # socket in the middle of a dump the kernel sends in parts
 # (NDIAG_FLAG_CB_RUNNING), with or without -R; messages not read yet,
 # without -R (with -R: a warning). Refused by cs-restore's check phase: a
-# portid taken by another socket.
+# portid taken by another socket; a flag that needs a capability cs-restore
+# lacks (NETLINK_LISTEN_ALL_NSID without CAP_NET_BROADCAST).
 
 load helpers
 
@@ -133,6 +134,29 @@ image_portid() {
 	# the holder goes: the restore works
 	kill -USR2 "$holder"
 	wait "$holder"
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "netlink: refused at restore: NETLINK_LISTEN_ALL_NSID without CAP_NET_BROADCAST" {
+	require_netlink
+	local st=0
+	make_ns
+	start_prog netlink netns "$NS"
+	dump_killed
+	# cs-restore without CAP_NET_BROADCAST (out of its bounding set: root's
+	# permitted set after the exec)
+	(close_fds; exec nsenter --net="/run/netns/$NS" setpriv --bounding-set -net_broadcast \
+		"$CS_BUILDDIR/cs-restore/cs-restore" -D "$T/img") </dev/null >"$T/out" 2>"$T/err" || st=$?
+	cat "$T/err" >>"$T/restore.out"
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line on stderr:" >&2; cat "$T/err" >&2; return 1; }
+	for w in "fd 3" "netlink route socket" "NETLINK_LISTEN_ALL_NSID" "CAP_NET_BROADCAST"; do
+		grep -qF -- "$w" "$T/err" || { echo "\"$w\" not in: $(cat "$T/err")" >&2; return 1; }
+	done
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+	# with the capability, the same images restore
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok
