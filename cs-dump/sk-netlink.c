@@ -11,7 +11,8 @@
  * the kernel's callback), unread messages in kill mode (nothing puts a
  * message from the kernel back into a queue, and without reading them
  * cs-dump cannot tell a multicast notification from a reply to one of the
- * process's own requests: see cs-dump(8)), memory-mapped rings.
+ * process's own requests: see cs-dump(8)), memory-mapped rings, an
+ * NFQUEUE queue or NFLOG group bound to the socket's portid.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -62,6 +63,44 @@ static void nl_flag(int sk, int name, protobuf_c_boolean *has, protobuf_c_boolea
 		return;
 	*has = 1;
 	*val = !!v;
+}
+
+/*
+ * A netfilter socket that an NFQUEUE queue or an NFLOG group is bound to:
+ * the kernel keeps the binding for the portid and drops it when the socket
+ * closes (nfnetlink_queue.c and nfnetlink_log.c, NETLINK_URELEASE), so the
+ * restored socket would have none. Their /proc files (per network
+ * namespace) list each instance as "number portid ..." (instance_seq_show,
+ * seq_show). Returns 0, or -1 (logged, naming the queue or group).
+ */
+static int nf_bound(pid_t pid, uint32_t portid, const char *what)
+{
+	static const struct { const char *file, *kind; } t[] = {
+		{ "nfnetlink_queue", "NFQUEUE queue" },
+		{ "nfnetlink_log", "NFLOG group" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		char path[96], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/netfilter/%s", pid, t[i].file);
+		f = fopen(path, "re");
+		if (!f)
+			continue;	/* not built in or loaded: nothing can be bound */
+		while (fgets(line, sizeof(line), f)) {
+			unsigned num, peer;
+
+			if (sscanf(line, "%u %u", &num, &peer) == 2 && peer == portid) {
+				fclose(f);
+				return pr_err("%s, portid %u) is bound to %s %u (%s): the kernel drops the binding "
+					      "with the socket and cs-restore cannot make it again; not supported",
+					      what, portid, t[i].kind, num, path);
+			}
+		}
+		fclose(f);
+	}
+	return 0;
 }
 
 /* The group bitmap into n->groups, its trailing zero words left out. 0 or -1 (logged). */
@@ -119,6 +158,8 @@ int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 			return pr_err("%s, portid %u) is a member of a group above 1024: not supported",
 				      what, n->portid);
 		if (save_groups(n, d.groups, d.n_groups))
+			return -1;
+		if (proto == NETLINK_NETFILTER && n->portid && nf_bound(c->pid, n->portid, what))
 			return -1;
 		n->has_dst_portid = n->has_dst_group = n->has_connected = 1;
 		n->dst_portid = d.dst_portid;

@@ -14,7 +14,8 @@
 # Refused by cs-dump, one line naming the fd, the target left running: a
 # socket in the middle of a dump the kernel sends in parts
 # (NDIAG_FLAG_CB_RUNNING), with or without -R; messages not read yet,
-# without -R (with -R: a warning). Refused by cs-restore's check phase: a
+# without -R (with -R: a warning); a netfilter socket an NFQUEUE queue is
+# bound to (the binding goes with the socket). Refused by cs-restore's check phase: a
 # portid taken by another socket; a flag that needs a capability cs-restore
 # lacks (NETLINK_LISTEN_ALL_NSID without CAP_NET_BROADCAST).
 
@@ -168,6 +169,19 @@ image_portid() {
 	nl_refused "fd 3" "netlink generic socket" "NDIAG_FLAG_CB_RUNNING"
 	DUMP_OPTS=(-R)
 	nl_refused "fd 3" "netlink generic socket" "NDIAG_FLAG_CB_RUNNING"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "netlink: refused: a netfilter socket bound to an NFQUEUE queue" {
+	require_netlink
+	[ -e /proc/net/netfilter/nfnetlink_queue ] || skip "no nfnetlink_queue in this kernel"
+	local st=0
+	make_ns
+	start_prog netlink nfqueue 4321 || st=$?
+	[ $st != 77 ] || skip "NFQUEUE cannot be bound here"
+	[ $st = 0 ]
+	nl_refused "fd 3" "netlink netfilter socket" "NFQUEUE queue 4321"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

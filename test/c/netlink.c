@@ -7,6 +7,8 @@
  *   netlink READY dump-running a generic netlink socket whose family dump
  *                              (CTRL_CMD_GETFAMILY) is not read to the end
  *   netlink READY unread       an rtnetlink socket with a reply not read
+ *   netlink READY nfqueue NUM  a netfilter socket bound to NFQUEUE queue NUM
+ *                              (run it in a network namespace of the test's)
  *   netlink READY hold PROTO PORTID
  *                              a socket of PROTO bound to PORTID (takes the
  *                              address of a dumped socket before its restore)
@@ -33,6 +35,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/genetlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
 #include "tprog.h"
 
 #ifndef SOL_NETLINK
@@ -329,6 +333,48 @@ static void unread(const char *ready)
 	exit(0);
 }
 
+/* A netfilter socket bound to NFQUEUE queue NUM (NFQNL_MSG_CONFIG, NFQNL_CFG_CMD_BIND). */
+static void nfqueue(const char *ready, unsigned num)
+{
+	struct {
+		struct nlmsghdr h;
+		struct nfgenmsg g;
+		struct nlattr a;
+		struct nfqnl_msg_config_cmd cmd;
+	} req;
+	char buf[1024];
+	int s = nl_socket(SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	ssize_t n;
+
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_CONFIG;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.g.nfgen_family = AF_UNSPEC;
+	req.g.version = NFNETLINK_V0;
+	req.g.res_id = htons(num);
+	req.a.nla_len = NLA_HDRLEN + sizeof(req.cmd);
+	req.a.nla_type = NFQA_CFG_CMD;
+	req.cmd.command = NFQNL_CFG_CMD_BIND;
+	req.cmd.pf = htons(AF_INET);
+	if (send(s, &req, sizeof(req), 0) != sizeof(req))
+		tp_die("cannot send NFQNL_CFG_CMD_BIND");
+	n = recv(s, buf, sizeof(buf), 0);
+	if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) || h->nlmsg_type != NLMSG_ERROR)
+		tp_die("no answer to NFQNL_CFG_CMD_BIND");
+	if (((struct nlmsgerr *)NLMSG_DATA(h))->error) {
+		errno = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+		if (errno == ENOTSUP || errno == EPROTONOSUPPORT || errno == ENOENT)
+			exit(TP_EXIT_SKIP);
+		tp_die("NFQNL_CFG_CMD_BIND refused");
+	}
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: nfqueue");
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "portid", "groups", "opts", "rcvbuf", "peer", "flags", "notify", NULL };
@@ -343,6 +389,8 @@ int main(int argc, char **argv)
 		dump_running(argv[1]);
 	if (argc > 2 && !strcmp(argv[2], "unread"))
 		unread(argv[1]);
+	if (argc > 3 && !strcmp(argv[2], "nfqueue"))
+		nfqueue(argv[1], atoi(argv[3]));
 	if (argc < 4 || strcmp(argv[2], "netns")) {
 		errno = EINVAL;
 		tp_die("usage: netlink READY netns NAME|dump-running|unread|hold PROTO PORTID");
