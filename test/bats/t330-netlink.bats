@@ -15,7 +15,8 @@
 # socket in the middle of a dump the kernel sends in parts
 # (NDIAG_FLAG_CB_RUNNING), with or without -R; messages not read yet,
 # without -R (with -R: a warning); a netfilter socket an NFQUEUE queue is
-# bound to (the binding goes with the socket). Refused by cs-restore's check phase: a
+# bound to (the binding goes with the socket); a socket of another network
+# namespace (made there after a setns). Refused by cs-restore's check phase: a
 # portid taken by another socket; a flag that needs a capability cs-restore
 # lacks (NETLINK_LISTEN_ALL_NSID without CAP_NET_BROADCAST).
 
@@ -37,6 +38,7 @@ teardown() {
 		done
 		ip netns del "$NS" 2>/dev/null
 	fi
+	ip netns del "$NS-b" 2>/dev/null
 	cs_teardown
 }
 
@@ -182,6 +184,16 @@ image_portid() {
 	[ $st != 77 ] || skip "NFQUEUE cannot be bound here"
 	[ $st = 0 ]
 	nl_refused "fd 3" "netlink netfilter socket" "NFQUEUE queue 4321"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "netlink: refused: a socket made in another network namespace" {
+	require_netlink
+	make_ns
+	ip netns add "$NS-b" || skip "cannot create network namespaces here"
+	start_prog netlink foreign "$NS-b"
+	nl_refused "fd 5" "netlink route socket" "not found by sock_diag in this network namespace"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

@@ -7,6 +7,8 @@
  *   netlink READY dump-running a generic netlink socket whose family dump
  *                              (CTRL_CMD_GETFAMILY) is not read to the end
  *   netlink READY unread       an rtnetlink socket with a reply not read
+ *   netlink READY foreign NAME an rtnetlink socket made in network namespace
+ *                              /run/netns/NAME (setns there and back)
  *   netlink READY nfqueue NUM  a netfilter socket bound to NFQUEUE queue NUM
  *                              (run it in a network namespace of the test's)
  *   netlink READY hold PROTO PORTID
@@ -28,7 +30,9 @@
  *
  * CS_TEST_CORRUPT: portid, groups, opts, rcvbuf, peer, flags, notify.
  */
+#define _GNU_SOURCE
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -333,6 +337,28 @@ static void unread(const char *ready)
 	exit(0);
 }
 
+/* A bound rtnetlink socket of network namespace /run/netns/NAME, ours left as it was. */
+static void foreign(const char *ready, const char *name)
+{
+	char path[256];
+	int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), other, s;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	other = open(path, O_RDONLY | O_CLOEXEC);
+	if (own < 0 || other < 0 || setns(other, CLONE_NEWNET))
+		tp_die("cannot enter %s", path);
+	s = nl_socket(SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	nl_bind(s, 0, RTMGRP_LINK);
+	if (setns(own, CLONE_NEWNET))
+		tp_die("cannot come back to our network namespace");
+	close(own);
+	close(other);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: foreign");
+	exit(0);
+}
+
 /* A netfilter socket bound to NFQUEUE queue NUM (NFQNL_MSG_CONFIG, NFQNL_CFG_CMD_BIND). */
 static void nfqueue(const char *ready, unsigned num)
 {
@@ -389,6 +415,8 @@ int main(int argc, char **argv)
 		dump_running(argv[1]);
 	if (argc > 2 && !strcmp(argv[2], "unread"))
 		unread(argv[1]);
+	if (argc > 3 && !strcmp(argv[2], "foreign"))
+		foreign(argv[1], argv[3]);
 	if (argc > 3 && !strcmp(argv[2], "nfqueue"))
 		nfqueue(argv[1], atoi(argv[3]));
 	if (argc < 4 || strcmp(argv[2], "netns")) {
