@@ -186,8 +186,11 @@ int dump_ghosts(struct dump_ctx *c, uint64_t limit, int link_remap)
 					      (unsigned long)st.st_nlink);
 		}
 		e->path[l - sl] = 0;
-		if (e->has_peer_fd)
-			continue;	/* restored by dup from its peer */
+		/* restored by dup from its peer, or taken from the earlier
+		 * process of the tree that has the description (pidfd_getfd):
+		 * the file is that fd's (read_ghosts refuses such an fd in fds) */
+		if (e->has_peer_fd || e->has_from_pid)
+			continue;
 		g = ghost_of(c, &st);
 		if (!g && st.st_nlink) {
 			char what[32];

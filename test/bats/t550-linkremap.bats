@@ -127,6 +127,31 @@ expect_restore_refusal() {
 	assert_prog_ok
 }
 
+# The child inherits the fds (one open file description with the parent's:
+# taken from it at restore, never linked or opened again) and the mappings
+# (its own entry, naming the same link): one link for the tree.
+@test "linkremap: a tree whose two processes share such a file gets one link, and shares the file again" {
+	require_lr
+	local child
+	start_prog linkremap tree
+	child=$(tr -d ' ' <"/proc/$PID/task/$PID/children")
+	[ -n "$child" ] || { echo "$PID has no child" >&2; return 1; }
+	record_pid "$child"
+	dump_killed --link-remap
+	expect_link
+	if command -v jq >/dev/null; then
+		[ "$("$CS_SHOW" "$T/img" | jq -r --arg c "ghost-files-$child.img" '.images[$c][0].link_remap')" = "$LINK" ] &&
+			[ "$("$CS_SHOW" "$T/img" | jq -r --arg c "ghost-files-$child.img" '.images[$c][0].fds | length')" = 0 ] ||
+			{ echo "ghost-files-$child.img:" >&2; "$CS_SHOW" "$T/img" | jq -c --arg c "ghost-files-$child.img" '.images[$c]' >&2; return 1; }
+	fi
+	restore_wait
+	no_link
+	[ "$(stat -L -c %d:%i "/proc/$child/fd/10")" = "$(stat -c %d:%i "$T/lr/b")" ] ||
+		{ echo "fd 10 of the child $child is not $T/lr/b" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 @test "linkremap: without --link-remap the dump is refused, naming the fd, the file and the option; the process goes on" {
 	require_lr
 	start_prog linkremap map

@@ -4,7 +4,7 @@
  * saves by linking the open inode again. Checked by t550-linkremap.bats
  * (protocol: tprog.h).
  *
- *   linkremap READY fd|map|ro [DIR]
+ *   linkremap READY fd|map|tree|ro [DIR]
  *
  * In DIR (default: READY's directory + "/lr", made here) it creates "a"
  * (3 pages + 123 bytes of a pattern) and links "b" to it, then:
@@ -14,6 +14,8 @@
  *   map  "fd", and maps "a" MAP_SHARED read-write (pages 0-1, a byte
  *        written at 4100) and MAP_PRIVATE read-write (pages 1-2, a byte
  *        written at page 2: copied on write), then closes nothing;
+ *   tree "map", and a child process that inherits the fds and mappings
+ *        (and dies with its parent);
  *   ro   opens "a" O_RDONLY only (for the refusal on a read-only mount);
  * then unlinks "a". "b" is the file's only name from then on.
  *
@@ -24,7 +26,9 @@
  * AP); the contents, read through "b"; a write through RW and an append
  * through AP are seen through "b"; "map": both mappings' bytes, a write
  * into the shared mapping is seen through "b" (and one through RW in the
- * mapping), the private page is not changed by it; DIR holds only "b".
+ * mapping), the private page is not changed by it; DIR holds only "b";
+ * "tree": the child, woken by SIGUSR1, writes a byte through its fd RW
+ * and one into its shared mapping and exits 0; both are seen through "b".
  *
  * CS_TEST_CORRUPT: copy (RW and DUP replaced by a copy of the file at the
  * same offset, as a restore saving it as a ghost would give), offset
@@ -35,6 +39,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 
 #include "tprog.h"
@@ -50,7 +56,8 @@ static const char *const corrupt_modes[] = { "copy", "offset", "flags", "leftove
 
 static char dir[4096], pa[4200], pb[4200];
 static unsigned checked;
-static int mode_map, mode_ro;
+static int mode_map, mode_ro, mode_tree;
+static pid_t child;
 static unsigned char *shm, *priv;	/* "map": MAP_SHARED pages 0-1, MAP_PRIVATE pages 1-2 */
 static int rw_flags, ap_flags;
 static unsigned char want[SIZE + 7];	/* the file's bytes at set-up */
@@ -128,6 +135,28 @@ static void setup(void)
 	}
 	if (unlink(pa))
 		tp_die("cannot unlink %s", pa);
+	if (mode_tree) {
+		sigset_t s;
+
+		sigemptyset(&s);
+		sigaddset(&s, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &s, NULL);
+		child = fork();
+		if (child < 0)
+			tp_die("fork");
+		if (!child) {
+			int sig;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			do
+				sig = sigwaitinfo(&s, NULL);
+			while (sig < 0 && errno == EINTR);
+			shm[30] = 0x77;
+			_exit(pwrite(RW_FD, "K", 1, 40) == 1 ? 0 : 3);
+		}
+	}
 }
 
 /* The file as a copy (CS_TEST_CORRUPT=copy): a ghost instead of the inode. */
@@ -284,6 +313,18 @@ static void verify(void)
 		if (priv[PG + 8] != want[2 * PG + 8])
 			tp_differs("private mapping", "page 2 changed");
 	}
+	if (mode_tree) {
+		int st = -1;
+
+		checked += 3;
+		if (kill(child, SIGUSR1) || waitpid(child, &st, 0) != child)
+			tp_differs("child", "process %d cannot be woken or waited for: %s", child, strerror(errno));
+		else if (!WIFEXITED(st) || WEXITSTATUS(st))
+			tp_differs("child", "process %d ended with status %#x, want exit 0", child, st);
+		if (pread(fb, got, 64, 0) != 64 || got[30] != 0x77 || got[40] != 'K')
+			tp_differs("child", "its writes (mapping at 30, fd RW at 40) are not seen through %s "
+				   "(0x%02x, 0x%02x)", pb, got[30], got[40]);
+	}
 	close(fb);
 }
 
@@ -293,9 +334,10 @@ int main(int argc, char **argv)
 
 	tp_init("linkremap", argc, argv);
 	if (argc < 3)
-		tp_die("usage: linkremap READY fd|map|ro [DIR]");
+		tp_die("usage: linkremap READY fd|map|tree|ro [DIR]");
 	mode = argv[2];
-	mode_map = !strcmp(mode, "map");
+	mode_tree = !strcmp(mode, "tree");
+	mode_map = mode_tree || !strcmp(mode, "map");
 	mode_ro = !strcmp(mode, "ro");
 	if (!mode_map && !mode_ro && strcmp(mode, "fd"))
 		tp_die("unknown mode %s", mode);
