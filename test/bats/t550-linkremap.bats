@@ -4,7 +4,8 @@
 # refuses it unless --link-remap, which links the open inode again as
 # .cs-link-remap.DEV.INO next to it and names that link in ghost-files.img
 # (feature link-remap); cs-restore opens the file through the link and
-# removes it once the restore succeeded. test/c/linkremap checks on SIGUSR2
+# removes it once the restore succeeded; so for mappings and the
+# executable, and in a tree. test/c/linkremap checks on SIGUSR2
 # that its fds are the inode the other name names (st_ino), with their
 # offsets and flags, that writes through them (and through a MAP_SHARED
 # mapping) are seen through the other name, and that the directory holds
@@ -80,9 +81,13 @@ expect_restore_refusal() {
 	control linkremap fd
 	rm -rf "$T/lr"
 	control linkremap map
+	rm -rf "$T/lr"
+	control linkremap tree
+	rm -rf "$T/lr"
+	control linkremap exe
 }
 
-@test "linkremap: the checks catch a copy of the file, a wrong offset or flags, a name left, a private copy of a shared mapping (negative control)" {
+@test "linkremap: the checks catch a copy of the file, a wrong offset or flags, a name left, a private copy of a shared mapping, a child's lost writes, an executable's second name (negative control)" {
 	require_lr
 	local m
 	for m in copy offset flags leftover; do
@@ -91,6 +96,10 @@ expect_restore_refusal() {
 	done
 	rm -rf "$T/lr"
 	expect_detects linkremap shared map
+	rm -rf "$T/lr"
+	expect_detects linkremap child tree
+	rm -rf "$T/lr"
+	expect_detects linkremap exelink exe
 }
 
 @test "linkremap: fds on a file deleted under its name, with another name left, come back on that inode with --link-remap" {
@@ -123,6 +132,30 @@ expect_restore_refusal() {
 	no_link
 	[ "$(grep -c "$T/lr/a (deleted)" "/proc/$PID/maps")" = 2 ] ||
 		{ echo "maps of $PID:" >&2; cat "/proc/$PID/maps" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+# The executable (a copy of test/c/linkremap, x, with a second name y) is
+# deleted under the name it runs by: its mappings and /proc/PID/exe come
+# from the link (PR_SET_MM_MAP exe_fd), one link with the fds' file.
+@test "linkremap: an executable deleted under the name it runs by, with another name left, comes back with --link-remap" {
+	require_lr
+	local l
+	start_prog linkremap exe
+	[ "$PROG_EXE" = "$T/lr/x (deleted)" ] || { echo "exe: $PROG_EXE" >&2; return 1; }
+	dump_killed --link-remap
+	expect_features "$T/img" +link-remap +ghost-maps
+	l=$(links)
+	[ "$(wc -l <<<"$l")" = 2 ] || { echo "want two links in $T/lr: $(ls -A "$T/lr")" >&2; return 1; }
+	if command -v jq >/dev/null; then
+		[ "$("$CS_SHOW" "$T/img" | jq '[.images["ghost-files.img"][] | select(.exe and .link_remap)] | length')" = 1 ] ||
+			{ echo "ghost-files.img:" >&2; "$CS_SHOW" "$T/img" | jq -c '.images["ghost-files.img"]' >&2; return 1; }
+	fi
+	restore_wait
+	no_link
+	[ "$(readlink "/proc/$PID/exe")" = "$T/lr/x (deleted)" ] ||
+		{ echo "exe: $(readlink "/proc/$PID/exe")" >&2; return 1; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }

@@ -4,7 +4,7 @@
  * saves by linking the open inode again. Checked by t550-linkremap.bats
  * (protocol: tprog.h).
  *
- *   linkremap READY fd|map|tree|ro [DIR]
+ *   linkremap READY fd|map|tree|exe|ro [DIR]
  *
  * In DIR (default: READY's directory + "/lr", made here) it creates "a"
  * (3 pages + 123 bytes of a pattern) and links "b" to it, then:
@@ -16,6 +16,9 @@
  *        written at page 2: copied on write), then closes nothing;
  *   tree "map", and a child process that inherits the fds and mappings
  *        (and dies with its parent);
+ *   exe  copies its own executable to DIR/x, links DIR/y to it, runs DIR/x
+ *        (same PID) in mode "fd" and unlinks DIR/x: the executable is
+ *        deleted under its name, its other name y left;
  *   ro   opens "a" O_RDONLY only (for the refusal on a read-only mount);
  * then unlinks "a". "b" is the file's only name from then on.
  *
@@ -28,13 +31,17 @@
  * into the shared mapping is seen through "b" (and one through RW in the
  * mapping), the private page is not changed by it; DIR holds only "b";
  * "tree": the child, woken by SIGUSR1, writes a byte through its fd RW
- * and one into its shared mapping and exits 0; both are seen through "b".
+ * and one into its shared mapping and exits 0; both are seen through "b";
+ * "exe": /proc/self/exe reads "DIR/x (deleted)" and is the inode "y"
+ * names, with st_nlink 1, and DIR holds "y" too.
  *
  * CS_TEST_CORRUPT: copy (RW and DUP replaced by a copy of the file at the
  * same offset, as a restore saving it as a ghost would give), offset
  * (RW's offset moved by one), flags (O_APPEND taken off AP), leftover (a
  * second name for the file in DIR), shared ("map": the shared mapping
- * replaced by a private one of the same file).
+ * replaced by a private one of the same file), child ("tree": the child
+ * writes nothing and exits 1), exelink ("exe": a second name for the
+ * executable, x again).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -52,11 +59,11 @@
 #define AP_FD 12
 #define RO_FD 13
 
-static const char *const corrupt_modes[] = { "copy", "offset", "flags", "leftover", "shared", NULL };
+static const char *const corrupt_modes[] = { "copy", "offset", "flags", "leftover", "shared", "child", "exelink", NULL };
 
 static char dir[4096], pa[4200], pb[4200];
 static unsigned checked;
-static int mode_map, mode_ro, mode_tree;
+static int mode_map, mode_ro, mode_tree, mode_exe;
 static pid_t child;
 static unsigned char *shm, *priv;	/* "map": MAP_SHARED pages 0-1, MAP_PRIVATE pages 1-2 */
 static int rw_flags, ap_flags;
@@ -153,10 +160,35 @@ static void setup(void)
 			do
 				sig = sigwaitinfo(&s, NULL);
 			while (sig < 0 && errno == EINTR);
+			if (tp_corrupting("child"))
+				_exit(1);
 			shm[30] = 0x77;
 			_exit(pwrite(RW_FD, "K", 1, 40) == 1 ? 0 : 3);
 		}
 	}
+}
+
+/* "exe": run a copy of ourselves, DIR/x with a second name DIR/y, in mode "exe2". */
+static void run_copy(const char *ready)
+{
+	char px[4300], py[4300];
+	static char buf[1 << 16];
+	int in = open("/proc/self/exe", O_RDONLY), out;
+	ssize_t n;
+
+	snprintf(px, sizeof(px), "%s/x", dir);
+	snprintf(py, sizeof(py), "%s/y", dir);
+	out = open(px, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	if (in < 0 || out < 0)
+		tp_die("cannot copy the executable to %s", px);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			tp_die("cannot write %s", px);
+	close(in);
+	if (n < 0 || close(out) || link(px, py))
+		tp_die("cannot make %s and %s", px, py);
+	execl(px, px, ready, "exe2", dir, (char *)NULL);
+	tp_die("cannot run %s", px);
 }
 
 /* The file as a copy (CS_TEST_CORRUPT=copy): a ghost instead of the inode. */
@@ -190,6 +222,14 @@ static void corrupt(void)
 		snprintf(pl, sizeof(pl), "%s/.cs-link-remap.left", dir);
 		if (link(pb, pl))
 			tp_die("cannot link %s", pl);
+	}
+	if (tp_corrupting("exelink") && mode_exe) {
+		char px[4300], py[4300];
+
+		snprintf(px, sizeof(px), "%s/x", dir);
+		snprintf(py, sizeof(py), "%s/y", dir);
+		if (link(py, px))
+			tp_die("cannot link %s", px);
 	}
 	if (tp_corrupting("shared") && mode_map &&
 	    mmap(shm, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, RW_FD, 0) == MAP_FAILED)
@@ -242,7 +282,8 @@ static void check_dir(void)
 	}
 	checked++;
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "b"))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "b") &&
+		    (!mode_exe || strcmp(e->d_name, "y")))
 			tp_differs("directory", "%s holds %s, want only b", dir, e->d_name);
 	closedir(d);
 }
@@ -263,6 +304,24 @@ static void verify(void)
 		tp_check_u64("fd RO flags", fcntl(RO_FD, F_GETFL) & O_ACCMODE, O_RDONLY);
 		close(fb);
 		return;
+	}
+	if (mode_exe) {
+		char px[4300], py[4300], got_exe[4300];
+		struct stat a, b;
+		ssize_t n = readlink("/proc/self/exe", got_exe, sizeof(got_exe) - 1);
+
+		got_exe[n > 0 ? n : 0] = 0;
+		snprintf(px, sizeof(px), "%s/x (deleted)", dir);
+		snprintf(py, sizeof(py), "%s/y", dir);
+		checked += 3;
+		tp_check_str("executable", got_exe, px);
+		if (stat("/proc/self/exe", &a) || stat(py, &b))
+			tp_differs("executable", "cannot stat it or %s: %s", py, strerror(errno));
+		else if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			tp_differs("executable", "inode %llu, but %s is %llu", (unsigned long long)a.st_ino, py,
+				   (unsigned long long)b.st_ino);
+		else
+			tp_check_u64("executable st_nlink", a.st_nlink, 1);
 	}
 	check_inode("fd RW", RW_FD);
 	check_inode("fd DUP", DUP_FD);
@@ -334,12 +393,13 @@ int main(int argc, char **argv)
 
 	tp_init("linkremap", argc, argv);
 	if (argc < 3)
-		tp_die("usage: linkremap READY fd|map|tree|ro [DIR]");
+		tp_die("usage: linkremap READY fd|map|tree|exe|ro [DIR]");
 	mode = argv[2];
 	mode_tree = !strcmp(mode, "tree");
 	mode_map = mode_tree || !strcmp(mode, "map");
 	mode_ro = !strcmp(mode, "ro");
-	if (!mode_map && !mode_ro && strcmp(mode, "fd"))
+	mode_exe = !strcmp(mode, "exe") || !strcmp(mode, "exe2");
+	if (!mode_map && !mode_ro && !mode_exe && strcmp(mode, "fd"))
 		tp_die("unknown mode %s", mode);
 	tp_corrupt_check_mode(corrupt_modes);
 	if (argc > 3)
@@ -354,6 +414,15 @@ int main(int argc, char **argv)
 	}
 	snprintf(pa, sizeof(pa), "%s/a", dir);
 	snprintf(pb, sizeof(pb), "%s/b", dir);
+	if (!strcmp(mode, "exe"))
+		run_copy(argv[1]);	/* does not return */
+	if (mode_exe) {
+		char px[4300];
+
+		snprintf(px, sizeof(px), "%s/x", dir);
+		if (unlink(px))
+			tp_die("cannot unlink %s", px);
+	}
 	tp_block_usr2();
 	setup();
 	if (!mode_ro)
