@@ -165,9 +165,10 @@ static struct remap *remap_make(const char *src, const struct stat *st, const ch
 		return NULL;
 	remaps = arr;
 	/* its own directory, if that is still there on the file's device */
-	dir = slash == path ? xstrdup("/") : strndup(path, slash ? (size_t)(slash - path) : 0);
+	dir = xstrdup(path);
 	if (!dir)
 		return NULL;
+	dir[slash ? (size_t)(slash - path) + (slash == path) : 0] = 0;	/* "/a": "/" */
 	if (dir[0] == '/' && stat(dir, &ds) == 0 && S_ISDIR(ds.st_mode) && ds.st_dev == st->st_dev) {
 		name = link_in(dir, src, st, &made);
 		err1 = name ? 0 : errno;

@@ -28,9 +28,12 @@ require_lr() {
 }
 
 teardown() {
-	if [ -n "${T:-}" ] && mountpoint -q "$T/ro" 2>/dev/null; then
-		umount "$T/ro"
-	fi
+	local m
+	for m in ro m; do
+		if [ -n "${T:-}" ] && mountpoint -q "$T/$m" 2>/dev/null; then
+			umount "$T/$m"
+		fi
+	done
 	cs_teardown
 }
 
@@ -156,6 +159,28 @@ expect_restore_refusal() {
 	no_link
 	[ "$(readlink "/proc/$PID/exe")" = "$T/lr/x (deleted)" ] ||
 		{ echo "exe: $(readlink "/proc/$PID/exe")" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+# The file's directory is gone: the link goes to the root of its mount (a
+# bind mount of $T/m), and the restored fds name the link, deleted.
+@test "linkremap: a file whose directory is gone too is linked in the root of its mount" {
+	require_lr
+	local l
+	mkdir "$T/m"
+	mount --bind "$T/m" "$T/m" || skip "cannot bind-mount here"
+	mkdir "$T/m/lr"
+	start_prog linkremap subdir "$T/m/lr"
+	[ "$(readlink "/proc/$PID/fd/10")" = "$T/m/lr/sub/a (deleted)" ]
+	dump_killed --link-remap
+	l=$(ls -A "$T/m" | grep '^\.cs-link-remap\.') || { echo "no link in $T/m: $(ls -A "$T/m")" >&2; return 1; }
+	LINK=$T/m/$l
+	[ "$(stat -c %i "$LINK")" = "$(stat -c %i "$T/m/lr/b")" ] || { echo "$LINK is not $T/m/lr/b" >&2; return 1; }
+	restore_wait
+	[ ! -e "$LINK" ] || { echo "$LINK left" >&2; return 1; }
+	[ "$(readlink "/proc/$PID/fd/10")" = "$LINK (deleted)" ] ||
+		{ echo "fd 10: $(readlink "/proc/$PID/fd/10")" >&2; return 1; }
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }

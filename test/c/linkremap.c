@@ -4,7 +4,7 @@
  * saves by linking the open inode again. Checked by t550-linkremap.bats
  * (protocol: tprog.h).
  *
- *   linkremap READY fd|map|tree|exe|ro [DIR]
+ *   linkremap READY fd|map|tree|exe|subdir|ro [DIR]
  *
  * In DIR (default: READY's directory + "/lr", made here) it creates "a"
  * (3 pages + 123 bytes of a pattern) and links "b" to it, then:
@@ -19,6 +19,9 @@
  *   exe  copies its own executable to DIR/x, links DIR/y to it, runs DIR/x
  *        (same PID) in mode "fd" and unlinks DIR/x: the executable is
  *        deleted under its name, its other name y left;
+ *   subdir  "fd" with "a" in DIR/sub, which is removed once "a" is
+ *        unlinked: the link cannot go next to it (the /proc/self/fd
+ *        names are then not checked: the test checks them);
  *   ro   opens "a" O_RDONLY only (for the refusal on a read-only mount);
  * then unlinks "a". "b" is the file's only name from then on.
  *
@@ -63,7 +66,7 @@ static const char *const corrupt_modes[] = { "copy", "offset", "flags", "leftove
 
 static char dir[4096], pa[4200], pb[4200];
 static unsigned checked;
-static int mode_map, mode_ro, mode_tree, mode_exe;
+static int mode_map, mode_ro, mode_tree, mode_exe, mode_subdir;
 static pid_t child;
 static unsigned char *shm, *priv;	/* "map": MAP_SHARED pages 0-1, MAP_PRIVATE pages 1-2 */
 static int rw_flags, ap_flags;
@@ -142,6 +145,13 @@ static void setup(void)
 	}
 	if (unlink(pa))
 		tp_die("cannot unlink %s", pa);
+	if (mode_subdir) {
+		char sub[4300];
+
+		snprintf(sub, sizeof(sub), "%s/sub", dir);
+		if (rmdir(sub))
+			tp_die("cannot remove %s", sub);
+	}
 	if (mode_tree) {
 		sigset_t s;
 
@@ -247,12 +257,15 @@ static void check_inode(const char *what, int fd)
 		tp_differs(what, "cannot stat it or %s: %s", pb, strerror(errno));
 		return;
 	}
-	checked += 3;
+	checked += 2;
 	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
 		tp_differs(what, "inode %llu:%llu, but %s is %llu:%llu", (unsigned long long)a.st_dev,
 			   (unsigned long long)a.st_ino, pb, (unsigned long long)b.st_dev,
 			   (unsigned long long)b.st_ino);
 	tp_check_u64(what, a.st_nlink, 1);
+	if (mode_subdir)
+		return;
+	checked++;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, got, sizeof(got) - 1);
 	got[n > 0 ? n : 0] = 0;
@@ -393,13 +406,14 @@ int main(int argc, char **argv)
 
 	tp_init("linkremap", argc, argv);
 	if (argc < 3)
-		tp_die("usage: linkremap READY fd|map|tree|exe|ro [DIR]");
+		tp_die("usage: linkremap READY fd|map|tree|exe|subdir|ro [DIR]");
 	mode = argv[2];
 	mode_tree = !strcmp(mode, "tree");
 	mode_map = mode_tree || !strcmp(mode, "map");
 	mode_ro = !strcmp(mode, "ro");
 	mode_exe = !strcmp(mode, "exe") || !strcmp(mode, "exe2");
-	if (!mode_map && !mode_ro && !mode_exe && strcmp(mode, "fd"))
+	mode_subdir = !strcmp(mode, "subdir");
+	if (!mode_map && !mode_ro && !mode_exe && !mode_subdir && strcmp(mode, "fd"))
 		tp_die("unknown mode %s", mode);
 	tp_corrupt_check_mode(corrupt_modes);
 	if (argc > 3)
@@ -412,8 +426,15 @@ int main(int argc, char **argv)
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			tp_die("cannot create %s", dir);
 	}
-	snprintf(pa, sizeof(pa), "%s/a", dir);
+	snprintf(pa, sizeof(pa), "%s/%sa", dir, mode_subdir ? "sub/" : "");
 	snprintf(pb, sizeof(pb), "%s/b", dir);
+	if (mode_subdir) {
+		char sub[4300];
+
+		snprintf(sub, sizeof(sub), "%s/sub", dir);
+		if (mkdir(sub, 0755))
+			tp_die("cannot create %s", sub);
+	}
 	if (!strcmp(mode, "exe"))
 		run_copy(argv[1]);	/* does not return */
 	if (mode_exe) {
