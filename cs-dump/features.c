@@ -76,6 +76,9 @@ int dump_features(struct dump_ctx *c, InventoryEntry *inv)
 		for (size_t g = 0; g < p->nr_ghosts; g++)
 			if (p->ghosts[g]->n_vmas || p->ghosts[g]->exe)
 				f |= 1u << CS_FEAT_GHOST_MAPS;
+		for (size_t g = 0; g < p->nr_ghosts; g++)
+			if (p->ghosts[g]->link_remap)
+				f |= 1u << CS_FEAT_LINK_REMAP;	/* linkremap.c */
 		if (p->nr_locks)
 			f |= 1u << CS_FEAT_FILE_LOCKS;
 		fd_features(p, &f);

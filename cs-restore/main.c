@@ -527,6 +527,9 @@ int main(int argc, char **argv)
 			goto err;
 		}
 	}
+	/* every process holds what it needs and nothing can fail any more
+	 * (linkremap.c): a failed restore would have left the links */
+	link_remap_done(&tree);
 	/* nothing was orphaned: the restored tree's orphans go where they would */
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	/* 4. go: children first, the root last */

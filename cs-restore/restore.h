@@ -225,9 +225,37 @@ int check_file_same(struct rst_ctx *c, const char *what, const char *path, const
  * tmp_min, close-on-exec), and, when it is mapped or the executable, once
  * at its fixed fd for restore_mm (stub_ghost_map), and unlink it, so that
  * every fd and mapping refers to a file with st_nlink 0 (CRIU's "link
- * remap"). Returns 0 or -1 with err set.
+ * remap"). An entry with link_remap (cs-dump --link-remap) is not
+ * recreated but opened through its link (stub_link_remap_name), which
+ * stays. Returns 0 or -1 with err set.
  */
 int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
+
+/* linkremap.c: files cs-dump --link-remap linked again (feature "link-remap") */
+/*
+ * check_link_remap - read_ghosts, for each entry g: when g has link_remap,
+ * the entry is sound (an absolute link, a size, no data) and the link is
+ * still a regular file (lstat(2)) of the saved size and mtime, as
+ * --file-validation asks (check_file_same). Returns 0 (also for an entry
+ * without link_remap) or -1 with one line naming the fd (or mapping), the
+ * file, the link and what is wrong.
+ */
+int check_link_remap(struct rst_ctx *c, const GhostFileEntry *g);
+/*
+ * stub_link_remap_name - in the stub (stub_ghosts), for g with link_remap:
+ * the name to open it by (malloc'ed): its old path, hard-linked to the
+ * link (linkat(2)) when that name is free (*temp 1: the caller unlinks it
+ * once opened), else the link itself (*temp 0: left for link_remap_done).
+ * NULL with err (len bytes) set when out of memory.
+ */
+char *stub_link_remap_name(const GhostFileEntry *g, int *temp, char *err, size_t len);
+/*
+ * link_remap_done - once the whole restore has succeeded, before the
+ * processes run: unlink(2) every --link-remap link of the tree's entries,
+ * once each. One that cannot be removed is a warning (the restore stands);
+ * one already gone is not. Logs each link removed.
+ */
+void link_remap_done(struct rst_tree *t);
 
 /* ghostmap.c: deleted files mapped, or the executable (feature "ghost-maps") */
 /* ghost_map_count - how many of c's ghosts are mapped or the executable:
