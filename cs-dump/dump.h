@@ -28,7 +28,7 @@ struct dump_ctx {
 	struct img_sums sums;
 	unsigned long scratch;		/* remote scratch page in the target, 0: none */
 	long vmlck_kb;			/* VmLck before the scratch mapping (mlockall(MCL_FUTURE) locks it) */
-	long thread0_sb;		/* PR_GET_SECUREBITS of t[0], read by dump_threads */
+	long *thread_sb;		/* PR_GET_SECUREBITS of each thread (pt.t order), read by dump_threads */
 
 	ProcessEntry *proc;		/* collected state, written by write_* */
 	ThreadCoreEntry **cores;
@@ -144,6 +144,25 @@ int rbatch_run(struct dump_ctx *c, struct pt_thread *t, struct rbatch *b);
 void *rbatch_out(struct dump_ctx *c, struct rbatch *b, unsigned long a);
 int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len);
 int dump_process(struct dump_ctx *c);
+/*
+ * status_key - the value after "Key:" in st, the text of a
+ * /proc/PID/status (or task/TID/status) file read once, copied into buf
+ * (len bytes, NUL-terminated, truncated to fit). Returns 0, or -1 when
+ * there is no such line. Source: proc(5).
+ */
+int status_key(const char *st, const char *key, char *buf, size_t len);
+
+/* creds.c */
+/*
+ * dump_creds - after dump_threads (c->cores, c->thread_sb): the leader's
+ * credentials into pe->creds (st: its /proc/PID/status text), and into
+ * c->cores[i]->creds those of each other thread whose own differ (read
+ * from /proc/PID/task/TID/status; securebits from c->thread_sb). Returns
+ * 0, or -1 (logged; a thread with more than 1024 supplementary groups is
+ * refused, naming it). Sources: proc(5) Uid, Gid, Groups, Cap*;
+ * credentials(7) and capabilities(7) (credentials are per thread).
+ */
+int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st);
 
 /* mm.c */
 /* dump_mm - VMAs, mm fields and pages; with c->go, dead pages are left out

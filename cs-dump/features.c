@@ -81,6 +81,9 @@ int dump_features(struct dump_ctx *c, InventoryEntry *inv)
 				f |= 1u << CS_FEAT_LINK_REMAP;	/* linkremap.c */
 		if (p->nr_locks)
 			f |= 1u << CS_FEAT_FILE_LOCKS;
+		for (size_t k = 0; p->cores && p->proc && k < p->proc->n_threads; k++)
+			if (p->cores[k] && p->cores[k]->creds)
+				f |= 1u << CS_FEAT_THREAD_CREDS;
 		fd_features(p, &f);
 	}
 	for (size_t i = 0; i < CS_FEAT_NR; i++)

@@ -499,6 +499,8 @@ void dump_ctx_free(struct dump_ctx *c)
 		munmap(c->prebuf, c->prebuf_len);
 	c->prebuf = NULL;
 	track_free(c);
+	free(c->thread_sb);
+	c->thread_sb = NULL;
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	if (c->pidfd >= 0)

@@ -481,7 +481,38 @@ int check_process(struct rst_ctx *c);
  * set by the stub from its host path, is left where it is. 0 or -1.
  */
 int restore_root(struct rst_ctx *c);
+/*
+ * restore_creds - after everything that needs the stub's privileges:
+ * mlockall's future flag, every thread's credentials (restore_thread_creds),
+ * oom_score_adj, the parent-death signal, then child subreaper, dumpable
+ * (a change of uid reset it) and MDWE in the process. 0 or -1 (logged).
+ */
 int restore_creds(struct rst_ctx *c);
+
+/* creds.c: credentials, per thread */
+/*
+ * check_creds - check phase, from check_process: the process's
+ * credentials and each thread's own (thread_core_entry.creds) are sound
+ * and can be given here: their permitted capabilities are in cs-restore's
+ * permitted set, their inheritable ones inside the bounding set they get,
+ * and cs-restore has CAP_SETUID, CAP_SETGID and CAP_SETPCAP where an id,
+ * the groups, the securebits or the bounding set must change. Refuses
+ * with one line naming the process or thread; a bounding-set capability
+ * cs-restore lacks is a warning (it cannot be given, and only limits what
+ * a later execve(2) may gain). Returns 0 or -1. Sources: capset(2),
+ * setresuid(2), setfsuid(2), capabilities(7).
+ */
+int check_creds(struct rst_ctx *c);
+/*
+ * restore_thread_creds - each thread, the leader last, gets its own saved
+ * credentials or else the process's, by remote syscalls in that thread:
+ * bounding set, groups, gids and fsgid, securebits with KEEP_CAPS, uids
+ * and fsuid, capabilities, ambient capabilities, locked securebits. A
+ * thread whose set is cs-restore's own is left alone. Returns 0, or -1
+ * with one line naming the thread and the call. Sources: credentials(7),
+ * capabilities(7), nptl(7) (credentials are per thread).
+ */
+int restore_thread_creds(struct rst_ctx *c);
 /*
  * fown.c: restore_fown - each fd's saved owner (F_SETOWN_EX) and signal
  * (F_SETSIG), by remote fcntl(2) in c's process, after restore_creds and
