@@ -294,24 +294,34 @@ static int check_one(const CredsEntry *cr, const char *who, const struct own_cre
 	return 0;
 }
 
-int check_creds(struct rst_ctx *c)
+/* The process's set and each thread's own. 0 or -1. */
+static int check_creds(struct rst_ctx *c, const struct own_creds *o)
 {
-	struct own_creds *o = xzalloc(sizeof(*o));
 	char who[48];
-	int ret = -1;
 
-	if (!o || own_creds(o))
-		goto out;
 	snprintf(who, sizeof(who), "process %u", c->proc->pid);
 	if (check_one(c->proc->creds, who, o))
-		goto out;
+		return -1;
 	for (size_t i = 0; i < c->nr_cores; i++) {
 		if (!c->cores[i]->creds)
 			continue;
 		snprintf(who, sizeof(who), "thread %u", c->cores[i]->tid);
 		if (check_one(c->cores[i]->creds, who, o))
-			goto out;
+			return -1;
 	}
+	return 0;
+}
+
+int check_tree_creds(struct rst_tree *t)
+{
+	struct own_creds *o = xzalloc(sizeof(*o));
+	int ret = -1;
+
+	if (!o || own_creds(o))
+		goto out;
+	for (size_t i = 0; i < t->nr; i++)
+		if (!t->p[i]->proc->zombie && check_creds(t->p[i], o))
+			goto out;
 	ret = 0;
 out:
 	free(o);

@@ -491,8 +491,9 @@ int restore_creds(struct rst_ctx *c);
 
 /* creds.c: credentials, per thread */
 /*
- * check_creds - check phase, from check_process: the process's
- * credentials and each thread's own (thread_core_entry.creds) are sound
+ * check_tree_creds - the last step of the check phase: for each live
+ * process of t, its credentials and each thread's own
+ * (thread_core_entry.creds) are sound
  * and can be given here: their permitted capabilities are in cs-restore's
  * permitted set, their inheritable ones inside the bounding set they get,
  * and cs-restore has CAP_SETUID, CAP_SETGID and CAP_SETPCAP where an id,
@@ -502,7 +503,8 @@ int restore_creds(struct rst_ctx *c);
  * a later execve(2) may gain). Returns 0 or -1. Sources: capset(2),
  * setresuid(2), setfsuid(2), capabilities(7).
  */
-int check_creds(struct rst_ctx *c);
+struct rst_tree;
+int check_tree_creds(struct rst_tree *t);
 /*
  * restore_thread_creds - each thread, the leader last, gets its own saved
  * credentials or else the process's, by remote syscalls in that thread:
