@@ -245,6 +245,9 @@ int restore_thread_creds(struct rst_ctx *c)
 				cr->gid[3]);
 		if (thread_creds(c, i, cr, o))
 			goto out;
+		/* CS_FAULT=creds: with this thread's set given and not the others' */
+		if (cs_fault("creds"))
+			goto out;
 	}
 	ret = 0;
 out:

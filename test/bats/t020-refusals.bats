@@ -572,6 +572,35 @@ own_creds_cores() {
 	grep -q "ok: 60 values checked" "$T/prog.out"
 }
 
+# A restore that fails half-way through the threads' credentials (some
+# threads are other users already) leaves nothing; the next one works.
+@test "fixed: threads with credentials of their own: CS_FAULT=creds and exit:creds leave nothing, then the restore works" {
+	require_threadcreds
+	local fault st want tids t
+	start_prog threadcreds root
+	tids=$(ls "/proc/$PID/task" | sort -n)
+	dump_killed
+	for fault in creds exit:creds; do
+		st=0
+		want=1
+		[ "$fault" = creds ] || want=42
+		(close_fds; CS_FAULT=$fault exec timeout -k 5 30 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
+			</dev/null >"$T/restore.out" 2>&1 || st=$?
+		[ "$st" = "$want" ] || { echo "CS_FAULT=$fault: status $st, want $want: $(cat "$T/restore.out")" >&2; return 1; }
+		if [ "$want" = 1 ]; then
+			grep -q "fault injection: step creds fails" "$T/restore.out" ||
+				{ echo "CS_FAULT=creds said: $(cat "$T/restore.out")" >&2; return 1; }
+		fi
+		for t in $tids; do
+			wait_pid_gone "$t" 50 || { echo "CS_FAULT=$fault: TID $t is left (state $(proc_state "$t"))" >&2; return 1; }
+		done
+	done
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 60 values checked" "$T/prog.out"
+}
+
 @test "fixed: a process whose threads all run as other non-root users, with capabilities and securebits (round trip; controls)" {
 	require_threadcreds
 	chmod 1777 "$T"	# main, as uid 3001, writes the ready file
