@@ -1,0 +1,534 @@
+/*
+ * packet - packet sockets (packet(7)) for t340-packet.bats.
+ *
+ *   packet READY netns NAME IF PEER
+ *                       run inside the test's network namespace
+ *                       /run/netns/NAME (exits 77 elsewhere), IF and PEER
+ *                       the two ends of a veth pair there: the round trip
+ *   packet READY unread NAME IF PEER
+ *                       a socket bound to IF for ethertype 0x88b6 with a
+ *                       frame (sent on PEER) not read yet; after SIGUSR2
+ *                       its queue must be empty (dropped by the dump) and
+ *                       a new frame must come in
+ *   packet READY ring IF
+ *                       a socket with a memory-mapped PACKET_RX_RING
+ *   packet READY foreign NAME
+ *                       a packet socket made in network namespace
+ *                       /run/netns/NAME (setns there and back)
+ *
+ * Round trip: "raw", SOCK_RAW for ETH_P_ALL bound to IF, with a classic
+ * BPF filter passing ethertype 0x88b5 only (SO_LOCK_FILTER), a multicast
+ * membership added twice, a promiscuous and an allmulti one, fanout group
+ * (our PID's low 16 bits, PACKET_FANOUT_HASH with FLAG_DEFRAG and
+ * FLAG_ROLLOVER), PACKET_AUXDATA, PACKET_ORIGDEV, SO_RCVBUF; "dgram",
+ * SOCK_DGRAM made with protocol 0, unbound, non-blocking, with
+ * PACKET_VERSION, PACKET_RESERVE, PACKET_TIMESTAMP, PACKET_LOSS,
+ * PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, SO_PRIORITY, SO_SNDBUF;
+ * "ip", SOCK_RAW for ETH_P_IP, not bound to an interface, with
+ * PACKET_VNET_HDR and PACKET_TX_HAS_OFF. After SIGUSR2 it checks each
+ * socket's address (getsockname: family, protocol, interface by name,
+ * hardware type), SO_TYPE, SO_PROTOCOL, options, the filter
+ * (SO_GET_FILTER: length, instructions), SO_LOCK_FILTER, fanout
+ * (PACKET_FANOUT), fd flags; the memberships through the interface
+ * (/proc/net/dev_mcast, still there after one PACKET_DROP_MEMBERSHIP of
+ * two; the promiscuity and allmulti counts of RTM_GETLINK); then that "raw" receives a 0x88b5 frame sent
+ * on PEER, and not a 0x88b6 one sent before it (the filter).
+ *
+ * CS_TEST_CORRUPT: addr, opts, dgram-opts, filter, fanout, mcast, promisc,
+ * recv.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/filter.h>
+#include <linux/net_tstamp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include "tprog.h"
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+#ifndef SO_LOCK_FILTER
+#define SO_LOCK_FILTER 44
+#endif
+#ifndef SO_GET_FILTER
+#define SO_GET_FILTER SO_ATTACH_FILTER
+#endif
+#define ETH_TEST 0x88b5
+#define ETH_OTHER 0x88b6
+#define NSK 3
+
+static const char *names[NSK] = { "raw", "dgram", "ip" };
+static const int popts[] = { PACKET_VERSION, PACKET_RESERVE, PACKET_AUXDATA, PACKET_ORIGDEV, PACKET_VNET_HDR,
+			     PACKET_TIMESTAMP, PACKET_LOSS, PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING,
+			     PACKET_TX_HAS_OFF, PACKET_FANOUT };
+static const char *const popt_names[] = { "PACKET_VERSION", "PACKET_RESERVE", "PACKET_AUXDATA", "PACKET_ORIGDEV",
+					  "PACKET_VNET_HDR", "PACKET_TIMESTAMP", "PACKET_LOSS",
+					  "PACKET_QDISC_BYPASS", "PACKET_IGNORE_OUTGOING", "PACKET_TX_HAS_OFF",
+					  "PACKET_FANOUT" };
+#define NPOPTS (sizeof(popts) / sizeof(popts[0]))
+static const uint8_t mc_addr[6] = { 0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e };	/* LLDP */
+
+/* 0x88b5 frames pass whole, anything else is dropped */
+static struct sock_filter prog[] = {
+	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_TEST, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, 0xffff),
+	BPF_STMT(BPF_RET | BPF_K, 0),
+};
+#define NPROG (sizeof(prog) / sizeof(prog[0]))
+
+struct state {
+	int family, protocol, ifindex, hatype;
+	int type, skproto, popt[NPOPTS], rcvbuf, sndbuf, priority, fl, fdfl, lock;
+	int nfilter;
+	struct sock_filter filter[16];
+};
+
+static int sk[NSK];
+static struct state want[NSK];
+static unsigned checked;
+static const char *ifname, *peername;
+
+static void setint(int s, int level, int name, int v)
+{
+	if (setsockopt(s, level, name, &v, sizeof(v)))
+		tp_die("setsockopt %d/%d to %d", level, name, v);
+}
+
+static int getint(int s, int level, int name)
+{
+	int v = -1;
+	socklen_t l = sizeof(v);
+
+	getsockopt(s, level, name, &v, &l);
+	return v;
+}
+
+static int pk_socket(int type, int proto)
+{
+	int s = socket(AF_PACKET, type, proto);
+
+	if (s < 0)
+		tp_die("socket(AF_PACKET, %d, 0x%x)", type, proto);
+	return s;
+}
+
+static void pk_bind(int s, const char *dev, int proto)
+{
+	struct sockaddr_ll a = { .sll_family = AF_PACKET, .sll_protocol = htons(proto) };
+
+	a.sll_ifindex = if_nametoindex(dev);
+	if (!a.sll_ifindex || bind(s, (struct sockaddr *)&a, sizeof(a)))
+		tp_die("bind to %s", dev);
+}
+
+static void member(int s, const char *dev, int type, const uint8_t *addr)
+{
+	struct packet_mreq m = { .mr_ifindex = if_nametoindex(dev), .mr_type = type };
+
+	if (addr) {
+		m.mr_alen = 6;
+		memcpy(m.mr_address, addr, 6);
+	}
+	if (setsockopt(s, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &m, sizeof(m)))
+		tp_die("PACKET_ADD_MEMBERSHIP type %d on %s", type, dev);
+}
+
+static void read_state(int s, struct state *st)
+{
+	struct sockaddr_ll a;
+	socklen_t l = sizeof(a);
+
+	memset(st, 0, sizeof(*st));
+	memset(&a, 0, sizeof(a));
+	getsockname(s, (struct sockaddr *)&a, &l);
+	st->family = a.sll_family;
+	st->protocol = ntohs(a.sll_protocol);
+	st->ifindex = a.sll_ifindex;
+	st->hatype = a.sll_hatype;
+	st->type = getint(s, SOL_SOCKET, SO_TYPE);
+	st->skproto = getint(s, SOL_SOCKET, SO_PROTOCOL);
+	for (size_t i = 0; i < NPOPTS; i++)
+		st->popt[i] = getint(s, SOL_PACKET, popts[i]);
+	st->rcvbuf = getint(s, SOL_SOCKET, SO_RCVBUF);
+	st->sndbuf = getint(s, SOL_SOCKET, SO_SNDBUF);
+	st->priority = getint(s, SOL_SOCKET, SO_PRIORITY);
+	st->lock = getint(s, SOL_SOCKET, SO_LOCK_FILTER);
+	st->fl = fcntl(s, F_GETFL) & (O_NONBLOCK | O_ACCMODE);
+	st->fdfl = fcntl(s, F_GETFD);
+	/* SO_GET_FILTER counts in instructions, not bytes (socket(7)) */
+	l = 16;
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, st->filter, &l) == 0)
+		st->nfilter = l;
+	else
+		st->nfilter = -errno;
+}
+
+static void check(int i)
+{
+	struct state g;
+	char w[96];
+
+	read_state(sk[i], &g);
+#define C(field, label)                                                                    \
+	do {                                                                               \
+		snprintf(w, sizeof(w), "%s %s", names[i], label);                          \
+		tp_check_u64(w, (uint64_t)(uint32_t)g.field, (uint64_t)(uint32_t)want[i].field); \
+		checked++;                                                                 \
+	} while (0)
+	C(family, "sll_family");
+	C(protocol, "sll_protocol");
+	C(ifindex, "sll_ifindex");
+	C(hatype, "sll_hatype");
+	C(type, "SO_TYPE");
+	C(skproto, "SO_PROTOCOL");
+	for (size_t k = 0; k < NPOPTS; k++)
+		C(popt[k], popt_names[k]);
+	C(rcvbuf, "SO_RCVBUF");
+	C(sndbuf, "SO_SNDBUF");
+	C(priority, "SO_PRIORITY");
+	C(lock, "SO_LOCK_FILTER");
+	C(fl, "file status flags");
+	C(fdfl, "fd flags");
+	C(nfilter, "filter length");
+	if (g.nfilter == want[i].nfilter && g.nfilter > 0) {
+		snprintf(w, sizeof(w), "%s filter instructions", names[i]);
+		tp_check_bytes(w, g.filter, want[i].filter, g.nfilter * sizeof(g.filter[0]));
+		checked++;
+	}
+#undef C
+}
+
+/*
+ * The promiscuity and allmulti counters of DEV (IFLA_PROMISCUITY,
+ * IFLA_ALLMULTI of RTM_GETLINK): a packet socket's PACKET_MR_PROMISC and
+ * ALLMULTI memberships count there, not in the flags SIOCGIFFLAGS gives
+ * (dev_get_flags shows only what was set by hand). -1 each when unknown.
+ */
+static void if_counts(const char *dev, int *promisc, int *allmulti)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req;
+	char buf[16384];
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	ssize_t n;
+
+	*promisc = *allmulti = -1;
+	if (s < 0)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = RTM_GETLINK;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.i.ifi_family = AF_UNSPEC;
+	req.i.ifi_index = if_nametoindex(dev);
+	if (send(s, &req, sizeof(req), 0) == sizeof(req) && (n = recv(s, buf, sizeof(buf), 0)) > 0) {
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+			struct rtattr *a = IFLA_RTA((struct ifinfomsg *)NLMSG_DATA(h));
+			int l = IFLA_PAYLOAD(h);
+
+			if (h->nlmsg_type != RTM_NEWLINK)
+				continue;
+			for (; RTA_OK(a, l); a = RTA_NEXT(a, l)) {
+				if (a->rta_type == IFLA_PROMISCUITY)
+					*promisc = *(uint32_t *)RTA_DATA(a);
+				if (a->rta_type == IFLA_ALLMULTI)
+					*allmulti = *(uint32_t *)RTA_DATA(a);
+			}
+		}
+	}
+	close(s);
+}
+
+/* The users count of address ADDR on DEV in /proc/net/dev_mcast; 0 when absent. */
+static int mcast_users(const char *dev, const uint8_t *addr)
+{
+	char line[256], want_hex[13], d[IF_NAMESIZE + 1], hex[64];
+	int users = 0, idx, u, g;
+	FILE *f = fopen("/proc/net/dev_mcast", "re");
+
+	for (int i = 0; i < 6; i++)
+		snprintf(want_hex + 2 * i, 3, "%02x", addr[i]);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %16s %d %d %63s", &idx, d, &u, &g, hex) == 5 && !strcmp(d, dev) &&
+		    !strcmp(hex, want_hex))
+			users = u;
+	fclose(f);
+	return users;
+}
+
+/* Send one frame of ethertype TYPE from PEER to broadcast, through a socket of our own. */
+static void send_frame(int type, uint32_t nonce)
+{
+	struct sockaddr_ll a = { .sll_family = AF_PACKET, .sll_protocol = htons(type), .sll_halen = 6 };
+	uint8_t frame[64];
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	a.sll_ifindex = if_nametoindex(peername);
+	memset(frame, 0, sizeof(frame));
+	memset(frame, 0xff, 6);
+	frame[6] = 0x02;
+	frame[11] = 0x01;
+	frame[12] = type >> 8;
+	frame[13] = type & 0xff;
+	memcpy(frame + 14, &nonce, 4);
+	memset(a.sll_addr, 0xff, 6);
+	if (sendto(s, frame, sizeof(frame), 0, (struct sockaddr *)&a, sizeof(a)) != sizeof(frame))
+		tp_die("cannot send a frame on %s", peername);
+	close(s);
+}
+
+/* Wait up to 5 s on S for a frame; its ethertype and nonce, or -1. */
+static int recv_frame(int s, uint32_t *nonce, int timeout_ms)
+{
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	uint8_t buf[2048];
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return -1;
+	n = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 18)
+		return -1;
+	memcpy(nonce, buf + 14, 4);
+	return buf[12] << 8 | buf[13];
+}
+
+static int in_netns(const char *name)
+{
+	struct stat a, b;
+	char path[256];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	return stat("/proc/self/ns/net", &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+static void unread(const char *ready)
+{
+	uint32_t nonce = getpid(), got;
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0), t;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+
+	pk_bind(s, ifname, ETH_OTHER);
+	send_frame(ETH_OTHER, nonce);
+	if (poll(&p, 1, 5000) != 1)
+		tp_die("the frame sent on %s did not arrive", peername);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	checked++;
+	if (recv(s, &got, sizeof(got), MSG_DONTWAIT) >= 0)
+		tp_differs("unread frame", "still queued after the restore (want dropped)");
+	send_frame(ETH_OTHER, nonce + 1);
+	t = recv_frame(s, &got, 5000);
+	checked++;
+	if (t != ETH_OTHER || got != nonce + 1)
+		tp_differs("frame after the restore", "got ethertype 0x%x nonce %u, want 0x%x %u", t, got, ETH_OTHER,
+			   nonce + 1);
+	tp_finish(checked);
+}
+
+static void ring(const char *ready)
+{
+	struct tpacket_req r = { .tp_block_size = 4096, .tp_block_nr = 1, .tp_frame_size = 2048, .tp_frame_nr = 2 };
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (setsockopt(s, SOL_PACKET, PACKET_RX_RING, &r, sizeof(r)) ||
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0) == MAP_FAILED)
+		tp_die("PACKET_RX_RING");
+	pk_bind(s, ifname, ETH_OTHER);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: ring");
+	exit(0);
+}
+
+static void foreign(const char *ready, const char *name)
+{
+	char path[256];
+	int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), other;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	other = open(path, O_RDONLY | O_CLOEXEC);
+	if (own < 0 || other < 0 || setns(other, CLONE_NEWNET))
+		tp_die("cannot enter %s", path);
+	pk_socket(SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_OTHER));
+	if (setns(own, CLONE_NEWNET))
+		tp_die("cannot come back to our network namespace");
+	close(own);
+	close(other);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: foreign");
+	exit(0);
+}
+
+/* raw: every protocol on IF, the filter (locked), memberships, fanout group id; into sk[0] */
+static void make_raw(int fanout_id)
+{
+	struct sock_fprog fp = { .len = NPROG, .filter = prog };
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)))
+		tp_die("SO_ATTACH_FILTER");
+	setint(s, SOL_SOCKET, SO_LOCK_FILTER, 1);
+	pk_bind(s, ifname, ETH_P_ALL);
+	member(s, ifname, PACKET_MR_MULTICAST, mc_addr);
+	member(s, ifname, PACKET_MR_MULTICAST, mc_addr);
+	member(s, ifname, PACKET_MR_PROMISC, NULL);
+	member(s, ifname, PACKET_MR_ALLMULTI, NULL);
+	setint(s, SOL_PACKET, PACKET_FANOUT,
+	       fanout_id | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+	setint(s, SOL_PACKET, PACKET_AUXDATA, 1);
+	setint(s, SOL_PACKET, PACKET_ORIGDEV, 1);
+	setint(s, SOL_SOCKET, SO_RCVBUFFORCE, 300000);
+	if (sk[0] > 0) {
+		dup2(s, sk[0]);
+		close(s);
+	} else {
+		sk[0] = s;
+	}
+}
+
+/* Drop one membership of ADDR on IF from S. */
+static void drop_mcast(int s)
+{
+	struct packet_mreq m = { .mr_ifindex = if_nametoindex(ifname), .mr_type = PACKET_MR_MULTICAST, .mr_alen = 6 };
+
+	memcpy(m.mr_address, mc_addr, 6);
+	if (setsockopt(s, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &m, sizeof(m)))
+		tp_log("note: PACKET_DROP_MEMBERSHIP: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const modes[] = { "addr", "opts", "dgram-opts", "filter", "fanout", "mcast", "promisc",
+					     "recv", NULL };
+	uint32_t nonce, got;
+	int t, fanout_id, pc, ac;
+
+	tp_init("packet", argc, argv);
+	tp_block_usr2();
+	if (argc > 3 && !strcmp(argv[2], "ring")) {
+		ifname = argv[3];
+		ring(argv[1]);
+	}
+	if (argc > 3 && !strcmp(argv[2], "foreign"))
+		foreign(argv[1], argv[3]);
+	if (argc < 6 || (strcmp(argv[2], "netns") && strcmp(argv[2], "unread"))) {
+		errno = EINVAL;
+		tp_die("usage: packet READY netns|unread NAME IF PEER | ring IF | foreign NAME");
+	}
+	if (!in_netns(argv[3])) {
+		tp_log("not in network namespace %s: it would send frames in another namespace", argv[3]);
+		exit(TP_EXIT_SKIP);
+	}
+	ifname = argv[4];
+	peername = argv[5];
+	if (!strcmp(argv[2], "unread"))
+		unread(argv[1]);
+	tp_corrupt_check_mode(modes);
+
+	fanout_id = getpid() & 0xffff;
+	make_raw(fanout_id);
+	/* dgram: unbound, options */
+	sk[1] = pk_socket(SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	setint(sk[1], SOL_PACKET, PACKET_VERSION, TPACKET_V2);
+	setint(sk[1], SOL_PACKET, PACKET_RESERVE, 64);
+	setint(sk[1], SOL_PACKET, PACKET_TIMESTAMP, SOF_TIMESTAMPING_RAW_HARDWARE);
+	setint(sk[1], SOL_PACKET, PACKET_LOSS, 1);
+	setint(sk[1], SOL_PACKET, PACKET_QDISC_BYPASS, 1);
+	setint(sk[1], SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+	setint(sk[1], SOL_SOCKET, SO_PRIORITY, 5);
+	setint(sk[1], SOL_SOCKET, SO_SNDBUF, 60000);
+	/* ip: IPv4 on every interface, virtio-net headers */
+	sk[2] = pk_socket(SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+	setint(sk[2], SOL_PACKET, PACKET_VNET_HDR, 1);
+	setint(sk[2], SOL_PACKET, PACKET_TX_HAS_OFF, 1);
+	for (int i = 0; i < NSK; i++)
+		read_state(sk[i], &want[i]);
+	if (want[0].nfilter != (int)NPROG)
+		tp_die("SO_GET_FILTER gave %d instructions, want %zu", want[0].nfilter, NPROG);
+
+	if (tp_corrupting("addr")) {
+		int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+		pk_bind(s, peername, ETH_P_ALL);
+		dup2(s, sk[0]);
+		close(s);
+	}
+	if (tp_corrupting("opts"))
+		setint(sk[0], SOL_PACKET, PACKET_ORIGDEV, 0);
+	if (tp_corrupting("dgram-opts"))
+		setint(sk[1], SOL_PACKET, PACKET_RESERVE, 32);
+	if (tp_corrupting("filter")) {
+		/* a program of the same length for another ethertype */
+		prog[1].k = ETH_OTHER;
+		make_raw(fanout_id);
+		prog[1].k = ETH_TEST;
+	}
+	if (tp_corrupting("fanout"))
+		make_raw((fanout_id + 1) & 0xffff);
+	if (tp_corrupting("mcast"))
+		drop_mcast(sk[0]);	/* added twice: still there once */
+	if (tp_corrupting("promisc")) {
+		struct packet_mreq m = { .mr_ifindex = if_nametoindex(ifname), .mr_type = PACKET_MR_PROMISC };
+
+		setsockopt(sk[0], SOL_PACKET, PACKET_DROP_MEMBERSHIP, &m, sizeof(m));
+	}
+
+	tp_write_ready(argv[1]);
+	tp_wait_usr2();
+
+	for (int i = 0; i < NSK; i++)
+		check(i);
+	/* the interface numbers may differ: the name is what counts */
+	checked++;
+	if (want[0].ifindex != (int)if_nametoindex(ifname))
+		tp_differs("raw interface", "index %d is not %s's (%u)", want[0].ifindex, ifname,
+			   if_nametoindex(ifname));
+	/* memberships: ours alone on this veth end (the namespace is the test's) */
+	t = mcast_users(ifname, mc_addr);
+	checked++;
+	if (t < 1)
+		tp_differs("raw multicast membership", "%02x:%02x:%02x:%02x:%02x:%02x not on %s (users %d)",
+			   mc_addr[0], mc_addr[1], mc_addr[2], mc_addr[3], mc_addr[4], mc_addr[5], ifname, t);
+	/* it was added twice: after one drop it must still be there */
+	drop_mcast(sk[0]);
+	t = mcast_users(ifname, mc_addr);
+	checked++;
+	if (t < 1)
+		tp_differs("raw multicast membership count", "gone from %s after one PACKET_DROP_MEMBERSHIP "
+			   "(want added twice)", ifname);
+	/* ours are the only ones on this end of the test's veth pair */
+	if_counts(ifname, &pc, &ac);
+	checked += 2;
+	if (pc != 1)
+		tp_differs("raw PACKET_MR_PROMISC", "%s promiscuity %d, want 1", ifname, pc);
+	if (ac != 1)
+		tp_differs("raw PACKET_MR_ALLMULTI", "%s allmulti %d, want 1", ifname, ac);
+	/* the filter drops 0x88b6, passes 0x88b5 */
+	nonce = getpid() * 7u;
+	send_frame(ETH_OTHER, nonce);
+	if (!tp_corrupting("recv"))
+		send_frame(ETH_TEST, nonce + 1);
+	t = recv_frame(sk[0], &got, 5000);
+	checked++;
+	if (t != ETH_TEST || got != nonce + 1)
+		tp_differs("raw receive", "got ethertype 0x%x nonce 0x%x, want 0x%x 0x%x (in 5 s)", t, t < 0 ? 0 : got,
+			   ETH_TEST, nonce + 1);
+	tp_finish(checked);
+}
