@@ -175,7 +175,7 @@ static int save_mclist(const struct pk_diag *d, PacketSkEntry *p, const char *wh
 	return 0;
 }
 
-static int dump_packet_diag(int fd, PacketSkEntry *p, int sk, const struct pk_diag *d, const char *what)
+static int dump_packet_diag(PacketSkEntry *p, int sk, const struct pk_diag *d, const char *what)
 {
 	int v;
 
@@ -188,7 +188,11 @@ static int dump_packet_diag(int fd, PacketSkEntry *p, int sk, const struct pk_di
 		p->has_copy_thresh = 1;
 		p->copy_thresh = d->copy_thresh;
 	}
-	if (pk_int(sk, PACKET_FANOUT, &v) == 0 && v) {
+	/* the diag's attribute says whether it is in a group (getsockopt's 0 is
+	 * also group 0 of type PACKET_FANOUT_HASH); getsockopt gives the flags */
+	if (d->has_fanout) {
+		if (pk_int(sk, PACKET_FANOUT, &v))
+			return pr_perror("cannot read the fanout group of %s)", what);
 		unsigned type = FANOUT_TYPE(v);
 
 		if (type == PACKET_FANOUT_CBPF || type == PACKET_FANOUT_EBPF)
@@ -203,7 +207,6 @@ static int dump_packet_diag(int fd, PacketSkEntry *p, int sk, const struct pk_di
 	if (d->rmem)
 		pr_warn("%s): %u bytes of packets not read yet are dropped (not in the image), as frames lost on "
 			"the wire would be", what, d->rmem);
-	(void)fd;
 	return 0;
 }
 
@@ -223,6 +226,9 @@ int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	e->pksk = p;
 	if (getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &(socklen_t){ sizeof(type) }))
 		return pr_perror("cannot read the type of fd %d (packet socket)", fd);
+	if (type != SOCK_RAW && type != SOCK_DGRAM)
+		return pr_err("fd %d (packet socket) is of type %d (SOCK_PACKET, obsolete): only SOCK_RAW and "
+			      "SOCK_DGRAM packet sockets are supported", fd, type);
 	p->type = type;
 	if (getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &r, &(socklen_t){ sizeof(r) }) == 0) {
 		p->has_sk_protocol = 1;
@@ -255,7 +261,7 @@ int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	if (r > 0)
 		return pr_err("%s) is not found by sock_diag in this network namespace (made in another one?): "
 			      "not supported", what);
-	r = dump_packet_diag(fd, p, sk, &d, what);
+	r = dump_packet_diag(p, sk, &d, what);
 	pk_diag_free(&d);
 	if (r)
 		return -1;

@@ -245,7 +245,7 @@ int packet_make(const FdEntry *e, char *err, size_t len)
 				goto fail;
 			}
 	}
-	if (p->has_fanout && p->fanout) {
+	if (p->has_fanout) {	/* group 0 of type PACKET_FANOUT_HASH reads 0 */
 		/* an id the kernel chose (PACKET_FANOUT_FLAG_UNIQUEID) is given back as a chosen one */
 		int v = p->fanout & ~(PACKET_FANOUT_FLAG_UNIQUEID << 16);
 

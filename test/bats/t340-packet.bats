@@ -4,11 +4,13 @@
 # (cs-dump and cs-restore run in it too, under `nsenter --net`), and holds
 # a SOCK_RAW ETH_P_ALL socket bound to pk0 with a locked classic BPF
 # filter, a multicast membership added twice, promiscuous and allmulti
-# memberships and a fanout group; an unbound SOCK_DGRAM socket with
-# PACKET_* options; a SOCK_RAW ETH_P_IP one with PACKET_VNET_HDR. After
-# the restore it checks each value (getsockname, getsockopt, SO_GET_FILTER,
-# PACKET_FANOUT, the interface's multicast list and counters), and that
-# the raw socket receives a frame sent on pk1 and not one its filter drops.
+# memberships and a round robin fanout group it shares with a second such
+# socket; an unbound SOCK_DGRAM socket with PACKET_* options; a SOCK_RAW
+# ETH_P_IP one with PACKET_VNET_HDR; a SOCK_DGRAM one in a fanout group
+# whose id the kernel chose. After the restore it checks each value
+# (getsockname, getsockopt, SO_GET_FILTER, PACKET_FANOUT, the interface's
+# multicast list and counters), and that the two sockets of the group
+# share frames sent on pk1 and get none that their filter drops.
 # The restore into a second namespace whose pk0 has another ifindex binds
 # by name.
 #
@@ -51,6 +53,10 @@ require_packet() {
 # be missing)
 veth_pair() {
 	local i
+	# no IPv6 there: its MLD and router solicitations would take turns in
+	# the round robin fanout group the test counts frames of
+	nsenter --net="/run/netns/$1" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 \
+		net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
 	for ((i = 0; i < ${2:-0}; i++)); do
 		ip -n "$1" link add "xv$i" type veth peer name "xv$i-p" || return 1
 	done

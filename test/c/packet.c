@@ -19,8 +19,11 @@
  * Round trip: "raw", SOCK_RAW for ETH_P_ALL bound to IF, with a classic
  * BPF filter passing ethertype 0x88b5 only (SO_LOCK_FILTER), a multicast
  * membership added twice, a promiscuous and an allmulti one, fanout group
- * (our PID's low 16 bits, PACKET_FANOUT_HASH with FLAG_DEFRAG and
- * FLAG_ROLLOVER), PACKET_AUXDATA, PACKET_ORIGDEV, SO_RCVBUF; "dgram",
+ * (our PID's low 16 bits, PACKET_FANOUT_LB with FLAG_DEFRAG and
+ * FLAG_ROLLOVER), PACKET_AUXDATA, PACKET_ORIGDEV, SO_RCVBUF; "raw2", the
+ * same on IF in raw's fanout group, its filter not locked; "uniq",
+ * SOCK_DGRAM bound to PEER for 0x88b7 in a fanout group whose id the
+ * kernel chose (PACKET_FANOUT_FLAG_UNIQUEID); "dgram",
  * SOCK_DGRAM made with protocol 0, unbound, non-blocking, with
  * PACKET_VERSION, PACKET_RESERVE, PACKET_TIMESTAMP, PACKET_LOSS,
  * PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, SO_PRIORITY, SO_SNDBUF;
@@ -31,8 +34,9 @@
  * (SO_GET_FILTER: length, instructions), SO_LOCK_FILTER, fanout
  * (PACKET_FANOUT), fd flags; the memberships through the interface
  * (/proc/net/dev_mcast, still there after one PACKET_DROP_MEMBERSHIP of
- * two; the promiscuity and allmulti counts of RTM_GETLINK); then that "raw" receives a 0x88b5 frame sent
- * on PEER, and not a 0x88b6 one sent before it (the filter).
+ * two; the promiscuity and allmulti counts of RTM_GETLINK); then that raw
+ * and raw2 share (round robin) four 0x88b5 frames sent on PEER, and that
+ * neither gets a 0x88b6 one sent before them (the filters).
  *
  * CS_TEST_CORRUPT: addr, opts, dgram-opts, filter, fanout, mcast, promisc,
  * recv.
@@ -64,9 +68,12 @@
 #endif
 #define ETH_TEST 0x88b5
 #define ETH_OTHER 0x88b6
-#define NSK 3
+#define NSK 5
+#define FANOUT_TYPE (PACKET_FANOUT_LB | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER)
+#define ETH_UNIQ 0x88b7
+#define NFRAMES 4
 
-static const char *names[NSK] = { "raw", "dgram", "ip" };
+static const char *names[NSK] = { "raw", "dgram", "ip", "raw2", "uniq" };
 static const int popts[] = { PACKET_VERSION, PACKET_RESERVE, PACKET_AUXDATA, PACKET_ORIGDEV, PACKET_VNET_HDR,
 			     PACKET_TIMESTAMP, PACKET_LOSS, PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING,
 			     PACKET_TX_HAS_OFF, PACKET_FANOUT };
@@ -395,8 +402,7 @@ static void make_raw(int fanout_id)
 	member(s, ifname, PACKET_MR_MULTICAST, mc_addr);
 	member(s, ifname, PACKET_MR_PROMISC, NULL);
 	member(s, ifname, PACKET_MR_ALLMULTI, NULL);
-	setint(s, SOL_PACKET, PACKET_FANOUT,
-	       fanout_id | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+	setint(s, SOL_PACKET, PACKET_FANOUT, fanout_id | FANOUT_TYPE << 16);
 	setint(s, SOL_PACKET, PACKET_AUXDATA, 1);
 	setint(s, SOL_PACKET, PACKET_ORIGDEV, 1);
 	setint(s, SOL_SOCKET, SO_RCVBUFFORCE, 300000);
@@ -406,6 +412,44 @@ static void make_raw(int fanout_id)
 	} else {
 		sk[0] = s;
 	}
+}
+
+/*
+ * The NFRAMES test frames sent after a dropped one, shared out by the
+ * fanout group between raw and raw2: each must get some (the group has
+ * both), all must come, none of another ethertype (the filters).
+ */
+static void check_receive(uint32_t nonce)
+{
+	int n[2] = { 0, 0 };
+
+	for (int tries = 0; tries < 50 && n[0] + n[1] < NFRAMES; tries++) {
+		struct pollfd p[2] = { { .fd = sk[0], .events = POLLIN }, { .fd = sk[3], .events = POLLIN } };
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		for (int j = 0; j < 2; j++) {
+			uint32_t got;
+			int t;
+
+			if (!(p[j].revents & POLLIN))
+				continue;
+			t = recv_frame(p[j].fd, &got, 0);
+			if (t < 0)
+				continue;
+			if (t != ETH_TEST || got - nonce - 1 >= NFRAMES)
+				tp_differs(j ? "raw2 receive" : "raw receive", "a frame of ethertype 0x%x nonce 0x%x "
+					   "(the filter passes 0x%x only)", t, got, ETH_TEST);
+			n[j]++;
+		}
+	}
+	checked += 3;
+	if (n[0] + n[1] != NFRAMES)
+		tp_differs("receive", "%d frames of %d in 5 s", n[0] + n[1], NFRAMES);
+	if (!n[0])
+		tp_differs("raw receive", "no frame (fanout round robin with raw2: %d)", n[1]);
+	if (!n[1])
+		tp_differs("raw2 receive", "no frame (fanout round robin with raw: %d)", n[0]);
 }
 
 /* Drop one membership of ADDR on IF from S. */
@@ -422,7 +466,7 @@ int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "addr", "opts", "dgram-opts", "filter", "fanout", "mcast", "promisc",
 					     "recv", NULL };
-	uint32_t nonce, got;
+	uint32_t nonce;
 	int t, fanout_id, pc, ac;
 
 	tp_init("packet", argc, argv);
@@ -449,6 +493,20 @@ int main(int argc, char **argv)
 
 	fanout_id = getpid() & 0xffff;
 	make_raw(fanout_id);
+	/* raw2: in raw's fanout group (round robin), with the same filter, not locked */
+	sk[3] = pk_socket(SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	{
+		struct sock_fprog fp = { .len = NPROG, .filter = prog };
+
+		if (setsockopt(sk[3], SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)))
+			tp_die("SO_ATTACH_FILTER");
+	}
+	pk_bind(sk[3], ifname, ETH_P_ALL);
+	setint(sk[3], SOL_PACKET, PACKET_FANOUT, fanout_id | FANOUT_TYPE << 16);
+	/* uniq: a fanout group whose id the kernel chose (maybe 0: "no group" to getsockopt) */
+	sk[4] = pk_socket(SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	pk_bind(sk[4], peername, ETH_UNIQ);
+	setint(sk[4], SOL_PACKET, PACKET_FANOUT, (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16);
 	/* dgram: unbound, options */
 	sk[1] = pk_socket(SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	setint(sk[1], SOL_PACKET, PACKET_VERSION, TPACKET_V2);
@@ -521,14 +579,11 @@ int main(int argc, char **argv)
 	if (ac != 1)
 		tp_differs("raw PACKET_MR_ALLMULTI", "%s allmulti %d, want 1", ifname, ac);
 	/* the filter drops 0x88b6, passes 0x88b5 */
+	/* round robin over raw and raw2: a dropped frame takes its turn too */
 	nonce = getpid() * 7u;
 	send_frame(ETH_OTHER, nonce);
-	if (!tp_corrupting("recv"))
-		send_frame(ETH_TEST, nonce + 1);
-	t = recv_frame(sk[0], &got, 5000);
-	checked++;
-	if (t != ETH_TEST || got != nonce + 1)
-		tp_differs("raw receive", "got ethertype 0x%x nonce 0x%x, want 0x%x 0x%x (in 5 s)", t, t < 0 ? 0 : got,
-			   ETH_TEST, nonce + 1);
+	for (int k = 1; k <= NFRAMES && !tp_corrupting("recv"); k++)
+		send_frame(ETH_TEST, nonce + k);
+	check_receive(nonce);
 	tp_finish(checked);
 }
