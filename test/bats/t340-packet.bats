@@ -16,8 +16,9 @@
 #
 # Packets not read yet are dropped by cs-dump with a warning (as frames
 # lost on the wire), killed or -R. Refused by cs-dump, one line naming the
-# fd, the target left running: a memory-mapped ring (PACKET_RX_RING); a
-# socket of another network namespace. Refused by cs-restore's check
+# fd, the target left running: a memory-mapped ring (PACKET_RX_RING); an
+# eBPF filter; a PACKET_FANOUT_CBPF group; a SOCK_PACKET socket; a socket
+# of another network namespace. Refused by cs-restore's check
 # phase: no interface of the saved name; no CAP_NET_RAW.
 
 load helpers
@@ -181,6 +182,36 @@ restore_refused() {
 	pk_refused "fd 3" "packet socket" "memory-mapped ring"
 	DUMP_OPTS=(-R)
 	pk_refused "fd 3" "packet socket" "memory-mapped ring"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "packet: refused: an eBPF filter (SO_ATTACH_BPF)" {
+	require_packet
+	local st=0
+	make_ns
+	start_prog packet ebpf pk0 || st=$?
+	[ $st != 77 ] || skip "bpf(2) cannot load a socket filter here"
+	[ $st = 0 ]
+	pk_refused "fd 3" "packet socket, SOCK_RAW, protocol 0x88b6 on pk0" "eBPF socket filter"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "packet: refused: a fanout group steered by a BPF program (PACKET_FANOUT_CBPF)" {
+	require_packet
+	make_ns
+	start_prog packet cbpf-fanout pk0
+	pk_refused "fd 3" "packet socket" "fanout group 4321" "PACKET_FANOUT_CBPF"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "packet: refused: an obsolete SOCK_PACKET socket" {
+	require_packet
+	make_ns
+	start_prog packet sockpacket
+	pk_refused "fd 3" "packet socket" "SOCK_PACKET"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

@@ -12,6 +12,12 @@
  *                       a new frame must come in
  *   packet READY ring IF
  *                       a socket with a memory-mapped PACKET_RX_RING
+ *   packet READY ebpf IF   a socket bound to IF with an eBPF filter
+ *                       (SO_ATTACH_BPF; 77 when bpf(2) is not allowed)
+ *   packet READY cbpf-fanout IF
+ *                       a socket bound to IF in a PACKET_FANOUT_CBPF group
+ *   packet READY sockpacket
+ *                       an obsolete SOCK_PACKET socket
  *   packet READY foreign NAME
  *                       a packet socket made in network namespace
  *                       /run/netns/NAME (setns there and back)
@@ -47,6 +53,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -368,6 +376,63 @@ static void ring(const char *ready)
 	exit(0);
 }
 
+/* A socket bound to IF whose filter is an eBPF program (SO_ATTACH_BPF); 77 when bpf(2) is not allowed. */
+static void ebpf(const char *ready)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0), pfd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	attr.insns = (uintptr_t)insns;
+	attr.insn_cnt = 2;
+	attr.license = (uintptr_t) "GPL";
+	pfd = syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (pfd < 0) {
+		tp_log("bpf(BPF_PROG_LOAD): %s", strerror(errno));
+		exit(TP_EXIT_SKIP);
+	}
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_BPF, &pfd, sizeof(pfd)))
+		tp_die("SO_ATTACH_BPF");
+	close(pfd);	/* the socket holds the program */
+	pk_bind(s, ifname, ETH_OTHER);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: ebpf");
+	exit(0);
+}
+
+/* A socket bound to IF in a fanout group steered by a classic BPF program (PACKET_FANOUT_CBPF). */
+static void cbpf_fanout(const char *ready)
+{
+	struct sock_filter f = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog fp = { .len = 1, .filter = &f };
+	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	pk_bind(s, ifname, ETH_OTHER);
+	setint(s, SOL_PACKET, PACKET_FANOUT, 4321 | PACKET_FANOUT_CBPF << 16);
+	if (setsockopt(s, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof(fp)))
+		tp_die("PACKET_FANOUT_DATA");
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: cbpf-fanout");
+	exit(0);
+}
+
+/* An obsolete SOCK_PACKET socket. */
+static void sock_packet(const char *ready)
+{
+	pk_socket(SOCK_PACKET | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: sockpacket");
+	exit(0);
+}
+
 static void foreign(const char *ready, const char *name)
 {
 	char path[256];
@@ -475,11 +540,22 @@ int main(int argc, char **argv)
 		ifname = argv[3];
 		ring(argv[1]);
 	}
+	if (argc > 3 && !strcmp(argv[2], "ebpf")) {
+		ifname = argv[3];
+		ebpf(argv[1]);
+	}
+	if (argc > 3 && !strcmp(argv[2], "cbpf-fanout")) {
+		ifname = argv[3];
+		cbpf_fanout(argv[1]);
+	}
+	if (argc > 2 && !strcmp(argv[2], "sockpacket"))
+		sock_packet(argv[1]);
 	if (argc > 3 && !strcmp(argv[2], "foreign"))
 		foreign(argv[1], argv[3]);
 	if (argc < 6 || (strcmp(argv[2], "netns") && strcmp(argv[2], "unread"))) {
 		errno = EINVAL;
-		tp_die("usage: packet READY netns|unread NAME IF PEER | ring IF | foreign NAME");
+		tp_die("usage: packet READY netns|unread NAME IF PEER | ring|ebpf|cbpf-fanout IF | sockpacket | "
+		       "foreign NAME");
 	}
 	if (!in_netns(argv[3])) {
 		tp_log("not in network namespace %s: it would send frames in another namespace", argv[3]);
