@@ -114,7 +114,7 @@ restore_refused() {
 @test "packet: negative control, each check catches a change" {
 	[ -x "$PACKET" ] || skip "$PACKET is not built"
 	make_ns
-	expect_detects_all packet "addr opts dgram-opts filter fanout mcast promisc recv" netns "$NS" pk0 pk1
+	expect_detects_all packet "addr opts dgram-opts filter fanout mcast promisc recv copy-thresh" netns "$NS" pk0 pk1
 }
 
 @test "packet: round trip killed: address, options, filter, memberships, fanout; a frame comes in after the restore" {

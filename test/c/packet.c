@@ -34,18 +34,19 @@
  * PACKET_VERSION, PACKET_RESERVE, PACKET_TIMESTAMP, PACKET_LOSS,
  * PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, SO_PRIORITY, SO_SNDBUF;
  * "ip", SOCK_RAW for ETH_P_IP, not bound to an interface, with
- * PACKET_VNET_HDR and PACKET_TX_HAS_OFF. After SIGUSR2 it checks each
+ * PACKET_VNET_HDR, PACKET_TX_HAS_OFF and PACKET_COPY_THRESH. After SIGUSR2 it checks each
  * socket's address (getsockname: family, protocol, interface by name,
  * hardware type), SO_TYPE, SO_PROTOCOL, options, the filter
  * (SO_GET_FILTER: length, instructions), SO_LOCK_FILTER, fanout
- * (PACKET_FANOUT), fd flags; the memberships through the interface
+ * (PACKET_FANOUT), fd flags, PACKET_COPY_THRESH and the membership count
+ * (sock_diag: no getsockopt reads them); the memberships through the interface
  * (/proc/net/dev_mcast, still there after one PACKET_DROP_MEMBERSHIP of
  * two; the promiscuity and allmulti counts of RTM_GETLINK); then that raw
  * and raw2 share (round robin) four 0x88b5 frames sent on PEER, and that
  * neither gets a 0x88b6 one sent before them (the filters).
  *
  * CS_TEST_CORRUPT: addr, opts, dgram-opts, filter, fanout, mcast, promisc,
- * recv.
+ * recv, copy-thresh.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -55,6 +56,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/bpf.h>
+#include <linux/sock_diag.h>
+#include <linux/packet_diag.h>
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -107,6 +110,8 @@ struct state {
 	int type, skproto, popt[NPOPTS], rcvbuf, sndbuf, priority, fl, fdfl, lock;
 	int nfilter;
 	struct sock_filter filter[16];
+	int copy_thresh;	/* PACKET_DIAG_INFO: no getsockopt reads it */
+	int mc_count;		/* PACKET_DIAG_MCLIST: times the multicast address was added */
 };
 
 static int sk[NSK];
@@ -159,6 +164,65 @@ static void member(int s, const char *dev, int type, const uint8_t *addr)
 		tp_die("PACKET_ADD_MEMBERSHIP type %d on %s", type, dev);
 }
 
+/*
+ * What only sock_diag tells about socket S (PACKET_DIAG, linux/packet_diag.h):
+ * its PACKET_COPY_THRESH and how many times mc_addr was added; -1 each when
+ * not found.
+ */
+static void diag_state(int s, struct state *st)
+{
+	struct {
+		struct nlmsghdr h;
+		struct packet_diag_req r;
+	} req;
+	struct stat sb;
+	static char buf[65536];
+	int d = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), done = 0;
+
+	st->copy_thresh = st->mc_count = -1;
+	if (d < 0 || fstat(s, &sb))
+		tp_die("sock_diag");
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = AF_PACKET;
+	req.r.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST;
+	if (send(d, &req, sizeof(req), 0) != sizeof(req))
+		tp_die("sock_diag request");
+	while (!done) {
+		ssize_t n = recv(d, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+			struct packet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a = (struct rtattr *)(m + 1);
+			int l = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = 1;
+				break;
+			}
+			if (m->pdiag_ino != sb.st_ino)
+				continue;
+			for (; RTA_OK(a, l); a = RTA_NEXT(a, l)) {
+				if (a->rta_type == PACKET_DIAG_INFO)
+					st->copy_thresh = ((struct packet_diag_info *)RTA_DATA(a))->pdi_copy_thresh;
+				if (a->rta_type == PACKET_DIAG_MCLIST) {
+					struct packet_diag_mclist *mc = RTA_DATA(a);
+
+					st->mc_count = 0;
+					for (size_t k = 0; k < RTA_PAYLOAD(a) / sizeof(*mc); k++)
+						if (mc[k].pdmc_type == PACKET_MR_MULTICAST && !memcmp(mc[k].pdmc_addr, mc_addr, 6))
+							st->mc_count = mc[k].pdmc_count;
+				}
+			}
+		}
+	}
+	close(d);
+}
+
 static void read_state(int s, struct state *st)
 {
 	struct sockaddr_ll a;
@@ -188,6 +252,7 @@ static void read_state(int s, struct state *st)
 		st->nfilter = l;
 	else
 		st->nfilter = -errno;
+	diag_state(s, st);
 }
 
 static void check(int i)
@@ -220,6 +285,8 @@ static void check(int i)
 	C(fl, "file status flags");
 	C(fdfl, "fd flags");
 	C(nfilter, "filter length");
+	C(copy_thresh, "PACKET_COPY_THRESH (sock_diag)");
+	C(mc_count, "multicast membership count (sock_diag)");
 	if (g.nfilter == want[i].nfilter && g.nfilter > 0) {
 		snprintf(w, sizeof(w), "%s filter instructions", names[i]);
 		tp_check_bytes(w, g.filter, want[i].filter, g.nfilter * sizeof(g.filter[0]));
@@ -530,7 +597,7 @@ static void drop_mcast(int s)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "addr", "opts", "dgram-opts", "filter", "fanout", "mcast", "promisc",
-					     "recv", NULL };
+					     "recv", "copy-thresh", NULL };
 	uint32_t nonce;
 	int t, fanout_id, pc, ac;
 
@@ -597,6 +664,7 @@ int main(int argc, char **argv)
 	sk[2] = pk_socket(SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
 	setint(sk[2], SOL_PACKET, PACKET_VNET_HDR, 1);
 	setint(sk[2], SOL_PACKET, PACKET_TX_HAS_OFF, 1);
+	setint(sk[2], SOL_PACKET, PACKET_COPY_THRESH, 1);
 	for (int i = 0; i < NSK; i++)
 		read_state(sk[i], &want[i]);
 	if (want[0].nfilter != (int)NPROG)
@@ -621,6 +689,8 @@ int main(int argc, char **argv)
 	}
 	if (tp_corrupting("fanout"))
 		make_raw((fanout_id + 1) & 0xffff);
+	if (tp_corrupting("copy-thresh"))
+		setint(sk[2], SOL_PACKET, PACKET_COPY_THRESH, 0);
 	if (tp_corrupting("mcast"))
 		drop_mcast(sk[0]);	/* added twice: still there once */
 	if (tp_corrupting("promisc")) {
