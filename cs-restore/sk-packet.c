@@ -145,10 +145,12 @@ static unsigned pk_ifindex(const char *name, const char *what, const char *role,
 
 /*
  * A socket with the saved type, socket(2) protocol and options, not bound
- * otherwise. A socket made with a protocol receives at once, on every
- * interface: a filter dropping everything goes on first, and what came in
- * before it is read away, so that nothing the saved filter would have
- * refused is queued; packet_make replaces it. Returns it, or -1 with err.
+ * otherwise, behind a filter that drops everything: a socket made with a
+ * protocol receives at once, on every interface (what came in before the
+ * filter is read away), and one bound later receives from the bind on,
+ * so that nothing the saved filter would have refused is queued before
+ * packet_make puts the saved filter in its place. Returns it, or -1 with
+ * err.
  */
 static int pk_socket(const FdEntry *e, const char *what, char *err, size_t len)
 {
@@ -165,7 +167,7 @@ static int pk_socket(const FdEntry *e, const char *what, char *err, size_t len)
 			 errno == EPERM ? " (needs CAP_NET_RAW)" : "");
 		return -1;
 	}
-	if (p->has_sk_protocol && p->sk_protocol) {
+	{
 		struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
 		struct sock_fprog prog = { .len = 1, .filter = &drop };
 		char b[1];
@@ -215,7 +217,7 @@ int packet_make(const FdEntry *e, char *err, size_t len)
 	if (p->n_filter) {
 		if (pk_filter(sk, p, what, err, len))
 			goto fail;
-	} else if (p->has_sk_protocol && p->sk_protocol && setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0)) {
+	} else if (setsockopt(sk, SOL_SOCKET, SO_DETACH_FILTER, &(int){ 0 }, sizeof(int))) {	/* an int, or EINVAL */
 		snprintf(err, len, "%s: cannot detach our filter: %m", what);
 		goto fail;
 	}
