@@ -1,8 +1,8 @@
 /*
  * Packet sockets (packet(7)), made again as cs-dump/sk-packet.c saved them.
- * Order matters: the socket is made with the protocol socket(2) was given
- * (SO_PROTOCOL reads it back, bind(2) does not change it) behind a filter
- * that drops everything; its options are set; it is bound to the saved
+ * Order matters: the socket is made with what SO_PROTOCOL read (0 on
+ * Linux 6.18, measured, whatever socket(2) was given) behind a filter that
+ * drops everything; its options are set; it is bound to the saved
  * protocol and to the interface of the saved name (its index may differ
  * here); only then does the saved filter replace ours, so that no packet
  * the saved filter would have refused is queued. Memberships are added as many times as they were (each counts),
