@@ -175,7 +175,7 @@ static int save_mclist(const struct pk_diag *d, PacketSkEntry *p, const char *wh
 	return 0;
 }
 
-static int dump_packet_diag(PacketSkEntry *p, int sk, const struct pk_diag *d, const char *what)
+static int dump_packet_diag(PacketSkEntry *p, int sk, const struct pk_diag *d, const char *what, int leave_running)
 {
 	int v;
 
@@ -204,7 +204,10 @@ static int dump_packet_diag(PacketSkEntry *p, int sk, const struct pk_diag *d, c
 	}
 	if (save_mclist(d, p, what) || save_filter(sk, d, p, what))
 		return -1;
-	if (d->rmem)
+	if (d->rmem && leave_running)
+		pr_warn("%s): %u bytes of packets not read yet are left to the running process, not in the image",
+			what, d->rmem);
+	else if (d->rmem)
 		pr_warn("%s): %u bytes of packets not read yet are dropped (not in the image), as frames lost on "
 			"the wire would be", what, d->rmem);
 	return 0;
@@ -219,7 +222,6 @@ int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	char what[80], name[IF_NAMESIZE];
 	int type, r;
 
-	(void)c;
 	if (!p)
 		return -1;
 	packet_sk_entry__init(p);
@@ -261,7 +263,7 @@ int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	if (r > 0)
 		return pr_err("%s) is not found by sock_diag in this network namespace (made in another one?): "
 			      "not supported", what);
-	r = dump_packet_diag(p, sk, &d, what);
+	r = dump_packet_diag(p, sk, &d, what, c->leave_running);
 	pk_diag_free(&d);
 	if (r)
 		return -1;

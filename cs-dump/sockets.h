@@ -43,8 +43,8 @@ int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk);
  * (sockdiag_packet) and getsockopt(2). Refuses, naming the fd, a
  * memory-mapped ring, an eBPF filter, a BPF-steered fanout group, an
  * interface without a name, a socket sock_diag does not find in our
- * network namespace. Packets not read yet are dropped with a warning.
- * c is unused (kept for the shape of the other dump_* hooks). 0 or -1
+ * network namespace. Packets not read yet are left out of the image with
+ * a warning (dropped; with c->leave_running, left to the process). 0 or -1
  * (logged). Sources: packet(7), socket(7), linux/packet_diag.h,
  * net/packet/af_packet.c (packet_getsockopt), net/packet/diag.c.
  */

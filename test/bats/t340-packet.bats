@@ -157,7 +157,7 @@ restore_refused() {
 	assert_prog_ok
 }
 
-@test "packet: packets not read yet are dropped with a warning (killed and -R); the socket receives after the restore" {
+@test "packet: packets not read yet are dropped with a warning (-R: left to the process, a warning); the socket receives after the restore" {
 	require_packet
 	make_ns
 	start_prog packet unread "$NS" pk0 pk1
@@ -167,11 +167,11 @@ restore_refused() {
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok
-	# -R: the same warning; the running process keeps its frame (no check of it here)
+	# -R: a warning; the running process keeps its frame (no check of it here)
 	start_prog packet unread "$NS" pk0 pk1
 	rm -rf "$T/img"
 	dump_running
-	grep -q "fd 3 (packet socket.*bytes of packets not read yet are dropped" "$T/dump.out" ||
+	grep -q "fd 3 (packet socket.*bytes of packets not read yet are left to the running process" "$T/dump.out" ||
 		{ echo "no warning in: $(cat "$T/dump.out")" >&2; return 1; }
 }
 
