@@ -16,7 +16,8 @@
 #
 # Packets not read yet are dropped by cs-dump with a warning (as frames
 # lost on the wire), killed or -R. Refused by cs-dump, one line naming the
-# fd, the target left running: a memory-mapped ring (PACKET_RX_RING); an
+# fd, the target left running: a memory-mapped ring (PACKET_RX_RING; its
+# mapping, named by mm, when the fd was closed); an
 # eBPF filter; a PACKET_FANOUT_CBPF group; a SOCK_PACKET socket; a socket
 # of another network namespace. Refused by cs-restore's check
 # phase: no interface of the saved name; no CAP_NET_RAW.
@@ -182,6 +183,15 @@ restore_refused() {
 	pk_refused "fd 3" "packet socket" "memory-mapped ring"
 	DUMP_OPTS=(-R)
 	pk_refused "fd 3" "packet socket" "memory-mapped ring"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "packet: refused: a ring still mapped after its socket's fd was closed (the mapping is named)" {
+	require_packet
+	make_ns
+	start_prog packet ring-nofd pk0
+	pk_refused "maps socket:[" "not supported"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

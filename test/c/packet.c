@@ -12,6 +12,8 @@
  *                       a new frame must come in
  *   packet READY ring IF
  *                       a socket with a memory-mapped PACKET_RX_RING
+ *   packet READY ring-nofd IF
+ *                       the same ring, still mapped, its fd closed
  *   packet READY ebpf IF   a socket bound to IF with an eBPF filter
  *                       (SO_ATTACH_BPF; 77 when bpf(2) is not allowed)
  *   packet READY cbpf-fanout IF
@@ -428,7 +430,8 @@ static void unread(const char *ready)
 	tp_finish(checked);
 }
 
-static void ring(const char *ready)
+/* keep_fd 0: the ring stays mapped after its socket's fd is closed */
+static void ring(const char *ready, int keep_fd)
 {
 	struct tpacket_req r = { .tp_block_size = 4096, .tp_block_nr = 1, .tp_frame_size = 2048, .tp_frame_nr = 2 };
 	int s = pk_socket(SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -437,6 +440,8 @@ static void ring(const char *ready)
 	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s, 0) == MAP_FAILED)
 		tp_die("PACKET_RX_RING");
 	pk_bind(s, ifname, ETH_OTHER);
+	if (!keep_fd)
+		close(s);
 	tp_write_ready(ready);
 	tp_wait_usr2();
 	tp_log("ok: ring");
@@ -605,7 +610,11 @@ int main(int argc, char **argv)
 	tp_block_usr2();
 	if (argc > 3 && !strcmp(argv[2], "ring")) {
 		ifname = argv[3];
-		ring(argv[1]);
+		ring(argv[1], 1);
+	}
+	if (argc > 3 && !strcmp(argv[2], "ring-nofd")) {
+		ifname = argv[3];
+		ring(argv[1], 0);
 	}
 	if (argc > 3 && !strcmp(argv[2], "ebpf")) {
 		ifname = argv[3];
