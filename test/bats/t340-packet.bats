@@ -19,7 +19,7 @@
 # fd, the target left running: a memory-mapped ring (PACKET_RX_RING; its
 # mapping, named by mm, when the fd was closed); an
 # eBPF filter; a PACKET_FANOUT_CBPF group; a SOCK_PACKET socket; a socket
-# of another network namespace. Refused by cs-restore's check
+# bound to an interface that is gone; a socket of another network namespace. Refused by cs-restore's check
 # phase: no interface of the saved name; no CAP_NET_RAW.
 
 load helpers
@@ -222,6 +222,16 @@ restore_refused() {
 	make_ns
 	start_prog packet sockpacket
 	pk_refused "fd 3" "packet socket" "SOCK_PACKET"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+@test "packet: refused: a socket bound to an interface that is gone" {
+	require_packet
+	make_ns
+	start_prog packet bound pk0
+	ip -n "$NS" link del pk0
+	pk_refused "fd 3" "packet socket, SOCK_DGRAM, protocol 0x88b6" "bound to an interface that is gone"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

@@ -12,6 +12,7 @@
  *                       a new frame must come in
  *   packet READY ring IF
  *                       a socket with a memory-mapped PACKET_RX_RING
+ *   packet READY bound IF  a SOCK_DGRAM socket bound to IF for 0x88b6
  *   packet READY ring-nofd IF
  *                       the same ring, still mapped, its fd closed
  *   packet READY ebpf IF   a socket bound to IF with an eBPF filter
@@ -495,6 +496,18 @@ static void cbpf_fanout(const char *ready)
 	exit(0);
 }
 
+/* A socket bound to IF for 0x88b6 (the test may remove IF). */
+static void bound(const char *ready)
+{
+	int s = pk_socket(SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	pk_bind(s, ifname, ETH_OTHER);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	tp_log("ok: bound");
+	exit(0);
+}
+
 /* An obsolete SOCK_PACKET socket. */
 static void sock_packet(const char *ready)
 {
@@ -611,6 +624,10 @@ int main(int argc, char **argv)
 	if (argc > 3 && !strcmp(argv[2], "ring")) {
 		ifname = argv[3];
 		ring(argv[1], 1);
+	}
+	if (argc > 3 && !strcmp(argv[2], "bound")) {
+		ifname = argv[3];
+		bound(argv[1]);
 	}
 	if (argc > 3 && !strcmp(argv[2], "ring-nofd")) {
 		ifname = argv[3];
