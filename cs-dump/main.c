@@ -706,6 +706,9 @@ static int dump_main(int argc, char **argv)
 	/* --pidns: the PIDs inside, read while the tree is frozen */
 	if (pidns_translate(&tree))
 		goto err;
+	/* killed after the dump: unix connections not accepted yet, with data (sk-unix-icons.c) */
+	if (!o.leave_running && unix_icons_take(&c))
+		goto err;
 	if (o.leave_running) {
 		/* every page is in our buffer: let the targets go before compressing */
 		if (tree_release(&tree))
@@ -808,6 +811,7 @@ static int dump_main(int argc, char **argv)
 	return 0;
 err:
 	img_drop_deferred();
+	unix_icons_failed();
 	if (seized && !released)
 		tree_release(&tree);
 	/* the target runs on with its connections: nothing to hold */

@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# t301-unixicons.bats - unix stream and seqpacket connections that no
+# listener has accepted yet (in flight), whose client is a socket of the
+# tree (test/c/unixicons.c): after a restore the listener holds the same
+# number of them, accept(2) returns them in the same order, with the bytes
+# the clients had sent, the client's shutdown, the client's PID as the
+# peer's credentials, and replies reach the right client; with the client
+# in a child process too. A client outside the tree is lost (a warning);
+# under -R a client that has sent data is refused (it cannot be read
+# without accepting the connection).
+
+load helpers
+
+PROG=$CS_BUILDDIR/test/c/unixicons
+
+require_prog() {
+	require_cs
+	[ -x "$PROG" ] || skip "$PROG is not built (make test/c/unixicons)"
+}
+
+@test "unixicons: the checks pass on an undisturbed process (control)" {
+	require_prog
+	control unixicons data
+	control unixicons nodata
+	control unixicons child
+}
+
+@test "unixicons: the checks catch a changed count, order, data, shutdown (negative control)" {
+	require_prog
+	expect_detects_all unixicons "count data order shutdown seq" data
+}
+
+@test "unixicons: connections not accepted yet, with data, come back in order (dump killed, restore)" {
+	require_prog
+	round_trip unixicons data
+	grep -qF "connection 2 of 3 not accepted yet on listener fd 3" "$T/dump.log"
+	"$CS_SHOW" "$T/img" | grep -q '"icons"'
+}
+
+@test "unixicons: a client in a child process, connected between two of the parent's" {
+	require_prog
+	round_trip unixicons child
+	grep -q "connected again, 10 bytes sent again" "$T/restore.log"
+}
+
+@test "unixicons: cs-dump -R leaves them to the process, and the image restores them" {
+	require_prog
+	start_prog unixicons nodata
+	dump_running
+	wake_and_wait "$PID"
+	assert_prog_ok
+	# the original wrote its verdict to its output file after the dump
+	restore_wait --file-validation=none
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "unixicons: a client outside the tree is lost, with a warning; the others come back" {
+	require_prog
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local name i
+	start_prog unixicons nodata
+	name=$(cat "$T/ready.name")
+	# an outside client, last in the stream listener's queue; its command line names $T
+	(close_fds; exec python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("\0" + sys.argv[1])
+open(sys.argv[2], "w").write("x")
+time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>&1 &
+	record_pid $!
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/outside.ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/outside.ready" ] || { echo "the outside client did not connect: $(cat "$T/prog-outside.out")" >&2; return 1; }
+	dump_killed
+	grep -qF "1 connection(s) not accepted yet from clients outside the tree are not saved" "$T/dump.log"
+	# the program wants exactly its own three: the outside one is gone
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "refuse: cs-dump -R when a client has sent data into a connection not accepted yet" {
+	require_prog
+	local st=0
+	start_prog unixicons data
+	mkdir -p "$T/img"
+	timeout -k 5 60 "$CS_DUMP" -R -t "$PID" -D "$T/img" </dev/null >"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	[ "$st" = 1 ] || { echo "cs-dump -R: status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line:" >&2; cat "$T/err" >&2; return 1; }
+	grep -qF "has sent data into its connection to listener fd 3 of process $PID, which is not accepted yet" "$T/err"
+	grep -qF "not supported with -R" "$T/err"
+	[ -z "$(ls -A "$T/img")" ] || { echo "cs-dump left images" >&2; return 1; }
+	# the process kept everything: its own checks pass
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
