@@ -94,6 +94,11 @@ int unix_icons_check(struct dump_ctx *root)
 		UnixSkEntry *s = l->e->usk;
 		uint32_t lost = 0;
 
+		if (l->e->has_peer_fd || l->e->has_from_pid) {
+			/* another fd of the same listener: that one's entry has them */
+			l->n_icons = 0;
+			continue;
+		}
 		for (size_t k = 0; k < l->n_icons; k++) {
 			const struct unix_diag *cd;
 			UnixIconEntry *ic, **arr;

@@ -25,9 +25,10 @@ require_prog() {
 	control unixicons child
 }
 
-@test "unixicons: the checks catch a changed count, order, data, shutdown (negative control)" {
+@test "unixicons: the checks catch a changed count, order, data, shutdown, message, socket file (negative control)" {
 	require_prog
 	expect_detects_all unixicons "count data order shutdown seq" data
+	expect_detects unixicons file unlinked
 }
 
 @test "unixicons: connections not accepted yet, with data, come back in order (dump killed, restore)" {
@@ -41,6 +42,17 @@ require_prog() {
 	require_prog
 	round_trip unixicons child
 	grep -q "connected again, 10 bytes sent again" "$T/restore.log"
+}
+
+@test "unixicons: a listener whose socket file was removed, and one bound to a relative path" {
+	require_prog
+	round_trip unixicons unlinked
+	[ ! -e "$T/ready.sock" ]
+	grep -qF "connection 1 not accepted yet on fd 7" "$T/restore.log"
+	cs_teardown
+	cs_setup
+	round_trip unixicons relative
+	"$CS_SHOW" "$T/img" | grep -qF '"name_dir"'
 }
 
 @test "unixicons: cs-dump -R leaves them to the process, and the image restores them" {
@@ -96,4 +108,38 @@ time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>
 	# the process kept everything: its own checks pass
 	wake_and_wait "$PID"
 	assert_prog_ok
+}
+
+@test "unixicons: a dump failing after the connections were taken to read them says they are lost" {
+	require_prog
+	local st=0
+	start_prog unixicons data
+	mkdir -p "$T/img"
+	CS_FAULT=write timeout -k 5 60 "$CS_DUMP" -t "$PID" -D "$T/img" -v4 -o "$T/dump.log" </dev/null \
+		>"$T/out" 2>"$T/err" 3>&- || st=$?
+	cat "$T/err" >>"$T/dump.out"
+	[ "$st" = 1 ] || { echo "cs-dump: status $st, want 1" >&2; return 1; }
+	grep -qF "fd 3 of process $PID (unix listener): 3 connection(s) not accepted yet were taken from it" "$T/dump.log"
+	grep -qF "fd 7 of process $PID (unix listener): 1 connection(s) not accepted yet were taken from it" "$T/dump.log"
+	[ -z "$(ls -A "$T/img")" ] || { echo "cs-dump left images" >&2; return 1; }
+	# left running, without them: its checks say so
+	[ "$(proc_state "$PID")" = S ] || { echo "$PID is in state $(proc_state "$PID")" >&2; return 1; }
+	wake_and_wait "$PID"
+	[ "$STATUS" = 1 ] || { echo "exit status $STATUS, want 1 (connections lost)" >&2; return 1; }
+	grep -qF "stream listener: connections not accepted differs: 0, want 3" "$T/prog.out"
+}
+
+@test "refuse at restore: a connection not accepted yet whose client is not in the images" {
+	require_prog
+	local edit=$CS_BUILDDIR/test/c/img-edit st=0
+	[ -x "$edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	start_prog unixicons data
+	dump_killed
+	"$edit" "$T/img" icon-client files.img 3 12345
+	(close_fds; exec timeout -k 5 60 "$CS_RESTORE" -D "$T/img") </dev/null >"$T/out" 2>"$T/err" || st=$?
+	cat "$T/err" >>"$T/restore.out"
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1: $(cat "$T/err")" >&2; return 1; }
+	[ "$(wc -l <"$T/err")" = 1 ] || { echo "want one line:" >&2; cat "$T/err" >&2; return 1; }
+	grep -qF "fd 3 (unix stream listener): connection 1 not accepted yet is from socket inode 12345 (fd 4), which is not a client of it in the images" "$T/err"
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }

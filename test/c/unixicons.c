@@ -2,7 +2,7 @@
  * unixicons.c - unix connections not accepted yet (in flight) on listening
  * sockets of the process (tprog.h protocol): t301-unixicons.bats.
  *
- *   unixicons READY [data|nodata|child]
+ *   unixicons READY [data|nodata|child|unlinked|relative]
  *
  * Set-up, never calling accept(2):
  *   - a stream listener at an abstract name (name in READY.name), three
@@ -14,7 +14,11 @@
  *     of BIG_LEN pattern bytes, and an empty one;
  *   - child: client 1 of the stream listener is in a child process
  *     (connected between clients 0 and 2 of the parent), which sends
- *     "from-child" before the dump; no seqpacket listener.
+ *     "from-child" before the dump; no seqpacket listener;
+ *   - unlinked: as data, with the seqpacket listener's socket file removed
+ *     once its clients are connected (it must still be gone after);
+ *   - relative: as data, with the seqpacket listener bound to a relative
+ *     path in the ready file's directory, the working directory.
  * On SIGUSR2 (forwarded to the child): each client that can still write
  * sends its id line "id K\n"; the process then accepts, without blocking,
  * every connection that is there: their number, and for each, in order,
@@ -26,7 +30,8 @@
  * CS_TEST_CORRUPT: count (one more client connects), data (client 1
  * sends one byte more), order (clients 0 and 1 connect the other way
  * round), shutdown (client 2 does not shut down), seq (client 0 of the
- * seqpacket listener sends one message less).
+ * seqpacket listener sends one message less), file (unlinked: the socket
+ * file is not removed).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -44,7 +49,7 @@
 #define BIG_LEN 6000
 
 static unsigned checked;
-static int mode_data, mode_child;
+static int mode_data, mode_child, mode_unlinked, mode_relative;
 
 static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void check(int ok, const char *what, const char *fmt, ...)
@@ -119,12 +124,16 @@ static size_t read_n(int s, void *buf, size_t len)
 	return done;
 }
 
+/* Client k says who it is (after the dump: its connection must still be there). */
 static void send_id(int s, int k)
 {
 	char id[16];
+	ssize_t r;
 
 	snprintf(id, sizeof(id), "id %d\n", k);
-	send_all(s, id, strlen(id), "an id");
+	r = send(s, id, strlen(id), MSG_NOSIGNAL);
+	check(r == (ssize_t)strlen(id), "client's id", "client %d cannot send it: %zd (%s)", k, r,
+	      r < 0 ? strerror(errno) : "short");
 }
 
 static void check_id(int a, int k, const char *what)
@@ -208,7 +217,7 @@ static void child_main(int ready_fd, const struct sockaddr_un *a, socklen_t al)
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "count", "data", "order", "shutdown", "seq", NULL };
+	static const char *const modes[] = { "count", "data", "order", "shutdown", "seq", "file", NULL };
 	const char *mode = argc > 2 ? argv[2] : "data";
 	char name[64], spath[4096], npath[4200], big[BIG_LEN], sbuf[STREAM_LEN + 1];
 	struct sockaddr_un la, sa;
@@ -223,6 +232,10 @@ int main(int argc, char **argv)
 		mode_data = 1;
 	else if (!strcmp(mode, "child"))
 		mode_data = mode_child = 1;
+	else if (!strcmp(mode, "unlinked"))
+		mode_data = mode_unlinked = 1;
+	else if (!strcmp(mode, "relative"))
+		mode_data = mode_relative = 1;
 	else if (strcmp(mode, "nodata"))
 		tp_die("unknown mode %s", mode);
 	tp_block_usr2();
@@ -282,7 +295,16 @@ int main(int argc, char **argv)
 
 	/* the seqpacket listener, at a path */
 	if (!mode_child) {
-		snprintf(spath, sizeof(spath), "%s.sock", argv[1]);
+		if (mode_relative) {
+			char dir[4096];
+
+			tp_dirname(argv[1], dir, sizeof(dir));
+			if (chdir(dir))
+				tp_die("cannot change to %s", dir);
+			snprintf(spath, sizeof(spath), "unixicons-rel.sock");
+		} else {
+			snprintf(spath, sizeof(spath), "%s.sock", argv[1]);
+		}
 		unlink(spath);
 		sal = addr_of(&sa, spath, 0);
 		lsq = socket(AF_UNIX, SOCK_SEQPACKET, 0);
@@ -298,6 +320,8 @@ int main(int argc, char **argv)
 			if (send(csq[0], "", 0, 0) != 0)
 				tp_die("cannot send an empty seqpacket message");
 		}
+		if (mode_unlinked && !tp_corrupting("file") && unlink(spath))
+			tp_die("cannot remove %s", spath);
 	}
 	(void)extra;
 
@@ -377,6 +401,12 @@ int main(int argc, char **argv)
 				tp_die("cannot reply on a seqpacket connection");
 			r = recv(csq[k], m, sizeof(m), 0);
 			check(r == 11 && m[10] == '0' + k, "seqpacket reply", "client %d got %zd bytes", k, r);
+		}
+		if (mode_unlinked) {
+			struct stat st;
+
+			check(stat(spath, &st) && errno == ENOENT, "seqpacket listener's file",
+			      "%s, removed before the dump, is there", spath);
 		}
 		unlink(spath);
 	}
