@@ -24,6 +24,7 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_PTY] = { "pty", "pseudo-terminal pairs held in the tree" },
 	[CS_FEAT_GHOST_MAPS] = { "ghost-maps", "deleted files mapped or run as the executable, saved as ghost files" },
 	[CS_FEAT_PIDFD] = { "pidfd", "pidfds on processes of the tree (fd type 180, pidfd_pid)" },
+	[CS_FEAT_UNIX_ICONS] = { "unix-icons", "unix connections not accepted yet whose client is in the tree (icons)" },
 };
 
 int feature_known(const char *name)

@@ -36,6 +36,7 @@ require_prog() {
 	round_trip unixicons data
 	grep -qF "connection 2 of 3 not accepted yet on listener fd 3" "$T/dump.log"
 	"$CS_SHOW" "$T/img" | grep -q '"icons"'
+	"$CS_SHOW" "$T/img" | grep -qF '"unix-icons"'
 }
 
 @test "unixicons: a client in a child process, connected between two of the parent's" {
