@@ -23,6 +23,7 @@ require_prog() {
 	control unixicons data
 	control unixicons nodata
 	control unixicons child
+	control unixicons lchild
 }
 
 @test "unixicons: the checks catch a changed count, order, data, shutdown, message, socket file (negative control)" {
@@ -43,6 +44,20 @@ require_prog() {
 	require_prog
 	round_trip unixicons child
 	grep -q "connected again, 10 bytes sent again" "$T/restore.log"
+}
+
+@test "unixicons: a listener in a child process, with clients in its parent before and after its own" {
+	require_prog
+	round_trip unixicons lchild
+	# clients 0 and 2 of the parent connect to the child's listener, and 1 of the child
+	[ "$(grep -c "of process $PID (unix stream socket), connection [13] not accepted yet on fd" "$T/restore.log")" = 2 ]
+	[ "$(grep -c "connection 2 not accepted yet on fd" "$T/restore.log")" = 1 ]
+	! grep -q "connection 2 not accepted yet on fd [0-9]* of process $PID:" "$T/restore.log"
+}
+
+@test "unixicons: the checks catch wrong data and a missing shutdown with the listener in a child (negative control)" {
+	require_prog
+	expect_detects_all unixicons "data shutdown" lchild
 }
 
 @test "unixicons: a listener whose socket file was removed, and one bound to a relative path" {

@@ -2,7 +2,7 @@
  * unixicons.c - unix connections not accepted yet (in flight) on listening
  * sockets of the process (tprog.h protocol): t301-unixicons.bats.
  *
- *   unixicons READY [data|nodata|child|unlinked|relative]
+ *   unixicons READY [data|nodata|child|lchild|unlinked|relative]
  *
  * Set-up, never calling accept(2):
  *   - a stream listener at an abstract name (name in READY.name), three
@@ -15,6 +15,10 @@
  *   - child: client 1 of the stream listener is in a child process
  *     (connected between clients 0 and 2 of the parent), which sends
  *     "from-child" before the dump; no seqpacket listener;
+ *   - lchild: the stream listener is in a child process, with client 1;
+ *     clients 0 and 2 are the parent's (connected before and after it);
+ *     as in data, client 1 sends the pattern bytes, client 2 its id and
+ *     shuts down; no seqpacket listener; the child accepts and checks;
  *   - unlinked: as data, with the seqpacket listener's socket file removed
  *     once its clients are connected (it must still be gone after);
  *   - relative: as data, with the seqpacket listener bound to a relative
@@ -49,7 +53,7 @@
 #define BIG_LEN 6000
 
 static unsigned checked;
-static int mode_data, mode_child, mode_unlinked, mode_relative;
+static int mode_data, mode_child, mode_unlinked, mode_relative, mode_lchild;
 
 static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void check(int ok, const char *what, const char *fmt, ...)
@@ -198,6 +202,49 @@ static int accept_all(int l, int *acc, int max)
 	return n;
 }
 
+/*
+ * The stream listener's side after the dump: accept every connection there
+ * is; their number, and for each in order its peer's PID (pids[k]), the
+ * bytes sent before the dump, its id and, for client 2, the end of file;
+ * then a reply on each.
+ */
+static void serve_stream(int lst, const pid_t *pids)
+{
+	int acc[8], n;
+
+	n = accept_all(lst, acc, 8);
+	check(n == NSTREAM, "stream listener: connections not accepted", "%d, want %d", n, NSTREAM);
+	for (int k = 0; k < NSTREAM && k < n; k++) {
+		char what[64];
+		pid_t want = pids[k], got = peer_pid(acc[k]);
+
+		snprintf(what, sizeof(what), "stream connection %d", k);
+		check(got == want, what, "peer PID (SO_PEERCRED) %d, want %d", (int)got, (int)want);
+		if (k == 1 && mode_data) {
+			char buf[STREAM_LEN];
+			size_t len = mode_child ? 10 : STREAM_LEN, r = read_n(acc[k], buf, len), bad = len;
+
+			if (mode_child)
+				bad = r == len && !memcmp(buf, "from-child", len) ? len : 0;
+			else
+				for (size_t i = 0; i < r && bad == len; i++)
+					if ((unsigned char)buf[i] != pattern(i, 11))
+						bad = i;
+			check(r == len, what, "%zu bytes sent before the dump, want %zu", r, len);
+			check(bad == len, what, "byte %zu sent before the dump differs", bad);
+		}
+		check_id(acc[k], k, what);
+		if (k == 2 && mode_data) {
+			char c;
+			struct pollfd p = { .fd = acc[k], .events = POLLIN };
+			ssize_t r = poll(&p, 1, 1000) == 1 ? recv(acc[k], &c, 1, MSG_DONTWAIT) : -1;
+
+			check(r == 0, what, "no end of file after the id (client 2 shut down its writing): %zd", r);
+		}
+		reply(acc[k], k);
+	}
+}
+
 static void child_main(int ready_fd, const struct sockaddr_un *a, socklen_t al)
 {
 	static const char msg[] = "from-child";
@@ -215,6 +262,63 @@ static void child_main(int ready_fd, const struct sockaddr_un *a, socklen_t al)
 	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
 }
 
+/* lchild: the stream listener and client 1 in a child, clients 0 and 2 in the parent. */
+static void lchild_run(const char *ready, const struct sockaddr_un *la, socklen_t lal, const char *sbuf)
+{
+	int up[2], down[2], c0, c2, st = 0;
+	char b = 'x';
+	pid_t ch;
+
+	if (pipe(up) || pipe(down))
+		tp_die("pipe");
+	ch = fork();
+	if (ch < 0)
+		tp_die("fork");
+	if (ch == 0) {
+		int lst = socket(AF_UNIX, SOCK_STREAM, 0), c1;
+		pid_t pids[NSTREAM] = { getppid(), getpid(), getppid() };
+
+		tp_name = "unixicons-child";
+		if (lst < 0 || bind(lst, (const struct sockaddr *)la, lal) || listen(lst, 8))
+			tp_die("cannot make the stream listener");
+		if (write(up[1], &b, 1) != 1 || read(down[0], &b, 1) != 1)
+			tp_die("the parent is gone");
+		c1 = client(SOCK_STREAM, la, lal);
+		send_all(c1, sbuf, STREAM_LEN + tp_corrupting("data"), "client 1's data");
+		if (write(up[1], &b, 1) != 1)
+			tp_die("the parent is gone");
+		tp_wait_usr2();
+		send_id(c1, 1);
+		serve_stream(lst, pids);
+		check_reply(c1, 1, "client 1's reply");
+		_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
+	}
+	if (read(up[0], &b, 1) != 1)
+		tp_die("the child did not listen");
+	c0 = client(SOCK_STREAM, la, lal);
+	if (write(down[1], &b, 1) != 1 || read(up[0], &b, 1) != 1)
+		tp_die("the child did not connect");
+	c2 = client(SOCK_STREAM, la, lal);
+	send_id(c2, 2);
+	if (!tp_corrupting("shutdown") && shutdown(c2, SHUT_WR))
+		tp_die("shutdown");
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	kill(ch, SIGUSR2);
+	send_id(c0, 0);
+	check_reply(c0, 0, "client 0's reply");
+	check_reply(c2, 2, "client 2's reply");
+	if (waitpid(ch, &st, 0) != ch)
+		st = -1;
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child", "its checks failed (status %#x)", st);
+	tp_finish(checked);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "count", "data", "order", "shutdown", "seq", "file", NULL };
@@ -222,7 +326,7 @@ int main(int argc, char **argv)
 	char name[64], spath[4096], npath[4200], big[BIG_LEN], sbuf[STREAM_LEN + 1];
 	struct sockaddr_un la, sa;
 	socklen_t lal, sal;
-	int lst, lsq = -1, cst[NSTREAM], csq[NSEQ], extra = -1, acc[8], n;
+	int lst, lsq = -1, cst[NSTREAM], csq[NSEQ], extra = -1, n;
 	pid_t child = 0;
 	FILE *f;
 
@@ -236,6 +340,8 @@ int main(int argc, char **argv)
 		mode_data = mode_unlinked = 1;
 	else if (!strcmp(mode, "relative"))
 		mode_data = mode_relative = 1;
+	else if (!strcmp(mode, "lchild"))
+		mode_data = mode_lchild = 1;
 	else if (strcmp(mode, "nodata"))
 		tp_die("unknown mode %s", mode);
 	tp_block_usr2();
@@ -247,13 +353,15 @@ int main(int argc, char **argv)
 	/* the stream listener, at an abstract name */
 	snprintf(name, sizeof(name), "cs-unixicons-%d", (int)getpid());
 	lal = addr_of(&la, name, 1);
-	lst = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (lst < 0 || bind(lst, (struct sockaddr *)&la, lal) || listen(lst, 8))
-		tp_die("cannot make the stream listener");
 	snprintf(npath, sizeof(npath), "%s.name", argv[1]);
 	f = fopen(npath, "w");
 	if (!f || fprintf(f, "%s\n", name) < 0 || fclose(f))
 		tp_die("cannot write %s", npath);
+	if (mode_lchild)
+		lchild_run(argv[1], &la, lal, sbuf);	/* does not return */
+	lst = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (lst < 0 || bind(lst, (struct sockaddr *)&la, lal) || listen(lst, 8))
+		tp_die("cannot make the stream listener");
 
 	if (tp_corrupting("order")) {
 		cst[1] = client(SOCK_STREAM, &la, lal);
@@ -337,36 +445,10 @@ int main(int argc, char **argv)
 	if (!mode_data)
 		send_id(cst[2], 2);
 
-	n = accept_all(lst, acc, 8);
-	check(n == NSTREAM, "stream listener: connections not accepted", "%d, want %d", n, NSTREAM);
-	for (int k = 0; k < NSTREAM && k < n; k++) {
-		char what[64];
-		pid_t want = k == 1 && mode_child ? child : getpid(), got = peer_pid(acc[k]);
+	{
+		pid_t pids[NSTREAM] = { getpid(), mode_child ? child : getpid(), getpid() };
 
-		snprintf(what, sizeof(what), "stream connection %d", k);
-		check(got == want, what, "peer PID (SO_PEERCRED) %d, want %d", (int)got, (int)want);
-		if (k == 1 && mode_data) {
-			char buf[STREAM_LEN];
-			size_t len = mode_child ? 10 : STREAM_LEN, r = read_n(acc[k], buf, len), bad = len;
-
-			if (mode_child)
-				bad = r == len && !memcmp(buf, "from-child", len) ? len : 0;
-			else
-				for (size_t i = 0; i < r && bad == len; i++)
-					if ((unsigned char)buf[i] != pattern(i, 11))
-						bad = i;
-			check(r == len, what, "%zu bytes sent before the dump, want %zu", r, len);
-			check(bad == len, what, "byte %zu sent before the dump differs", bad);
-		}
-		check_id(acc[k], k, what);
-		if (k == 2 && mode_data) {
-			char c;
-			struct pollfd p = { .fd = acc[k], .events = POLLIN };
-			ssize_t r = poll(&p, 1, 1000) == 1 ? recv(acc[k], &c, 1, MSG_DONTWAIT) : -1;
-
-			check(r == 0, what, "no end of file after the id (client 2 shut down its writing): %zd", r);
-		}
-		reply(acc[k], k);
+		serve_stream(lst, pids);
 	}
 	check_reply(cst[0], 0, "client 0's reply");
 	if (!mode_child)
@@ -413,8 +495,9 @@ int main(int argc, char **argv)
 	if (child) {
 		int st;
 
-		check(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child",
-		      "its checks failed (status %#x)", st);
+		if (waitpid(child, &st, 0) != child)
+			st = -1;
+		check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child", "its checks failed (status %#x)", st);
 	}
 	tp_finish(checked);
 }
