@@ -707,7 +707,7 @@ static int dump_main(int argc, char **argv)
 	if (pidns_translate(&tree))
 		goto err;
 	/* killed after the dump: unix connections not accepted yet, with data (sk-unix-icons.c) */
-	if (!o.leave_running && unix_icons_take(&c))
+	if (!o.leave_running && unix_icons_take())
 		goto err;
 	if (o.leave_running) {
 		/* every page is in our buffer: let the targets go before compressing */

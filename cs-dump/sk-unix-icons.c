@@ -51,7 +51,6 @@ int unix_icons_listener(struct dump_ctx *c, int fd, FdEntry *e, const struct uni
 {
 	struct lsn *n, *l;
 
-	(void)fd;
 	if (!d->n_icons || d->type == SOCK_DGRAM)
 		return 0;
 	n = xrealloc(lsns, (nr_lsns + 1) * sizeof(*lsns));
@@ -152,6 +151,12 @@ int unix_icons_check(struct dump_ctx *root)
 				(unsigned long long)l->e->ino, lost);
 		}
 	}
+	/* the copies serve unix_icons_take only, for a tree that is killed */
+	for (size_t i = 0; i < nr_lsns; i++)
+		if (root->leave_running && lsns[i].sk >= 0) {
+			close(lsns[i].sk);
+			lsns[i].sk = -1;
+		}
 	return 0;
 }
 
@@ -183,7 +188,9 @@ static int take_one(struct lsn *l, size_t k, struct unix_diag *ad)
 		return r < 0 ? -1 : pr_err("accepted unix socket inode %llu is not found by sock_diag",
 					   (unsigned long long)st.st_ino);
 	}
-	if (ad->peer != l->icons[k]) {
+	/* a client of the tree is frozen: its connection is where it was (one
+	 * outside may have gone meanwhile, leaving its connection queued) */
+	if (l->icon_of[k] && ad->peer != l->icons[k]) {
 		close(a);
 		return pr_err("fd %u of process %d (unix listener): connection %zu not accepted yet is from socket "
 			      "inode %llu, not %u as listed", l->e->fd, l->pid, k + 1, (unsigned long long)ad->peer,
@@ -192,9 +199,8 @@ static int take_one(struct lsn *l, size_t k, struct unix_diag *ad)
 	return a;
 }
 
-int unix_icons_take(struct dump_ctx *root)
+int unix_icons_take(void)
 {
-	(void)root;
 	for (size_t i = 0; i < nr_lsns; i++) {
 		struct lsn *l = &lsns[i];
 		UnixSkEntry *s = l->e->usk;
@@ -225,10 +231,11 @@ int unix_icons_take(struct dump_ctx *root)
 			pr_info("%s: taken to read its %zu queued message(s)", what, ic->n_queue);
 		}
 	}
-	for (size_t i = 0; i < nr_lsns; i++) {
-		close(lsns[i].sk);
-		lsns[i].sk = -1;
-	}
+	for (size_t i = 0; i < nr_lsns; i++)
+		if (lsns[i].sk >= 0) {
+			close(lsns[i].sk);
+			lsns[i].sk = -1;
+		}
 	return 0;
 }
 

@@ -108,7 +108,7 @@ int unix_icons_check(struct dump_ctx *root);
  * running without them (unix_icons_failed says so). Closes the copies.
  * 0 or -1 (logged).
  */
-int unix_icons_take(struct dump_ctx *root);
+int unix_icons_take(void);
 
 /* unix_icons_failed - on a failed dump: a warning naming each listener
  * whose connections unix_icons_take took (lost to the process). */
