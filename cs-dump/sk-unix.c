@@ -2,7 +2,8 @@
  * Unix sockets (unix(7)): what sock_diag's UNIX_DIAG reports (type, state,
  * name, peer, backlog, shutdown), the simple options, and the receive queue
  * copied with MSG_PEEK. Every peer must be in the process: check_unix_peers
- * decides how cs-restore reconnects each pair, or refuses.
+ * decides how cs-restore reconnects each pair, or refuses. Connections not
+ * accepted yet, whose client has no peer inode: sk-unix-icons.c.
  */
 #include <errno.h>
 #include <limits.h>

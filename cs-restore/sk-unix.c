@@ -8,6 +8,9 @@
  *   socket takes datagrams from its peer only) - connect datagram sockets -
  *   refill stream and seqpacket queues from the peer - shutdown - unlink
  *   names whose file was gone - buffer sizes and SO_PEEK_OFF last.
+ * A client whose connection was not accepted yet is left unconnected (and
+ * not shut down, and its listener's vanished name not unlinked): its
+ * connection is made once every stub exists (sk-unix-icons.c).
  * Names relative to a directory are bound after a chdir there: the stub
  * changes to the saved working directory afterwards anyway.
  */
