@@ -147,7 +147,24 @@ static int rsend(struct rst_ctx *c, int fd, int stream, const uint8_t *data, siz
 	return r < 0 ? -1 : 0;
 }
 
-/* Client ce of process cc connects to listener le again, sends its data, shuts down. */
+/* The client's shutdown bits that its connection's other end has (mirrored). */
+static uint32_t mirror(uint32_t sd)
+{
+	return ((sd & 1) << 1) | ((sd & 2) >> 1);
+}
+
+/* shutdown(2) of fd in c with the bits sd (1 RCV, 2 SEND); 0 or -errno. */
+static long rshutdown(struct rst_ctx *c, uint32_t fd, uint32_t sd)
+{
+	return sd & 3 ? rsys(c, 0, SYS_shutdown, fd, (sd & 3) - 1, 0, 0, 0, 0) : 0;
+}
+
+/*
+ * Client ce of process cc connects to listener le again, sends its data,
+ * shuts down. The client's shutdown bits that the other end lacks were set
+ * before it connected (unix_shutdown gives a peer its mirror only when
+ * there is one): those first, the others once its data is sent.
+ */
 static int reconnect(struct rst_ctx *lc, const FdEntry *le, const UnixIconEntry *ic, struct rst_ctx *cc,
 		     const FdEntry *ce, size_t k)
 {
@@ -166,6 +183,8 @@ static int reconnect(struct rst_ctx *lc, const FdEntry *le, const UnixIconEntry 
 		return -1;
 	if (ls->name_dir && rchdir(cc, ls->name_dir))
 		return -1;
+	if (cs->has_shutdown && (r = rshutdown(cc, ce->fd, cs->shutdown & ~mirror(ic->shutdown))))
+		return pr_err("%s: cannot shut it down before it connects (%u): %s", what, cs->shutdown, strerror(-r));
 	fl = rsys(cc, 0, SYS_fcntl, ce->fd, F_GETFL, 0, 0, 0, 0);
 	if (fl >= 0)
 		rsys(cc, 0, SYS_fcntl, ce->fd, F_SETFL, fl | O_NONBLOCK, 0, 0, 0);
@@ -199,8 +218,8 @@ static int reconnect(struct rst_ctx *lc, const FdEntry *le, const UnixIconEntry 
 		pr_err("%s: %s", what, oe);
 		goto out;
 	}
-	if (cs->has_shutdown && (cs->shutdown & 3)) {
-		r = rsys(cc, 0, SYS_shutdown, ce->fd, (cs->shutdown & 3) - 1, 0, 0, 0, 0);
+	if (cs->has_shutdown && (cs->shutdown & mirror(ic->shutdown))) {
+		r = rshutdown(cc, ce->fd, cs->shutdown & mirror(ic->shutdown));
 		if (r) {
 			pr_err("%s: cannot shut it down (%u): %s", what, cs->shutdown, strerror(-r));
 			goto out;

@@ -72,7 +72,8 @@ int check_unix_icons(struct rst_ctx *c, const FdEntry *e);
  * own stub (non-blocking for the call; from the listener's saved
  * directory for a relative name), sends what it had sent (its send buffer
  * first made large enough through a pidfd_getfd copy, then put back as
- * saved), and is shut down as saved; a listener's name whose file was
+ * saved), and is shut down as saved (the bits the other end lacks, which
+ * the client set before it connected, before the connect); a listener's name whose file was
  * gone at dump time is unlinked after. 0 or -1 (logged, naming the
  * listener and the client).
  */

@@ -26,9 +26,9 @@ require_prog() {
 	control unixicons lchild
 }
 
-@test "unixicons: the checks catch a changed count, order, data, shutdown, message, socket file (negative control)" {
+@test "unixicons: the checks catch a changed count, order, data, shutdown, message, socket file, shutdown before connect (negative control)" {
 	require_prog
-	expect_detects_all unixicons "count data order shutdown seq" data
+	expect_detects_all unixicons "count data order shutdown seq preshut" data
 	expect_detects unixicons file unlinked
 }
 
@@ -136,7 +136,7 @@ time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>
 	cat "$T/err" >>"$T/dump.out"
 	[ "$st" = 1 ] || { echo "cs-dump: status $st, want 1" >&2; return 1; }
 	grep -qF "fd 3 of process $PID (unix listener): 3 connection(s) not accepted yet were taken from it" "$T/dump.log"
-	grep -qF "fd 7 of process $PID (unix listener): 1 connection(s) not accepted yet were taken from it" "$T/dump.log"
+	grep -qF "fd 7 of process $PID (unix listener): 2 connection(s) not accepted yet were taken from it" "$T/dump.log"
 	[ -z "$(ls -A "$T/img")" ] || { echo "cs-dump left images" >&2; return 1; }
 	# left running, without them: its checks say so
 	[ "$(proc_state "$PID")" = S ] || { echo "$PID is in state $(proc_state "$PID")" >&2; return 1; }

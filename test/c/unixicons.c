@@ -11,7 +11,9 @@
  *     shutdown(SHUT_WR);
  *   - a seqpacket listener at the path READY.sock, two clients; before the
  *     dump (data) client 0 has sent three messages: "seq-msg-0", a message
- *     of BIG_LEN pattern bytes, and an empty one;
+ *     of BIG_LEN pattern bytes, and an empty one; client 1 has shut down
+ *     for reading before it connected (its connection's end is not shut
+ *     down: UNIX_DIAG_SHUTDOWN 0) and sent "seq-1";
  *   - child: client 1 of the stream listener is in a child process
  *     (connected between clients 0 and 2 of the parent), which sends
  *     "from-child" before the dump; no seqpacket listener;
@@ -35,11 +37,16 @@
  * sends one byte more), order (clients 0 and 1 connect the other way
  * round), shutdown (client 2 does not shut down), seq (client 0 of the
  * seqpacket listener sends one message less), file (unlinked: the socket
- * file is not removed).
+ * file is not removed), preshut (seqpacket client 1 shuts down for
+ * reading after it connects, not before).
  */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stddef.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -245,6 +252,47 @@ static void serve_stream(int lst, const pid_t *pids)
 	}
 }
 
+/* The shutdown bits of unix socket fd (1 RCV, 2 SEND): UNIX_DIAG_SHUTDOWN; -1 if unknown. */
+static int diag_shutdown(int fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req;
+	union { char b[8192]; struct nlmsghdr align; } ans;
+	struct stat st;
+	int nl, n, ret = -1;
+
+	if (fstat(fd, &st))
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.h.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = AF_UNIX;
+	req.r.udiag_states = ~0u;
+	req.r.udiag_ino = st.st_ino;
+	req.r.udiag_cookie[0] = req.r.udiag_cookie[1] = ~0u;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -1;
+	if (send(nl, &req, sizeof(req), 0) == sizeof(req) && (n = recv(nl, ans.b, sizeof(ans.b), 0)) > 0) {
+		struct nlmsghdr *h = &ans.align;
+
+		if (NLMSG_OK(h, (unsigned)n) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a = (struct rtattr *)(m + 1);
+			int rl = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+
+			for (; RTA_OK(a, rl); a = RTA_NEXT(a, rl))
+				if (a->rta_type == UNIX_DIAG_SHUTDOWN)
+					ret = *(unsigned char *)RTA_DATA(a);
+		}
+	}
+	close(nl);
+	return ret;
+}
+
 static void child_main(int ready_fd, const struct sockaddr_un *a, socklen_t al)
 {
 	static const char msg[] = "from-child";
@@ -321,7 +369,7 @@ static void lchild_run(const char *ready, const struct sockaddr_un *la, socklen_
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "count", "data", "order", "shutdown", "seq", "file", NULL };
+	static const char *const modes[] = { "count", "data", "order", "shutdown", "seq", "file", "preshut", NULL };
 	const char *mode = argc > 2 ? argv[2] : "data";
 	char name[64], spath[4096], npath[4200], big[BIG_LEN], sbuf[STREAM_LEN + 1];
 	struct sockaddr_un la, sa;
@@ -419,8 +467,20 @@ int main(int argc, char **argv)
 		if (lsq < 0 || bind(lsq, (struct sockaddr *)&sa, sal) || listen(lsq, 4))
 			tp_die("cannot make the seqpacket listener at %s", spath);
 		for (int k = 0; k < NSEQ; k++)
-			csq[k] = client(SOCK_SEQPACKET, &sa, sal);
+			if (k == 1 && mode_data) {
+				/* shut down for reading before it connects: its
+				 * connection's other end is not shut down */
+				csq[k] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+				if (csq[k] < 0 || (!tp_corrupting("preshut") && shutdown(csq[k], SHUT_RD)) ||
+				    connect(csq[k], (struct sockaddr *)&sa, sal) ||
+				    (tp_corrupting("preshut") && shutdown(csq[k], SHUT_RD)))
+					tp_die("cannot connect seqpacket client 1 shut down for reading");
+			} else {
+				csq[k] = client(SOCK_SEQPACKET, &sa, sal);
+			}
 		if (mode_data) {
+			if (send(csq[1], "seq-1", 5, 0) != 5)
+				tp_die("cannot send a seqpacket message");
 			if (send(csq[0], "seq-msg-0", 9, 0) != 9)
 				tp_die("cannot send a seqpacket message");
 			if (!tp_corrupting("seq") && send(csq[0], big, sizeof(big), 0) != (ssize_t)sizeof(big))
@@ -474,10 +534,26 @@ int main(int argc, char **argv)
 			r = recv(sq[0], buf, sizeof(buf), MSG_DONTWAIT);
 			check(r < 0 && errno == EAGAIN, "seqpacket queue", "more after 3 messages: %zd", r);
 		}
+		if (n >= 2 && mode_data) {
+			char buf[16];
+			ssize_t r = recv(sq[1], buf, sizeof(buf), MSG_DONTWAIT);
+			int sd = diag_shutdown(sq[1]);
+
+			check(r == 5 && !memcmp(buf, "seq-1", 5), "seqpacket connection 1's message", "%zd bytes", r);
+			check(sd == 0, "seqpacket connection 1's shutdown (client shut down before connecting)",
+			      "%d, want 0", sd);
+			sd = diag_shutdown(csq[1]);
+			check(sd == 1, "seqpacket client 1's shutdown", "%d, want 1 (RCV_SHUTDOWN)", sd);
+			r = send(sq[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			check(r < 0 && errno == EPIPE, "seqpacket connection 1", "a send to a client shut down for "
+			      "reading gave %zd (%s), want EPIPE", r, r < 0 ? strerror(errno) : "sent");
+		}
 		for (int k = 0; k < NSEQ && k < n; k++) {
 			char m[16];
 			ssize_t r;
 
+			if (k == 1 && mode_data)
+				continue;	/* shut down for reading: checked above */
 			snprintf(m, sizeof(m), "seq-reply-%d", k);
 			if (send(sq[k], m, strlen(m), 0) != (ssize_t)strlen(m))
 				tp_die("cannot reply on a seqpacket connection");
