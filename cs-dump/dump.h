@@ -28,7 +28,7 @@ struct dump_ctx {
 	struct img_sums sums;
 	unsigned long scratch;		/* remote scratch page in the target, 0: none */
 	long vmlck_kb;			/* VmLck before the scratch mapping (mlockall(MCL_FUTURE) locks it) */
-	long thread0_sb;		/* PR_GET_SECUREBITS of t[0], read by dump_threads */
+	long *thread_sb;		/* PR_GET_SECUREBITS of each thread (pt.t order), read by dump_threads */
 
 	ProcessEntry *proc;		/* collected state, written by write_* */
 	ThreadCoreEntry **cores;
@@ -144,6 +144,25 @@ int rbatch_run(struct dump_ctx *c, struct pt_thread *t, struct rbatch *b);
 void *rbatch_out(struct dump_ctx *c, struct rbatch *b, unsigned long a);
 int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len);
 int dump_process(struct dump_ctx *c);
+/*
+ * status_key - the value after "Key:" in st, the text of a
+ * /proc/PID/status (or task/TID/status) file read once, copied into buf
+ * (len bytes, NUL-terminated, truncated to fit). Returns 0, or -1 when
+ * there is no such line. Source: proc(5).
+ */
+int status_key(const char *st, const char *key, char *buf, size_t len);
+
+/* creds.c */
+/*
+ * dump_creds - after dump_threads (c->cores, c->thread_sb): the leader's
+ * credentials into pe->creds (st: its /proc/PID/status text), and into
+ * c->cores[i]->creds those of each other thread whose own differ (read
+ * from /proc/PID/task/TID/status; securebits from c->thread_sb). Returns
+ * 0, or -1 (logged; a thread with more than 1024 supplementary groups is
+ * refused, naming it). Sources: proc(5) Uid, Gid, Groups, Cap*;
+ * credentials(7) and capabilities(7) (credentials are per thread).
+ */
+int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st);
 
 /* mm.c */
 /* dump_mm - VMAs, mm fields and pages; with c->go, dead pages are left out
@@ -257,9 +276,12 @@ int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct 
  * inode has no link left, st_nlink 0, proc(5)) loses that suffix from its
  * path, and the contents of each such inode are read into c->ghosts, once
  * per inode. limit: bytes; a larger file is refused, naming the fd and the
- * file. Returns 0 or -1 (logged).
+ * file. A file deleted under that name but with other hard links
+ * (st_nlink > 0, the path naming no longer it) is refused, naming the fd
+ * and --link-remap, unless link_remap (cs-dump --link-remap) is set: then
+ * it is linked again (link_remap_save). Returns 0 or -1 (logged).
  */
-int dump_ghosts(struct dump_ctx *c, uint64_t limit);
+int dump_ghosts(struct dump_ctx *c, uint64_t limit, int link_remap);
 /*
  * ghost_save - a new entry in c->ghosts for the deleted file open at the
  * /proc path src (an fd, map_files or exe link), st its stat(2), path its
@@ -285,10 +307,39 @@ int ends_deleted(const char *path);
  * executable. limit: bytes, as for dump_ghosts; a larger file is refused,
  * naming the mapping, the size and --ghost-limit. A VMA or executable path
  * not deleted must name the mapped inode now (stat(2) st_dev, st_ino), else
- * refused. Returns 0 or -1 (one line logged).
+ * refused. One deleted under its name but with other hard links is refused
+ * unless link_remap, as in dump_ghosts. Returns 0 or -1 (one line logged).
  */
-int dump_ghost_maps(struct dump_ctx *c, uint64_t limit);
+int dump_ghost_maps(struct dump_ctx *c, uint64_t limit, int link_remap);
 /* write_ghosts - ghost-files.img, only when there is a ghost. 0 or -1. */
+
+/* linkremap.c: --link-remap, files deleted under one name with other hard links */
+/*
+ * link_remap_save - a new entry in c->ghosts for the regular file open at
+ * the /proc path src (an fd, map_files or exe link), st its stat(2) with
+ * st_nlink > 0, path its old name without " (deleted)": not read, but
+ * linked again, once per inode for every process of the dump, with
+ * linkat(2) of src and AT_SYMLINK_FOLLOW (which needs no
+ * CAP_DAC_READ_SEARCH, unlike AT_EMPTY_PATH), as
+ * DIR/.cs-link-remap.DEV.INO (DEV, INO: st_dev, st_ino in decimal; ".N"
+ * added, N 1..99, when that name is another file), DIR being path's
+ * directory when it still exists on st_dev, else the root of the file's
+ * mount (statx(2) STATX_MNT_ID, proc(5) mountinfo). A link of that name to
+ * the same inode already there (an earlier cs-dump -R) is used as it is.
+ * The entry has link_remap (the link's path), size (st_size, bytes),
+ * mtime_ns, mode, owner, and no data. what names the user in messages
+ * ("fd 3", "VMA 0x..-0x.."). Fault step "link-remap" (CS_FAULT, cs-dump(8))
+ * fails here once the link exists. Returns the entry, or NULL (one line
+ * logged naming what, the file and why the link could not be made).
+ */
+GhostFileEntry *link_remap_save(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
+				const char *what);
+/* link_remap_undo - a failed dump: unlink every link link_remap_save made
+ * (not one found there), if it still names the same inode; then
+ * link_remap_free. Logs what it removed. */
+void link_remap_undo(void);
+/* link_remap_free - forget the links (a successful dump leaves them for cs-restore). */
+void link_remap_free(void);
 int write_ghosts(struct dump_ctx *c);
 
 /* locks.c */

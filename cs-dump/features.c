@@ -33,6 +33,8 @@ static void fd_features(const struct dump_ctx *p, uint32_t *f)
 			*f |= 1u << CS_FEAT_PTY;
 		if (e->type == 180)	/* FD_PIDFD */
 			*f |= 1u << CS_FEAT_PIDFD;
+		if (e->type == 200)	/* FD_NETLINK */
+			*f |= 1u << CS_FEAT_NETLINK;
 		if (e->usk && e->usk->has_ext_peer)
 			*f |= 1u << CS_FEAT_EXT_UNIX_SK;
 		if (e->usk && (e->usk->n_icons || e->usk->has_icon_listener))
@@ -76,8 +78,14 @@ int dump_features(struct dump_ctx *c, InventoryEntry *inv)
 		for (size_t g = 0; g < p->nr_ghosts; g++)
 			if (p->ghosts[g]->n_vmas || p->ghosts[g]->exe)
 				f |= 1u << CS_FEAT_GHOST_MAPS;
+		for (size_t g = 0; g < p->nr_ghosts; g++)
+			if (p->ghosts[g]->link_remap)
+				f |= 1u << CS_FEAT_LINK_REMAP;	/* linkremap.c */
 		if (p->nr_locks)
 			f |= 1u << CS_FEAT_FILE_LOCKS;
+		for (size_t k = 0; p->cores && p->proc && k < p->proc->n_threads; k++)
+			if (p->cores[k] && p->cores[k]->creds)
+				f |= 1u << CS_FEAT_THREAD_CREDS;
 		fd_features(p, &f);
 	}
 	for (size_t i = 0; i < CS_FEAT_NR; i++)

@@ -329,10 +329,14 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 			e->type = FD_UNIX;
 			return dump_unix(c, fd, e, *copy);
 		}
+		if (family == AF_NETLINK) {
+			e->type = FD_NETLINK;
+			return dump_netlink(c, fd, e, *copy);	/* sk-netlink.c */
+		}
 		e->type = FD_INET;
 		if (family != AF_INET && family != AF_INET6)
-			return pr_err("fd %d is a socket of family %d: only unix sockets, and TCP and UDP over "
-				      "IPv4/IPv6, are supported yet", fd, family);
+			return pr_err("fd %d is a socket of family %d: only unix and netlink sockets, and TCP "
+				      "and UDP over IPv4/IPv6, are supported yet", fd, family);
 		return dump_inet(c, fd, e, *copy, family, tcp);
 	}
 	if (!strcmp(link, "anon_inode:[eventpoll]")) {
@@ -495,6 +499,8 @@ void dump_ctx_free(struct dump_ctx *c)
 		munmap(c->prebuf, c->prebuf_len);
 	c->prebuf = NULL;
 	track_free(c);
+	free(c->thread_sb);
+	c->thread_sb = NULL;
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	if (c->pidfd >= 0)

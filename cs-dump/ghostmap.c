@@ -11,6 +11,10 @@
  * (ghost_file_entry.vmas) and whether it is the executable (exe);
  * cs-restore recreates it and maps it at the same offsets.
  *
+ * A file deleted under its name but with other hard links left is
+ * linked again under --link-remap (linkremap.c), and its entry names that
+ * link instead of holding the contents.
+ *
  * A mapping whose path does not end in " (deleted)" must name the mapped
  * inode at dump time, as an fd's path must (check_reopenable): cs-restore
  * maps it again by that path.
@@ -47,10 +51,11 @@ static GhostFileEntry *find_ghost(struct dump_ctx *c, const struct stat *st)
 
 /*
  * The file at /proc link src (stat st), shown as link (with " (deleted)"):
- * 1 when it is a ghost to save, 0 when it is a live file whose name really
+ * 1 when it is a ghost to save, 2 when it is to be linked again
+ * (link_remap, linkremap.c), 0 when it is a live file whose name really
  * ends in " (deleted)", -1 when refused (logged).
  */
-static int is_ghost(const char *what, const char *link, const struct stat *st)
+static int is_ghost(const char *what, const char *link, const struct stat *st, int link_remap)
 {
 	struct stat named;
 
@@ -58,8 +63,10 @@ static int is_ghost(const char *what, const char *link, const struct stat *st)
 		return 1;
 	if (stat(link, &named) == 0 && named.st_dev == st->st_dev && named.st_ino == st->st_ino)
 		return 0;
-	return pr_err("%s: file %s was deleted under this name but has %lu other hard link(s): not supported", what,
-		      link, (unsigned long)st->st_nlink);
+	if (link_remap)
+		return 2;
+	return pr_err("%s: file %s was deleted under this name but has %lu other hard link(s): not supported "
+		      "without --link-remap", what, link, (unsigned long)st->st_nlink);
 }
 
 /* A live path must name the mapped inode: cs-restore opens it again by that path. */
@@ -84,7 +91,8 @@ static int add_vma(GhostFileEntry *g, uint64_t start)
 	return 0;
 }
 
-/* The ghost of the file open at src (st), found or read; NULL on error. */
+/* The ghost of the file open at src (st), found, read, or linked again
+ * (st_nlink > 0: is_ghost said 2); NULL on error. */
 static GhostFileEntry *ghost_for(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
 				 const char *what, uint64_t limit)
 {
@@ -92,6 +100,8 @@ static GhostFileEntry *ghost_for(struct dump_ctx *c, const char *src, const stru
 
 	if (g)
 		return g;
+	if (st->st_nlink)
+		return link_remap_save(c, src, st, path, what);	/* linkremap.c */
 	return ghost_save(c, src, st, path, what, limit);
 }
 
@@ -124,7 +134,8 @@ static int check_tree_sharing(struct dump_ctx *c)
 				const GhostFileEntry *g = c->ghosts[i], *h = o->ghosts[j];
 				uint64_t at;
 
-				if (g->dev != h->dev || g->ino != h->ino)
+				/* a linked-again file is the same inode after the restore too */
+				if (g->dev != h->dev || g->ino != h->ino || g->link_remap)
 					continue;
 				if (shared_vma(c, g, &at) || shared_vma(o, h, &at))
 					return pr_err("deleted file %s is mapped MAP_SHARED (at %#llx) and used by processes %d "
@@ -135,7 +146,7 @@ static int check_tree_sharing(struct dump_ctx *c)
 	return 0;
 }
 
-int dump_ghost_maps(struct dump_ctx *c, uint64_t limit)
+int dump_ghost_maps(struct dump_ctx *c, uint64_t limit, int link_remap)
 {
 	MmEntry *mm = c->mm;
 	char src[96], what[64];
@@ -159,7 +170,7 @@ int dump_ghost_maps(struct dump_ctx *c, uint64_t limit)
 				return -1;
 			continue;
 		}
-		r = is_ghost(what, e->path, &st);
+		r = is_ghost(what, e->path, &st, link_remap);
 		if (r < 0)
 			return -1;
 		if (!r) {
@@ -186,7 +197,7 @@ int dump_ghost_maps(struct dump_ctx *c, uint64_t limit)
 		if (check_named("the executable", mm->exe, &st))
 			return -1;
 	} else {
-		r = is_ghost("the executable", mm->exe, &st);
+		r = is_ghost("the executable", mm->exe, &st, link_remap);
 		if (r < 0)
 			return -1;
 		if (r) {

@@ -45,6 +45,7 @@ struct dump_opts {
 	int shell_job;
 	int file_locks;
 	uint64_t ghost_limit;	/* bytes */
+	int link_remap;		/* --link-remap */
 	int display_stats;
 	int runtime;		/* RT_AUTO, RT_GO, RT_NONE */
 	unsigned gc_align_ms;	/* --gc-align: wait up to this for a GC cycle to end, 0: no */
@@ -84,6 +85,10 @@ static void usage(FILE *f)
 		"      --ghost-limit SIZE save files deleted while open, mapped or run as the\n"
 		"                         executable, up to SIZE bytes each\n"
 		"                         (K, M, G suffixes; default 1M, at most 192M)\n"
+		"      --link-remap       a file deleted under the name it was opened or mapped by\n"
+		"                         but with other hard links: link it again in its directory\n"
+		"                         (.cs-link-remap.DEV.INO, for cs-restore to open and\n"
+		"                         remove) instead of refusing the dump\n"
 		"      --display-stats    print the dump statistics on stderr\n"
 		"      --runtime=MODE     auto (default): leave out the Go heap's dead pages when\n"
 		"                         the executable is a Go binary the reader understands,\n"
@@ -112,7 +117,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct dump_opts *o)
 {
 	enum { OPT_TCP_CLOSE = 256, OPT_TCP_EST, OPT_STATS, OPT_RUNTIME, OPT_GC_ALIGN, OPT_FILE_LOCKS, OPT_GHOST_LIMIT,
-	       OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK, OPT_EXT_UNIX_SK };
+	       OPT_LINK_REMAP, OPT_TRACK_MEM, OPT_PREV_DIR, OPT_PRE_COPY, OPT_NETLOCK, OPT_EXT_UNIX_SK };
 	static const struct option lo[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "pid", required_argument, 0, 'p' },
@@ -125,6 +130,7 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "file-locks", no_argument, 0, OPT_FILE_LOCKS },
 		{ "ghost-limit", required_argument, 0, OPT_GHOST_LIMIT },
+		{ "link-remap", no_argument, 0, OPT_LINK_REMAP },
 		{ "display-stats", no_argument, 0, OPT_STATS },
 		{ "runtime", required_argument, 0, OPT_RUNTIME },
 		{ "gc-align", required_argument, 0, OPT_GC_ALIGN },
@@ -188,6 +194,9 @@ static int parse_opts(int argc, char **argv, struct dump_opts *o)
 					"at most 192M)\n", optarg);
 				return -1;
 			}
+			break;
+		case OPT_LINK_REMAP:
+			o->link_remap = 1;
 			break;
 		case OPT_STATS:
 			o->display_stats = 1;
@@ -676,7 +685,7 @@ static int dump_main(int argc, char **argv)
 		pr_info("steps of %d: scratch %llu us, threads %llu us, process %llu us", p->pid,
 			(unsigned long long)(ts[1] - ts[0]), (unsigned long long)(ts[2] - ts[1]),
 			(unsigned long long)(ts[3] - ts[2]));
-		if (cs_fault("files") || dump_files(p, o.tcp, o.shell_job) || dump_ghosts(p, o.ghost_limit) ||
+		if (cs_fault("files") || dump_files(p, o.tcp, o.shell_job) || dump_ghosts(p, o.ghost_limit, o.link_remap) ||
 		    dump_locks(p, o.file_locks))
 			goto err;
 	}
@@ -694,7 +703,7 @@ static int dump_main(int argc, char **argv)
 				continue;
 			/* pending: after the last remote syscall */
 			if ((p->track && (cs_fault("track") || track_frozen(p))) || dump_mm(p, &st) ||
-			    dump_ghost_maps(p, o.ghost_limit) || dump_pending(p))
+			    dump_ghost_maps(p, o.ghost_limit, o.link_remap) || dump_pending(p))
 				goto err;
 			st.pages_present += p->pages_present;
 			st.pages_dead += p->pages_dead;
@@ -772,6 +781,7 @@ static int dump_main(int argc, char **argv)
 	}
 	dir_made = 0;
 	track_commit(&c, o.leave_running);
+	link_remap_free();	/* the links stay for cs-restore (linkremap.c) */
 
 	if (!o.leave_running) {
 		for (size_t i = 0; i < tree.nr; i++)
@@ -811,6 +821,8 @@ static int dump_main(int argc, char **argv)
 	return 0;
 err:
 	img_drop_deferred();
+	/* before the release: nothing of a failed dump is left in the file system */
+	link_remap_undo();
 	unix_icons_failed();
 	if (seized && !released)
 		tree_release(&tree);

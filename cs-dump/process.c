@@ -137,7 +137,7 @@ int remote_read(struct dump_ctx *c, unsigned long addr, void *buf, size_t len)
  * frozen, and each read of that file costs ~25 us here), into buf as
  * proc_status_line does. 0, or -1 when there is no such line.
  */
-static int status_key(const char *st, const char *key, char *buf, size_t len)
+int status_key(const char *st, const char *key, char *buf, size_t len)
 {
 	size_t kl = strlen(key);
 
@@ -151,106 +151,6 @@ static int status_key(const char *st, const char *key, char *buf, size_t len)
 		return 0;
 	}
 	return -1;
-}
-
-static int parse_ids(pid_t pid, const char *st, const char *key, uint32_t **out, size_t *n)
-{
-	char buf[1024], *p = buf;
-
-	if (status_key(st, key, buf, sizeof(buf)))
-		return pr_err("no %s in /proc/%d/status", key, pid);
-	*out = xzalloc(sizeof(uint32_t) * 64);
-	if (!*out)
-		return -1;
-	*n = 0;
-	while (*p && *n < 64) {
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-
-		if (end == p)
-			break;
-		(*out)[(*n)++] = v;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
-	}
-	return 0;
-}
-
-static uint64_t status_hex(const char *st, const char *key)
-{
-	char buf[64];
-
-	if (status_key(st, key, buf, sizeof(buf)))
-		return 0;
-	return strtoull(buf, NULL, 16);
-}
-
-/*
- * One set of credentials is saved (the thread group leader's, st) and set in
- * every thread at restore. A thread that changed its own with a raw
- * setresuid(2) and the like (credentials are per task; glibc's wrappers
- * change every thread, nptl(7)) would come back with the leader's: refused.
- * Compared as /proc/PID/task/TID/status prints them. 0 or -1 (logged).
- */
-static int check_thread_creds(struct dump_ctx *c, const char *st)
-{
-	static const char *const keys[] = { "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
-	char path[64], mine[256], theirs[256];
-
-	for (int i = 1; i < c->pt.nr; i++) {
-		pid_t tid = c->pt.t[i].tid;
-		char *tst;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", c->pid, tid);
-		tst = read_file_at(AT_FDCWD, path, NULL, 1 << 20);
-		if (!tst)
-			return pr_perror("cannot read %s", path);
-		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-			int a = status_key(st, keys[k], mine, sizeof(mine));
-			int b = status_key(tst, keys[k], theirs, sizeof(theirs));
-
-			if (a != b || (a == 0 && strcmp(mine, theirs))) {
-				for (char *q = mine; *q; q++)
-					*q = *q == '\t' ? ' ' : *q;
-				for (char *q = theirs; *q; q++)
-					*q = *q == '\t' ? ' ' : *q;
-				free(tst);
-				return pr_err("thread %d of %d has credentials of its own (%s %s, the process's %s): "
-					      "one set is saved for every thread, not supported",
-					      tid, c->pid, keys[k], b ? "?" : theirs, a ? "?" : mine);
-			}
-		}
-		free(tst);
-	}
-	return 0;
-}
-
-static int dump_creds(struct dump_ctx *c, ProcessEntry *pe, const char *st)
-{
-	CredsEntry *cr = xzalloc(sizeof(*cr));
-	char buf[64];
-
-	if (!cr)
-		return -1;
-	creds_entry__init(cr);
-	pe->creds = cr;
-	if (parse_ids(c->pid, st, "Uid", &cr->uid, &cr->n_uid) || parse_ids(c->pid, st, "Gid", &cr->gid, &cr->n_gid) ||
-	    parse_ids(c->pid, st, "Groups", &cr->groups, &cr->n_groups))
-		return -1;
-	if (cr->n_uid != 4 || cr->n_gid != 4)
-		return pr_err("cannot parse the credentials of %d", c->pid);
-	cr->cap_inh = status_hex(st, "CapInh");
-	cr->cap_prm = status_hex(st, "CapPrm");
-	cr->cap_eff = status_hex(st, "CapEff");
-	cr->cap_bnd = status_hex(st, "CapBnd");
-	cr->has_cap_amb = 1;
-	cr->cap_amb = status_hex(st, "CapAmb");
-	if (status_key(st, "NoNewPrivs", buf, sizeof(buf)) == 0) {
-		cr->has_no_new_privs = 1;
-		cr->no_new_privs = atoi(buf);
-	}
-	return check_thread_creds(c, st);
 }
 
 /*

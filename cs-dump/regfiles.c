@@ -5,7 +5,8 @@
  * file, opens it as saved and unlinks it again, as CRIU does.
  *
  * A file that was deleted under one name but keeps other hard links
- * (st_nlink > 0) cannot be found again from its old name: refused.
+ * (st_nlink > 0) cannot be found again from its old name: refused, unless
+ * --link-remap links it again (linkremap.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,7 @@ static int new_ghost(struct dump_ctx *c, FdEntry *e, const struct stat *st, uint
 	return g ? add_fd(g, e->fd) : -1;
 }
 
-int dump_ghosts(struct dump_ctx *c, uint64_t limit)
+int dump_ghosts(struct dump_ctx *c, uint64_t limit, int link_remap)
 {
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
@@ -179,13 +180,30 @@ int dump_ghosts(struct dump_ctx *c, uint64_t limit)
 			/* a live file whose name really ends in " (deleted)" */
 			if (stat(e->path, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
 				continue;
-			return pr_err("fd %u is file %s, deleted under this name but with %lu other hard link(s): "
-				      "not supported", e->fd, e->path, (unsigned long)st.st_nlink);
+			if (!link_remap)
+				return pr_err("fd %u is file %s, deleted under this name but with %lu other hard link(s): "
+					      "not supported without --link-remap", e->fd, e->path,
+					      (unsigned long)st.st_nlink);
 		}
 		e->path[l - sl] = 0;
-		if (e->has_peer_fd)
-			continue;	/* restored by dup from its peer */
+		/* restored by dup from its peer, or taken from the earlier
+		 * process of the tree that has the description (pidfd_getfd):
+		 * the file is that fd's (read_ghosts refuses such an fd in fds) */
+		if (e->has_peer_fd || e->has_from_pid)
+			continue;
 		g = ghost_of(c, &st);
+		if (!g && st.st_nlink) {
+			char what[32];
+
+			/* linkremap.c */
+			snprintf(what, sizeof(what), "fd %u", e->fd);
+			g = link_remap_save(c, path, &st, e->path, what);
+			if (!g)
+				return -1;
+			if (add_fd(g, e->fd))
+				return -1;
+			continue;
+		}
 		if (g ? add_fd(g, e->fd) : new_ghost(c, e, &st, limit))
 			return -1;
 	}

@@ -1,6 +1,6 @@
 /*
- * cs-dump: unix, UDP and established TCP sockets (sk-unix.c, sk-udp.c,
- * sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
+ * cs-dump: unix, netlink, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-udp.c, sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
  * a few hooks.
  */
 #ifndef CS_DUMP_SOCKETS_H
@@ -23,6 +23,17 @@
  * again). Appends to *q, *n. Returns 0 or -1 (logged).
  */
 int sk_peek_queue(int sk, int dgram, int inet, int eof0, const char *what, SkQueueMsg ***q, size_t *n);
+
+/*
+ * dump_netlink - fill e->nlsk (type FD_NETLINK) for target fd, a netlink
+ * socket whose copy is sk: protocol, type, portid, groups, peer, flags and
+ * options (NETLINK_DIAG through sockdiag_netlink, getsockopt(2) SOL_NETLINK).
+ * Refuses, naming the fd and its portid, a dump in progress
+ * (NDIAG_FLAG_CB_RUNNING), unread messages unless c->leave_running (then a
+ * warning: not in the image), a memory-mapped ring. 0 or -1 (logged).
+ * Sources: netlink(7), linux/netlink_diag.h, net/netlink/diag.c. sk-netlink.c.
+ */
+int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk);
 
 /* dump_unix - fill e (type FD_UNIX) for target fd, whose copy is sk. 0 or -1 (logged). */
 int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);

@@ -164,19 +164,8 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 		}
 		r0 = b->call[0].ret;
 		r1 = b->call[1].ret;
-		/* securebits are per thread (a credential); one set is saved,
-		 * thread 0's, and set in every thread: a thread with others is
-		 * refused, as check_thread_creds does for the rest */
-		if (t == &c->pt.t[0]) {
-			c->thread0_sb = b->call[2].ret;
-		} else if (b->call[2].ret != c->thread0_sb) {
-			long sb = b->call[2].ret;
-
-			free(b);
-			return pr_err("thread %d of %d has credentials of its own (securebits %#lx, the process's %#lx): "
-				      "one set is saved for every thread, not supported",
-				      t->tid, c->pid, sb, c->thread0_sb);
-		}
+		/* securebits are a credential, per thread: creds.c compares them */
+		c->thread_sb[t - c->pt.t] = b->call[2].ret;
 		memcpy(&ss, rbatch_out(c, b, ss_at), sizeof(ss));
 		memcpy(&tidaddr, rbatch_out(c, b, tid_at), 8);
 		free(b);
@@ -184,6 +173,8 @@ static int dump_one(struct dump_ctx *c, struct pt_thread *t, ThreadCoreEntry *tc
 			return pr_err("cannot read the alternate signal stack of thread %d (%ld)", t->tid, r0);
 		if (r1)
 			return pr_err("cannot read clear_child_tid of thread %d (%ld)", t->tid, r1);
+		if (c->thread_sb[t - c->pt.t] < 0)
+			return pr_err("cannot read the securebits of thread %d (%ld)", t->tid, c->thread_sb[t - c->pt.t]);
 		if (!(ss.ss_flags & SS_DISABLE)) {
 			tc->altstack = xzalloc(sizeof(*tc->altstack));
 			if (!tc->altstack)
@@ -233,7 +224,9 @@ int check_dumpable(struct dump_ctx *c)
 int dump_threads(struct dump_ctx *c)
 {
 	c->cores = xzalloc(c->pt.nr * sizeof(*c->cores));
-	if (!c->cores)
+	free(c->thread_sb);
+	c->thread_sb = xzalloc(c->pt.nr * sizeof(*c->thread_sb));
+	if (!c->cores || !c->thread_sb)
 		return -1;
 	for (int i = 0; i < c->pt.nr; i++) {
 		c->cores[i] = xzalloc(sizeof(ThreadCoreEntry));

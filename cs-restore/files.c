@@ -224,6 +224,10 @@ int check_files(struct rst_ctx *c)
 			if (check_unix(c, e))
 				return -1;
 			break;
+		case FD_NETLINK:
+			if (!e->has_peer_fd && check_netlink(e))	/* sk-netlink.c */
+				return -1;
+			break;
 		case FD_FIFO:
 			if (!e->has_peer_fd && check_fifo(e))	/* fifo.c */
 				return -1;
@@ -415,6 +419,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		if (fd < 0)
 			snprintf(err, len, "fd %u: cannot create a socket: %m", e->fd);
 		return fd;
+	case FD_NETLINK:
+		return netlink_make(e, err, len);	/* sk-netlink.c */
 	case FD_UNIX:
 		/* every unix socket at once: pairs and connections need each other */
 		if (unix_make_all(c, tmp, tmp_min, err, len))

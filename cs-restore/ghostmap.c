@@ -125,8 +125,8 @@ int check_ghost_map(const struct rst_ctx *c, const GhostFileEntry *g)
 	}
 	if (g->has_exe && g->exe && exe_ghost(c) != g)
 		return pr_err("ghost-files.img: two files are the executable (%s)", g->path);
-	if (!is_mapped(g))
-		return 0;
+	if (!is_mapped(g) || g->link_remap)
+		return 0;	/* a link-remap entry is opened through its link: check_link_remap */
 	/* recreated in its directory (O_TMPFILE there): same file system, mount and exec rights */
 	d = xstrdup(g->path);
 	if (!d)

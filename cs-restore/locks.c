@@ -85,18 +85,20 @@ int read_locks(struct rst_ctx *c)
 /* Does another process hold a lock that conflicts with l on e's file? 0: no, -1: yes or error (logged). */
 static int check_lock(struct rst_ctx *c, const FileLockEntry *l, const FdEntry *e)
 {
+	const GhostFileEntry *g = ghost_of(c, e);
 	char what[96];
 	int fd, ret = 0;
 
 	describe(l, what, sizeof(what));
-	/* a recreated deleted file is new: nobody can hold it; under
+	/* a recreated deleted file is new: nobody can hold it (one linked
+	 * again by --link-remap is not: tested through its link); under
 	 * --shell-job a terminal is not reopened by its path */
-	if (ghost_of(c, e) || (e->type == FD_CHR && c->shell_job &&
-			       (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
+	if ((g && !g->link_remap) || (e->type == FD_CHR && c->shell_job &&
+				      (!strncmp(e->path, "/dev/pts/", 9) || !strncmp(e->path, "/dev/tty", 8))))
 		return 0;
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = open(g ? g->link_remap : e->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
-		return pr_perror("fd %u: cannot open %s to test %s", e->fd, e->path, what);
+		return pr_perror("fd %u: cannot open %s to test %s", e->fd, g ? g->link_remap : e->path, what);
 	if (l->kind == LK_FLOCK) {
 		if (flock(fd, (l->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
 			flock(fd, LOCK_UN);

@@ -369,7 +369,10 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 		    check_files(p) || check_timers(p) || check_locks(p) || check_sched(p) || check_seccomp(p))
 			return -1;
 	}
-	return check_pidns(t) || check_tree(t) || check_ptys(t) || check_timens(c) || check_inherit_fds(c, t);
+	/* the credentials last: a missing capability that a check above names
+	 * more precisely (CAP_NET_ADMIN for kept connections) is said there */
+	return check_pidns(t) || check_tree(t) || check_ptys(t) || check_timens(c) || check_inherit_fds(c, t) ||
+	       check_tree_creds(t);
 }
 
 /* Everything the stubs cannot do themselves, process by process. */
@@ -527,6 +530,9 @@ int main(int argc, char **argv)
 			goto err;
 		}
 	}
+	/* every process holds what it needs and nothing can fail any more
+	 * (linkremap.c): a failed restore would have left the links */
+	link_remap_done(&tree);
 	/* nothing was orphaned: the restored tree's orphans go where they would */
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	/* 4. go: children first, the root last */

@@ -101,112 +101,9 @@ int restore_root(struct rst_ctx *c)
 	return 0;
 }
 
-/*
- * Credentials of thread i of c (Linux keeps them per task: a raw
- * setresuid(2) in one thread changes only that one; glibc's wrapper
- * signals every thread to do the same, see nptl(7)).
- */
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65		/* prctl(2), Linux 6.3 */
 #endif
-#ifndef SECBIT_KEEP_CAPS
-#define SECBIT_KEEP_CAPS (1 << 4)	/* linux/securebits.h */
-#endif
-#ifndef SECBIT_KEEP_CAPS_LOCKED
-#define SECBIT_KEEP_CAPS_LOCKED (1 << 5)
-#endif
-/* securebits set only once the capabilities are: KEEP_CAPS_LOCKED would
- * freeze KEEP_CAPS on, NO_CAP_AMBIENT_RAISE(_LOCKED) would refuse the
- * ambient set (bits 6 and 7, linux/securebits.h) */
-#define SB_LATE (SECBIT_KEEP_CAPS_LOCKED | (1 << 6) | (1 << 7))
-
-/* capset(2) in thread i of c: the three sets, 64-bit masks. Returns 0 or
- * -errno (-EIO when the scratch page cannot be written, said there). */
-static long capset_remote(struct rst_ctx *c, int i, uint64_t eff, uint64_t prm, uint64_t inh)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	data[0].effective = eff;
-	data[1].effective = eff >> 32;
-	data[0].permitted = prm;
-	data[1].permitted = prm >> 32;
-	data[0].inheritable = inh;
-	data[1].inheritable = inh >> 32;
-	if (scratch_write(c, 0, &hdr, sizeof(hdr)) || scratch_write(c, 64, data, sizeof(data)))
-		return -EIO;
-	return rsys(c, i, SYS_capset, SCRATCH(c), SCRATCH(c) + 64, 0, 0, 0, 0);
-}
-
-static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr)
-{
-	pid_t tid = c->pt.t[i].tid;
-	unsigned sb = cr->has_securebits ? cr->securebits : 0;
-	int setpcap;
-	long r;
-
-	/* bounding set first: dropping needs CAP_SETPCAP, which capset may remove */
-	for (int cap = 0; cap < 64; cap++)
-		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1) {
-			r = rsys(c, i, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0);
-			if (r)
-				return pr_err("thread %d: cannot drop capability %d from the bounding set: %s", tid, cap,
-					      strerror(-r));
-		}
-	if (cr->n_groups) {
-		if (scratch_write(c, 0, cr->groups, cr->n_groups * sizeof(uint32_t)))
-			return -1;
-	}
-	r = rsys(c, i, SYS_setgroups, cr->n_groups, SCRATCH(c), 0, 0, 0, 0);
-	if (r)
-		return pr_err("thread %d: cannot set supplementary groups: %s", tid, strerror(-r));
-	r = rsys(c, i, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], 0, 0, 0);
-	if (r)
-		return pr_err("thread %d: cannot set gids %u/%u/%u: %s", tid, cr->gid[0], cr->gid[1], cr->gid[2],
-			      strerror(-r));
-	/* keep capabilities across the uid change, then set them exactly; the
-	 * securebits go in while the stub still has CAP_SETPCAP, but SB_LATE
-	 * (capabilities(7)) */
-	if (sb) {
-		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, (sb & ~SB_LATE) | SECBIT_KEEP_CAPS, 0, 0, 0, 0);
-		if (r)
-			return pr_err("thread %d: cannot set securebits %#x: %s", tid, sb, strerror(-r));
-	} else {
-		rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0, 0);
-	}
-	r = rsys(c, i, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], 0, 0, 0);
-	if (r)
-		return pr_err("thread %d: cannot set uids %u/%u/%u: %s", tid, cr->uid[0], cr->uid[1], cr->uid[2],
-			      strerror(-r));
-	rsys(c, i, SYS_prctl, PR_SET_KEEPCAPS, !!(sb & SECBIT_KEEP_CAPS), 0, 0, 0, 0);
-	/* locking the SB_LATE bits needs CAP_SETPCAP (capabilities(7)): a
-	 * process that locked them and then gave it up gets it for as long as
-	 * the lock takes, dropped by a second capset (dropping needs nothing) */
-	setpcap = (sb & SB_LATE) && !(cr->cap_eff & (1ULL << CAP_SETPCAP));
-	r = capset_remote(c, i, cr->cap_eff | (setpcap ? 1ULL << CAP_SETPCAP : 0),
-			  cr->cap_prm | (setpcap ? 1ULL << CAP_SETPCAP : 0), cr->cap_inh);
-	if (r)
-		return pr_err("thread %d: cannot set capabilities: %s", tid, strerror(-r));
-	for (int cap = 0; cap < 64; cap++)
-		if (cr->cap_amb & (1ULL << cap)) {
-			r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
-			if (r)
-				return pr_err("thread %d: cannot raise ambient capability %d: %s", tid, cap,
-					      strerror(-r));
-		}
-	if (sb & SB_LATE) {
-		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, sb, 0, 0, 0, 0);
-		if (r)
-			return pr_err("thread %d: cannot lock securebits %#x: %s", tid, sb, strerror(-r));
-	}
-	if (setpcap) {
-		r = capset_remote(c, i, cr->cap_eff, cr->cap_prm, cr->cap_inh);
-		if (r)
-			return pr_err("thread %d: cannot drop CAP_SETPCAP after the securebits: %s", tid,
-				      strerror(-r));
-	}
-	return 0;
-}
 
 /*
  * What the process set with prctl(2) and mlockall(2) that only it can set:
@@ -253,47 +150,12 @@ static int restore_prctl_after(struct rst_ctx *c)
 	return 0;
 }
 
-/* Whether cr is what the stub's threads have already: cs-restore's own
- * credentials (they were forked from it). Then the other threads need no
- * remote syscall. */
-static int creds_are_ours(const CredsEntry *cr)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg, groups[64];
-	int n = getgroups(64, groups);
-
-	if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg) || n < 0 || syscall(SYS_capget, &hdr, d))
-		return 0;
-	if (cr->n_uid < 3 || cr->n_gid < 3 || cr->uid[0] != ru || cr->uid[1] != eu || cr->uid[2] != su ||
-	    cr->gid[0] != rg || cr->gid[1] != eg || cr->gid[2] != sg || cr->n_groups != (size_t)n)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (cr->groups[i] != groups[i])
-			return 0;
-	if (cr->cap_eff != (d[0].effective | (uint64_t)d[1].effective << 32) ||
-	    cr->cap_prm != (d[0].permitted | (uint64_t)d[1].permitted << 32) ||
-	    cr->cap_inh != (d[0].inheritable | (uint64_t)d[1].inheritable << 32) || cr->cap_amb ||
-	    (cr->has_securebits && cr->securebits != (unsigned)prctl(PR_GET_SECUREBITS)))
-		return 0;
-	for (int cap = 0; cap < 64; cap++)
-		if (!(cr->cap_bnd & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap) == 1)
-			return 0;
-	return 1;
-}
-
 int restore_creds(struct rst_ctx *c)
 {
-	CredsEntry *cr = c->proc->creds;
 	long r;
-	int all = !creds_are_ours(cr);
 
-	if (restore_prctl_before(c))
+	if (restore_prctl_before(c) || restore_thread_creds(c))
 		return -1;
-	for (int i = 0; i < (all ? c->pt.nr : 1); i++)
-		if (thread_creds(c, i, cr))
-			return -1;
 	if (c->proc->has_oom_score_adj) {
 		char path[64], val[16];
 		int fd;

@@ -48,7 +48,8 @@ int read_ghosts(struct rst_ctx *c)
 			r = pr_err("ghost-files.img: the entry for %s is corrupt", g->path);
 			break;
 		}
-		if (check_ghost_map(c, g)) {	/* ghostmap.c: mapped, or the executable */
+		/* ghostmap.c: mapped, or the executable; linkremap.c: linked again */
+		if (check_ghost_map(c, g) || check_link_remap(c, g)) {
 			r = -1;
 			break;
 		}
@@ -98,6 +99,10 @@ static int check_ghost(struct rst_ctx *c, const FdEntry *e, const GhostFileEntry
 	int ret = 0;
 
 	(void)c;
+	if (g->link_remap) {
+		free(d);
+		return 0;	/* opened through its link: check_link_remap */
+	}
 	if (!d)
 		return -1;
 	errno = 0;
@@ -263,7 +268,9 @@ int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
 {
 	for (size_t i = 0; i < c->nr_ghosts; i++) {
 		GhostFileEntry *g = c->ghosts[i];
-		char *name = make_ghost(g, err, len);
+		int temp = 1;	/* name is ours to unlink once opened */
+		/* linkremap.c: a file cs-dump --link-remap linked again is opened through its link */
+		char *name = g->link_remap ? stub_link_remap_name(g, &temp, err, len) : make_ghost(g, err, len);
 		int ret = 0;
 
 		if (!name)
@@ -291,7 +298,7 @@ int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len)
 			}
 			close(fd);
 		}
-		if (unlink(name) && !ret) {
+		if (temp && unlink(name) && !ret) {
 			snprintf(err, len, "cannot unlink recreated file %s: %m", name);
 			ret = -1;
 		}

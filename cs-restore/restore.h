@@ -225,9 +225,37 @@ int check_file_same(struct rst_ctx *c, const char *what, const char *path, const
  * tmp_min, close-on-exec), and, when it is mapped or the executable, once
  * at its fixed fd for restore_mm (stub_ghost_map), and unlink it, so that
  * every fd and mapping refers to a file with st_nlink 0 (CRIU's "link
- * remap"). Returns 0 or -1 with err set.
+ * remap"). An entry with link_remap (cs-dump --link-remap) is not
+ * recreated but opened through its link (stub_link_remap_name), which
+ * stays. Returns 0 or -1 with err set.
  */
 int stub_ghosts(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
+
+/* linkremap.c: files cs-dump --link-remap linked again (feature "link-remap") */
+/*
+ * check_link_remap - read_ghosts, for each entry g: when g has link_remap,
+ * the entry is sound (an absolute link, a size, no data) and the link is
+ * still a regular file (lstat(2)) of the saved size and mtime, as
+ * --file-validation asks (check_file_same). Returns 0 (also for an entry
+ * without link_remap) or -1 with one line naming the fd (or mapping), the
+ * file, the link and what is wrong.
+ */
+int check_link_remap(struct rst_ctx *c, const GhostFileEntry *g);
+/*
+ * stub_link_remap_name - in the stub (stub_ghosts), for g with link_remap:
+ * the name to open it by (malloc'ed): its old path, hard-linked to the
+ * link (linkat(2)) when that name is free (*temp 1: the caller unlinks it
+ * once opened), else the link itself (*temp 0: left for link_remap_done).
+ * NULL with err (len bytes) set when out of memory.
+ */
+char *stub_link_remap_name(const GhostFileEntry *g, int *temp, char *err, size_t len);
+/*
+ * link_remap_done - once the whole restore has succeeded, before the
+ * processes run: unlink(2) every --link-remap link of the tree's entries,
+ * once each. One that cannot be removed is a warning (the restore stands);
+ * one already gone is not. Logs each link removed.
+ */
+void link_remap_done(struct rst_tree *t);
 
 /* ghostmap.c: deleted files mapped, or the executable (feature "ghost-maps") */
 /* ghost_map_count - how many of c's ghosts are mapped or the executable:
@@ -453,7 +481,40 @@ int check_process(struct rst_ctx *c);
  * set by the stub from its host path, is left where it is. 0 or -1.
  */
 int restore_root(struct rst_ctx *c);
+/*
+ * restore_creds - after everything that needs the stub's privileges:
+ * mlockall's future flag, every thread's credentials (restore_thread_creds),
+ * oom_score_adj, the parent-death signal, then child subreaper, dumpable
+ * (a change of uid reset it) and MDWE in the process. 0 or -1 (logged).
+ */
 int restore_creds(struct rst_ctx *c);
+
+/* creds.c: credentials, per thread */
+/*
+ * check_tree_creds - the last step of the check phase: for each live
+ * process of t, its credentials and each thread's own
+ * (thread_core_entry.creds) are sound
+ * and can be given here: their permitted capabilities are in cs-restore's
+ * permitted set, their inheritable ones inside the bounding set they get,
+ * and cs-restore has CAP_SETUID, CAP_SETGID and CAP_SETPCAP where an id,
+ * the groups, the securebits or the bounding set must change. Refuses
+ * with one line naming the process or thread; a bounding-set capability
+ * cs-restore lacks is a warning (it cannot be given, and only limits what
+ * a later execve(2) may gain). Returns 0 or -1. Sources: capset(2),
+ * setresuid(2), setfsuid(2), capabilities(7).
+ */
+struct rst_tree;
+int check_tree_creds(struct rst_tree *t);
+/*
+ * restore_thread_creds - each thread, the leader last, gets its own saved
+ * credentials or else the process's, by remote syscalls in that thread:
+ * bounding set, groups, gids and fsgid, securebits with KEEP_CAPS, uids
+ * and fsuid, capabilities, ambient capabilities, locked securebits. A
+ * thread whose set is cs-restore's own is left alone. Returns 0, or -1
+ * with one line naming the thread and the call. Sources: credentials(7),
+ * capabilities(7), nptl(7) (credentials are per thread).
+ */
+int restore_thread_creds(struct rst_ctx *c);
 /*
  * fown.c: restore_fown - each fd's saved owner (F_SETOWN_EX) and signal
  * (F_SETSIG), by remote fcntl(2) in c's process, after restore_creds and

@@ -1,6 +1,6 @@
 /*
- * cs-restore: unix, UDP and established TCP sockets (sk-unix.c, sk-udp.c,
- * sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
+ * cs-restore: unix, netlink, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-udp.c, sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
  * hooks.
  */
 #ifndef CS_RESTORE_SOCKETS_H
@@ -78,6 +78,20 @@ int check_unix_icons(struct rst_ctx *c, const FdEntry *e);
  * listener and the client).
  */
 int restore_unix_icons(struct rst_tree *t);
+
+/*
+ * netlink_make - a netlink socket as e->nlsk saved it: same protocol and
+ * type, NETLINK_* flags and socket options, bound to the saved portid
+ * (when not 0), a member of the saved groups (NETLINK_ADD_MEMBERSHIP, any
+ * group number), connected to the saved address when it was. Used by the
+ * stub and, once, by the check phase. Returns the fd (close-on-exec), or
+ * -1 with a message in err naming the fd and what failed (EADDRINUSE: the
+ * portid is taken; EPERM: a group or flag needs a capability;
+ * EPROTONOSUPPORT: no such protocol here). Source: netlink(7). sk-netlink.c.
+ */
+int netlink_make(const FdEntry *e, char *err, size_t len);
+/* check_netlink - check phase: netlink_make once, closed again. 0 or -1 (logged). */
+int check_netlink(const FdEntry *e);
 
 /* check_udp - check phase for a UDP socket: its port can be bound again. 0 or -1 (logged). */
 int check_udp(const FdEntry *e);

@@ -44,7 +44,9 @@ enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_IN
 	       /* 26..27: pseudo-terminal pairs held in the tree (pty.c) */
 	       FD_PTY_MASTER = 26, FD_PTY_SLAVE = 27,
 	       /* 180..189: pidfds on processes of the tree (cs-dump/pidfd.c) */
-	       FD_PIDFD = 180 };
+	       FD_PIDFD = 180,
+	       /* 200..209: netlink sockets (cs-dump/sk-netlink.c) */
+	       FD_NETLINK = 200 };
 
 /* ShmemEntry.kind (mm.proto) */
 enum shmem_kind { SHM_ANON = 1, SHM_MEMFD = 2 };

@@ -1,11 +1,14 @@
-/* sock_diag through libnl: see sockdiag.h. */
+/* sock_diag through libnl (unix and netlink sockets): see sockdiag.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <linux/inet_diag.h>	/* INET_DIAG_NOCOOKIE */
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <linux/netlink.h>
+#include <linux/netlink_diag.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
@@ -169,4 +172,91 @@ int64_t sockdiag_unix_bound_at(uint64_t dev, uint64_t ino)
 	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_unix_vfs, &l))
 		return -1;
 	return l.owner;
+}
+
+#ifndef NDIAG_SHOW_RING_CFG
+#define NDIAG_SHOW_RING_CFG 0x4
+#endif
+
+struct nlookup {
+	struct nl_diag *out;
+	uint64_t ino;
+	int found, err;
+};
+
+static int on_netlink(struct nl_msg *msg, void *arg)
+{
+	struct nlookup *l = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct netlink_diag_msg *m = nlmsg_data(h);
+	struct nlattr *tb[NETLINK_DIAG_MAX + 1];
+	struct nl_diag *d = l->out;
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m) ||
+	    nlmsg_parse(h, sizeof(*m), tb, NETLINK_DIAG_MAX, NULL) < 0) {
+		l->err = 1;
+		return NL_OK;
+	}
+	/* a bound member of a group comes twice, from the hash table and from
+	 * the group list (seen on 6.18): the first answer is taken */
+	if (m->ndiag_ino != l->ino || l->found)
+		return NL_OK;
+	memset(d, 0, sizeof(*d));
+	d->type = m->ndiag_type;
+	d->protocol = m->ndiag_protocol;
+	d->state = m->ndiag_state;
+	d->portid = m->ndiag_portid;
+	d->dst_portid = m->ndiag_dst_portid;
+	d->dst_group = m->ndiag_dst_group;
+	if (tb[NETLINK_DIAG_GROUPS]) {
+		size_t len = nla_len(tb[NETLINK_DIAG_GROUPS]);
+
+		d->groups_cut = len > sizeof(d->groups);
+		if (len > sizeof(d->groups))
+			len = sizeof(d->groups);
+		memcpy(d->groups, nla_data(tb[NETLINK_DIAG_GROUPS]), len);
+		d->n_groups = len / sizeof(uint32_t);
+	}
+	if (tb[NETLINK_DIAG_FLAGS])
+		d->flags = nla_get_u32(tb[NETLINK_DIAG_FLAGS]);
+	if (tb[NETLINK_DIAG_MEMINFO] && nla_len(tb[NETLINK_DIAG_MEMINFO]) > (int)(SK_MEMINFO_RMEM_ALLOC * 4))
+		d->rmem = ((uint32_t *)nla_data(tb[NETLINK_DIAG_MEMINFO]))[SK_MEMINFO_RMEM_ALLOC];
+	d->has_ring = tb[NETLINK_DIAG_RX_RING] || tb[NETLINK_DIAG_TX_RING];
+	l->found = 1;
+	return NL_OK;
+}
+
+int sockdiag_netlink(int protocol, uint64_t ino, struct nl_diag *out)
+{
+	struct netlink_diag_req req;
+	struct nlookup l = { .out = out, .ino = ino };
+
+	memset(&req, 0, sizeof(req));
+	req.sdiag_family = AF_NETLINK;
+	req.sdiag_protocol = protocol;
+	req.ndiag_show = NDIAG_SHOW_GROUPS | NDIAG_SHOW_FLAGS | NDIAG_SHOW_MEMINFO | NDIAG_SHOW_RING_CFG;
+	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_netlink, &l))
+		return -1;
+	if (l.err)
+		return pr_err("malformed NETLINK_DIAG answer (protocol %d)", protocol);
+	return l.found ? 0 : 1;
+}
+
+const char *netlink_proto_name(int protocol)
+{
+	static const char *names[] = {
+		[NETLINK_ROUTE] = "route", [NETLINK_USERSOCK] = "usersock", [NETLINK_SOCK_DIAG] = "sock_diag",
+		[NETLINK_NFLOG] = "nflog", [NETLINK_XFRM] = "xfrm", [NETLINK_SELINUX] = "selinux",
+		[NETLINK_ISCSI] = "iscsi", [NETLINK_AUDIT] = "audit", [NETLINK_FIB_LOOKUP] = "fib_lookup",
+		[NETLINK_CONNECTOR] = "connector", [NETLINK_NETFILTER] = "netfilter",
+		[NETLINK_KOBJECT_UEVENT] = "uevent", [NETLINK_GENERIC] = "generic",
+		[NETLINK_SCSITRANSPORT] = "scsitransport", [NETLINK_ECRYPTFS] = "ecryptfs",
+		[NETLINK_RDMA] = "rdma", [NETLINK_CRYPTO] = "crypto", [NETLINK_SMC] = "smc",
+	};
+	static char buf[32];
+
+	if (protocol >= 0 && (size_t)protocol < ARRAY_SIZE(names) && names[protocol])
+		return names[protocol];
+	snprintf(buf, sizeof(buf), "protocol %d", protocol);
+	return buf;
 }

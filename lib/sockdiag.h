@@ -1,4 +1,4 @@
-/* Netlink sock_diag (unix_diag) through libnl: what getsockopt cannot tell. */
+/* Netlink sock_diag (unix_diag, netlink_diag) through libnl: what getsockopt cannot tell. */
 #ifndef CS_SOCKDIAG_H
 #define CS_SOCKDIAG_H
 
@@ -37,5 +37,39 @@ int sockdiag_unix(uint64_t ino, struct unix_diag *out);
  * none is, -1 on a netlink error (logged).
  */
 int64_t sockdiag_unix_bound_at(uint64_t dev, uint64_t ino);
+
+/* What NETLINK_DIAG tells about one netlink socket (linux/netlink_diag.h). */
+struct nl_diag {
+	uint8_t type;		/* SOCK_RAW, SOCK_DGRAM */
+	uint8_t protocol;	/* NETLINK_ROUTE, ... */
+	uint8_t state;		/* 1 NETLINK_CONNECTED, 0 disconnected, 7 (TCP_CLOSE) never connected */
+	uint32_t portid;	/* bound address, 0: not bound */
+	uint32_t dst_portid;	/* connected to this address and group number */
+	uint32_t dst_group;
+	uint32_t groups[32];	/* NETLINK_DIAG_GROUPS: bit n-1 for group n (1024 groups) */
+	size_t n_groups;	/* words of groups[] the kernel gave (0: none) */
+	int groups_cut;		/* the kernel's bitmap was longer than groups[] */
+	uint32_t flags;		/* NETLINK_DIAG_FLAGS: NDIAG_FLAG_* */
+	uint32_t rmem;		/* SK_MEMINFO_RMEM_ALLOC: bytes (truesize) queued to be read */
+	int has_ring;		/* NETLINK_DIAG_RX_RING or TX_RING: a memory-mapped ring (before 4.6) */
+};
+
+/*
+ * sockdiag_netlink - look up the netlink socket of protocol protocol with
+ * inode ino in the caller's network namespace and fill *out. NETLINK_DIAG
+ * has no exact lookup: the sockets of that protocol are dumped and the one
+ * with that inode taken (net/netlink/diag.c __netlink_diag_dump, kernel 4.1).
+ * A socket neither bound nor a member of a group is in no table the dump
+ * walks, so it is never found. Returns 0, 1 when not found, -1 on a netlink
+ * error (logged).
+ */
+int sockdiag_netlink(int protocol, uint64_t ino, struct nl_diag *out);
+
+/*
+ * netlink_proto_name - "route", "uevent", "generic", ... for a NETLINK_*
+ * protocol number (linux/netlink.h), for messages; "protocol N" (in a
+ * static buffer) for one without a name here.
+ */
+const char *netlink_proto_name(int protocol);
 
 #endif

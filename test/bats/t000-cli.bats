@@ -13,7 +13,7 @@
 load helpers
 
 CS_DUMP_OPTS=(-t --tree -p --pid -D --images-dir -R --leave-running --tcp-close
-	--tcp-established --network-lock --ext-unix-sk -j --shell-job --file-locks --ghost-limit --display-stats --runtime --gc-align
+	--tcp-established --network-lock --ext-unix-sk -j --shell-job --file-locks --ghost-limit --link-remap --display-stats --runtime --gc-align
 	--track-mem --prev-images-dir -v --verbosity -o --log-file -h --help -V --version)
 CS_RESTORE_OPTS=(-D --images-dir -d --restore-detached -j --shell-job --file-locks --file-validation --pidfile
 	--tcp-established --network-lock --timens --no-timens --lower-rlimits --inherit-fd --manage-cgroups --cgroup-root

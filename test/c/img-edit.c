@@ -4,6 +4,9 @@
  * is well-formed but describes something this machine cannot give.
  *
  *   img-edit DIR or-xfeatures TID MASK   core-TID.img: xfeatures |= MASK
+ *   img-edit DIR or-thread-caps TID MASK core-TID.img: the thread's own
+ *                                        creds get MASK in their permitted
+ *                                        and effective sets
  *   img-edit DIR drop NAME               image NAME removed, as if an older
  *                                        cs-dump had not written it
  *   img-edit DIR netlock-table NAME      inventory.img: netlock_table = NAME
@@ -115,12 +118,14 @@ int main(int argc, char **argv)
 	int dfd;
 
 	log_init(LOG_WARN, NULL);
-	if (!(argc == 5 && !strcmp(argv[2], "or-xfeatures")) && !(argc == 4 && !strcmp(argv[2], "drop")) &&
+	if (!(argc == 5 && (!strcmp(argv[2], "or-xfeatures") || !strcmp(argv[2], "or-thread-caps"))) &&
+	    !(argc == 4 && !strcmp(argv[2], "drop")) &&
 	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
 	    !(argc == 4 && !strcmp(argv[2], "format-version")) && !(argc == 5 && !strcmp(argv[2], "reseal")) &&
 	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit"))) &&
 	    !(argc == 6 && (!strcmp(argv[2], "sk-device") || !strcmp(argv[2], "icon-client")))) {
-		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR drop NAME\n"
+		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR or-thread-caps TID MASK\n"
+			"       img-edit DIR drop NAME\n"
 			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
 			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
 			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n"
@@ -202,7 +207,16 @@ int main(int argc, char **argv)
 	if (!img || img_read_msg(img, &thread_core_entry__descriptor, (ProtobufCMessage **)&tc) != 1)
 		return 1;
 	img_free(img);
-	tc->xfeatures |= strtoull(argv[4], NULL, 0);
+	if (!strcmp(argv[2], "or-thread-caps")) {
+		if (!tc->creds) {
+			fprintf(stderr, "img-edit: %s holds no credentials of its own\n", name);
+			return 1;
+		}
+		tc->creds->cap_prm |= strtoull(argv[4], NULL, 0);
+		tc->creds->cap_eff |= strtoull(argv[4], NULL, 0);
+	} else {
+		tc->xfeatures |= strtoull(argv[4], NULL, 0);
+	}
 	/* rewrite the core image, then every sum into a new inventory */
 	unlinkat(dfd, name, 0);
 	img = img_create(dfd, name, MAGIC_CORE);

@@ -21,11 +21,6 @@
  *   posix-lock    an fd holding a POSIX (fcntl F_SETLK) lock
  *   ofd-lock      an fd holding an open file description lock (F_OFD_SETLK)
  *   thread        a second thread, blocked (its TID is not a process)
- *   thread-creds  a second thread that set its own uid and gid (65534) with
- *                 raw setresgid/setresuid syscalls (only that thread
- *                 changes: glibc's wrappers would change every thread)
- *   thread-sb     a second thread that set its own securebits (NOROOT,
- *                 prctl PR_SET_SECUREBITS changes the calling thread only)
  *   no-vdso       its [vdso] unmapped (it makes no vDSO call afterwards)
  *   time-kids     unshare(CLONE_NEWTIME) done by itself, without exec: its
  *                 children would get a time namespace it is not in
@@ -76,32 +71,6 @@ static int listen_port;	/* listen-queue */
 static void *thread_main(void *arg)
 {
 	(void)arg;
-	for (;;)
-		pause();
-	return NULL;
-}
-
-/* thread-creds: this thread only becomes uid/gid 65534, then says so */
-static void *nobody_thread(void *arg)
-{
-	int *done = arg;
-
-	if (syscall(SYS_setresgid, 65534, 65534, 65534) || syscall(SYS_setresuid, 65534, 65534, 65534))
-		tp_die("raw setresgid/setresuid in a thread");
-	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
-	for (;;)
-		pause();
-	return NULL;
-}
-
-/* thread-sb: this thread only gets SECBIT_NOROOT, then says so */
-static void *noroot_thread(void *arg)
-{
-	int *done = arg;
-
-	if (prctl(PR_SET_SECUREBITS, 1 /* SECBIT_NOROOT */, 0, 0, 0))
-		tp_die("PR_SET_SECUREBITS in a thread");
-	__atomic_store_n(done, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();
 	return NULL;
@@ -312,14 +281,6 @@ int main(int argc, char **argv)
 
 		if (pthread_create(&t, NULL, thread_main, NULL))
 			tp_die("pthread_create");
-	} else if (!strcmp(mode, "thread-creds") || !strcmp(mode, "thread-sb")) {
-		static int done;
-		pthread_t t;
-
-		if (pthread_create(&t, NULL, mode[7] == 'c' ? nobody_thread : noroot_thread, &done))
-			tp_die("pthread_create");
-		while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE))
-			usleep(1000);
 	} else if (!strcmp(mode, "no-vdso")) {
 		unsigned long lo = 0, hi = 0;
 		char line[512];
