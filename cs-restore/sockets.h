@@ -48,6 +48,38 @@ void unix_undo(struct rst_ctx *c);
 int unix_make_all(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
 
 /*
+ * Connections not accepted yet (in flight) of a listening unix socket of
+ * the tree, whose clients are sockets of the tree (unix_sk_entry icons,
+ * icon_listener): sk-unix-icons.c. The stubs make the listener (bound,
+ * listening) and the client (not connected; its shutdown and, for a
+ * listener whose file was gone, the unlink, left for later); once every
+ * stub exists the clients connect again, in the listener's accept order.
+ * Sources: unix(7), net/unix/af_unix.c unix_stream_connect (the embryo's
+ * SO_PEERCRED is the connecting task's).
+ */
+/*
+ * check_unix_icons - check phase for unix socket entry e of process c: a
+ * listener with icons has a name to connect to, each client is an entry
+ * of the tree of the same type that names this listener; a client naming
+ * a listener is listed by it. 0 (also for other entries) or -1 (logged,
+ * naming the fd).
+ */
+int check_unix_icons(struct rst_ctx *c, const FdEntry *e);
+/*
+ * restore_unix_icons - once every stub is seized (seize_stubs), before
+ * their memory is rebuilt: for each listener of the tree, in its saved
+ * order, each client connects to it with remote syscalls in the client's
+ * own stub (non-blocking for the call; from the listener's saved
+ * directory for a relative name), sends what it had sent (its send buffer
+ * first made large enough through a pidfd_getfd copy, then put back as
+ * saved), and is shut down as saved (the bits the other end lacks, which
+ * the client set before it connected, before the connect); a listener's name whose file was
+ * gone at dump time is unlinked after. 0 or -1 (logged, naming the
+ * listener and the client).
+ */
+int restore_unix_icons(struct rst_tree *t);
+
+/*
  * netlink_make - a netlink socket as e->nlsk saved it: same protocol and
  * type, NETLINK_* flags and socket options, bound to the saved portid
  * (when not 0), a member of the saved groups (NETLINK_ADD_MEMBERSHIP, any
