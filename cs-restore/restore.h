@@ -157,16 +157,27 @@ int make_anon_fd(const FdEntry *e, char *err, size_t len);
 /* pidfd.c: pidfds on processes of the tree (feature "pidfd") */
 /*
  * check_pidfd - check phase: pidfd e (FD_PIDFD) refers to a process of
- * pstree.img (live or zombie). Returns 0, or -1 with an error naming the fd.
+ * pstree.img (live or zombie) or, a thread pidfd (O_EXCL), to a thread of
+ * a live one. Returns 0, or -1 with an error naming the fd.
  */
 int check_pidfd(struct rst_ctx *c, const FdEntry *e);
 /*
- * restore_pidfds - once every stub of t is seized (seize_stubs): each pidfd
+ * pidfd_watched - whether fd tfd of c is a pidfd (an entry of type
+ * FD_PIDFD): stub_files leaves its registrations in epoll sets to
+ * restore_pidfds. Runs in the stub too (no log). Returns 1 or 0.
+ */
+int pidfd_watched(const struct rst_ctx *c, uint32_t tfd);
+/*
+ * restore_pidfds - once every stub of t is seized and every live process
+ * has its threads (restore_all, after restore_threads of each): each pidfd
  * of each live process, opened in its stub with pidfd_open(2) (remote
  * syscall; the saved PIDFD_NONBLOCK and PIDFD_THREAD flags) on the restored
- * process, or taken from the earlier process that shares it (pidfd_getfd(2)),
- * and moved to its number with its FD_CLOEXEC (dup3(2)). 0, or -1 with an
- * error naming the process and fd. Sources: pidfd_open(2), pidfd_getfd(2).
+ * process or thread, or taken from the lower fd or earlier process that
+ * shares it (dup(2), pidfd_getfd(2)), and moved to its number with its
+ * FD_CLOEXEC (dup3(2)); then every registration of a pidfd in an epoll set
+ * (epoll_ctl(2) EPOLL_CTL_ADD, saved events and data). 0, or -1 with an
+ * error naming the process and fd. Sources: pidfd_open(2), pidfd_getfd(2),
+ * epoll_ctl(2).
  */
 int restore_pidfds(struct rst_tree *t);
 
