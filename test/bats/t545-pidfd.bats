@@ -18,7 +18,9 @@
 #
 # Refused by cs-dump, one line naming the fd and the PID, the target left
 # running: a pidfd on a process outside the tree (a sleep of this test),
-# and on a child already reaped (Pid: -1).
+# and on a child already reaped (Pid: -1). Refused by cs-restore before
+# anything is made: a thread pidfd whose TID (edited into the images) is no
+# thread of the tree.
 
 load helpers
 load pidns
@@ -176,4 +178,24 @@ pidfd_running() {
 	require_pidfd
 	require_pidns_caps
 	pidns_chain pidfd thread
+}
+
+@test "pidfd thread: refused by cs-restore: a thread pidfd on a TID of no process of the images, nothing made" {
+	require_pidfd
+	local edit=$CS_BUILDDIR/test/c/img-edit fd st=0
+	[ -x "$edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	start_prog pidfd thread || st=$?
+	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
+	[ $st = 0 ]
+	record_pid "$(cat "$T/ready.pids")"
+	dump_killed
+	fd=$("$CS_SHOW" "$T/img" | jq '[.images["files.img"][] | select(.type == 180 and
+		((.flags / 128 | floor) % 2 == 1))][0].fd')
+	"$edit" "$T/img" pidfd-pid files.img "$fd" 1
+	run "$CS_RESTORE" -D "$T/img"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"fd $fd (pidfd): refers to thread 1, which is not in pstree.img"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "process $PID exists after the refused restore" >&2; return 1; }
 }
