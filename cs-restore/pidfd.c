@@ -7,8 +7,10 @@
  * PIDFD_THREAD (O_EXCL) flags, then moved to the saved number. stub_files
  * leaves their numbers free, and leaves out the registrations of pidfds in
  * epoll sets: they are made here, by a remote epoll_ctl(2), once the
- * pidfds exist. In a --pidns namespace the stub resolves the PID (TID)
- * there, which is the one the images hold.
+ * pidfds exist (the whole of a set that holds a fired one-shot pidfd, so
+ * that it can be fired while the set reports nothing else). In a --pidns
+ * namespace the stub resolves the PID (TID) there, which is the one the
+ * images hold.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,38 +107,81 @@ static int make_pidfd(struct rst_ctx *c, const FdEntry *e)
 	return 0;
 }
 
+int pidfd_epoll_late(const struct rst_ctx *c, const FdEntry *e)
+{
+	for (size_t t = 0; t < e->n_tfds; t++)
+		if (epoll_fired(e->tfds[t]->events) && pidfd_watched(c, e->tfds[t]->tfd))
+			return 1;
+	return 0;
+}
+
+/* Remote epoll_ctl(set, op, r's fd) with events; the epoll_event (12 bytes,
+ * packed on x86_64) goes through the scratch page. 0, or -1 (logged). */
+static int remote_ctl(struct rst_ctx *c, const FdEntry *set, int op, const EpollTfdEntry *r, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = r->data };
+	long ret;
+
+	if (scratch_write(c, 0, &ev, sizeof(ev)))
+		return -1;
+	ret = rsys(c, 0, SYS_epoll_ctl, set->fd, op, r->tfd, SCRATCH(c), 0, 0);
+	if (ret < 0)
+		return pr_err("process %d: cannot register fd %u in epoll set %u: %s", c->pid, r->tfd, set->fd,
+			      strerror(-ret));
+	return 0;
+}
+
+/*
+ * Fired one-shot registrations of late set e, made first while it is
+ * empty, as epoll_disarmed (files.c) does in the stub: added armed for
+ * everything and fired with a remote epoll_wait (its event to the scratch
+ * page), or, ready for nothing, set back to the saved bits.
+ */
+static int remote_disarmed(struct rst_ctx *c, const FdEntry *e)
+{
+	for (size_t t = 0; t < e->n_tfds; t++) {
+		const EpollTfdEntry *r = e->tfds[t];
+		long n;
+
+		if (!epoll_fired(r->events))
+			continue;
+		if (remote_ctl(c, e, EPOLL_CTL_ADD, r, r->events | EPOLL_ALL_EVENTS))
+			return -1;
+		n = rsys(c, 0, SYS_epoll_wait, e->fd, SCRATCH(c) + 64, 1, 0, 0, 0);
+		if (n != 1 && remote_ctl(c, e, EPOLL_CTL_MOD, r, r->events))
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * The registrations of pidfds in the epoll sets that c made (not those it
  * took from a lower fd or an earlier process: made there), in files.img
- * order, with a remote epoll_ctl: the epoll_event (12 bytes, packed on
- * x86_64) goes through the scratch page. A one-shot registration that had
- * fired is added with its saved bits: armed for EPOLLERR|EPOLLHUP only,
- * as epoll_ctl(2) leaves it (cs-restore(8)); firing it again as stub_files
- * does would need a set that reports nothing else.
+ * order, with a remote epoll_ctl; the whole of a set that holds a fired
+ * one-shot pidfd (pidfd_epoll_late), which stub_files left empty.
  */
 static int register_pidfds(struct rst_ctx *c)
 {
 	for (size_t k = 0; k < c->nr_fds; k++) {
 		const FdEntry *e = c->fds[k];
+		int late;
 
 		if (e->type != FD_EPOLL || e->has_peer_fd || e->has_from_pid)
 			continue;
+		late = pidfd_epoll_late(c, e);
+		if (late && remote_disarmed(c, e))
+			return -1;
 		for (size_t t = 0; t < e->n_tfds; t++) {
 			const EpollTfdEntry *r = e->tfds[t];
-			struct epoll_event ev = { .events = r->events, .data.u64 = r->data };
-			long ret;
 
-			if (!pidfd_watched(c, r->tfd))
+			if (epoll_fired(r->events) || (!late && !pidfd_watched(c, r->tfd)))
 				continue;
-			if (scratch_write(c, 0, &ev, sizeof(ev)))
+			if (remote_ctl(c, e, EPOLL_CTL_ADD, r, r->events))
 				return -1;
-			ret = rsys(c, 0, SYS_epoll_ctl, e->fd, EPOLL_CTL_ADD, r->tfd, SCRATCH(c), 0, 0);
-			if (ret < 0)
-				return pr_err("process %d: cannot register pidfd %u in epoll set %u: %s", c->pid, r->tfd,
-					      e->fd, strerror(-ret));
-			pr_info("process %d: pidfd %u is in epoll set %u again (events %#x, data %#llx)", c->pid,
-				r->tfd, e->fd, r->events, (unsigned long long)r->data);
 		}
+		if (late)
+			pr_info("process %d: epoll set %u filled: %zu registrations, a fired one-shot pidfd among them",
+				c->pid, e->fd, e->n_tfds);
 	}
 	return 0;
 }

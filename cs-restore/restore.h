@@ -93,6 +93,15 @@ enum file_validation { FV_MTIME, FV_FILESIZE, FV_NONE };
 
 /* files.c */
 int check_files(struct rst_ctx *c);
+/* Every event bit a registration can ask for (epoll_ctl(2)). */
+#define EPOLL_ALL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND | \
+			  EPOLLMSG | EPOLLRDHUP)
+/*
+ * epoll_fired - whether a saved registration's events are those of a
+ * one-shot registration that has fired: EPOLLONESHOT and no event bit
+ * (fs/eventpoll.c keeps only EP_PRIVATE_BITS when it fires). 1 or 0.
+ */
+int epoll_fired(uint32_t events);
 /* stub_files - run in the stub: create every fd at its number. Returns 0 or
  * -1 with a message in err (the stub has no log). *errfd (the pipe that
  * carries that message) is moved above every target fd. */
@@ -167,6 +176,14 @@ int check_pidfd(struct rst_ctx *c, const FdEntry *e);
  * restore_pidfds. Runs in the stub too (no log). Returns 1 or 0.
  */
 int pidfd_watched(const struct rst_ctx *c, uint32_t tfd);
+/*
+ * pidfd_epoll_late - whether epoll set e (FD_EPOLL) of c holds a fired
+ * one-shot registration of a pidfd: stub_files then leaves the whole set
+ * empty and restore_pidfds fills it, fired one-shots first, while it
+ * reports nothing else (see epoll_disarmed in files.c). Runs in the stub
+ * too. Returns 1 or 0.
+ */
+int pidfd_epoll_late(const struct rst_ctx *c, const FdEntry *e);
 /*
  * restore_pidfds - once every stub of t is seized and every live process
  * has its threads (restore_all, after restore_threads of each): each pidfd

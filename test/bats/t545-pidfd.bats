@@ -8,9 +8,10 @@
 # says readable once the child is killed through it.
 #
 # "pidfd epoll": an epoll set watching the pidfds of a child, of a zombie
-# and of the process itself, and an eventfd: the registrations come back
-# (events, data), the zombie's is reported at once, the child's once the
-# child is killed after the restore. "pidfd thread": thread pidfds on a
+# and of the process itself, and an eventfd, with two one-shots that have
+# fired (a second zombie's pidfd, an eventfd): the registrations come back
+# (events, data; the fired ones disarmed), the zombie's is reported at
+# once, the child's once the child is killed after the restore. "pidfd thread": thread pidfds on a
 # thread other than the leader, of the process and of its child, watched
 # by epoll: Pid: is the TID, the flags, a signal through each is pending
 # for that thread only, and the set reports each thread's exit. Both
@@ -125,17 +126,17 @@ pidfd_running() {
 	assert_prog_ok
 }
 
-@test "pidfd epoll: control and negative control (registration data, removed, events)" {
+@test "pidfd epoll: control and negative control (registration data, removed, events, a fired one-shot armed)" {
 	[ -x "$PIDFD" ] || skip "$PIDFD is not built"
 	control pidfd epoll
 	record_pid "$(cat "$T/ready.pids")"
-	expect_detects_all pidfd "epoll-data epoll-del epoll-events" epoll
+	expect_detects_all pidfd "epoll-data epoll-del epoll-events epoll-oneshot" epoll
 }
 
 @test "pidfd epoll: round trip killed: registrations, the zombie's at once, the child's once killed" {
 	pidfd_killed epoll
 	# the registrations are in the images, the pidfds' among them
-	"$CS_SHOW" "$T/img" | jq -e '[.images["files.img"][] | select(.type == 5)][0].tfds | length == 4' \
+	"$CS_SHOW" "$T/img" | jq -e '[.images["files.img"][] | select(.type == 5)][0].tfds | length == 6' \
 		>/dev/null || { echo "want an epoll set with 4 registrations in files.img" >&2; return 1; }
 }
 

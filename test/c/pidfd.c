@@ -23,13 +23,16 @@
  * readable, its Pid: is the zombie's, and waitid(P_PIDFD) gets its status.
  *
  * epoll: an epoll set watches the pidfds of a running child, of a zombie
- * child and of the process itself (one-shot), and an eventfd; after
- * SIGUSR2 the registrations (events, data) in its fdinfo are checked, the
- * set reports the zombie's data at once and nothing else, and once the
- * child is killed through its pidfd it reports the child's data with
- * EPOLLIN. CS_TEST_CORRUPT: epoll-data (the child's registration gets
- * another data), epoll-del (it is removed), epoll-events (made
- * edge-triggered).
+ * child and of the process itself (one-shot), and an eventfd, and holds
+ * two one-shot registrations that have fired (the pidfd of a second
+ * zombie, an eventfd with a count); after SIGUSR2 the registrations
+ * (events, data) in its fdinfo are checked, the set reports the zombie's
+ * data at once and nothing else, once the child is killed through its
+ * pidfd it reports the child's data with EPOLLIN, and the fired one-shot
+ * of the second zombie stays quiet once it is reaped. CS_TEST_CORRUPT:
+ * epoll-data (the child's registration gets another data), epoll-del (it
+ * is removed), epoll-events (made edge-triggered), epoll-oneshot (the
+ * fired one-shot armed again).
  *
  * thread: a thread T of the process and a thread CT of a child, each held
  * by a thread pidfd (T's with PIDFD_NONBLOCK), both watched by an epoll
@@ -141,6 +144,8 @@ static int refusal(const char *ready, const char *mode, const char *arg)
 #define D_ZOMB 0x0badc0ffee000007ULL
 #define D_SELF 0x5e1f5e1f00000001ULL
 #define D_EVFD 0xe7e7e7e7e7e7e7e7ULL
+#define D_ZOMB2 0x0badc0ffee000008ULL
+#define D_EVFD2 0xe7e7e7e7e7e7e7e8ULL
 #define D_T 0x7777000000000001ULL
 #define D_CT 0x7777000000000002ULL
 
@@ -233,11 +238,11 @@ static void add(int ep, int fd, unsigned events, unsigned long long data)
 
 static int run_epoll(const char *ready)
 {
-	static const char *const modes[] = { "epoll-data", "epoll-del", "epoll-events", NULL };
+	static const char *const modes[] = { "epoll-data", "epoll-del", "epoll-events", "epoll-oneshot", NULL };
 	const unsigned lt = EPOLLIN | EPOLLERR | EPOLLHUP;	/* EPOLL_CTL_ADD adds ERR|HUP */
-	int ep, pchild, pzomb, pself, evfd, n;
+	int ep, pchild, pzomb, pzomb2, pself, evfd, evfd2, n;
 	unsigned checked = 0;
-	pid_t child, zombie;
+	pid_t child, zombie, zombie2;
 	struct epoll_event got[8];
 	siginfo_t si;
 
@@ -251,14 +256,25 @@ static int run_epoll(const char *ready)
 	zombie = fork();
 	if (zombie == 0)
 		_exit(7);
+	zombie2 = fork();
+	if (zombie2 == 0)
+		_exit(8);
 	pchild = pidfd_open(child, 0);
 	pzomb = pidfd_open(zombie, 0);
+	pzomb2 = pidfd_open(zombie2, 0);
 	pself = pidfd_open(getpid(), PIDFD_NONBLOCK);
 	evfd = eventfd(0, EFD_CLOEXEC);
+	evfd2 = eventfd(1, EFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (pchild < 0 || pzomb < 0 || pself < 0 || evfd < 0 || ep < 0)
+	if (pchild < 0 || pzomb < 0 || pzomb2 < 0 || pself < 0 || evfd < 0 || evfd2 < 0 || ep < 0)
 		tp_die("pidfd_open, eventfd or epoll_create1");
-	poll(&(struct pollfd){ .fd = pzomb, .events = POLLIN }, 1, 5000);	/* a zombie now */
+	poll(&(struct pollfd){ .fd = pzomb, .events = POLLIN }, 1, 5000);	/* zombies now */
+	poll(&(struct pollfd){ .fd = pzomb2, .events = POLLIN }, 1, 5000);
+	/* one-shots that fire at once: the second zombie's pidfd, an eventfd */
+	add(ep, pzomb2, EPOLLIN | EPOLLONESHOT, D_ZOMB2);
+	add(ep, evfd2, EPOLLIN | EPOLLONESHOT, D_EVFD2);
+	if (epoll_wait(ep, got, 8, 1000) != 2)	/* both ready: they fire together */
+		tp_die("the one-shots did not fire");
 	add(ep, pchild, EPOLLIN, D_CHILD);
 	add(ep, pzomb, EPOLLIN, D_ZOMB);
 	add(ep, pself, EPOLLIN | EPOLLONESHOT, D_SELF);
@@ -271,10 +287,16 @@ static int run_epoll(const char *ready)
 	if (tp_corrupting("epoll-events"))
 		epoll_ctl(ep, EPOLL_CTL_MOD, pchild,
 			  &(struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.u64 = D_CHILD });
+	if (tp_corrupting("epoll-oneshot"))	/* armed again */
+		epoll_ctl(ep, EPOLL_CTL_MOD, pzomb2,
+			  &(struct epoll_event){ .events = EPOLLIN | EPOLLONESHOT, .data.u64 = D_ZOMB2 });
 	tp_write_ready(ready);
 	tp_wait_usr2();
 
-	CK("epoll set: registrations", ep_count(ep), 4);
+	CK("epoll set: registrations", ep_count(ep), 6);
+	/* fired: EPOLLONESHOT alone left (fs/eventpoll.c EP_PRIVATE_BITS) */
+	checked += ck_reg("second zombie's pidfd in the set (one-shot, fired)", ep, pzomb2, EPOLLONESHOT, D_ZOMB2);
+	checked += ck_reg("second eventfd in the set (one-shot, fired)", ep, evfd2, EPOLLONESHOT, D_EVFD2);
 	checked += ck_reg("child's pidfd in the set", ep, pchild, lt, D_CHILD);
 	checked += ck_reg("zombie's pidfd in the set", ep, pzomb, lt, D_ZOMB);
 	checked += ck_reg("own pidfd in the set", ep, pself, lt | EPOLLONESHOT, D_SELF);
@@ -295,6 +317,11 @@ static int run_epoll(const char *ready)
 	memset(&si, 0, sizeof(si));
 	waitid(P_PIDFD, pzomb, &si, WEXITED | WNOHANG);
 	CK("waitid(P_PIDFD): the zombie's status", si.si_code == CLD_EXITED ? si.si_status : -1, 7);
+	memset(&si, 0, sizeof(si));
+	waitid(P_PIDFD, pzomb2, &si, WEXITED | WNOHANG);
+	CK("waitid(P_PIDFD): the second zombie's status", si.si_code == CLD_EXITED ? si.si_status : -1, 8);
+	/* reaped, its pidfd reports EPOLLIN|EPOLLHUP: the fired one-shot stays quiet */
+	CK("fired one-shot of the second zombie, once reaped", ep_wait_for(ep, D_ZOMB2, 300), 0);
 	tp_finish(checked);
 }
 
