@@ -523,8 +523,9 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
 
-		/* a set with a fired one-shot pidfd: all of it later (pidfd.c) */
-		if (e->type != FD_EPOLL || e->has_peer_fd || pidfd_epoll_late(c, e))
+		/* a set taken from an earlier process was filled there (EEXIST
+		 * here); a set with a fired one-shot pidfd: all of it later (pidfd.c) */
+		if (e->type != FD_EPOLL || e->has_peer_fd || e->has_from_pid || pidfd_epoll_late(c, e))
 			continue;
 		if (epoll_disarmed(e, err, len))
 			return -1;

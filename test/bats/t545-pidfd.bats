@@ -11,7 +11,8 @@
 # and of the process itself, and an eventfd, with two one-shots that have
 # fired (a second zombie's pidfd, an eventfd): the registrations come back
 # (events, data; the fired ones disarmed), the zombie's is reported at
-# once, the child's once the child is killed after the restore. "pidfd thread": thread pidfds on a
+# once, the child's once the child is killed after the restore; a second
+# child inherits the set and the pidfds (the same files after the restore). "pidfd thread": thread pidfds on a
 # thread other than the leader, of the process and of its child, watched
 # by epoll: Pid: is the TID, the flags, a signal through each is pending
 # for that thread only, and the set reports each thread's exit. Both
@@ -126,11 +127,11 @@ pidfd_running() {
 	assert_prog_ok
 }
 
-@test "pidfd epoll: control and negative control (registration data, removed, events, a fired one-shot armed)" {
+@test "pidfd epoll: control and negative control (registration data, removed, events, a fired one-shot armed, the heir's set)" {
 	[ -x "$PIDFD" ] || skip "$PIDFD is not built"
 	control pidfd epoll
 	record_pid "$(cat "$T/ready.pids")"
-	expect_detects_all pidfd "epoll-data epoll-del epoll-events epoll-oneshot" epoll
+	expect_detects_all pidfd "epoll-data epoll-del epoll-events epoll-oneshot epoll-heir" epoll
 }
 
 @test "pidfd epoll: round trip killed: registrations, the zombie's at once, the child's once killed" {

@@ -29,10 +29,12 @@
  * (events, data) in its fdinfo are checked, the set reports the zombie's
  * data at once and nothing else, once the child is killed through its
  * pidfd it reports the child's data with EPOLLIN, and the fired one-shot
- * of the second zombie stays quiet once it is reaped. CS_TEST_CORRUPT:
+ * of the second zombie stays quiet once it is reaped. A second child
+ * inherits the set and the pidfds (kcmp(2): the same files after the
+ * restore). CS_TEST_CORRUPT:
  * epoll-data (the child's registration gets another data), epoll-del (it
  * is removed), epoll-events (made edge-triggered), epoll-oneshot (the
- * fired one-shot armed again).
+ * fired one-shot armed again), epoll-heir (the heir's set is another).
  *
  * thread: a thread T of the process and a thread CT of a child, each held
  * by a thread pidfd (T's with PIDFD_NONBLOCK), both watched by an epoll
@@ -52,7 +54,9 @@
 #define _GNU_SOURCE
 #include <poll.h>
 #include <pthread.h>
+#include <linux/kcmp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -238,11 +242,12 @@ static void add(int ep, int fd, unsigned events, unsigned long long data)
 
 static int run_epoll(const char *ready)
 {
-	static const char *const modes[] = { "epoll-data", "epoll-del", "epoll-events", "epoll-oneshot", NULL };
+	static const char *const modes[] = { "epoll-data", "epoll-del", "epoll-events", "epoll-oneshot", "epoll-heir",
+					      NULL };
 	const unsigned lt = EPOLLIN | EPOLLERR | EPOLLHUP;	/* EPOLL_CTL_ADD adds ERR|HUP */
 	int ep, pchild, pzomb, pzomb2, pself, evfd, evfd2, n;
 	unsigned checked = 0;
-	pid_t child, zombie, zombie2;
+	pid_t child, zombie, zombie2, heir;
 	struct epoll_event got[8];
 	siginfo_t si;
 
@@ -279,6 +284,15 @@ static int run_epoll(const char *ready)
 	add(ep, pzomb, EPOLLIN, D_ZOMB);
 	add(ep, pself, EPOLLIN | EPOLLONESHOT, D_SELF);
 	add(ep, evfd, EPOLLIN, D_EVFD);
+	/* a child that inherits the set and the pidfds: the same open files */
+	heir = fork();
+	if (heir == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (tp_corrupting("epoll-heir"))	/* a set of its own */
+			dup3(epoll_create1(0), ep, O_CLOEXEC);
+		for (;;)
+			pause();
+	}
 	write_pids(ready, child);
 	if (tp_corrupting("epoll-data"))
 		epoll_ctl(ep, EPOLL_CTL_MOD, pchild, &(struct epoll_event){ .events = EPOLLIN, .data.u64 = ~D_CHILD });
@@ -293,6 +307,11 @@ static int run_epoll(const char *ready)
 	tp_write_ready(ready);
 	tp_wait_usr2();
 
+	CK("the heir's epoll set: the same file", syscall(SYS_kcmp, getpid(), heir, KCMP_FILE, ep, ep), 0);
+	CK("the heir's pidfd on the child: the same file", syscall(SYS_kcmp, getpid(), heir, KCMP_FILE, pchild, pchild),
+	   0);
+	send_sig(pidfd_open(heir, 0), SIGKILL);
+	waitpid(heir, NULL, 0);
 	CK("epoll set: registrations", ep_count(ep), 6);
 	/* fired: EPOLLONESHOT alone left (fs/eventpoll.c EP_PRIVATE_BITS) */
 	checked += ck_reg("second zombie's pidfd in the set (one-shot, fired)", ep, pzomb2, EPOLLONESHOT, D_ZOMB2);
