@@ -354,6 +354,13 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 		mutual = p && p->d.peer == u->d.ino;
 		if (u->d.type != SOCK_DGRAM && p && check_stream_pair(u, p))
 			return -1;
+		if (u->d.type != SOCK_DGRAM && p && p->pid != u->pid && (u->d.name_len || p->d.name_len)) {
+			/* accepted, with its client in another process: connected from
+			 * there again at restore (cs-restore/sk-unix-xproc.c) */
+			s->has_xproc = s->xproc = 1;
+			pr_info("fd %u of %d (unix %s socket) is connected to fd %u of %d", u->e->fd, u->pid,
+				type_name(u->d.type), p->e->fd, p->pid);
+		}
 		if (u->d.type == SOCK_DGRAM && p && !mutual && !p->d.name_len)
 			return pr_err("fd %u (unix dgram socket, inode %llu) is connected to fd %u, which has no "
 				      "name to connect to again: not supported", u->e->fd,

@@ -1,0 +1,397 @@
+/*
+ * unixxproc.c - unix connections between two processes of the tree
+ * (tprog.h protocol): t302-unixxproc.bats.
+ *
+ *   unixxproc READY
+ *
+ * Set-up:
+ *   - the parent listens (stream) at the path READY.sock;
+ *   - child 1 binds its client to the abstract name cs-xp-PID-1, connects,
+ *     sends C1_LEN pattern bytes; the parent accepts it and sends P1_LEN
+ *     pattern bytes back; nobody reads them;
+ *   - child 2 connects unnamed, sends C2_LEN bytes and shuts down for
+ *     writing; the parent accepts it and sends P2_LEN bytes back;
+ *   - a named datagram pair: the parent's socket at READY.pdg, child 1's
+ *     at READY.cdg, connected to each other; each has sent the other two
+ *     datagrams, unread.
+ * On SIGUSR2 (the parent forwards it to the children), each process checks
+ * value by value: the names and peer names of its sockets, the peer's PID
+ * (SO_PEERCRED), the queued bytes and datagrams, child 2's shutdown (the
+ * parent reads the end of file, child 2 cannot send), the listener still
+ * listening; then a new message goes each way on each connection. The
+ * parent collects the children's exit statuses.
+ *
+ * CS_TEST_CORRUPT: data (child 1 sends one byte more), shutdown (child 2
+ * does not shut down), peercred (child 1's connection is made by the
+ * parent before the fork), name (child 1's client has no name), dgram
+ * (child 1 sends one datagram less).
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "tprog.h"
+
+#define C1_LEN 3000
+#define P1_LEN 2000
+#define C2_LEN 100
+#define P2_LEN 50
+
+static unsigned checked;
+static char lpath[200], pdg[200], cdg[200], c1name[64];
+
+static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void check(int ok, const char *what, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	checked++;
+	if (ok)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	tp_differs(what, "%s", line);
+}
+
+static unsigned char pattern(size_t i, int salt)
+{
+	return (unsigned char)(i * 7 + salt + (i >> 8));
+}
+
+static socklen_t addr_of(struct sockaddr_un *a, const char *name, int abstract)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (abstract) {
+		memcpy(a->sun_path + 1, name, strlen(name));
+		return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
+	}
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s", name);
+	return offsetof(struct sockaddr_un, sun_path) + strlen(name) + 1;
+}
+
+static void send_pattern(int s, size_t len, int salt, const char *what)
+{
+	unsigned char buf[4096];
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = pattern(i, salt);
+	if (send(s, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		tp_die("cannot send %s", what);
+}
+
+/* Read exactly len bytes (waiting up to 5 s for each piece); how many came. */
+static size_t read_n(int s, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 5000) != 1)
+			break;
+		r = recv(s, (char *)buf + got, len - got, 0);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/* The queued bytes: len of them, salt's pattern; alone: nothing more queued
+ * (else the other side may have sent its new message already). */
+static void check_queued(int s, size_t len, int salt, int alone, const char *what)
+{
+	unsigned char buf[8192];
+	size_t got = read_n(s, buf, len), bad = len;
+	ssize_t more;
+
+	for (size_t i = 0; i < got && bad == len; i++)
+		if (buf[i] != pattern(i, salt))
+			bad = i;
+	check(got == len && bad == len, what, "got %zu bytes (first wrong at %zu), want %zu", got, bad, len);
+	if (!alone)
+		return;
+	more = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+	check(more < 0 && errno == EAGAIN, what, "%zd more bytes queued", more);
+}
+
+/* A sockaddr name as text ("@x" for abstract, "" when none). */
+static const char *name_of(const struct sockaddr_un *a, socklen_t al, char *buf, size_t size)
+{
+	size_t n = al > offsetof(struct sockaddr_un, sun_path) ? al - offsetof(struct sockaddr_un, sun_path) : 0;
+
+	if (!n) {
+		buf[0] = 0;
+	} else if (a->sun_path[0] == 0) {
+		snprintf(buf, size, "@%.*s", (int)n - 1, a->sun_path + 1);
+	} else {
+		snprintf(buf, size, "%.*s", (int)n, a->sun_path);
+	}
+	return buf;
+}
+
+static void check_names(int s, const char *me, const char *peer, const char *what)
+{
+	struct sockaddr_un a;
+	socklen_t al = sizeof(a);
+	char got[200], w[300];
+
+	snprintf(w, sizeof(w), "%s name", what);
+	if (getsockname(s, (struct sockaddr *)&a, &al))
+		tp_die("getsockname");
+	check(!strcmp(name_of(&a, al, got, sizeof(got)), me), w, "got \"%s\" want \"%s\"", got, me);
+	snprintf(w, sizeof(w), "%s peer name", what);
+	al = sizeof(a);
+	if (getpeername(s, (struct sockaddr *)&a, &al)) {
+		check(0, w, "getpeername: %s", strerror(errno));
+		return;
+	}
+	check(!strcmp(name_of(&a, al, got, sizeof(got)), peer), w, "got \"%s\" want \"%s\"", got, peer);
+}
+
+static void check_peer_pid(int s, pid_t want, const char *what)
+{
+	struct ucred cr;
+	socklen_t l = sizeof(cr);
+	char w[200];
+
+	snprintf(w, sizeof(w), "%s peer's PID (SO_PEERCRED)", what);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &l))
+		tp_die("SO_PEERCRED");
+	check(cr.pid == want, w, "got %d want %d", (int)cr.pid, (int)want);
+}
+
+static void check_msg(int s, const char *want, const char *what)
+{
+	char buf[64];
+	size_t got = read_n(s, buf, strlen(want));
+
+	check(got == strlen(want) && !memcmp(buf, want, got), what, "got %zu bytes \"%.*s\" want \"%s\"", got,
+	      (int)got, buf, want);
+}
+
+/* The next datagram is want (waiting up to 5 s; wait 0: only one already there). */
+static void check_dgram(int s, const char *want, int wait, const char *what)
+{
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	char buf[64];
+	ssize_t r = -1;
+
+	if (poll(&p, 1, wait ? 5000 : 0) == 1)
+		r = recv(s, buf, sizeof(buf), MSG_DONTWAIT);
+	check(r == (ssize_t)strlen(want) && !memcmp(buf, want, r), what, "got %zd bytes \"%.*s\" want \"%s\"", r,
+	      r > 0 ? (int)r : 0, buf, want);
+}
+
+static int dgram_at(const char *path)
+{
+	struct sockaddr_un a;
+	socklen_t al = addr_of(&a, path, 0);
+	int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	unlink(path);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, al))
+		tp_die("cannot bind a datagram socket to %s", path);
+	return s;
+}
+
+static void dconnect(int s, const char *path)
+{
+	struct sockaddr_un a;
+	socklen_t al = addr_of(&a, path, 0);
+
+	if (connect(s, (struct sockaddr *)&a, al))
+		tp_die("cannot connect a datagram socket to %s", path);
+}
+
+static int connect_to_listener(int s)
+{
+	struct sockaddr_un a;
+	socklen_t al = addr_of(&a, lpath, 0);
+
+	if (s < 0)
+		s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, al))
+		tp_die("cannot connect to %s", lpath);
+	return s;
+}
+
+static void child1(int c, int up, pid_t parent)
+{
+	char me[80];
+	int d;
+
+	tp_name = "unixxproc-child1";
+	if (c < 0) {
+		struct sockaddr_un a;
+		socklen_t al = addr_of(&a, c1name, 1);
+
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (c < 0 || (!tp_corrupting("name") && bind(c, (struct sockaddr *)&a, al)))
+			tp_die("cannot bind child 1's client");
+		connect_to_listener(c);
+	}
+	send_pattern(c, C1_LEN + tp_corrupting("data"), 1, "child 1's bytes");
+	d = dgram_at(cdg);
+	dconnect(d, pdg);
+	if (send(d, "dg-c-0", 6, 0) != 6 || (!tp_corrupting("dgram") && send(d, "dg-c-1", 6, 0) != 6))
+		tp_die("cannot send child 1's datagrams");
+	if (write(up, "1", 1) != 1)
+		tp_die("cannot tell the parent");
+	close(up);
+	tp_wait_usr2();
+
+	snprintf(me, sizeof(me), "@%s", c1name);
+	check_names(c, me, lpath, "child 1's connection");
+	check_peer_pid(c, parent, "child 1's connection");
+	check_queued(c, P1_LEN, 2, 0, "the bytes queued for child 1");
+	check_names(d, cdg, pdg, "child 1's datagram socket");
+	check_dgram(d, "dg-p-0", 0, "child 1's first queued datagram");
+	check_dgram(d, "dg-p-1", 0, "child 1's second queued datagram");
+	check_dgram(d, "dg-p-new", 1, "the new datagram to child 1");
+	if (send(d, "dg-c-new", 8, 0) != 8)
+		check(0, "child 1's new datagram", "send: %s", strerror(errno));
+	check_msg(c, "hello-1", "the new message to child 1");
+	if (send(c, "ack-1", 5, MSG_NOSIGNAL) != 5)
+		check(0, "child 1's reply", "send: %s", strerror(errno));
+	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
+}
+
+static void child2(int up, pid_t parent)
+{
+	int c = connect_to_listener(-1);
+	ssize_t r;
+
+	tp_name = "unixxproc-child2";
+	send_pattern(c, C2_LEN, 3, "child 2's bytes");
+	if (!tp_corrupting("shutdown") && shutdown(c, SHUT_WR))
+		tp_die("shutdown");
+	if (write(up, "2", 1) != 1)
+		tp_die("cannot tell the parent");
+	close(up);
+	tp_wait_usr2();
+
+	check_names(c, "", lpath, "child 2's connection");
+	check_peer_pid(c, parent, "child 2's connection");
+	check_queued(c, P2_LEN, 4, 0, "the bytes queued for child 2");
+	r = send(c, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	check(r < 0 && errno == EPIPE, "child 2's shutdown for writing", "send gave %zd (%s), want EPIPE", r,
+	      r < 0 ? strerror(errno) : "sent");
+	check_msg(c, "hello-2", "the new message to child 2");
+	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const modes[] = { "data", "shutdown", "peercred", "name", "dgram", NULL };
+	struct sockaddr_un la;
+	socklen_t lal;
+	int l, up[2], a1, a2, d, pre = -1, acc = 0, st;
+	socklen_t sl = sizeof(acc);
+	pid_t ch1, ch2;
+	char b, name[80];
+	ssize_t r;
+
+	tp_init("unixxproc", argc, argv);
+	tp_corrupt_check_mode(modes);
+	tp_block_usr2();
+	snprintf(lpath, sizeof(lpath), "%s.sock", argv[1]);
+	snprintf(pdg, sizeof(pdg), "%s.pdg", argv[1]);
+	snprintf(cdg, sizeof(cdg), "%s.cdg", argv[1]);
+	snprintf(c1name, sizeof(c1name), "cs-xp-%d-1", (int)getpid());
+	if (strlen(lpath) + 1 > sizeof(la.sun_path) - 4)
+		tp_die("path too long: %s", lpath);
+	unlink(lpath);
+	lal = addr_of(&la, lpath, 0);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&la, lal) || listen(l, 4))
+		tp_die("cannot listen at %s", lpath);
+	d = dgram_at(pdg);
+	if (pipe(up))
+		tp_die("pipe");
+
+	if (tp_corrupting("peercred"))
+		pre = connect_to_listener(-1);	/* made by the parent: its PID */
+	ch1 = fork();
+	if (ch1 < 0)
+		tp_die("fork");
+	if (ch1 == 0) {
+		close(up[0]);
+		child1(pre, up[1], getppid());
+	}
+	if (pre >= 0)
+		close(pre);
+	if (read(up[0], &b, 1) != 1)
+		tp_die("child 1 did not connect");
+	a1 = accept(l, NULL, NULL);
+	if (a1 < 0)
+		tp_die("accept child 1");
+	send_pattern(a1, P1_LEN, 2, "the parent's bytes to child 1");
+	dconnect(d, cdg);
+	if (send(d, "dg-p-0", 6, 0) != 6 || send(d, "dg-p-1", 6, 0) != 6)
+		tp_die("cannot send the parent's datagrams");
+
+	ch2 = fork();
+	if (ch2 < 0)
+		tp_die("fork");
+	if (ch2 == 0) {
+		close(up[0]);
+		child2(up[1], getppid());
+	}
+	close(up[1]);
+	if (read(up[0], &b, 1) != 1)
+		tp_die("child 2 did not connect");
+	close(up[0]);
+	a2 = accept(l, NULL, NULL);
+	if (a2 < 0)
+		tp_die("accept child 2");
+	send_pattern(a2, P2_LEN, 4, "the parent's bytes to child 2");
+
+	tp_write_ready(argv[1]);
+	tp_wait_usr2();
+	kill(ch1, SIGUSR2);
+	kill(ch2, SIGUSR2);
+
+	check(!getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) && acc == 1, "the listener", "not listening");
+	snprintf(name, sizeof(name), "@%s", c1name);
+	check_names(a1, lpath, name, "child 1's accepted connection");
+	check_peer_pid(a1, ch1, "child 1's accepted connection");
+	check_queued(a1, C1_LEN, 1, 1, "the bytes queued from child 1");
+	check_names(a2, lpath, "", "child 2's accepted connection");
+	check_peer_pid(a2, ch2, "child 2's accepted connection");
+	{
+		unsigned char buf[256];
+		size_t got = read_n(a2, buf, C2_LEN);
+		struct pollfd p = { .fd = a2, .events = POLLIN };
+
+		check(got == C2_LEN, "the bytes queued from child 2", "got %zu want %d", got, C2_LEN);
+		r = poll(&p, 1, 0) == 1 ? recv(a2, buf, sizeof(buf), MSG_DONTWAIT) : -1;
+		check(r == 0, "child 2's shutdown (end of file)", "read gave %zd, want 0", r);
+	}
+	check_names(d, pdg, cdg, "the parent's datagram socket");
+	check_dgram(d, "dg-c-0", 0, "the parent's first queued datagram");
+	check_dgram(d, "dg-c-1", 0, "the parent's second queued datagram");
+	if (send(d, "dg-p-new", 8, 0) != 8)
+		check(0, "the parent's new datagram", "send: %s", strerror(errno));
+	check_dgram(d, "dg-c-new", 1, "the new datagram from child 1");
+	if (send(a1, "hello-1", 7, MSG_NOSIGNAL) != 7 || send(a2, "hello-2", 7, MSG_NOSIGNAL) != 7)
+		check(0, "the new messages to the children", "send: %s", strerror(errno));
+	check_msg(a1, "ack-1", "child 1's reply");
+	if (waitpid(ch1, &st, 0) != ch1)
+		st = -1;
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child 1", "its checks failed (status %#x)", st);
+	if (waitpid(ch2, &st, 0) != ch2)
+		st = -1;
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child 2", "its checks failed (status %#x)", st);
+	unlink(lpath);
+	unlink(pdg);
+	unlink(cdg);
+	tp_finish(checked);
+}
