@@ -148,6 +148,7 @@ static int spread(struct rst_tree *t, struct rst_ctx *sc, const FdEntry *se, con
 			if (r < 0)
 				return pr_err("%s: cannot put it at fd %u of process %d too: %s", what, e->fd, c->pid,
 					      strerror(-r));
+			pr_info("%s: also at fd %u of process %d", what, e->fd, c->pid);
 		}
 		/* the placeholder's registrations went with it (its last close) */
 		for (size_t k = 0; !c->proc->zombie && k < c->nr_fds; k++) {
@@ -168,6 +169,7 @@ static int spread(struct rst_tree *t, struct rst_ctx *sc, const FdEntry *se, con
 				if (r < 0)
 					return pr_err("%s: process %d cannot register fd %u in epoll set fd %u again: %s",
 						      what, c->pid, e->tfds[n]->tfd, e->fd, strerror(-r));
+				pr_info("%s: in epoll set fd %u of process %d again", what, e->fd, c->pid);
 			}
 		}
 	}

@@ -5,7 +5,10 @@
 # queued both ways; one half shut down), and holds a named datagram socket
 # connected both ways with a child's, datagrams queued both ways. After a
 # restore every process checks names, peer names, the peer's PID
-# (SO_PEERCRED), the queued bytes, the shutdown, and new messages both ways.
+# (SO_PEERCRED), the queued bytes, the shutdown, and new messages both ways;
+# a seqpacket connection the other way round (the listener in the child,
+# the client in the parent), watched by an epoll set; an accepted end
+# inherited by the other child.
 
 load helpers
 
@@ -21,9 +24,9 @@ require_prog() {
 	control unixxproc
 }
 
-@test "unixxproc: the checks catch wrong data, shutdown, peer's PID, name, datagrams (negative control)" {
+@test "unixxproc: the checks catch wrong data, shutdown, peer's PID, name, datagrams, epoll (negative control)" {
 	require_prog
-	expect_detects_all unixxproc "data shutdown peercred name dgram"
+	expect_detects_all unixxproc "data shutdown peercred name dgram epoll"
 }
 
 @test "unixxproc: accepted connections and a datagram pair across processes come back (dump killed, restore)" {
@@ -32,6 +35,8 @@ require_prog() {
 	grep -q "is connected to fd" "$T/dump.log"
 	"$CS_SHOW" "$T/img" | grep -q '"xproc"'
 	"$CS_SHOW" "$T/img" | grep -qF '"unix-xproc"'
-	[ "$(grep -c "connected again, " "$T/restore.log")" = 2 ]
+	[ "$(grep -c "connected again, " "$T/restore.log")" = 3 ]
+	grep -q "also at fd [0-9]* of process" "$T/restore.log"
+	grep -q "in epoll set fd [0-9]* of process [0-9]* again" "$T/restore.log"
 	grep -q "parked there" "$T/dump.log"
 }

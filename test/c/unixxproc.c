@@ -11,6 +11,10 @@
  *     pattern bytes back; nobody reads them;
  *   - child 2 connects unnamed, sends C2_LEN bytes and shuts down for
  *     writing; the parent accepts it and sends P2_LEN bytes back;
+ *   - child 1 listens (seqpacket) at READY.sq; the parent connects to it
+ *     and sends "sq-p-0"; child 1 accepts, watches the accepted socket in
+ *     an epoll set (EPOLLIN, data 0x5e9) and sends "sq-c-0"; unread;
+ *   - child 2 inherits the parent's accepted end of child 1's connection;
  *   - a named datagram pair: the parent's socket at READY.pdg, child 1's
  *     at READY.cdg, connected to each other; each has sent the other two
  *     datagrams, unread.
@@ -24,11 +28,13 @@
  * CS_TEST_CORRUPT: data (child 1 sends one byte more), shutdown (child 2
  * does not shut down), peercred (child 1's connection is made by the
  * parent before the fork), name (child 1's client has no name), dgram
- * (child 1 sends one datagram less).
+ * (child 1 sends one datagram less), epoll (child 1 does not watch its
+ * accepted seqpacket socket).
  */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -41,7 +47,7 @@
 #define P2_LEN 50
 
 static unsigned checked;
-static char lpath[200], pdg[200], cdg[200], c1name[64];
+static char lpath[200], pdg[200], cdg[200], sqpath[200], c1name[64];
 
 static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void check(int ok, const char *what, const char *fmt, ...)
@@ -223,10 +229,13 @@ static int connect_to_listener(int s)
 	return s;
 }
 
-static void child1(int c, int up, pid_t parent)
+static void child1(int c, int up, int down, pid_t parent)
 {
-	char me[80];
-	int d;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0x5e9 }, got;
+	struct sockaddr_un sa;
+	socklen_t sal = addr_of(&sa, sqpath, 0);
+	int d, sq, sa1, ep;
+	char me[80], b;
 
 	tp_name = "unixxproc-child1";
 	if (c < 0) {
@@ -243,10 +252,23 @@ static void child1(int c, int up, pid_t parent)
 	dconnect(d, pdg);
 	if (send(d, "dg-c-0", 6, 0) != 6 || (!tp_corrupting("dgram") && send(d, "dg-c-1", 6, 0) != 6))
 		tp_die("cannot send child 1's datagrams");
+	sq = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	unlink(sqpath);
+	if (sq < 0 || bind(sq, (struct sockaddr *)&sa, sal) || listen(sq, 2))
+		tp_die("cannot listen at %s", sqpath);
+	if (write(up, "1", 1) != 1 || read(down, &b, 1) != 1)
+		tp_die("cannot tell the parent");
+	sa1 = accept(sq, NULL, NULL);
+	ep = epoll_create1(0);
+	if (sa1 < 0 || ep < 0 || (!tp_corrupting("epoll") && epoll_ctl(ep, EPOLL_CTL_ADD, sa1, &ev)) ||
+	    send(sa1, "sq-c-0", 6, 0) != 6)
+		tp_die("cannot accept the parent's seqpacket connection");
 	if (write(up, "1", 1) != 1)
 		tp_die("cannot tell the parent");
 	close(up);
+	close(down);
 	tp_wait_usr2();
+
 
 	snprintf(me, sizeof(me), "@%s", c1name);
 	check_names(c, me, lpath, "child 1's connection");
@@ -261,11 +283,23 @@ static void child1(int c, int up, pid_t parent)
 	check_msg(c, "hello-1", "the new message to child 1");
 	if (send(c, "ack-1", 5, MSG_NOSIGNAL) != 5)
 		check(0, "child 1's reply", "send: %s", strerror(errno));
+	memset(&got, 0, sizeof(got));
+	check(epoll_wait(ep, &got, 1, 0) == 1 && got.events == EPOLLIN && got.data.u64 == 0x5e9,
+	      "child 1's epoll set", "got events %#x data %#llx, want EPOLLIN 0x5e9", got.events,
+	      (unsigned long long)got.data.u64);
+	check_names(sa1, sqpath, "", "child 1's accepted seqpacket connection");
+	check_peer_pid(sa1, parent, "child 1's accepted seqpacket connection");
+	check_dgram(sa1, "sq-p-0", 0, "the message queued for child 1's seqpacket connection");
+	check_dgram(sa1, "sq-p-new", 1, "the new message to child 1's seqpacket connection");
+	if (send(sa1, "sq-c-new", 8, 0) != 8)
+		check(0, "child 1's new seqpacket message", "send: %s", strerror(errno));
 	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
 }
 
-static void child2(int up, pid_t parent)
+static void child2(int up, pid_t parent, int a1, pid_t ch1)
 {
+	char name[80];
+
 	int c = connect_to_listener(-1);
 	ssize_t r;
 
@@ -285,15 +319,19 @@ static void child2(int up, pid_t parent)
 	check(r < 0 && errno == EPIPE, "child 2's shutdown for writing", "send gave %zd (%s), want EPIPE", r,
 	      r < 0 ? strerror(errno) : "sent");
 	check_msg(c, "hello-2", "the new message to child 2");
+	/* the parent's accepted end of child 1's connection, inherited */
+	snprintf(name, sizeof(name), "@%s", c1name);
+	check_names(a1, lpath, name, "child 2's copy of the parent's connection to child 1");
+	check_peer_pid(a1, ch1, "child 2's copy of the parent's connection to child 1");
 	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "data", "shutdown", "peercred", "name", "dgram", NULL };
+	static const char *const modes[] = { "data", "shutdown", "peercred", "name", "dgram", "epoll", NULL };
 	struct sockaddr_un la;
 	socklen_t lal;
-	int l, up[2], a1, a2, d, pre = -1, acc = 0, st;
+	int l, up[2], down[2], a1, a2, d, sq, pre = -1, acc = 0, st;
 	socklen_t sl = sizeof(acc);
 	pid_t ch1, ch2;
 	char b, name[80];
@@ -305,6 +343,7 @@ int main(int argc, char **argv)
 	snprintf(lpath, sizeof(lpath), "%s.sock", argv[1]);
 	snprintf(pdg, sizeof(pdg), "%s.pdg", argv[1]);
 	snprintf(cdg, sizeof(cdg), "%s.cdg", argv[1]);
+	snprintf(sqpath, sizeof(sqpath), "%s.sq", argv[1]);
 	snprintf(c1name, sizeof(c1name), "cs-xp-%d-1", (int)getpid());
 	if (strlen(lpath) + 1 > sizeof(la.sun_path) - 4)
 		tp_die("path too long: %s", lpath);
@@ -314,7 +353,7 @@ int main(int argc, char **argv)
 	if (l < 0 || bind(l, (struct sockaddr *)&la, lal) || listen(l, 4))
 		tp_die("cannot listen at %s", lpath);
 	d = dgram_at(pdg);
-	if (pipe(up))
+	if (pipe(up) || pipe(down))
 		tp_die("pipe");
 
 	if (tp_corrupting("peercred"))
@@ -324,12 +363,24 @@ int main(int argc, char **argv)
 		tp_die("fork");
 	if (ch1 == 0) {
 		close(up[0]);
-		child1(pre, up[1], getppid());
+		close(down[1]);
+		child1(pre, up[1], down[0], getppid());
 	}
+	close(down[0]);
 	if (pre >= 0)
 		close(pre);
 	if (read(up[0], &b, 1) != 1)
 		tp_die("child 1 did not connect");
+	{
+		struct sockaddr_un sa;
+		socklen_t sal = addr_of(&sa, sqpath, 0);
+
+		sq = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (sq < 0 || connect(sq, (struct sockaddr *)&sa, sal) || send(sq, "sq-p-0", 6, 0) != 6 ||
+		    write(down[1], "s", 1) != 1 || read(up[0], &b, 1) != 1)
+			tp_die("cannot connect to child 1's seqpacket listener");
+		close(down[1]);
+	}
 	a1 = accept(l, NULL, NULL);
 	if (a1 < 0)
 		tp_die("accept child 1");
@@ -343,7 +394,7 @@ int main(int argc, char **argv)
 		tp_die("fork");
 	if (ch2 == 0) {
 		close(up[0]);
-		child2(up[1], getppid());
+		child2(up[1], getppid(), a1, ch1);
 	}
 	close(up[1]);
 	if (read(up[0], &b, 1) != 1)
@@ -383,6 +434,12 @@ int main(int argc, char **argv)
 	check_dgram(d, "dg-c-new", 1, "the new datagram from child 1");
 	if (send(a1, "hello-1", 7, MSG_NOSIGNAL) != 7 || send(a2, "hello-2", 7, MSG_NOSIGNAL) != 7)
 		check(0, "the new messages to the children", "send: %s", strerror(errno));
+	check_names(sq, "", sqpath, "the parent's seqpacket connection to child 1");
+	check_peer_pid(sq, ch1, "the parent's seqpacket connection to child 1");
+	check_dgram(sq, "sq-c-0", 0, "the message queued for the parent's seqpacket connection");
+	if (send(sq, "sq-p-new", 8, 0) != 8)
+		check(0, "the parent's new seqpacket message", "send: %s", strerror(errno));
+	check_dgram(sq, "sq-c-new", 1, "child 1's new seqpacket message");
 	check_msg(a1, "ack-1", "child 1's reply");
 	if (waitpid(ch1, &st, 0) != ch1)
 		st = -1;
@@ -393,5 +450,6 @@ int main(int argc, char **argv)
 	unlink(lpath);
 	unlink(pdg);
 	unlink(cdg);
+	unlink(sqpath);
 	tp_finish(checked);
 }
