@@ -40,3 +40,48 @@ require_prog() {
 	grep -q "in epoll set fd [0-9]* of process [0-9]* again" "$T/restore.log"
 	grep -q "parked there" "$T/dump.log"
 }
+
+@test "unixxproc: cs-dump -R leaves the tree running, and the image restores it" {
+	require_prog
+	start_prog unixxproc
+	dump_running
+	"$CS_SHOW" "$T/img" | grep -qF '"unix-xproc"'
+	wake_and_wait "$PID"
+	assert_prog_ok
+	# the original wrote its verdict to its output file after the dump
+	restore_wait --file-validation=none
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "unixxproc: restored into a new PID namespace (cs-restore --pidns)" {
+	require_prog
+	local capeff i st=0 hpid
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	(((0x$capeff >> 21 & 1) == 1)) || skip "--pidns needs CAP_SYS_ADMIN"
+	[ -e /proc/self/ns/pid ] || skip "no PID namespaces in this kernel"
+	start_prog unixxproc
+	dump_killed
+	(close_fds; exec "$CS_RESTORE" -D "$T/img" --pidns --pidfile "$T/rpid" -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 &
+	RPID=$!
+	record_pid "$RPID"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ -s "$T/rpid" ] && break
+		kill -0 "$RPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -s "$T/rpid" ] || { echo "cs-restore --pidns wrote no pidfile" >&2; return 1; }
+	hpid=$(cat "$T/rpid")
+	record_pid "$hpid"
+	for ((i = 0; i < READY_TIMEOUT; i++)); do
+		[ "$(readlink "/proc/$hpid/exe" 2>/dev/null)" = "$PROG_EXE" ] && wait_settled_once "$hpid" && break
+		sleep 0.1
+	done
+	# inside, the tree has the saved PIDs: SO_PEERCRED says them
+	kill -USR2 "$hpid"
+	wait "$RPID" || st=$?
+	STATUS=$st
+	assert_prog_ok
+	[ "$(grep -c "connected again, " "$T/restore.log")" = 3 ]
+}
