@@ -238,15 +238,28 @@ static int check_stream_pair(struct usk *u, struct usk *p)
 	}
 	if (lp && !lu)
 		return 0;	/* the other way round: decided for p */
-	if (u->d.name_len && !p->d.name_len)
-		return pr_err("fd %u (unix %s socket, inode %llu) was accepted from a listening socket named %s "
-			      "that the process no longer has: not supported",
-			      u->e->fd, type_name(u->d.type), (unsigned long long)u->d.ino,
-			      name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+	if (u->d.name_len && !p->d.name_len) {
+		/* a listener always has a name, which its accepted sockets
+		 * share: u was accepted, and its listener is closed. cs-restore
+		 * listens on the name again for the time of the accept */
+		if (u->name_lost)
+			return pr_err("fd %u (unix %s socket, inode %llu) was accepted from a listening socket "
+				      "bound to relative path %s, which no process has any more and whose "
+				      "directory is unknown: not supported", u->e->fd, type_name(u->d.type),
+				      (unsigned long long)u->d.ino,
+				      name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+		u->e->usk->has_listener_gone = u->e->usk->listener_gone = 1;
+		u->e->usk->has_xproc = u->e->usk->xproc = 1;
+		p->e->usk->has_xproc = p->e->usk->xproc = 1;
+		pr_info("fd %u of %d (unix %s socket) was accepted from a listening socket named %s that is "
+			"closed", u->e->fd, u->pid, type_name(u->d.type),
+			name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+		return 0;
+	}
 	if (!u->d.name_len)
 		return 0;	/* decided for p */
-	return pr_err("fd %u (unix %s socket, inode %llu): both ends of its connection are bound and no "
-		      "listening socket of the process has either name: not supported", u->e->fd,
+	return pr_err("fd %u of %d (unix %s socket, inode %llu): both ends of its connection are bound and no "
+		      "listening socket of the tree has either name: not supported", u->e->fd, u->pid,
 		      type_name(u->d.type), (unsigned long long)u->d.ino);
 }
 
@@ -370,7 +383,7 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 			return pr_err("fd %u (unix dgram socket, inode %llu) and fd %u are connected to each "
 				      "other, and only one of them has a name: not supported", u->e->fd,
 				      (unsigned long long)u->d.ino, p->e->fd);
-		if (s->has_name && !s->has_listener_ino) {
+		if (s->has_name && !s->has_listener_ino && !s->listener_gone) {
 			s->has_name_owned = 1;
 			s->name_owned = 1;
 			if (u->name_lost) {

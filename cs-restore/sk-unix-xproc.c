@@ -21,7 +21,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <limits.h>
 
 #define LOG_PREFIX "sockets: "
 #include "log.h"
@@ -39,6 +41,53 @@ static const char *tname(unsigned type)
 	return type == SOCK_STREAM ? "stream" : "seqpacket";
 }
 
+/* Was s accepted (from a listener of the tree, or from one that is closed)? */
+static int accepted(const UnixSkEntry *s)
+{
+	return s->has_listener_ino || s->listener_gone;
+}
+
+/* The name of a closed listener: free to listen on for a moment (nothing
+ * there, or a socket file no live socket is bound to). 0 or -1 (logged). */
+static int check_gone_name(const FdEntry *e)
+{
+	const UnixSkEntry *s = e->usk;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char path[PATH_MAX];
+	struct stat st;
+	int64_t owner;
+
+	if (!s->has_name || !s->name.len || s->name.len > sizeof(a.sun_path) || s->name_owned)
+		return pr_err("fd %u (unix socket): accepted from a closed listener, without its name in files.img",
+			      e->fd);
+	if (!s->name.data[0]) {
+		int sk = socket(AF_UNIX, s->type | SOCK_CLOEXEC, 0), r;
+
+		if (sk < 0)
+			return pr_perror("fd %u: cannot create a unix socket", e->fd);
+		memcpy(a.sun_path, s->name.data, s->name.len);
+		r = bind(sk, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + s->name.len);
+		close(sk);
+		if (r)
+			return pr_perror("fd %u: cannot listen on the abstract name of its closed listener again", e->fd);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s%s%.*s", s->name_dir ? s->name_dir : "", s->name_dir ? "/" : "",
+		 (int)strnlen((const char *)s->name.data, s->name.len), (const char *)s->name.data);
+	if (lstat(path, &st))
+		return 0;	/* bound, then removed again */
+	if (!S_ISSOCK(st.st_mode))
+		return pr_err("fd %u: cannot listen on %s, the name of its closed listener, again: a file that is "
+			      "not a socket is there", e->fd, path);
+	owner = sockdiag_unix_bound_at((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino);
+	if (owner < 0)
+		return -1;
+	if (owner)
+		return pr_err("fd %u: cannot listen on %s, the name of its closed listener, again: a live socket "
+			      "(inode %lld) is bound there", e->fd, path, (long long)owner);
+	return 0;
+}
+
 int check_unix_xproc(struct rst_ctx *c, const FdEntry *e)
 {
 	const UnixSkEntry *s = e->usk;
@@ -48,10 +97,13 @@ int check_unix_xproc(struct rst_ctx *c, const FdEntry *e)
 	if (!s->xproc)
 		return 0;
 	p = s->has_peer_ino ? unix_tree_sk(c->tree, s->peer_ino, &pc) : NULL;
-	if (s->type == SOCK_DGRAM || !p || pc == c || p->usk->type != s->type || !p->usk->xproc ||
-	    !p->usk->has_peer_ino || p->usk->peer_ino != e->ino || s->has_listener_ino == p->usk->has_listener_ino)
+	if (s->type == SOCK_DGRAM || !p || (pc == c && !s->listener_gone && !p->usk->listener_gone) ||
+	    p->usk->type != s->type || !p->usk->xproc || !p->usk->has_peer_ino || p->usk->peer_ino != e->ino ||
+	    accepted(s) == accepted(p->usk))
 		return pr_err("fd %u (unix socket): its connection to another process is not an accepted %s "
 			      "connection with both ends in the images", e->fd, tname(s->type));
+	if (s->listener_gone)
+		return check_gone_name(e);
 	if (!s->has_listener_ino)
 		return 0;
 	l = unix_tree_sk(c->tree, s->listener_ino, &lc);
@@ -71,7 +123,7 @@ int unix_xproc_listener(struct rst_tree *t, uint64_t ino)
 			const FdEntry *e = t->p[i]->fds[k];
 
 			if (e->type == FD_UNIX && e->usk && !e->has_peer_fd && !e->has_from_pid && e->usk->xproc &&
-			    e->usk->has_listener_ino && e->usk->listener_ino == ino)
+			    !e->usk->listener_gone && e->usk->has_listener_ino && e->usk->listener_ino == ino)
 				return 1;
 		}
 	return 0;
@@ -199,21 +251,78 @@ static int refill(struct rst_ctx *fc, const FdEntry *from, const UnixSkEntry *to
 	return 0;
 }
 
-/* Accepted end se of sc, client ce of cc, listener le of lc: the connection made again. */
+/* In sc's stub: unlink the path name of ls (from its directory); a missing file is fine. 0 or -1. */
+static int runlink(struct rst_ctx *sc, const UnixSkEntry *ls, const char *what)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	long r;
+
+	memcpy(path, ls->name.data, ls->name.len);
+	path[ls->name.len] = 0;
+	if ((ls->name_dir && unix_rchdir(sc, ls->name_dir)) || scratch_write(sc, EV_OFF, path, strlen(path) + 1))
+		return -1;
+	r = rsys(sc, 0, SYS_unlink, SCRATCH(sc) + EV_OFF, 0, 0, 0, 0, 0);
+	if (ls->name_dir && unix_rchdir(sc, sc->proc->cwd))
+		return -1;
+	if (r && r != -ENOENT)
+		return pr_err("%s: cannot remove %s: %s", what, path, strerror(-r));
+	return 0;
+}
+
+/*
+ * The closed listener of se, for the time of one accept, in sc's stub
+ * (the client's SO_PEERCRED then names sc, the likeliest to have
+ * listened): a stale socket file at its name goes first. Returns the
+ * stub's fd, or -1 (logged).
+ */
+static long gone_listener(struct rst_ctx *sc, const FdEntry *se, const char *what)
+{
+	const UnixSkEntry *ss = se->usk;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	socklen_t al = offsetof(struct sockaddr_un, sun_path) + ss->name.len;
+	long l, r;
+
+	if (ss->name.data[0] && runlink(sc, ss, what))
+		return -1;
+	memcpy(a.sun_path, ss->name.data, ss->name.len);
+	l = rsys(sc, 0, SYS_socket, AF_UNIX, ss->type | SOCK_CLOEXEC, 0, 0, 0, 0);
+	if (l < 0)
+		return pr_err("%s: cannot create a listener in process %d: %s", what, sc->pid, strerror(-l));
+	if (scratch_write(sc, ADDR_OFF, &a, al) || (ss->name_dir && unix_rchdir(sc, ss->name_dir)))
+		r = -EIO;
+	else
+		r = rsys(sc, 0, SYS_bind, l, SCRATCH(sc) + ADDR_OFF, al, 0, 0, 0);
+	if (ss->name_dir && unix_rchdir(sc, sc->proc->cwd))
+		r = r ? r : -EIO;
+	if (!r)
+		r = rsys(sc, 0, SYS_listen, l, 1, 0, 0, 0, 0);
+	if (r) {
+		rsys(sc, 0, SYS_close, l, 0, 0, 0, 0, 0);
+		return pr_err("%s: cannot listen on the name of its closed listener again: %s", what, strerror(-r));
+	}
+	return l;
+}
+
+/* Accepted end se of sc, client ce of cc, listener le of lc (NULL: closed): the connection made again. */
 static int reconnect(struct rst_tree *t, struct rst_ctx *sc, const FdEntry *se, struct rst_ctx *cc,
 		     const FdEntry *ce, struct rst_ctx *lc, const FdEntry *le)
 {
-	const UnixSkEntry *ss = se->usk, *cs = ce->usk, *ls = le->usk;
+	const UnixSkEntry *ss = se->usk, *cs = ce->usk, *ls = le ? le->usk : se->usk;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	socklen_t al = offsetof(struct sockaddr_un, sun_path) + ls->name.len;
 	char what[200], oe[200];
 	int ssk = -1, csk = -1, ret = -1;
-	long fl, r, lfd;
+	long fl, r, lfd = -1;
 	struct stat st;
 	struct unix_diag d;
 
 	snprintf(what, sizeof(what), "fd %u of process %d (accepted unix %s socket) and fd %u of process %d",
 		 se->fd, sc->pid, tname(ss->type), ce->fd, cc->pid);
+	if (!le) {
+		lfd = gone_listener(sc, se, what);
+		if (lfd < 0)
+			return -1;
+	}
 	/* the client, from its own process: the accepted end's credentials */
 	memcpy(a.sun_path, ls->name.data, ls->name.len);
 	if (scratch_write(cc, ADDR_OFF, &a, al))
@@ -228,17 +337,26 @@ static int reconnect(struct rst_tree *t, struct rst_ctx *sc, const FdEntry *se, 
 		rsys(cc, 0, SYS_fcntl, ce->fd, F_SETFL, fl, 0, 0, 0);
 	if (ls->name_dir && unix_rchdir(cc, cc->proc->cwd))
 		return -1;
+	if (r && !le) {
+		rsys(sc, 0, SYS_close, lfd, 0, 0, 0, 0, 0);
+		return pr_err("%s: the client cannot connect to the name of its closed listener again: %s", what,
+			      strerror(-r));
+	}
 	if (r)
 		return pr_err("%s: the client cannot connect to fd %u of process %d again: %s", what, le->fd, lc->pid,
 			      strerror(-r));
 	/* the accepted end, in its own process, from its listener */
-	lfd = lc == sc ? (long)le->fd : rgetfd(sc, lc->proc->pid, le->fd);
+	if (le)
+		lfd = lc == sc ? (long)le->fd : rgetfd(sc, lc->proc->pid, le->fd);
 	if (lfd < 0)
 		return pr_err("%s: process %d cannot take the listener fd %u of process %d: %s", what, sc->pid, le->fd,
 			      lc->pid, strerror(-lfd));
 	r = rsys(sc, 0, SYS_accept4, lfd, 0, 0, SOCK_NONBLOCK, 0, 0);
-	if (lfd != (long)le->fd)
+	if (!le || lfd != (long)le->fd)
 		rsys(sc, 0, SYS_close, lfd, 0, 0, 0, 0, 0);
+	/* the closed listener's file: as at dump time, stale or gone */
+	if (!le && ss->name.data[0] && ss->name_unlinked && runlink(sc, ss, what))
+		r = r < 0 ? r : (rsys(sc, 0, SYS_close, r, 0, 0, 0, 0, 0), -EIO);
 	if (r < 0)
 		return pr_err("%s: cannot accept the connection again: %s", what, strerror(-r));
 	r = rplace(sc, r, se->fd, !!(se->flags & O_CLOEXEC));
@@ -301,11 +419,12 @@ int restore_unix_xproc(struct rst_tree *t)
 			struct rst_ctx *cc, *lc;
 
 			if (se->type != FD_UNIX || !se->usk || se->has_peer_fd || se->has_from_pid || se->parked ||
-			    !se->usk->xproc || !se->usk->has_listener_ino)
+			    !se->usk->xproc || !accepted(se->usk))
 				continue;
 			ce = unix_tree_sk(t, se->usk->peer_ino, &cc);
-			le = unix_tree_sk(t, se->usk->listener_ino, &lc);
-			if (!ce || !le)	/* checked */
+			le = se->usk->listener_gone ? NULL : unix_tree_sk(t, se->usk->listener_ino, &lc);
+			lc = le ? lc : NULL;
+			if (!ce || (!le && !se->usk->listener_gone))	/* checked */
 				return pr_err("fd %u of process %d: its client or listener is missing", se->fd, sc->pid);
 			if (reconnect(t, sc, se, cc, ce, lc, le))
 				return -1;

@@ -8,7 +8,8 @@
 # (SO_PEERCRED), the queued bytes, the shutdown, and new messages both ways;
 # a seqpacket connection the other way round (the listener in the child,
 # the client in the parent), watched by an epoll set; an accepted end
-# inherited by the other child.
+# inherited by the other child; connections whose listener every process
+# has closed (cs-restore listens on its name for the time of the accept).
 
 load helpers
 
@@ -84,4 +85,27 @@ require_prog() {
 	STATUS=$st
 	assert_prog_ok
 	[ "$(grep -c "connected again, " "$T/restore.log")" = 3 ]
+}
+
+@test "unixxproc: connections accepted from a listener that every process has closed, its file removed" {
+	require_prog
+	control unixxproc closed
+	expect_detects unixxproc file closed
+	cs_teardown
+	cs_setup
+	round_trip unixxproc closed
+	grep -q "was accepted from a listening socket named .* that is closed" "$T/dump.log"
+	"$CS_SHOW" "$T/img" | grep -q '"listener_gone"'
+	[ "$(grep -c "connected again, " "$T/restore.log")" = 3 ]
+	[ ! -e "$T/ready.sock" ]
+}
+
+@test "refuse: an accepted unix connection whose listener is closed when its client has a name too" {
+	require_prog
+	start_prog unixxproc closednamed
+	refused "both ends of its connection are bound and no listening socket of the tree has either name" \
+		"(unix stream socket, inode"
+	# the tree runs on, untouched
+	wake_and_wait "$PID"
+	assert_prog_ok
 }

@@ -2,7 +2,7 @@
  * unixxproc.c - unix connections between two processes of the tree
  * (tprog.h protocol): t302-unixxproc.bats.
  *
- *   unixxproc READY
+ *   unixxproc READY [closed|closednamed]
  *
  * Set-up:
  *   - the parent listens (stream) at the path READY.sock;
@@ -18,6 +18,11 @@
  *   - a named datagram pair: the parent's socket at READY.pdg, child 1's
  *     at READY.cdg, connected to each other; each has sent the other two
  *     datagrams, unread.
+ * closed: once both children's connections are accepted, every process
+ * closes the stream listener and the parent removes its socket file (it
+ * must still be gone after the restore); child 1's client has no name
+ * (with both ends named and no listener, which one was accepted cannot be
+ * told: cs-dump refuses it, which closednamed, where it has one, shows).
  * On SIGUSR2 (the parent forwards it to the children), each process checks
  * value by value: the names and peer names of its sockets, the peer's PID
  * (SO_PEERCRED), the queued bytes and datagrams, child 2's shutdown (the
@@ -29,13 +34,15 @@
  * does not shut down), peercred (child 1's connection is made by the
  * parent before the fork), name (child 1's client has no name), dgram
  * (child 1 sends one datagram less), epoll (child 1 does not watch its
- * accepted seqpacket socket).
+ * accepted seqpacket socket), file (closed: the socket file is not
+ * removed).
  */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -47,6 +54,7 @@
 #define P2_LEN 50
 
 static unsigned checked;
+static int mode_closed, mode_named = 1, lsock = -1;
 static char lpath[200], pdg[200], cdg[200], sqpath[200], c1name[64];
 
 static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -238,12 +246,14 @@ static void child1(int c, int up, int down, pid_t parent)
 	char me[80], b;
 
 	tp_name = "unixxproc-child1";
+	if (mode_closed)
+		close(lsock);
 	if (c < 0) {
 		struct sockaddr_un a;
 		socklen_t al = addr_of(&a, c1name, 1);
 
 		c = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (c < 0 || (!tp_corrupting("name") && bind(c, (struct sockaddr *)&a, al)))
+		if (c < 0 || (!tp_corrupting("name") && mode_named && bind(c, (struct sockaddr *)&a, al)))
 			tp_die("cannot bind child 1's client");
 		connect_to_listener(c);
 	}
@@ -270,7 +280,7 @@ static void child1(int c, int up, int down, pid_t parent)
 	tp_wait_usr2();
 
 
-	snprintf(me, sizeof(me), "@%s", c1name);
+	snprintf(me, sizeof(me), mode_named ? "@%s" : "", c1name);
 	check_names(c, me, lpath, "child 1's connection");
 	check_peer_pid(c, parent, "child 1's connection");
 	check_queued(c, P1_LEN, 2, 0, "the bytes queued for child 1");
@@ -304,6 +314,8 @@ static void child2(int up, pid_t parent, int a1, pid_t ch1)
 	ssize_t r;
 
 	tp_name = "unixxproc-child2";
+	if (mode_closed)
+		close(lsock);
 	send_pattern(c, C2_LEN, 3, "child 2's bytes");
 	if (!tp_corrupting("shutdown") && shutdown(c, SHUT_WR))
 		tp_die("shutdown");
@@ -320,7 +332,7 @@ static void child2(int up, pid_t parent, int a1, pid_t ch1)
 	      r < 0 ? strerror(errno) : "sent");
 	check_msg(c, "hello-2", "the new message to child 2");
 	/* the parent's accepted end of child 1's connection, inherited */
-	snprintf(name, sizeof(name), "@%s", c1name);
+	snprintf(name, sizeof(name), mode_named ? "@%s" : "", c1name);
 	check_names(a1, lpath, name, "child 2's copy of the parent's connection to child 1");
 	check_peer_pid(a1, ch1, "child 2's copy of the parent's connection to child 1");
 	_exit(tp_ndiff ? TP_EXIT_DIFFERS : 0);
@@ -328,7 +340,7 @@ static void child2(int up, pid_t parent, int a1, pid_t ch1)
 
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "data", "shutdown", "peercred", "name", "dgram", "epoll", NULL };
+	static const char *const modes[] = { "data", "shutdown", "peercred", "name", "dgram", "epoll", "file", NULL };
 	struct sockaddr_un la;
 	socklen_t lal;
 	int l, up[2], down[2], a1, a2, d, sq, pre = -1, acc = 0, st;
@@ -339,6 +351,12 @@ int main(int argc, char **argv)
 
 	tp_init("unixxproc", argc, argv);
 	tp_corrupt_check_mode(modes);
+	if (argc > 2 && !strcmp(argv[2], "closed"))
+		mode_closed = 1, mode_named = 0;
+	else if (argc > 2 && !strcmp(argv[2], "closednamed"))
+		mode_closed = 1;
+	else if (argc > 2)
+		tp_die("unknown mode %s", argv[2]);
 	tp_block_usr2();
 	snprintf(lpath, sizeof(lpath), "%s.sock", argv[1]);
 	snprintf(pdg, sizeof(pdg), "%s.pdg", argv[1]);
@@ -352,6 +370,7 @@ int main(int argc, char **argv)
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&la, lal) || listen(l, 4))
 		tp_die("cannot listen at %s", lpath);
+	lsock = l;
 	d = dgram_at(pdg);
 	if (pipe(up) || pipe(down))
 		tp_die("pipe");
@@ -404,14 +423,27 @@ int main(int argc, char **argv)
 	if (a2 < 0)
 		tp_die("accept child 2");
 	send_pattern(a2, P2_LEN, 4, "the parent's bytes to child 2");
+	if (mode_closed) {
+		close(l);
+		if (!tp_corrupting("file"))
+			unlink(lpath);
+	}
 
 	tp_write_ready(argv[1]);
 	tp_wait_usr2();
 	kill(ch1, SIGUSR2);
 	kill(ch2, SIGUSR2);
 
-	check(!getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) && acc == 1, "the listener", "not listening");
-	snprintf(name, sizeof(name), "@%s", c1name);
+	if (mode_closed) {
+		struct stat st;
+
+		check(lstat(lpath, &st) && errno == ENOENT, "the closed listener's socket file", "%s is there",
+		      lpath);
+	} else {
+		check(!getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) && acc == 1, "the listener",
+		      "not listening");
+	}
+	snprintf(name, sizeof(name), mode_named ? "@%s" : "", c1name);
 	check_names(a1, lpath, name, "child 1's accepted connection");
 	check_peer_pid(a1, ch1, "child 1's accepted connection");
 	check_queued(a1, C1_LEN, 1, 1, "the bytes queued from child 1");
