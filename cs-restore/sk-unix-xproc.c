@@ -49,7 +49,7 @@ static int accepted(const UnixSkEntry *s)
 
 /* The name of a closed listener: free to listen on for a moment (nothing
  * there, or a socket file no live socket is bound to). 0 or -1 (logged). */
-static int check_gone_name(const FdEntry *e)
+static int check_gone_name(struct rst_ctx *c, const FdEntry *e)
 {
 	const UnixSkEntry *s = e->usk;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -74,8 +74,21 @@ static int check_gone_name(const FdEntry *e)
 	}
 	snprintf(path, sizeof(path), "%s%s%.*s", s->name_dir ? s->name_dir : "", s->name_dir ? "/" : "",
 		 (int)strnlen((const char *)s->name.data, s->name.len), (const char *)s->name.data);
-	if (lstat(path, &st))
-		return 0;	/* bound, then removed again */
+	if (lstat(path, &st)) {
+		/* bound, then removed again; by unix_undo if the restore fails in between */
+		char **n;
+
+		if (path[0] != '/')
+			return 0;
+		n = realloc(c->unix_made, (c->nr_unix_made + 1) * sizeof(*n));
+		if (!n)
+			return pr_err("out of memory");
+		c->unix_made = n;
+		if (!(n[c->nr_unix_made] = xstrdup(path)))
+			return -1;
+		c->nr_unix_made++;
+		return 0;
+	}
 	if (!S_ISSOCK(st.st_mode))
 		return pr_err("fd %u: cannot listen on %s, the name of its closed listener, again: a file that is "
 			      "not a socket is there", e->fd, path);
@@ -103,7 +116,7 @@ int check_unix_xproc(struct rst_ctx *c, const FdEntry *e)
 		return pr_err("fd %u (unix socket): its connection to another process is not an accepted %s "
 			      "connection with both ends in the images", e->fd, tname(s->type));
 	if (s->listener_gone)
-		return check_gone_name(e);
+		return check_gone_name(c, e);
 	if (!s->has_listener_ino)
 		return 0;
 	l = unix_tree_sk(c->tree, s->listener_ino, &lc);

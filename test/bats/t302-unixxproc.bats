@@ -109,3 +109,22 @@ require_prog() {
 	wake_and_wait "$PID"
 	assert_prog_ok
 }
+
+@test "unixxproc: a restore failing after the connections were made (CS_FAULT=create) leaves nothing; then it works" {
+	require_prog
+	local st=0 p pids
+	start_prog unixxproc closed
+	pids="$PID $(cat "/proc/$PID/task/$PID/children")"
+	dump_killed
+	(close_fds; CS_FAULT=create exec timeout -k 5 30 "$CS_RESTORE" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "CS_FAULT=create: status $st, want 1: $(cat "$T/restore.out")" >&2; return 1; }
+	grep -q "connected again, " "$T/restore.log"
+	for p in $pids; do
+		wait_pid_gone "$p" 50 || { echo "PID $p is left (state $(proc_state "$p"))" >&2; return 1; }
+	done
+	[ ! -e "$T/ready.sock" ] || { echo "the closed listener's name was left" >&2; return 1; }
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
