@@ -1,6 +1,6 @@
 /*
- * cs-dump: unix, netlink, UDP and established TCP sockets (sk-unix.c,
- * sk-netlink.c, sk-udp.c, sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
+ * cs-dump: unix, netlink, packet, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-packet.c, sk-udp.c, sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
  * a few hooks.
  */
 #ifndef CS_DUMP_SOCKETS_H
@@ -34,6 +34,22 @@ int sk_peek_queue(int sk, int dgram, int inet, int eof0, const char *what, SkQue
  * Sources: netlink(7), linux/netlink_diag.h, net/netlink/diag.c. sk-netlink.c.
  */
 int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk);
+
+/*
+ * dump_packet - fill e->pksk (type FD_PACKET) for target fd, a packet
+ * socket whose copy is sk: type, protocol (network order), the interface
+ * it is bound to (index and name), PACKET_* options, multicast list,
+ * fanout (PACKET_FANOUT: id | type << 16 | flags << 24), classic BPF
+ * filter and SO_LOCK_FILTER, socket options. From PACKET_DIAG
+ * (sockdiag_packet) and getsockopt(2). Refuses, naming the fd, a
+ * memory-mapped ring, an eBPF filter, a BPF-steered fanout group, an
+ * interface without a name, a socket sock_diag does not find in our
+ * network namespace. Packets not read yet are left out of the image with
+ * a warning (dropped; with c->leave_running, left to the process). 0 or -1
+ * (logged). Sources: packet(7), socket(7), linux/packet_diag.h,
+ * net/packet/af_packet.c (packet_getsockopt), net/packet/diag.c.
+ */
+int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk);
 
 /* dump_unix - fill e (type FD_UNIX) for target fd, whose copy is sk. 0 or -1 (logged). */
 int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);

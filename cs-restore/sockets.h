@@ -1,6 +1,6 @@
 /*
- * cs-restore: unix, netlink, UDP and established TCP sockets (sk-unix.c,
- * sk-netlink.c, sk-udp.c, sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
+ * cs-restore: unix, netlink, packet, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-packet.c, sk-udp.c, sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
  * hooks.
  */
 #ifndef CS_RESTORE_SOCKETS_H
@@ -147,6 +147,26 @@ int restore_unix_xproc(struct rst_tree *t);
 int netlink_make(const FdEntry *e, char *err, size_t len);
 /* check_netlink - check phase: netlink_make once, closed again. 0 or -1 (logged). */
 int check_netlink(const FdEntry *e);
+
+/*
+ * packet_make - a packet socket as e->pksk saved it: same type, PACKET_*
+ * options, socket options and classic BPF filter, then bound to the saved
+ * protocol and to the interface of the saved name (looked up here: its
+ * index may differ), memberships added (count times each), the fanout
+ * group joined (a kernel-chosen id, PACKET_FANOUT_FLAG_UNIQUEID, is asked
+ * for explicitly), SO_LOCK_FILTER last. Used by the stub. Returns the fd
+ * (close-on-exec), or -1 with a message in err naming the fd and what
+ * failed (EPERM at socket(2): no CAP_NET_RAW; no interface of that name;
+ * EINVAL joining a fanout group another socket holds with another type).
+ * Source: packet(7), socket(7). sk-packet.c.
+ */
+int packet_make(const FdEntry *e, char *err, size_t len);
+/*
+ * check_packet - check phase: every interface e names exists here, and a
+ * socket of its type can be made with its options and filter (CAP_NET_RAW),
+ * unbound and closed again. 0 or -1 (logged, naming the fd).
+ */
+int check_packet(const FdEntry *e);
 
 /* check_udp - check phase for a UDP socket: its port can be bound again. 0 or -1 (logged). */
 int check_udp(const FdEntry *e);
