@@ -29,6 +29,7 @@ struct usk {
 	struct unix_diag d;
 	int name_lost;		/* a relative path name whose directory is unknown */
 	int no_peer;		/* connected, no peer inode: in flight (sk-unix-icons.c) or refused */
+	int checked;		/* describes its socket (check_unix_peers looked at it) */
 	pid_t pid;		/* the process it was collected in */
 };
 static struct usk *usks;
@@ -334,6 +335,7 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 
 		if (u->e->has_peer_fd || u->e->has_from_pid)
 			continue;
+		u->checked = 1;
 		if (u->no_peer && !s->has_icon_listener && !s->peer_closed)
 			return pr_err("fd %u (unix %s socket, inode %llu) is connected to a socket that no process has "
 				      "accepted yet (it has no inode), and the listening socket is not in the dumped "
@@ -397,6 +399,42 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 		}
 		if (u->d.type == SOCK_DGRAM && check_dgram_queue(c, u, p, mutual))
 			return -1;
+	}
+	return 0;
+}
+
+/* The process that makes u's socket at restore: its own, or the one it is parked in. */
+static pid_t maker(const struct usk *u)
+{
+	return u->e->has_from_pid ? (pid_t)u->e->from_pid : u->pid;
+}
+
+int unix_check_dgram_senders(void)
+{
+	char nb[128];
+
+	for (size_t i = 0; i < nr_usks; i++) {
+		struct usk *u = &usks[i];
+		UnixSkEntry *s = u->e->usk;
+
+		if (!u->checked || u->d.type != SOCK_DGRAM)
+			continue;
+		for (size_t q = 0; q < s->n_queue; q++) {
+			SkQueueMsg *m = s->queue[q];
+			struct usk *from = NULL;
+
+			for (size_t j = 0; m->has_src && j < nr_usks && !from; j++)
+				if (usks[j].checked && usks[j].d.type == SOCK_DGRAM &&
+				    same_name(&usks[j], (const char *)m->src.data, m->src.len))
+					from = &usks[j];
+			if (from && maker(from) != maker(u))
+				return pr_err("fd %u of %d (unix dgram socket, inode %llu) has a datagram queued from %s, "
+					      "a socket that process %d makes again at restore, not process %d, which "
+					      "makes this one: not supported", u->e->fd, u->pid,
+					      (unsigned long long)u->d.ino,
+					      name_str((const char *)m->src.data, m->src.len, nb, sizeof(nb)),
+					      maker(from), maker(u));
+		}
 	}
 	return 0;
 }

@@ -128,3 +128,12 @@ require_prog() {
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }
+
+@test "refuse: a datagram queued by a named socket of another process than the one that makes its receiver" {
+	require_prog
+	start_prog unixxproc dgsender
+	refused "has a datagram queued from $T/ready.cdg2, a socket that process" "not supported"
+	# the tree runs on, untouched
+	wake_and_wait "$PID"
+	assert_prog_ok
+}

@@ -2,7 +2,7 @@
  * unixxproc.c - unix connections between two processes of the tree
  * (tprog.h protocol): t302-unixxproc.bats.
  *
- *   unixxproc READY [closed|closednamed]
+ *   unixxproc READY [closed|closednamed|dgsender]
  *
  * Set-up:
  *   - the parent listens (stream) at the path READY.sock;
@@ -23,6 +23,10 @@
  * must still be gone after the restore); child 1's client has no name
  * (with both ends named and no listener, which one was accepted cannot be
  * told: cs-dump refuses it, which closednamed, where it has one, shows).
+ * dgsender: child 2 also sends "from-c2" to another datagram socket of the
+ * parent's, unconnected, at READY.sock.rdg, from a datagram socket of its own
+ * bound to READY.cdg2 (which cs-dump refuses: child 2 cannot send it
+ * again into the parent's socket, which the parent makes).
  * On SIGUSR2 (the parent forwards it to the children), each process checks
  * value by value: the names and peer names of its sockets, the peer's PID
  * (SO_PEERCRED), the queued bytes and datagrams, child 2's shutdown (the
@@ -54,7 +58,7 @@
 #define P2_LEN 50
 
 static unsigned checked;
-static int mode_closed, mode_named = 1, lsock = -1;
+static int mode_closed, mode_named = 1, mode_dgsender, lsock = -1;
 static char lpath[200], pdg[200], cdg[200], sqpath[200], c1name[64];
 
 static void check(int ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -317,6 +321,19 @@ static void child2(int up, pid_t parent, int a1, pid_t ch1)
 	if (mode_closed)
 		close(lsock);
 	send_pattern(c, C2_LEN, 3, "child 2's bytes");
+	if (mode_dgsender) {
+		char path[220], rdg[220];
+		struct sockaddr_un a;
+		socklen_t al;
+		int x;
+
+		snprintf(rdg, sizeof(rdg), "%s.rdg", lpath);
+		al = addr_of(&a, rdg, 0);
+		snprintf(path, sizeof(path), "%s2", cdg);
+		x = dgram_at(path);
+		if (sendto(x, "from-c2", 7, 0, (struct sockaddr *)&a, al) != 7)
+			tp_die("cannot send child 2's datagram");
+	}
 	if (!tp_corrupting("shutdown") && shutdown(c, SHUT_WR))
 		tp_die("shutdown");
 	if (write(up, "2", 1) != 1)
@@ -355,6 +372,8 @@ int main(int argc, char **argv)
 		mode_closed = 1, mode_named = 0;
 	else if (argc > 2 && !strcmp(argv[2], "closednamed"))
 		mode_closed = 1;
+	else if (argc > 2 && !strcmp(argv[2], "dgsender"))
+		mode_dgsender = 1;
 	else if (argc > 2)
 		tp_die("unknown mode %s", argv[2]);
 	tp_block_usr2();
@@ -372,6 +391,12 @@ int main(int argc, char **argv)
 		tp_die("cannot listen at %s", lpath);
 	lsock = l;
 	d = dgram_at(pdg);
+	if (mode_dgsender) {
+		char rdg[220];
+
+		snprintf(rdg, sizeof(rdg), "%s.rdg", lpath);
+		dgram_at(rdg);
+	}
 	if (pipe(up) || pipe(down))
 		tp_die("pipe");
 
