@@ -691,7 +691,7 @@ static int dump_main(int argc, char **argv)
 	}
 	if (tree_check_ids(&tree) || tree_check_ptys(&tree, o.shell_job) || tree_check_pidfds(&tree) ||
 	    check_unix_peers(&c, !!(o.tcp & DUMP_TCP_CLOSE), o.ext_unix_sk) ||
-	    tree_park_fds(&tree) || tree_check_pipes(&tree) || tree_fifo_fill(&tree))
+	    tree_park_fds(&tree) || unix_check_dgram_senders() || tree_check_pipes(&tree) || tree_fifo_fill(&tree))
 		goto err;
 	{
 		uint64_t memdump_us = 0;

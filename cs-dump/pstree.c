@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/kcmp.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #define LOG_PREFIX "pstree: "
@@ -533,6 +534,20 @@ static struct dump_ctx *unix_peer_holder(struct dump_tree *t, size_t before, con
 	return first_holder(t, before, FD_UNIX, e->usk->peer_ino);
 }
 
+/* The earlier process holding a unix datagram socket connected to inode ino. */
+static struct dump_ctx *unix_client_holder(struct dump_tree *t, size_t before, uint64_t ino)
+{
+	for (size_t i = 0; i < before; i++) {
+		struct dump_ctx *p = t->n[i].c;
+
+		for (size_t j = 0; p && j < p->nr_fds; j++)
+			if (p->fds[j]->type == FD_UNIX && p->fds[j]->usk && p->fds[j]->usk->type == SOCK_DGRAM &&
+			    p->fds[j]->usk->has_peer_ino && p->fds[j]->usk->peer_ino == ino)
+				return p;
+	}
+	return NULL;
+}
+
 int tree_park_fds(struct dump_tree *t)
 {
 	for (size_t i = 1; i < t->nr; i++) {
@@ -546,9 +561,15 @@ int tree_park_fds(struct dump_tree *t)
 				continue;
 			if (e->type == FD_PIPE)
 				p = first_holder(t, i, FD_PIPE, e->ino);
+			else if (e->type == FD_UNIX && e->usk && e->usk->xproc)
+				continue;	/* connected again across processes at restore */
 			else if (e->type == FD_UNIX && !first_holder(t, i, FD_UNIX, e->ino)) {
+				/* a datagram socket has no peer's credentials: the earlier
+				 * process can make it whatever its name, and connect it */
 				p = unix_peer_holder(t, i, e);
-				if (p && (e->usk->has_name || e->usk->has_listener_ino))
+				if (!p && e->usk && e->usk->type == SOCK_DGRAM)
+					p = unix_client_holder(t, i, e->ino);
+				if (p && e->usk->type != SOCK_DGRAM && (e->usk->has_name || e->usk->has_listener_ino))
 					return pr_err("fd %u of process %d (unix socket) is connected to a socket of "
 						      "process %d: only socketpairs across processes are supported",
 						      e->fd, c->pid, p->pid);

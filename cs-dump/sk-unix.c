@@ -29,6 +29,7 @@ struct usk {
 	struct unix_diag d;
 	int name_lost;		/* a relative path name whose directory is unknown */
 	int no_peer;		/* connected, no peer inode: in flight (sk-unix-icons.c) or refused */
+	int checked;		/* describes its socket (check_unix_peers looked at it) */
 	pid_t pid;		/* the process it was collected in */
 };
 static struct usk *usks;
@@ -238,15 +239,28 @@ static int check_stream_pair(struct usk *u, struct usk *p)
 	}
 	if (lp && !lu)
 		return 0;	/* the other way round: decided for p */
-	if (u->d.name_len && !p->d.name_len)
-		return pr_err("fd %u (unix %s socket, inode %llu) was accepted from a listening socket named %s "
-			      "that the process no longer has: not supported",
-			      u->e->fd, type_name(u->d.type), (unsigned long long)u->d.ino,
-			      name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+	if (u->d.name_len && !p->d.name_len) {
+		/* a listener always has a name, which its accepted sockets
+		 * share: u was accepted, and its listener is closed. cs-restore
+		 * listens on the name again for the time of the accept */
+		if (u->name_lost)
+			return pr_err("fd %u (unix %s socket, inode %llu) was accepted from a listening socket "
+				      "bound to relative path %s, which no process has any more and whose "
+				      "directory is unknown: not supported", u->e->fd, type_name(u->d.type),
+				      (unsigned long long)u->d.ino,
+				      name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+		u->e->usk->has_listener_gone = u->e->usk->listener_gone = 1;
+		u->e->usk->has_xproc = u->e->usk->xproc = 1;
+		p->e->usk->has_xproc = p->e->usk->xproc = 1;
+		pr_info("fd %u of %d (unix %s socket) was accepted from a listening socket named %s that is "
+			"closed", u->e->fd, u->pid, type_name(u->d.type),
+			name_str(u->d.name, u->d.name_len, nb, sizeof(nb)));
+		return 0;
+	}
 	if (!u->d.name_len)
 		return 0;	/* decided for p */
-	return pr_err("fd %u (unix %s socket, inode %llu): both ends of its connection are bound and no "
-		      "listening socket of the process has either name: not supported", u->e->fd,
+	return pr_err("fd %u of %d (unix %s socket, inode %llu): both ends of its connection are bound and no "
+		      "listening socket of the tree has either name: not supported", u->e->fd, u->pid,
 		      type_name(u->d.type), (unsigned long long)u->d.ino);
 }
 
@@ -321,6 +335,7 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 
 		if (u->e->has_peer_fd || u->e->has_from_pid)
 			continue;
+		u->checked = 1;
 		if (u->no_peer && !s->has_icon_listener && !s->peer_closed)
 			return pr_err("fd %u (unix %s socket, inode %llu) is connected to a socket that no process has "
 				      "accepted yet (it has no inode), and the listening socket is not in the dumped "
@@ -354,6 +369,13 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 		mutual = p && p->d.peer == u->d.ino;
 		if (u->d.type != SOCK_DGRAM && p && check_stream_pair(u, p))
 			return -1;
+		if (u->d.type != SOCK_DGRAM && p && p->pid != u->pid && (u->d.name_len || p->d.name_len)) {
+			/* accepted, with its client in another process: connected from
+			 * there again at restore (cs-restore/sk-unix-xproc.c) */
+			s->has_xproc = s->xproc = 1;
+			pr_info("fd %u of %d (unix %s socket) is connected to fd %u of %d", u->e->fd, u->pid,
+				type_name(u->d.type), p->e->fd, p->pid);
+		}
 		if (u->d.type == SOCK_DGRAM && p && !mutual && !p->d.name_len)
 			return pr_err("fd %u (unix dgram socket, inode %llu) is connected to fd %u, which has no "
 				      "name to connect to again: not supported", u->e->fd,
@@ -363,7 +385,7 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 			return pr_err("fd %u (unix dgram socket, inode %llu) and fd %u are connected to each "
 				      "other, and only one of them has a name: not supported", u->e->fd,
 				      (unsigned long long)u->d.ino, p->e->fd);
-		if (s->has_name && !s->has_listener_ino) {
+		if (s->has_name && !s->has_listener_ino && !s->listener_gone) {
 			s->has_name_owned = 1;
 			s->name_owned = 1;
 			if (u->name_lost) {
@@ -377,6 +399,42 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 		}
 		if (u->d.type == SOCK_DGRAM && check_dgram_queue(c, u, p, mutual))
 			return -1;
+	}
+	return 0;
+}
+
+/* The process that makes u's socket at restore: its own, or the one it is parked in. */
+static pid_t maker(const struct usk *u)
+{
+	return u->e->has_from_pid ? (pid_t)u->e->from_pid : u->pid;
+}
+
+int unix_check_dgram_senders(void)
+{
+	char nb[128];
+
+	for (size_t i = 0; i < nr_usks; i++) {
+		struct usk *u = &usks[i];
+		UnixSkEntry *s = u->e->usk;
+
+		if (!u->checked || u->d.type != SOCK_DGRAM)
+			continue;
+		for (size_t q = 0; q < s->n_queue; q++) {
+			SkQueueMsg *m = s->queue[q];
+			struct usk *from = NULL;
+
+			for (size_t j = 0; m->has_src && j < nr_usks && !from; j++)
+				if (usks[j].checked && usks[j].d.type == SOCK_DGRAM &&
+				    same_name(&usks[j], (const char *)m->src.data, m->src.len))
+					from = &usks[j];
+			if (from && maker(from) != maker(u))
+				return pr_err("fd %u of %d (unix dgram socket, inode %llu) has a datagram queued from %s, "
+					      "a socket that process %d makes again at restore, not process %d, which "
+					      "makes this one: not supported", u->e->fd, u->pid,
+					      (unsigned long long)u->d.ino,
+					      name_str((const char *)m->src.data, m->src.len, nb, sizeof(nb)),
+					      maker(from), maker(u));
+		}
 	}
 	return 0;
 }

@@ -68,6 +68,16 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);
  */
 int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk);
 
+/*
+ * unix_check_dgram_senders - after tree_park_fds: every datagram queued
+ * in a unix socket of the tree with a sender's name of the tree must be
+ * sent again at restore from the sender, in the process that makes the
+ * receiver (its own, or the earlier one it is parked in: cs-restore
+ * refills the queue there, before the socket connects); refuses one from
+ * a socket made by another process, naming both. 0 or -1 (logged).
+ */
+int unix_check_dgram_senders(void);
+
 struct unix_diag;
 /*
  * unix_ext_peer - socket d (what names it in errors) is a datagram socket

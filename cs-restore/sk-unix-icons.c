@@ -280,3 +280,24 @@ int restore_unix_icons(struct rst_tree *t)
 	}
 	return 0;
 }
+
+/* For sk-unix-xproc.c, which connects accepted connections across processes the same way. */
+FdEntry *unix_tree_sk(struct rst_tree *t, uint64_t ino, struct rst_ctx **pc)
+{
+	return find_sk(t, ino, pc);
+}
+
+int unix_rchdir(struct rst_ctx *c, const char *dir)
+{
+	return rchdir(c, dir);
+}
+
+int unix_rsend(struct rst_ctx *c, int fd, int stream, const uint8_t *data, size_t len, const char *what)
+{
+	return rsend(c, fd, stream, data, len, what);
+}
+
+int unix_runlink_name(struct rst_ctx *lc, const FdEntry *le)
+{
+	return unlink_name(lc, le);
+}

@@ -8,6 +8,9 @@
  *   socket takes datagrams from its peer only) - connect datagram sockets -
  *   refill stream and seqpacket queues from the peer - shutdown - unlink
  *   names whose file was gone - buffer sizes and SO_PEEK_OFF last.
+ * A connection accepted with its client in another process is made later
+ * (sk-unix-xproc.c): the client is left unconnected, the accepted end is
+ * a placeholder socket.
  * A client whose connection was not accepted yet is left unconnected (and
  * not shut down, and its listener's vanished name not unlinked): its
  * connection is made once every stub exists (sk-unix-icons.c).
@@ -61,7 +64,8 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 		return pr_err("fd %u: unix socket of unknown type %u in files.img", e->fd, s->type);
 	if (s->has_name && !name_ok(s))
 		return pr_err("fd %u: unix socket name of %zu bytes in files.img", e->fd, s->name.len);
-	if (!(e->has_peer_fd || e->has_from_pid) && (check_unix_ext(e) || check_unix_icons(c, e)))
+	if (!(e->has_peer_fd || e->has_from_pid) && (check_unix_ext(e) || check_unix_icons(c, e) ||
+						      check_unix_xproc(c, e)))
 		return -1;
 	if ((e->has_peer_fd || e->has_from_pid) || !s->has_name || !s->name_owned)
 		return 0;
@@ -209,8 +213,17 @@ static int create(struct mk *m)
 		UnixSkEntry *s = c->fds[i]->usk;
 		int p, sp[2];
 
-		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || m->fd[i] >= 0 || s->has_listener_ino)
+		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || m->fd[i] >= 0 ||
+		    (s->has_listener_ino && !s->xproc))
 			continue;
+		if (s->xproc) {
+			/* the accepted end: a placeholder until restore_unix_xproc
+			 * (sk-unix-xproc.c); the client: made unconnected */
+			m->fd[i] = keep(m, socket(AF_UNIX, s->type, 0));
+			if (m->fd[i] < 0)
+				return fail(m, i, "cannot create a socket: %m");
+			continue;
+		}
 		p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;
 		if (is_socketpair(c, i, p) || s->peer_closed) {
 			if (socketpair(AF_UNIX, s->type, 0, sp))
@@ -288,7 +301,8 @@ static int accept_all(struct mk *m)
 		struct sockaddr_un sa;
 		socklen_t sl;
 
-		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || !s->has_listener_ino)
+		if (c->fds[i]->type != FD_UNIX || (c->fds[i]->has_peer_fd || c->fds[i]->has_from_pid) || !s->has_listener_ino ||
+		    s->xproc)
 			continue;
 		l = idx_of(c, s->listener_ino);
 		p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;
@@ -383,7 +397,7 @@ static int refill_stream(struct mk *m, size_t i)
 	int p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;
 	int from = s->peer_closed ? m->closer[i] : p >= 0 ? m->fd[p] : -1;
 
-	if (!s->n_queue)
+	if (!s->n_queue || s->xproc)	/* sk-unix-xproc.c */
 		return 0;
 	if (from < 0)
 		return fail(m, i, "data is queued but it has no peer to send it again");
@@ -456,11 +470,12 @@ static int finish(struct mk *m)
 			m->closer[i] = -1;
 		}
 		/* a client in flight is connected later, then shut down (sk-unix-icons.c) */
-		if (s->has_shutdown && (s->shutdown & 3) && !s->has_icon_listener &&
+		if (s->has_shutdown && (s->shutdown & 3) && !s->has_icon_listener && !s->xproc &&
 		    shutdown(m->fd[i], (s->shutdown & 3) - 1) && errno != ENOTCONN)
 			return fail(m, i, "cannot shut it down (%u): %m", s->shutdown);
 		/* a listener with connections in flight keeps its name until they are made */
-		if (s->name_owned && s->name_unlinked && !s->n_icons && path_of(s, path, sizeof(path)) == 0) {
+		if (s->name_owned && s->name_unlinked && !s->n_icons && !unix_xproc_listener(c->tree, c->fds[i]->ino) &&
+		    path_of(s, path, sizeof(path)) == 0) {
 			if (s->name_dir && chdir(s->name_dir))
 				return fail(m, i, "cannot change to %s: %m", s->name_dir);
 			if (unlink(path))

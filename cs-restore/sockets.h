@@ -80,6 +80,61 @@ int check_unix_icons(struct rst_ctx *c, const FdEntry *e);
 int restore_unix_icons(struct rst_tree *t);
 
 /*
+ * What sk-unix-xproc.c shares with sk-unix-icons.c (which defines them):
+ * unix_tree_sk - the entry describing unix socket inode ino in the tree
+ *   (not a shared copy), its process in *pc; NULL if none.
+ * unix_rchdir - remote chdir(2) of c's stub to dir. 0 or -1 (logged).
+ * unix_rsend - send len bytes (stream != 0: in pieces; else one message)
+ *   from fd of c's stub, through its scratch page (or a mapping of the
+ *   message's size), MSG_DONTWAIT. what names it in errors. 0 or -1 (logged).
+ * unix_runlink_name - remote unlink(2), in lc's stub, of listener le's path
+ *   name (from its saved directory). 0 or -1 (logged).
+ */
+FdEntry *unix_tree_sk(struct rst_tree *t, uint64_t ino, struct rst_ctx **pc);
+int unix_rchdir(struct rst_ctx *c, const char *dir);
+int unix_rsend(struct rst_ctx *c, int fd, int stream, const uint8_t *data, size_t len, const char *what);
+int unix_runlink_name(struct rst_ctx *lc, const FdEntry *le);
+
+/*
+ * Accepted unix stream and seqpacket connections whose two ends are in
+ * different processes of the tree (unix_sk_entry xproc): sk-unix-xproc.c.
+ * The stubs make the client unconnected (bound to its own name, if any),
+ * and a placeholder socket at the accepted end's number; once every stub
+ * exists, restore_unix_xproc makes the connection. Sources: unix(7);
+ * net/unix/af_unix.c unix_stream_connect (the accepted end's SO_PEERCRED
+ * is the connecting task's, the client's is the listener's, set by
+ * listen(2)); pidfd_getfd(2).
+ */
+/*
+ * check_unix_xproc - check phase for entry e of c: an xproc end names a
+ * peer entry of another process of the tree, xproc too and connected back
+ * to it, of the same type; the accepted one's listener is a named
+ * listening socket of the tree of that type. 0 (also for other entries)
+ * or -1 (logged, naming the fd).
+ */
+int check_unix_xproc(struct rst_ctx *c, const FdEntry *e);
+/*
+ * unix_xproc_listener - whether listening socket inode ino has accepted
+ * connections made by restore_unix_xproc (its name must stay until
+ * then, even when its file was gone at dump time). 1 or 0.
+ */
+int unix_xproc_listener(struct rst_tree *t, uint64_t ino);
+/*
+ * restore_unix_xproc - once every stub is seized, before
+ * restore_unix_icons (accept order: the accepted ones first): for each
+ * accepted end of the tree, its client connects to the listener's name
+ * with a remote connect(2) in the client's stub; the accepted end's stub
+ * accepts it (from its own fd of the listener, or a pidfd_getfd copy) and
+ * moves it over the placeholder at its number, with its FD_CLOEXEC; every
+ * fd of the tree sharing that number's file (from_pid, peer_fd) gets it
+ * too, and epoll sets watching those numbers register it again. Then the
+ * status flags and options, each end's queue sent again from the other
+ * end's stub, the shutdown bits, and a listener's name whose file was
+ * gone is unlinked. 0 or -1 (logged, naming both fds and processes).
+ */
+int restore_unix_xproc(struct rst_tree *t);
+
+/*
  * netlink_make - a netlink socket as e->nlsk saved it: same protocol and
  * type, NETLINK_* flags and socket options, bound to the saved portid
  * (when not 0), a member of the saved groups (NETLINK_ADD_MEMBERSHIP, any

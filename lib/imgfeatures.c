@@ -29,6 +29,7 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_LINK_REMAP] = { "link-remap", "files deleted under their name but with other hard links, linked again by cs-dump --link-remap (ghost_file_entry link_remap)" },
 	[CS_FEAT_THREAD_CREDS] = { "thread-creds", "threads with credentials of their own (thread_core_entry.creds)" },
 	[CS_FEAT_UNIX_ICONS] = { "unix-icons", "unix connections not accepted yet whose client is in the tree (icons)" },
+	[CS_FEAT_UNIX_XPROC] = { "unix-xproc", "accepted unix connections between two processes of the tree" },
 };
 
 int feature_known(const char *name)

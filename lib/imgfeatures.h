@@ -33,6 +33,7 @@ enum cs_feature {
 	CS_FEAT_LINK_REMAP,	/* "link-remap" */
 	CS_FEAT_THREAD_CREDS,	/* "thread-creds" */
 	CS_FEAT_UNIX_ICONS,	/* "unix-icons" */
+	CS_FEAT_UNIX_XPROC,	/* "unix-xproc" */
 	CS_FEAT_NR
 };
 

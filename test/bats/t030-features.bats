@@ -56,7 +56,7 @@ expect_refusal() {
 	start_prog files fds
 	dump_killed
 	FEAT=$(features)
-	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk unix-icons pidns netlock \
+	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk unix-icons unix-xproc pidns netlock \
 		incremental shmem ghost-maps link-remap netlink packet thread-creds; do
 		lacks_feature "$f"
 	done
