@@ -143,6 +143,17 @@ int unix_icons_check(struct dump_ctx *root)
 			pr_info("fd %u of %d: connection %zu of %zu not accepted yet on listener fd %u of %d%s", ce->fd,
 				cpid, k + 1, l->n_icons, l->e->fd, l->pid, cd->wqueue ? ", with data sent" : "");
 		}
+		if (s->n_icons) {
+			pid_t opid;
+			FdEntry *o = unix_name_taken(l->e, &opid);
+
+			if (o)
+				return pr_err("fd %u of process %d (unix %s listener, inode %llu): its %zu connection(s) not "
+					      "accepted yet were made to %.*s, whose file was removed since and is now the "
+					      "file of fd %u of process %d: they cannot be made again", l->e->fd, l->pid,
+					      tname(s->type), (unsigned long long)l->e->ino, s->n_icons, (int)s->name.len,
+					      (const char *)s->name.data, o->fd, opid);
+		}
 		if (lost) {
 			s->has_icons_lost = 1;
 			s->icons_lost = lost;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 
 #define LOG_PREFIX "sockets: "
 #include "log.h"
@@ -202,6 +203,32 @@ FdEntry *unix_fd_by_ino(uint64_t ino, const struct unix_diag **d, pid_t *pid)
 	*d = &u->d;
 	*pid = u->pid;
 	return u->e;
+}
+
+FdEntry *unix_name_taken(const FdEntry *e, pid_t *pid)
+{
+	const UnixSkEntry *s = e->usk;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	struct stat st;
+	uint64_t dev;
+
+	if (!s || !s->name_unlinked || !s->has_name || !s->name.len || !s->name.data[0] || s->name.len >= sizeof(path))
+		return NULL;
+	memcpy(path, s->name.data, s->name.len);
+	path[s->name.len] = 0;
+	if (path[0] != '/' || lstat(path, &st) || !S_ISSOCK(st.st_mode))
+		return NULL;
+	dev = (uint64_t)major(st.st_dev) << 20 | minor(st.st_dev);
+	for (size_t i = 0; i < nr_usks; i++) {
+		struct usk *u = &usks[i];
+
+		if (u->e != e && !u->e->has_peer_fd && !u->e->has_from_pid && u->d.has_vfs &&
+		    u->d.vfs_ino == st.st_ino && u->d.vfs_dev == dev) {
+			*pid = u->pid;
+			return u->e;
+		}
+	}
+	return NULL;
 }
 
 /* The listener of the process whose name is name (len bytes) and type type. */

@@ -99,6 +99,18 @@ int unix_ext_peer(const struct unix_diag *d, UnixSkEntry *s, const char *what, p
  * it). NULL when no process of the tree holds it. sk-unix.c.
  */
 FdEntry *unix_fd_by_ino(uint64_t ino, const struct unix_diag **d, pid_t *pid);
+/*
+ * unix_name_taken - for the entry e of a unix socket whose socket file was
+ * removed (name_unlinked) while it stayed bound: the entry of another socket
+ * of the tree that is bound to a file at the same path now (unlink, then
+ * bind again), its process in *pid (as cs-dump sees it). NULL when there
+ * is none (no file there, not a socket, one outside the tree, an abstract
+ * or relative name). A client that connects to the path reaches that other
+ * socket: connections to e cannot be made again by name. Sources: unix(7)
+ * (connect(2) finds a socket by its file), net/unix/diag.c (UNIX_DIAG_VFS).
+ * sk-unix.c.
+ */
+FdEntry *unix_name_taken(const FdEntry *e, pid_t *pid);
 
 /*
  * Connections not accepted yet (in flight) on the tree's listening unix

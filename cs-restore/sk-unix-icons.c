@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,10 +239,31 @@ static int unlink_name(struct rst_ctx *lc, const FdEntry *le)
 {
 	const UnixSkEntry *ls = le->usk;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	char full[PATH_MAX + sizeof(path) + 1];
+	int pidfd, sk, own;
 	long r;
 
 	memcpy(path, ls->name.data, ls->name.len);
 	path[ls->name.len] = 0;
+	/* still its own file: another socket of the tree may have taken the name since */
+	snprintf(full, sizeof(full), "%s%s%s", path[0] != '/' && ls->name_dir ? ls->name_dir : "",
+		 path[0] != '/' && ls->name_dir ? "/" : "", path);
+	pidfd = syscall(SYS_pidfd_open, lc->pid, 0);
+	if (pidfd < 0)
+		return pr_perror("cannot open a pidfd for process %d", lc->pid);
+	sk = syscall(SYS_pidfd_getfd, pidfd, le->fd, 0);
+	close(pidfd);
+	if (sk < 0)
+		return pr_perror("fd %u of process %d: cannot take a copy of it (pidfd_getfd)", le->fd, lc->pid);
+	own = unix_file_is_own(sk, full);
+	close(sk);
+	if (own < 0)
+		return pr_perror("fd %u of process %d: cannot tell whose socket file %s is", le->fd, lc->pid, full);
+	if (!own) {
+		pr_info("fd %u of process %d: %s, gone at dump time, is not its file now: left alone", le->fd,
+			lc->pid, full);
+		return 0;
+	}
 	if ((ls->name_dir && rchdir(lc, ls->name_dir)) || scratch_write(lc, ADDR_OFF, path, strlen(path) + 1))
 		return -1;
 	r = rsys(lc, 0, SYS_unlink, SCRATCH(lc) + ADDR_OFF, 0, 0, 0, 0, 0);

@@ -476,9 +476,15 @@ static int finish(struct mk *m)
 		/* a listener with connections in flight keeps its name until they are made */
 		if (s->name_owned && s->name_unlinked && !s->n_icons && !unix_xproc_listener(c->tree, c->fds[i]->ino) &&
 		    path_of(s, path, sizeof(path)) == 0) {
+			int own;
+
 			if (s->name_dir && chdir(s->name_dir))
 				return fail(m, i, "cannot change to %s: %m", s->name_dir);
-			if (unlink(path))
+			/* another socket of the tree bound to the name since, and took the file */
+			own = unix_file_is_own(m->fd[i], path);
+			if (own < 0)
+				return fail(m, i, "cannot tell whose socket file %s is: %m", path);
+			if (own && unlink(path))
 				return fail(m, i, "cannot unlink %s, which was gone at dump time: %m", path);
 		}
 	}
@@ -524,6 +530,27 @@ out:
 	free(m.fd);
 	free(m.closer);
 	return ret;
+}
+
+int unix_file_is_own(int sk, const char *path)
+{
+	struct unix_diag d;
+	struct stat ss, st;
+	int r;
+
+	if (fstat(sk, &ss))
+		return -1;
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -1;
+	memset(&d, 0, sizeof(d));
+	r = sockdiag_unix(ss.st_ino, &d);
+	free(d.icons);
+	if (r) {
+		errno = r < 0 ? EIO : ENOENT;
+		return -1;
+	}
+	return d.has_vfs && d.vfs_ino == st.st_ino &&
+	       d.vfs_dev == ((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev));
 }
 
 void unix_undo(struct rst_ctx *c)

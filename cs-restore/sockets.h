@@ -37,6 +37,17 @@ const char *unix_ext_name(const UnixSkEntry *s, char *buf, size_t size);
  * failed restore leaves nothing behind. Never fails (a warning per file).
  */
 void unix_undo(struct rst_ctx *c);
+/*
+ * unix_file_is_own - is the file at path (relative to the working
+ * directory) the socket file that unix socket sk is bound to? Another
+ * socket may have been bound to the same name since sk's file was removed
+ * (unlink, then bind again: the restart of a server that keeps its old
+ * listener open), so a name does not tell. Compares the file's device and
+ * inode with the socket's UNIX_DIAG_VFS (sock_diag(7)). Returns 1 yes,
+ * 0 no (or no file there), -1 with errno (fstat, lstat; EIO, ENOENT: the
+ * socket is not found by sock_diag).
+ */
+int unix_file_is_own(int sk, const char *path);
 
 /*
  * unix_make_all - in the stub: create every unix socket of c at once (pairs,

@@ -181,3 +181,32 @@ time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>
 	grep -qF "fd 3 (unix stream listener): connection 1 not accepted yet is from socket inode 12345 (fd 4), which is not a client of it in the images" "$T/err"
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }
+
+# A listener whose socket file was removed, and another socket of the tree
+# bound to the same path since (a server restarting its listener while the
+# old one is still open): test/c/unixrebind.c.
+@test "unixrebind: control and negative control (the file at the path is removed)" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	control unixrebind
+	expect_detects unixrebind gone
+}
+
+@test "unixrebind: the removed name of one listener does not take the file of the one bound there since" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	# before the fix, cs-restore removed A's file once B had taken the path:
+	# "the file at the path differs: cannot connect to .../rebind.sock"
+	round_trip unixrebind
+}
+
+@test "refuse: connections not accepted yet on a listener whose path another socket of the tree is bound to now" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	start_prog unixrebind icons
+	refused "fd 3 of process $PID (unix stream listener" "1 connection(s) not accepted yet were made to $T/rebind.sock" \
+		"is now the file of fd 5 of process $PID" "cannot be made again"
+	# left running with its connection: its own checks pass
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
