@@ -244,6 +244,28 @@ static struct usk *listener_named(const char *name, int len, int type)
 	return NULL;
 }
 
+/*
+ * The listener of the tree that u was accepted from, for a connected socket
+ * whose peer is closed (nothing else tells): an accepted socket carries its
+ * listener's name and, for a path, its socket file (UNIX_DIAG_VFS), which
+ * no socket that bound a path of its own shares; an abstract name is
+ * unique while the listener is bound to it.
+ */
+static struct usk *accepted_from(const struct usk *u)
+{
+	for (size_t i = 0; i < nr_usks; i++) {
+		const struct usk *l = &usks[i];
+
+		if (l == u || l->e->has_peer_fd || l->d.state != TCP_LISTEN || l->d.type != u->d.type ||
+		    l->d.name_len != u->d.name_len || memcmp(l->d.name, u->d.name, u->d.name_len))
+			continue;
+		if (!u->d.name[0] || (u->d.has_vfs && l->d.has_vfs && u->d.vfs_ino == l->d.vfs_ino &&
+				      u->d.vfs_dev == l->d.vfs_dev))
+			return &usks[i];
+	}
+	return NULL;
+}
+
 static int same_name(const struct usk *a, const char *name, int len)
 {
 	return a->d.name_len == len && !memcmp(a->d.name, name, len);
@@ -412,6 +434,20 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 			return pr_err("fd %u (unix dgram socket, inode %llu) and fd %u are connected to each "
 				      "other, and only one of them has a name: not supported", u->e->fd,
 				      (unsigned long long)u->d.ino, p->e->fd);
+		if (s->peer_closed && s->has_name && !s->has_listener_ino && u->d.type != SOCK_DGRAM &&
+		    (p = accepted_from(u))) {
+			/* its name is its listener's: made again by an accept, not a bind */
+			if (p->pid != u->pid)
+				return pr_err("fd %u of process %d (unix %s socket, inode %llu) was accepted from "
+					      "listener fd %u of process %d, and its client is closed: an accepted "
+					      "socket without its client in another process than its listener is "
+					      "not supported", u->e->fd, u->pid, type_name(u->d.type),
+					      (unsigned long long)u->d.ino, p->e->fd, p->pid);
+			s->has_listener_ino = 1;
+			s->listener_ino = p->d.ino;
+			pr_info("fd %u of %d (unix %s socket): accepted from listener fd %u, its client closed",
+				u->e->fd, u->pid, type_name(u->d.type), p->e->fd);
+		}
 		if (s->has_name && !s->has_listener_ino && !s->listener_gone) {
 			s->has_name_owned = 1;
 			s->name_owned = 1;

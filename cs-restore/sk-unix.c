@@ -297,7 +297,7 @@ static int accept_all(struct mk *m)
 
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		const UnixSkEntry *s = c->fds[i]->usk;
-		int l, p, fl, a;
+		int l, p, fl, a, cl;
 		struct sockaddr_un sa;
 		socklen_t sl;
 
@@ -306,16 +306,25 @@ static int accept_all(struct mk *m)
 			continue;
 		l = idx_of(c, s->listener_ino);
 		p = s->has_peer_ino ? idx_of(c, s->peer_ino) : -1;
-		if (l < 0 || p < 0 || m->fd[l] < 0 || m->fd[p] < 0)
+		if (l < 0 || m->fd[l] < 0 || (!s->peer_closed && (p < 0 || m->fd[p] < 0)))
 			return fail(m, i, "its listener or its peer is missing from files.img");
 		if (sun_of(m, l, &sa, &sl))
 			return -1;
-		fl = fcntl(m->fd[p], F_GETFL);
-		fcntl(m->fd[p], F_SETFL, fl | O_NONBLOCK);
-		if (connect(m->fd[p], (struct sockaddr *)&sa, sl))
-			return fail(m, i, "cannot connect fd %u to its listener fd %u: %m", c->fds[p]->fd,
+		if (s->peer_closed) {
+			/* its client was closed: one that connects, stands in for
+			 * it while the queue is refilled, and is closed (finish) */
+			m->closer[i] = keep(m, socket(AF_UNIX, s->type, 0));
+			if (m->closer[i] < 0)
+				return fail(m, i, "cannot create a socket: %m");
+		}
+		cl = s->peer_closed ? m->closer[i] : m->fd[p];
+		fl = fcntl(cl, F_GETFL);
+		fcntl(cl, F_SETFL, fl | O_NONBLOCK);
+		if (connect(cl, (struct sockaddr *)&sa, sl))
+			return fail(m, i, "cannot connect %s to its listener fd %u: %m",
+				    s->peer_closed ? "a client standing in for its closed one" : "its peer",
 				    c->fds[l]->fd);
-		fcntl(m->fd[p], F_SETFL, fl);
+		fcntl(cl, F_SETFL, fl);
 		a = accept4(m->fd[l], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		m->fd[i] = keep(m, a);
 		if (m->fd[i] < 0)

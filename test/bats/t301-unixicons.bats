@@ -210,3 +210,22 @@ time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>
 	wake_and_wait "$PID"
 	assert_prog_ok
 }
+
+# An accepted socket whose client was closed has no peer to tell that it
+# was accepted: it carries its listener's name (and socket file), and
+# cs-restore bound it to that name, taking the file from the listener (a
+# path: new clients were refused) or failing (an abstract name).
+@test "unixrebind closed: control and negative control (file removed, data read)" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	control unixrebind closed
+	expect_detects_all unixrebind "gone words" closed
+}
+
+@test "unixrebind closed: accepted sockets whose client is closed come back accepted; their listeners still take clients" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	round_trip unixrebind closed
+	grep -qF "fd 5 of $PID (unix stream socket): accepted from listener fd 3, its client closed" "$T/dump.log"
+	grep -qF "fd 7 of $PID (unix seqpacket socket): accepted from listener fd 4, its client closed" "$T/dump.log"
+}

@@ -3,7 +3,7 @@
  * listener bound to the same path since (a server restarting its listener
  * while the old one is still open), tprog.h protocol: t301-unixicons.bats.
  *
- *   unixrebind READY [icons]
+ *   unixrebind READY [icons|closed]
  *
  * Set-up: listener A (fd 3) bound to DIR/rebind.sock, listening; with
  * icons, a client (fd 4) connects to A and sends "to-a", never accepted;
@@ -13,8 +13,16 @@
  * is queued on B, not on A; with icons, A holds exactly the one connection
  * of its client, with "to-a" in it.
  *
+ * closed: no B; A (stream, at the path) and an abstract seqpacket listener
+ * C (fd 4) each accepted one connection (fds 5 and 7) whose client sent
+ * "last words" and was closed: a server whose client went away before it
+ * noticed. Checked: each accepted socket reads "last words", then the end
+ * of file; its name is its listener's; and new clients still reach A and
+ * C through their names.
+ *
  * CS_TEST_CORRUPT: gone (the file at the path is removed after set-up, as
- * a restore that removed A's name in B's stead would leave it).
+ * a restore that removed A's name in B's stead would leave it), words
+ * (closed: one byte of A's accepted connection is read before the dump).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -43,9 +51,91 @@ static int listener(const struct sockaddr_un *a)
 	return l;
 }
 
+/* A client connects to the listener l at a (al bytes), sends "last words", is closed: the accepted end. */
+static int accept_closed(int l, int type, const struct sockaddr_un *a, socklen_t al)
+{
+	int c = socket(AF_UNIX, type, 0), x;
+
+	if (c < 0 || connect(c, (const struct sockaddr *)a, al) || write(c, "last words", 10) != 10)
+		tp_die("cannot connect to a listener");
+	x = accept(l, NULL, NULL);
+	if (x < 0)
+		tp_die("cannot accept");
+	close(c);
+	return x;
+}
+
+/* Accepted end x of listener l (name a, al bytes): its data, the end of file, its name; then a new client. */
+static void check_closed(const char *what, int l, int x, int type, const struct sockaddr_un *a, socklen_t al)
+{
+	struct sockaddr_un got;
+	socklen_t gl = sizeof(got);
+	char buf[32], w[96];
+	int n, c;
+
+	snprintf(w, sizeof(w), "%s: data", what);
+	checked++;
+	n = recv(x, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n != 10)
+		tp_differs(w, "got %d bytes, want 10", n);
+	else
+		tp_check_bytes(w, buf, "last words", 10);
+	snprintf(w, sizeof(w), "%s: end of file", what);
+	checked++;
+	tp_check_u64(w, recv(x, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	snprintf(w, sizeof(w), "%s: name", what);
+	checked++;
+	memset(&got, 0, sizeof(got));
+	if (getsockname(x, (struct sockaddr *)&got, &gl))
+		tp_differs(w, "getsockname: %s", strerror(errno));
+	else if (gl != al || memcmp(&got, a, al))
+		tp_differs(w, "got \"%s%s\" (%u bytes) want \"%s%s\"", got.sun_path[0] ? "" : "@",
+			   got.sun_path + !got.sun_path[0], gl, a->sun_path[0] ? "" : "@",
+			   a->sun_path + !a->sun_path[0]);
+	snprintf(w, sizeof(w), "%s: a new client", what);
+	checked++;
+	c = socket(AF_UNIX, type, 0);
+	if (c < 0 || connect(c, (const struct sockaddr *)a, al))
+		tp_differs(w, "cannot connect to the listener: %s", strerror(errno));
+	else
+		tp_check_u64(w, pending(l), 1);
+}
+
+static int closed(const char *ready, struct sockaddr_un *a)
+{
+	struct sockaddr_un b = { .sun_family = AF_UNIX };
+	socklen_t al, bl;
+	int la, lc, xa, xc;
+	char buf[1];
+
+	tp_block_usr2();
+	unlink(a->sun_path);
+	la = listener(a);
+	/* the length getsockname(2) gives for a path: up to its NUL */
+	al = offsetof(struct sockaddr_un, sun_path) + strlen(a->sun_path) + 1;
+	xa = accept_closed(la, SOCK_STREAM, a, al);
+	bl = offsetof(struct sockaddr_un, sun_path) + 1 +
+	     snprintf(b.sun_path + 1, sizeof(b.sun_path) - 1, "cs-unixrebind-%d", (int)getpid());
+	lc = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	if (lc < 0 || bind(lc, (struct sockaddr *)&b, bl) || listen(lc, 4))
+		tp_die("cannot make the abstract seqpacket listener");
+	xc = accept_closed(lc, SOCK_SEQPACKET, &b, bl);
+	if (la != 3 || xa != 5 || lc != 4 || xc != 7)
+		tp_die("fds %d %d %d %d, want 3 5 4 7", la, xa, lc, xc);
+	if (tp_corrupting("gone") && unlink(a->sun_path))
+		tp_die("cannot remove %s", a->sun_path);
+	if (tp_corrupting("words") && read(xa, buf, 1) != 1)
+		tp_die("cannot read a byte");
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	check_closed("listener A's accepted connection", la, xa, SOCK_STREAM, a, al);
+	check_closed("listener C's accepted connection", lc, xc, SOCK_SEQPACKET, &b, bl);
+	tp_finish(checked);
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "gone", NULL };
+	static const char *const modes[] = { "gone", "words", NULL };
 	struct sockaddr_un a = { .sun_family = AF_UNIX }, got;
 	socklen_t gl = sizeof(got);
 	char dir[4096], buf[16];
@@ -57,6 +147,8 @@ int main(int argc, char **argv)
 	tp_dirname(argv[1], dir, sizeof(dir));
 	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/rebind.sock", dir) >= sizeof(a.sun_path))
 		tp_die("path too long");
+	if (argc > 2 && !strcmp(argv[2], "closed"))
+		return closed(argv[1], &a);
 	tp_block_usr2();
 	unlink(a.sun_path);	/* one left by an earlier run in the same directory */
 	la = listener(&a);
