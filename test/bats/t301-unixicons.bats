@@ -229,3 +229,20 @@ time.sleep(60)' "$name" "$T/outside.ready") </dev/null >"$T/prog-outside.out" 2>
 	grep -qF "fd 5 of $PID (unix stream socket): accepted from listener fd 3, its client closed" "$T/dump.log"
 	grep -qF "fd 7 of $PID (unix seqpacket socket): accepted from listener fd 4, its client closed" "$T/dump.log"
 }
+
+@test "refuse: an accepted unix socket whose client is closed, in another process than its listener" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/unixrebind" ] || skip "unixrebind is not built (make test/c/unixrebind)"
+	control unixrebind closedchild
+	expect_detects_all unixrebind "gone words" closedchild
+	rm -f "$T/ready"
+	start_prog unixrebind closedchild
+	local child
+	child=$(cat "/proc/$PID/task/$PID/children")
+	child=${child% }
+	refused "fd 5 of process $child (unix stream socket" "was accepted from listener fd 3 of process $PID" \
+		"its client is closed" "not supported"
+	# both left running: the child reads the data, the listener takes clients
+	wake_and_wait "$PID"
+	assert_prog_ok
+}

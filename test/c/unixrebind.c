@@ -3,7 +3,7 @@
  * listener bound to the same path since (a server restarting its listener
  * while the old one is still open), tprog.h protocol: t301-unixicons.bats.
  *
- *   unixrebind READY [icons|closed]
+ *   unixrebind READY [icons|closed|closedchild]
  *
  * Set-up: listener A (fd 3) bound to DIR/rebind.sock, listening; with
  * icons, a client (fd 4) connects to A and sends "to-a", never accepted;
@@ -20,6 +20,12 @@
  * of file; its name is its listener's; and new clients still reach A and
  * C through their names.
  *
+ * closedchild: A's accepted connection of closed (no C) is handed to a
+ * child process and closed in the parent (a pre-forked worker that
+ * accepted it); on SIGUSR2 the parent forwards it to the child, which
+ * checks its data and end of file, and checks that the child exited 0 and
+ * that A still takes new clients. cs-dump refuses it (t301).
+ *
  * CS_TEST_CORRUPT: gone (the file at the path is removed after set-up, as
  * a restore that removed A's name in B's stead would leave it), words
  * (closed: one byte of A's accepted connection is read before the dump).
@@ -29,6 +35,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "tprog.h"
 
@@ -133,6 +140,54 @@ static int closed(const char *ready, struct sockaddr_un *a)
 	tp_finish(checked);
 }
 
+static int closedchild(const char *ready, struct sockaddr_un *a)
+{
+	socklen_t al = offsetof(struct sockaddr_un, sun_path) + strlen(a->sun_path) + 1;
+	int la, xa, st;
+	pid_t child;
+
+	tp_block_usr2();
+	unlink(a->sun_path);
+	la = listener(a);
+	xa = accept_closed(la, SOCK_STREAM, a, al);
+	if (tp_corrupting("words") && read(xa, &st, 1) != 1)
+		tp_die("cannot read a byte");
+	child = fork();
+	if (child < 0)
+		tp_die("fork");
+	if (!child) {
+		char buf[32];
+		int n;
+
+		close(la);
+		tp_wait_usr2();
+		n = recv(xa, buf, sizeof(buf), MSG_DONTWAIT);
+		checked += 2;
+		if (n != 10 || memcmp(buf, "last words", 10))
+			tp_differs("child: accepted connection data", "got %d bytes, want \"last words\"", n);
+		tp_check_u64("child: accepted connection end of file", recv(xa, buf, sizeof(buf), MSG_DONTWAIT), 0);
+		tp_finish(checked);
+	}
+	close(xa);
+	if (tp_corrupting("gone") && unlink(a->sun_path))
+		tp_die("cannot remove %s", a->sun_path);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	kill(child, SIGUSR2);
+	checked++;
+	if (waitpid(child, &st, 0) != child)
+		tp_differs("child", "cannot wait for it: %s", strerror(errno));
+	else
+		tp_check_u64("child exit status", st, 0);
+	checked++;
+	xa = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (xa < 0 || connect(xa, (struct sockaddr *)a, al))
+		tp_differs("listener A: a new client", "cannot connect: %s", strerror(errno));
+	else
+		tp_check_u64("listener A: a new client", pending(la), 1);
+	tp_finish(checked);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "gone", "words", NULL };
@@ -149,6 +204,8 @@ int main(int argc, char **argv)
 		tp_die("path too long");
 	if (argc > 2 && !strcmp(argv[2], "closed"))
 		return closed(argv[1], &a);
+	if (argc > 2 && !strcmp(argv[2], "closedchild"))
+		return closedchild(argv[1], &a);
 	tp_block_usr2();
 	unlink(a.sun_path);	/* one left by an earlier run in the same directory */
 	la = listener(&a);
