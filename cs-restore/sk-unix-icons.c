@@ -233,23 +233,30 @@ out:
 	return ret;
 }
 
-/* The file of listener le's name was gone at dump time: unlink it in its process. */
-static int unlink_name(struct rst_ctx *lc, const FdEntry *le)
+int unix_runlink(struct rst_ctx *c, const UnixSkEntry *ls, long *ret)
 {
-	const UnixSkEntry *ls = le->usk;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	long r;
 
 	memcpy(path, ls->name.data, ls->name.len);
 	path[ls->name.len] = 0;
-	if ((ls->name_dir && rchdir(lc, ls->name_dir)) || scratch_write(lc, ADDR_OFF, path, strlen(path) + 1))
+	if ((ls->name_dir && rchdir(c, ls->name_dir)) || scratch_write(c, ADDR_OFF, path, strlen(path) + 1))
 		return -1;
-	r = rsys(lc, 0, SYS_unlink, SCRATCH(lc) + ADDR_OFF, 0, 0, 0, 0, 0);
-	if (ls->name_dir && rchdir(lc, lc->proc->cwd))
+	*ret = rsys(c, 0, SYS_unlink, SCRATCH(c) + ADDR_OFF, 0, 0, 0, 0, 0);
+	if (ls->name_dir && rchdir(c, c->proc->cwd))
+		return -1;
+	return 0;
+}
+
+/* The file of listener le's name was gone at dump time: unlink it in its process. */
+static int unlink_name(struct rst_ctx *lc, const FdEntry *le)
+{
+	long r;
+
+	if (unix_runlink(lc, le->usk, &r))
 		return -1;
 	if (r)
-		return pr_err("fd %u of process %d: cannot unlink %s, which was gone at dump time: %s", le->fd,
-			      lc->pid, path, strerror(-r));
+		return pr_err("fd %u of process %d: cannot unlink %.*s, which was gone at dump time: %s", le->fd,
+			      lc->pid, (int)le->usk->name.len, (const char *)le->usk->name.data, strerror(-r));
 	return 0;
 }
 

@@ -89,11 +89,16 @@ int restore_unix_icons(struct rst_tree *t);
  *   message's size), MSG_DONTWAIT. what names it in errors. 0 or -1 (logged).
  * unix_runlink_name - remote unlink(2), in lc's stub, of listener le's path
  *   name (from its saved directory). 0 or -1 (logged).
+ * unix_runlink - remote unlink(2), in c's stub, of the path name of unix
+ *   socket ls (from its saved directory, then back to the process's cwd):
+ *   0 with *ret the syscall's return (0 or -errno), or -1 when the stub
+ *   could not be driven (logged).
  */
 FdEntry *unix_tree_sk(struct rst_tree *t, uint64_t ino, struct rst_ctx **pc);
 int unix_rchdir(struct rst_ctx *c, const char *dir);
 int unix_rsend(struct rst_ctx *c, int fd, int stream, const uint8_t *data, size_t len, const char *what);
 int unix_runlink_name(struct rst_ctx *lc, const FdEntry *le);
+int unix_runlink(struct rst_ctx *c, const UnixSkEntry *ls, long *ret);
 
 /*
  * Accepted unix stream and seqpacket connections whose two ends are in
