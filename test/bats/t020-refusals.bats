@@ -647,3 +647,42 @@ own_creds_cores() {
 		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }
+
+# The stub's threads start with cs-restore's credentials, securebits
+# included: a thread saved with none (main, A, C) kept cs-restore's
+# SECBIT_NO_SETUID_FIXUP (a later setuid from root would then keep every
+# capability). Each thread must come back with its own securebits,
+# 0 included (threadcreds checks every thread's PR_GET_SECUREBITS).
+@test "fixed: threads come back with their own securebits, not those of cs-restore (setpriv --securebits +no_setuid_fixup)" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --securebits +no_setuid_fixup %s "$@"\n' "$CS_RESTORE" >"$T/restore-sb"
+	chmod +x "$T/restore-sb"
+	CS_RESTORE=$T/restore-sb
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 60 values checked" "$T/prog.out"
+}
+
+# cs-restore whose securebits are locked (NOROOT_LOCKED without NOROOT,
+# here: SECBIT_KEEP_CAPS_LOCKED, which also pins KEEP_CAPS off) cannot
+# give a thread other ones: refused at the check, one line, nothing made.
+@test "refuse (cs-restore): a thread's securebits when cs-restore's are locked" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local st=0
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --securebits +keep_caps_locked %s "$@"\n' "$CS_RESTORE" >"$T/restore-lk"
+	chmod +x "$T/restore-lk"
+	(close_fds; exec timeout -k 5 60 "$T/restore-lk" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "want one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	grep -qF "cannot be set: cs-restore runs with securebits 0x20 locked" "$T/restore.out" ||
+		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+}
