@@ -686,3 +686,32 @@ own_creds_cores() {
 		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }
+
+# no_new_privs cannot be cleared (prctl(2)), and the stub's threads inherit
+# cs-restore's: under setpriv --no-new-privs every thread came back with it
+# (NoNewPrivs 1: set-user-ID programs it runs lose their privileges).
+# Refused at the check, one line naming the thread, nothing made; the
+# restore without it works and gives NoNewPrivs 0.
+@test "refuse (cs-restore): cs-restore runs with no_new_privs, which a thread did not have; then restored without it" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local st=0 t
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --no-new-privs %s "$@"\n' "$CS_RESTORE" >"$T/restore-nnp"
+	chmod +x "$T/restore-nnp"
+	(close_fds; exec timeout -k 5 60 "$T/restore-nnp" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "want one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	grep -qE "thread [0-9]+ ran without no_new_privs: cs-restore runs with it" "$T/restore.out" ||
+		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+	restore_wait
+	for t in /proc/"$PID"/task/*; do
+		[ "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$t/status")" = 0 ] ||
+			{ echo "${t##*/}: NoNewPrivs $(awk '$1 == "NoNewPrivs:" { print $2 }' "$t/status")" >&2; return 1; }
+	done
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
