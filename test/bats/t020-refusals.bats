@@ -715,3 +715,26 @@ own_creds_cores() {
 	wake_and_wait "$RPID"
 	assert_prog_ok
 }
+
+# A socket filter (SO_ATTACH_FILTER) is in no image: a unix datagram or
+# UDP socket came back without it, taking what it dropped. Refused, naming
+# the fd, with and without -R; the program (test/c/netlink filter) checks
+# its filter is still there once woken.
+@test "refuse: a unix or UDP socket with a socket filter of its own (SO_ATTACH_FILTER); it goes on" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/netlink" ] || skip "test/c/netlink is not built"
+	local kind want
+	for kind in unix udp; do
+		rm -f "$T/prog.out"
+		want="fd 3 (unix dgram socket"
+		[ $kind = unix ] || want="fd 3 (UDP socket over IPv4"
+		start_prog netlink filter $kind
+		refused "$want" "has a socket filter of its own (SO_ATTACH_FILTER"
+		DUMP_OPTS=(-R)
+		refused "$want" "has a socket filter of its own (SO_ATTACH_FILTER"
+		DUMP_OPTS=()
+		wake_and_wait "$PID"
+		assert_prog_ok
+		grep -q "ok: filter" "$T/prog.out"
+	done
+}
