@@ -201,6 +201,15 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr, const st
 			  cr->cap_prm | (setpcap ? 1ULL << CAP_SETPCAP : 0), cr->cap_inh);
 	if (r)
 		return pr_err("thread %d: cannot set capabilities: %s", tid, strerror(-r));
+	/* the ambient set the thread started with is cs-restore's: capset
+	 * keeps what stays in both permitted and inheritable, and an ambient
+	 * capability the thread had not would reach the programs it execs */
+	if (o->amb & ~cr->cap_amb) {
+		r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %d: cannot clear the ambient capabilities of cs-restore: %s", tid,
+				      strerror(-r));
+	}
 	for (int cap = 0; cap < 64; cap++)
 		if (cr->cap_amb & (1ULL << cap)) {
 			r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);

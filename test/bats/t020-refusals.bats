@@ -738,3 +738,31 @@ own_creds_cores() {
 		grep -q "ok: filter" "$T/prog.out"
 	done
 }
+
+# The stub's threads start with cs-restore's ambient capabilities, and
+# capset keeps those in both the permitted and the inheritable set it
+# gives: a thread that had CAP_NET_RAW inheritable but not ambient came
+# back with it ambient (then in the permitted and effective sets of any
+# program it execs: more than it had). threadcreds checks each thread's
+# CapAmb; started with CAP_NET_RAW inheritable (setpriv), restored by a
+# cs-restore that has it ambient.
+@test "fixed: a thread does not get cs-restore's ambient capabilities (setpriv --ambient-caps +net_raw)" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local t
+	START_WRAP="setpriv --inh-caps +net_raw" start_prog threadcreds root
+	t=$(thread_with "$PID" CapInh 0000000000002000)
+	[ "$(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" = 0000000000000000 ] ||
+		{ echo "thread $t has ambient capabilities before the dump" >&2; return 1; }
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --inh-caps +net_raw --ambient-caps +net_raw %s "$@"\n' "$CS_RESTORE" \
+		>"$T/restore-amb"
+	chmod +x "$T/restore-amb"
+	CS_RESTORE=$T/restore-amb
+	restore_wait
+	[ "$(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" = 0000000000000000 ] ||
+		{ echo "thread $t: CapAmb $(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 60 values checked" "$T/prog.out"
+}
