@@ -16,7 +16,8 @@
 # one (exit:link-remap) leaves it and the next dump uses it; a failed
 # restore leaves the link and the images restore after; cs-dump -R leaves
 # the link for the images, and a second -R dump uses it again; a link gone
-# or changed (mtime) refuses the restore, naming it; a file on a read-only
+# or changed (mtime, or another inode renamed over it) refuses the
+# restore, naming it; a file on a read-only
 # mount cannot be linked: refused, naming it.
 
 load helpers
@@ -315,6 +316,27 @@ expect_restore_refusal() {
 	mv "$T/img1" "$T/img"
 	expect_restore_refusal "fd 10: file $T/lr/a (deleted under this name at the dump): its --link-remap link $first" \
 		"No such file or directory" --
+}
+
+# A copy of the file, of the same size and mtime (cp -p), renamed over the
+# link: size and mtime pass, but it is not the inode the other names lead
+# to, and the process would no longer share the file with them: refused,
+# naming the link and both inodes; the original linked back, the restore
+# works.
+@test "linkremap: a link renamed over by a copy (same size and mtime) refuses the restore, naming it" {
+	require_lr
+	start_prog linkremap fd
+	dump_killed --link-remap
+	expect_link
+	cp -p "$LINK" "$T/lr/copy"
+	mv "$T/lr/copy" "$LINK"
+	expect_restore_refusal "fd 10: file $T/lr/a (deleted under this name at the dump): its --link-remap link $LINK is another file now" \
+		"was $(stat -c %i "$T/lr/b")" "--file-validation=none" --
+	ln -f "$T/lr/b" "$LINK"
+	restore_wait
+	no_link
+	wake_and_wait "$RPID"
+	assert_prog_ok
 }
 
 @test "linkremap: a link whose mtime changed refuses the restore, naming it, unless --file-validation=filesize" {
