@@ -80,7 +80,7 @@ int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family)
 		s->has_v6only = 1;
 		s->v6only = sockopt_int(sk, IPPROTO_IPV6, IPV6_V6ONLY);
 	}
-	if (udp_check_mcast(sk, c->pid, family, what))
+	if (udp_check_mcast(sk, c->pid, family, what) || sk_opts_filter_refuse(sk, what))
 		return -1;
 	s->opts = sk_opts_save(sk, 1);
 	if (!s->opts || sk_xopts_save(sk, s, what))
