@@ -31,6 +31,7 @@ enum cs_feature {
 	CS_FEAT_NETLINK,	/* "netlink" */
 	CS_FEAT_LINK_REMAP,	/* "link-remap" */
 	CS_FEAT_THREAD_CREDS,	/* "thread-creds" */
+	CS_FEAT_RAW_SOCKETS,	/* "raw-sockets" */
 	CS_FEAT_NR
 };
 

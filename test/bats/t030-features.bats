@@ -57,7 +57,7 @@ expect_refusal() {
 	dump_killed
 	FEAT=$(features)
 	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk pidns netlock \
-		incremental shmem ghost-maps link-remap netlink thread-creds; do
+		incremental shmem ghost-maps link-remap netlink thread-creds raw-sockets; do
 		lacks_feature "$f"
 	done
 	[ "$("$CS_SHOW" "$T/img" | jq -c .unknown_features)" = "[]" ]
