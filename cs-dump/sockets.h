@@ -82,7 +82,7 @@ int udp_check_mcast(int sk, pid_t pid, int family, const char *what);
  * socket or a UDP-Lite socket (sk_rawkind, lib/sk-rawopts.h) at target fd,
  * our copy sk: address (a ping socket's ICMP id as its port), peer and
  * state from /proc/PID/net/{raw,raw6,icmp,icmp6} (a raw or ping socket
- * connected with port 0 has no getpeername), options, fields 200..205.
+ * connected with port 0 has no getpeername), options, fields 200..208.
  * Datagrams not read yet on a raw or ping socket are refused unless
  * c->leave_running (then a warning); UDP-Lite keeps them as UDP does.
  * 0 or -1 (logged, naming the fd). Sources: raw(7), icmp(7), udplite(7),

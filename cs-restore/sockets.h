@@ -67,7 +67,7 @@ int is_raw_sk(const FdEntry *e);
 /*
  * raw_make - a raw socket (raw(7)) or ping socket (icmp(7)) as e->sk saved
  * it: socket(family, type, protocol), options, bound (a ping socket to its
- * ICMP id), fields 200..205 (sk_rawopts_apply), connected when it was.
+ * ICMP id), fields 200..208 (sk_rawopts_apply), connected when it was.
  * Used by the stub and, once, by the check phase. Returns the fd
  * (close-on-exec), or -1 with one line in err naming the fd and the cause:
  * no CAP_NET_RAW (EPERM), no group in net.ipv4.ping_group_range (EACCES),

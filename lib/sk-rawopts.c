@@ -5,6 +5,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <linux/icmp.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 
 #define LOG_PREFIX "sk-rawopts: "
@@ -28,6 +29,49 @@
 #define ICMPV6_FILTER 1
 #endif
 #define ICMP6_FILTER_LEN 32	/* struct icmp6_filter: 8 x u32 */
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
+#ifndef SO_GET_FILTER
+#define SO_GET_FILTER SO_ATTACH_FILTER
+#endif
+#ifndef SO_LOCK_FILTER
+#define SO_LOCK_FILTER 44
+#endif
+#define BPF_MAXINSNS_ 4096	/* net/core/filter.c: the most a classic program has */
+
+/* The classic BPF filter of sk and SO_LOCK_FILTER into s. 0 or -1 (logged). */
+static int filter_save(int sk, InetSkEntry *s, const char *what)
+{
+	socklen_t n = 0, l;
+	int v = 0;
+
+	/* optlen 0 asks for the number of instructions */
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &n))
+		return pr_perror("%s: cannot read its socket filter (SO_GET_FILTER)", what);
+	if (n > BPF_MAXINSNS_)
+		return pr_err("%s: socket filter of %u instructions", what, (unsigned)n);
+	if (n) {
+		struct sock_filter *f = xmalloc(n * sizeof(*f));
+
+		if (!f)
+			return -1;
+		l = n;
+		if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, f, &l) || l != n) {
+			free(f);
+			return pr_perror("%s: cannot read its socket filter of %u instructions", what, (unsigned)n);
+		}
+		s->has_sk_filter = 1;
+		s->sk_filter.data = (uint8_t *)f;
+		s->sk_filter.len = n * sizeof(*f);
+	}
+	l = sizeof(v);
+	if (getsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &v, &l) == 0 && v) {
+		s->has_sk_filter_locked = 1;
+		s->sk_filter_locked = 1;
+	}
+	return 0;
+}
 
 int sk_rawkind(int family, int type, int proto)
 {
@@ -73,6 +117,8 @@ int sk_rawopts_save(int sk, InetSkEntry *s, const char *what)
 {
 	int kind = sk_rawkind(s->family, s->type, s->proto), v;
 
+	if (kind != SK_NOT_RAW && filter_save(sk, s, what))
+		return -1;
 	if (kind == SK_UDPLITE) {
 		if (getint(sk, SOL_UDPLITE, UDPLITE_SEND_CSCOV, &v))
 			return pr_perror("%s: cannot read UDPLITE_SEND_CSCOV", what);
@@ -115,8 +161,14 @@ int sk_rawopts_save(int sk, InetSkEntry *s, const char *what)
 		s->has_icmp6_filter = 1;
 		s->icmp6_filter.data = f;
 		s->icmp6_filter.len = ICMP6_FILTER_LEN;
-		return 0;
 	}
+	/* since 4.5; ENOPROTOOPT before: left out */
+	if (getint(sk, IPPROTO_IPV6, IPV6_HDRINCL, &v) == 0) {
+		s->has_ipv6_hdrincl = 1;
+		s->ipv6_hdrincl = !!v;
+	}
+	if (s->proto == IPPROTO_ICMPV6)
+		return 0;
 	if (getint(sk, IPPROTO_IPV6, IPV6_CHECKSUM, &v))
 		return pr_perror("%s: cannot read IPV6_CHECKSUM", what);
 	s->has_ipv6_checksum = 1;
@@ -140,6 +192,9 @@ static int setint(int sk, int level, int name, const char *oname, int want, char
 int sk_rawopts_apply(int sk, const InetSkEntry *s, char *err, size_t len)
 {
 	if (s->has_ip_hdrincl && setint(sk, IPPROTO_IP, IP_HDRINCL, "IP_HDRINCL", s->ip_hdrincl, err, len))
+		return -1;
+	if (s->has_ipv6_hdrincl &&
+	    setint(sk, IPPROTO_IPV6, IPV6_HDRINCL, "IPV6_HDRINCL", s->ipv6_hdrincl, err, len))
 		return -1;
 	if (s->has_ipv6_checksum &&
 	    setint(sk, IPPROTO_IPV6, IPV6_CHECKSUM, "IPV6_CHECKSUM", s->ipv6_checksum, err, len))
@@ -168,5 +223,21 @@ int sk_rawopts_apply(int sk, const InetSkEntry *s, char *err, size_t len)
 			return -1;
 		}
 	}
+	if (s->has_sk_filter) {
+		struct sock_fprog p = { .len = s->sk_filter.len / sizeof(struct sock_filter),
+					.filter = (struct sock_filter *)s->sk_filter.data };
+
+		if (!p.len || s->sk_filter.len % sizeof(struct sock_filter) || p.len > BPF_MAXINSNS_) {
+			snprintf(err, len, "malformed socket filter in files.img (%zu bytes)", s->sk_filter.len);
+			return -1;
+		}
+		if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p))) {
+			snprintf(err, len, "cannot attach its socket filter of %u instructions: %m", p.len);
+			return -1;
+		}
+	}
+	if (s->has_sk_filter_locked && s->sk_filter_locked &&
+	    setint(sk, SOL_SOCKET, SO_LOCK_FILTER, "SO_LOCK_FILTER", 1, err, len))
+		return -1;
 	return 0;
 }

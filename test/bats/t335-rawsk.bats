@@ -4,10 +4,11 @@
 # test creates, with lo up and net.ipv4.ping_group_range "0 0" there (the
 # host's "1 0" allows nobody ping sockets); cs-dump and cs-restore run
 # there too (nsenter --net). It holds ping sockets over IPv4 (bound to id
-# 4242) and IPv6 (id 4243, connected), a raw ICMP socket with ICMP_FILTER,
-# connected, a raw IPPROTO_RAW socket, a raw VRRP socket with IP_HDRINCL
-# bound to an address and to lo, a raw IPv6 socket with IPV6_CHECKSUM, a
-# raw ICMPv6 socket with ICMPV6_FILTER, and a connected UDP-Lite socket
+# 4242) and IPv6 (id 4243, connected), a raw ICMP socket with ICMP_FILTER
+# and a locked classic BPF filter, connected, a raw IPPROTO_RAW socket, a
+# raw VRRP socket with IP_HDRINCL bound to an address and to lo, a raw
+# IPv6 socket with IPV6_CHECKSUM and IPV6_HDRINCL, a raw ICMPv6 socket
+# with ICMPV6_FILTER, and a connected UDP-Lite socket
 # with both coverage options and a datagram queued. After the restore it
 # checks each value, and pings 127.0.0.1 and ::1 through the ping sockets
 # (the replies carry the ids; the raw sockets see the replies, filtered).
@@ -83,7 +84,7 @@ restore_refused() {
 
 @test "rawsk: negative control, each check catches a change" {
 	make_ns
-	expect_detects_all rawsk "pingid peer filter hdrincl checksum icmp6filter cscov recverr device queue" netns "$NS"
+	expect_detects_all rawsk "pingid peer filter hdrincl checksum icmp6filter cscov recverr device queue bpf bpflock hdrincl6" netns "$NS"
 }
 
 @test "rawsk: round trip killed: ping ids, raw filters and options, UDP-Lite coverage and queue; pings answered" {

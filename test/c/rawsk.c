@@ -17,11 +17,13 @@
  *   4 ping socket over IPv6 bound to ::1, id 4243, connected to ::1 (when
  *     the kernel allows; else a closed fd and nothing checked on it)
  *   5 raw ICMP socket over IPv4, connected to 127.0.0.1, ICMP_FILTER
- *     letting only echo replies through
+ *     letting only echo replies through, a classic BPF socket filter
+ *     (two instructions, accepting everything), locked (SO_LOCK_FILTER)
  *   6 raw IPPROTO_RAW socket over IPv4 (IP_HDRINCL on by itself)
  *   7 raw VRRP (112) socket over IPv4 with IP_HDRINCL set, bound to
  *     127.0.0.1 and to device lo
- *   8 raw VRRP socket over IPv6 with IPV6_CHECKSUM 6 and IPV6_RECVERR
+ *   8 raw VRRP socket over IPv6 with IPV6_CHECKSUM 6, IPV6_RECVERR and
+ *     IPV6_HDRINCL
  *   9 raw ICMPv6 socket with an ICMPV6_FILTER letting only echo replies
  *  10 UDP-Lite socket bound to 127.0.0.1:7001, connected to :7002,
  *     UDPLITE_SEND_CSCOV 12, UDPLITE_RECV_CSCOV 10, one datagram queued
@@ -36,7 +38,7 @@
  * sends one to fd 11.
  *
  * CS_TEST_CORRUPT: pingid, peer, filter, hdrincl, checksum, icmp6filter,
- * cscov, recverr, device, queue.
+ * cscov, recverr, device, queue, bpf, bpflock, hdrincl6.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -48,7 +50,21 @@
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/icmp6.h>
+#include <linux/filter.h>
 #include "tprog.h"
+
+#ifndef SO_LOCK_FILTER
+#define SO_LOCK_FILTER 44
+#endif
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
+
+/* fd 5's socket filter: A = packet length; return A (accept it whole) */
+static struct sock_filter bpf_want[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+	BPF_STMT(BPF_RET | BPF_A, 0),
+};
 
 #ifndef IPPROTO_UDPLITE
 #define IPPROTO_UDPLITE 136
@@ -250,6 +266,12 @@ static void set_up(void)
 	if (setsockopt(5, SOL_RAW, ICMP_FILTER, &f4, sizeof(f4)))
 		tp_die("ICMP_FILTER");
 	connect4(5, "127.0.0.1", 0);
+	{
+		struct sock_fprog p = { .len = 2, .filter = bpf_want };
+
+		if (setsockopt(5, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p)))
+			tp_die("SO_ATTACH_FILTER");
+	}
 
 	sock_at(6, AF_INET, SOCK_RAW, IPPROTO_RAW);
 
@@ -262,6 +284,7 @@ static void set_up(void)
 	sock_at(8, AF_INET6, SOCK_RAW, 112);
 	setint(8, IPPROTO_IPV6, IPV6_CHECKSUM, 6, "IPV6_CHECKSUM");
 	setint(8, IPPROTO_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR");
+	setint(8, IPPROTO_IPV6, IPV6_HDRINCL, 1, "IPV6_HDRINCL");
 
 	sock_at(9, AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
 	ICMP6_FILTER_SETBLOCKALL(&f6);
@@ -328,6 +351,19 @@ static void corrupt(void)
 		setint(3, IPPROTO_IP, IP_RECVERR, 0, "IP_RECVERR");
 	if (tp_corrupting("device") && setsockopt(7, SOL_SOCKET, SO_BINDTODEVICE, "", 0))
 		tp_die("SO_BINDTODEVICE");
+	if (tp_corrupting("bpf")) {
+		struct sock_filter other[] = { BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0), BPF_STMT(BPF_MISC | BPF_TAX, 0),
+					       BPF_STMT(BPF_RET | BPF_A, 0) };
+		struct sock_fprog p = { .len = 3, .filter = other };
+
+		if (setsockopt(5, SOL_SOCKET, SO_ATTACH_FILTER, &p, sizeof(p)))
+			tp_die("SO_ATTACH_FILTER");
+	}
+	if (tp_corrupting("hdrincl6"))
+		setint(8, IPPROTO_IPV6, IPV6_HDRINCL, 0, "IPV6_HDRINCL");
+	/* locked last: the corruptions above change the filter first */
+	if (!tp_corrupting("bpflock"))
+		setint(5, SOL_SOCKET, SO_LOCK_FILTER, 1, "SO_LOCK_FILTER");
 	if (tp_corrupting("queue")) {
 		char b[16];
 
@@ -472,6 +508,19 @@ static void check_all(void)
 	tp_check_str("fd 7 SO_BINDTODEVICE", dev, "lo");
 	check_int("IPV6_CHECKSUM", 8, getint(8, IPPROTO_IPV6, IPV6_CHECKSUM), 6);
 	check_int("IPV6_RECVERR", 8, getint(8, IPPROTO_IPV6, IPV6_RECVERR), 1);
+	check_int("IPV6_HDRINCL", 8, getint(8, IPPROTO_IPV6, IPV6_HDRINCL), 1);
+	check_int("SO_LOCK_FILTER", 5, getint(5, SOL_SOCKET, SO_LOCK_FILTER), 1);
+	{
+		struct sock_filter got[8];
+		socklen_t n = 8;
+
+		memset(got, 0, sizeof(got));
+		if (getsockopt(5, SOL_SOCKET, SO_GET_FILTER, got, &n))
+			n = 0;
+		check_int("socket filter length (SO_GET_FILTER)", 5, n, 2);
+		checked++;
+		tp_check_bytes("fd 5 socket filter", got, bpf_want, sizeof(bpf_want));
+	}
 	icmp6_filter_of(9, &f6);
 	ICMP6_FILTER_SETBLOCKALL(&w6);
 	ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &w6);
@@ -488,7 +537,7 @@ static void check_all(void)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "pingid", "peer", "filter", "hdrincl", "checksum", "icmp6filter",
-					     "cscov", "recverr", "device", "queue", NULL };
+					     "cscov", "recverr", "device", "queue", "bpf", "bpflock", "hdrincl6", NULL };
 
 	tp_init("rawsk", argc, argv);
 	tp_block_usr2();
