@@ -147,7 +147,8 @@ struct fresh {
  */
 static const struct fresh *fresh_of(int family, int type, int proto, const char *what)
 {
-	static struct fresh cache[8];
+	static struct fresh cache[16];
+	static size_t next;	/* all taken (raw sockets of many protocols): replaced in turn */
 	struct fresh *f = NULL;
 	socklen_t l;
 	int sk;
@@ -156,8 +157,8 @@ static const struct fresh *fresh_of(int family, int type, int proto, const char 
 		if (!cache[i].valid || (cache[i].family == family && cache[i].type == type && cache[i].proto == proto))
 			f = &cache[i];
 	if (!f) {
-		pr_err("%s: socket family %d type %d: no room to compare its options", what, family, type);
-		return NULL;
+		f = &cache[next++ % ARRAY_SIZE(cache)];
+		f->valid = 0;
 	}
 	if (f->valid)
 		return f;

@@ -26,8 +26,12 @@
  *     IPV6_HDRINCL
  *   9 raw ICMPv6 socket with an ICMPV6_FILTER letting only echo replies
  *  10 UDP-Lite socket bound to 127.0.0.1:7001, connected to :7002,
- *     UDPLITE_SEND_CSCOV 12, UDPLITE_RECV_CSCOV 10, one datagram queued
+ *     UDPLITE_SEND_CSCOV 12, UDPLITE_RECV_CSCOV 10, two datagrams queued
+ *     (8 and 3 bytes: an odd length tests the checksum cs-restore makes)
  *  11 UDP-Lite socket bound to 127.0.0.1:7002 (the peer)
+ *  12 UDP-Lite socket over IPv6 bound to [::1]:7003, connected to :7004,
+ *     one datagram of 9 bytes queued
+ *  13 UDP-Lite socket over IPv6 bound to [::1]:7004 (the peer)
  * After SIGUSR2 it checks for each: SO_DOMAIN, SO_TYPE, SO_PROTOCOL,
  * getsockname, the peer and state in /proc/self/net/{icmp,icmp6,raw,raw6}
  * (a raw or ping socket connected with port 0 has no getpeername), each
@@ -85,21 +89,26 @@ struct icmp_filter {
 #define ID6 4243
 #define PORT_A 7001
 #define PORT_B 7002
-#define NFD 12
+#define PORT_C 7003
+#define PORT_D 7004
+#define NFD 14
 
 static unsigned checked;
 static int have6;	/* fd 4 exists */
 static char table_line[NFD][160];	/* local, remote, state from /proc/self/net/... */
 static const char *const tables[NFD] = { [3] = "icmp", [4] = "icmp6", [5] = "raw", [6] = "raw", [7] = "raw",
-					  [8] = "raw6", [9] = "raw6", [10] = "udplite", [11] = "udplite" };
+					  [8] = "raw6", [9] = "raw6", [10] = "udplite", [11] = "udplite",
+					  [12] = "udplite6", [13] = "udplite6" };
 static const int want_dom[NFD] = { [3] = AF_INET, [4] = AF_INET6, [5] = AF_INET, [6] = AF_INET, [7] = AF_INET,
-				   [8] = AF_INET6, [9] = AF_INET6, [10] = AF_INET, [11] = AF_INET };
+				   [8] = AF_INET6, [9] = AF_INET6, [10] = AF_INET, [11] = AF_INET,
+				   [12] = AF_INET6, [13] = AF_INET6 };
 static const int want_type[NFD] = { [3] = SOCK_DGRAM, [4] = SOCK_DGRAM, [5] = SOCK_RAW, [6] = SOCK_RAW,
 				    [7] = SOCK_RAW, [8] = SOCK_RAW, [9] = SOCK_RAW, [10] = SOCK_DGRAM,
-				    [11] = SOCK_DGRAM };
+				    [11] = SOCK_DGRAM, [12] = SOCK_DGRAM, [13] = SOCK_DGRAM };
 static const int want_proto[NFD] = { [3] = IPPROTO_ICMP, [4] = IPPROTO_ICMPV6, [5] = IPPROTO_ICMP,
 				     [6] = IPPROTO_RAW, [7] = 112, [8] = 112, [9] = IPPROTO_ICMPV6,
-				     [10] = IPPROTO_UDPLITE, [11] = IPPROTO_UDPLITE };
+				     [10] = IPPROTO_UDPLITE, [11] = IPPROTO_UDPLITE, [12] = IPPROTO_UDPLITE,
+				     [13] = IPPROTO_UDPLITE };
 
 static int in_netns(const char *name)
 {
@@ -304,10 +313,28 @@ static void set_up(void)
 		struct pollfd p = { .fd = 10, .events = POLLIN };
 
 		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-		if (sendto(11, "queued-1", 8, 0, (struct sockaddr *)&a, sizeof(a)) != 8)
+		if (sendto(11, "queued-1", 8, 0, (struct sockaddr *)&a, sizeof(a)) != 8 ||
+		    sendto(11, "odd", 3, 0, (struct sockaddr *)&a, sizeof(a)) != 3)
 			tp_die("UDP-Lite send");
 		if (poll(&p, 1, 2000) != 1)
 			tp_die("the UDP-Lite datagram did not arrive");
+	}
+	sock_at(12, AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE);
+	bind6(12, PORT_C);
+	sock_at(13, AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE);
+	bind6(13, PORT_D);
+	{
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(PORT_D),
+					  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct pollfd p = { .fd = 12, .events = POLLIN };
+
+		if (connect(12, (struct sockaddr *)&a, sizeof(a)))
+			tp_die("fd 12: connect");
+		a.sin6_port = htons(PORT_C);
+		if (sendto(13, "queued-6x", 9, 0, (struct sockaddr *)&a, sizeof(a)) != 9)
+			tp_die("UDP-Lite send over IPv6");
+		if (poll(&p, 1, 2000) != 1)
+			tp_die("the UDP-Lite datagram over IPv6 did not arrive");
 	}
 	for (int fd = 3; fd < NFD; fd++) {
 		socklen_t l = sizeof(name_of[fd]);
@@ -445,21 +472,39 @@ static void check_ping6(void)
 	check_int("ICMPv6 id seen", 9, ntohs(h.icmp6_id), ID6);
 }
 
-static void check_udplite(void)
+/* the next datagram queued on fd: want, from port */
+static void check_queued(int fd, const char *want, int port)
 {
-	struct sockaddr_in from;
+	struct sockaddr_in6 from;
 	socklen_t fl = sizeof(from);
-	char b[64];
-	ssize_t n = recvfrom(10, b, sizeof(b) - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+	char b[64], w[64];
+	ssize_t n = recvfrom(fd, b, sizeof(b) - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 
+	snprintf(w, sizeof(w), "fd %d queued datagram", fd);
 	checked++;
 	if (n < 0) {
-		tp_differs("fd 10 queued datagram", "none: %s", strerror(errno));
-	} else {
-		b[n] = 0;
-		tp_check_str("fd 10 queued datagram", b, "queued-1");
-		check_int("queued datagram's source port", 10, ntohs(from.sin_port), PORT_B);
+		tp_differs(w, "none (want \"%s\"): %s", want, strerror(errno));
+		return;
 	}
+	b[n] = 0;
+	tp_check_str(w, b, want);
+	/* sin_port and sin6_port are at the same place */
+	check_int("queued datagram's source port", fd, ntohs(from.sin6_port), port);
+}
+
+static void check_udplite(void)
+{
+	char b[64];
+	ssize_t n;
+
+	check_queued(10, "queued-1", PORT_B);
+	check_queued(10, "odd", PORT_B);
+	check_queued(12, "queued-6x", PORT_D);
+	checked++;
+	if (send(12, "six", 3, 0) != 3)
+		tp_differs("fd 12 send", "%s", strerror(errno));
+	else if (recv_wait(13, b, sizeof(b), NULL, NULL) != 3)
+		tp_differs("fd 13 datagram from fd 12", "none");
 	checked++;
 	if (send(10, "after", 5, 0) != 5) {
 		tp_differs("fd 10 send", "%s", strerror(errno));
