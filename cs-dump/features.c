@@ -36,8 +36,12 @@ static void fd_features(const struct dump_ctx *p, uint32_t *f)
 			*f |= 1u << CS_FEAT_PIDFD;
 		if (e->type == 200)	/* FD_NETLINK */
 			*f |= 1u << CS_FEAT_NETLINK;
+		if (e->type == 220)	/* FD_PACKET */
+			*f |= 1u << CS_FEAT_PACKET;
 		if (e->usk && e->usk->has_ext_peer)
 			*f |= 1u << CS_FEAT_EXT_UNIX_SK;
+		if (e->usk && (e->usk->n_icons || e->usk->has_icon_listener))
+			*f |= 1u << CS_FEAT_UNIX_ICONS;
 		if (e->sk && e->sk->tcp) {
 			*f |= 1u << CS_FEAT_TCP_ESTABLISHED;
 			if (e->sk->tcp->our_fin || e->sk->tcp->peer_fin)

@@ -337,10 +337,14 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 			e->type = FD_NETLINK;
 			return dump_netlink(c, fd, e, *copy);	/* sk-netlink.c */
 		}
+		if (family == AF_PACKET) {
+			e->type = FD_PACKET;
+			return dump_packet(c, fd, e, *copy);	/* sk-packet.c */
+		}
 		e->type = FD_INET;
 		if (family != AF_INET && family != AF_INET6)
-			return pr_err("fd %d is a socket of family %d: only unix and netlink sockets, and TCP "
-				      "and UDP over IPv4/IPv6, are supported yet", fd, family);
+			return pr_err("fd %d is a socket of family %d: only unix, netlink and packet sockets, "
+				      "and TCP and UDP over IPv4/IPv6, are supported yet", fd, family);
 		return dump_inet(c, fd, e, *copy, family, tcp);
 	}
 	if (!strcmp(link, "anon_inode:[eventpoll]")) {

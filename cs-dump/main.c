@@ -729,17 +729,31 @@ static int dump_main(int argc, char **argv)
 	if (cs_fault("write") || write_pstree(&tree, &c.sums) || write_timens(&c) || write_shmem(&c) ||
 	    write_cgroups(&c))
 		goto err;
+	/* the pages first: the bulk of the writing, where a full disk shows */
 	for (size_t i = 0; i < tree.nr; i++) {
 		struct dump_ctx *p = tree.n[i].c;
 		uint64_t pw, pz, bw;
 
 		if (!p)
 			continue;
-		if (write_threads(p) || write_files(p) || write_ghosts(p) || write_locks(p) || write_mm(p, &pw, &pz, &bw))
+		if (write_mm(p, &pw, &pz, &bw))
 			goto err;
 		st.pages_written += pw;
 		st.pages_zero += pz;
 		st.bytes_written += bw;
+	}
+	/* killed after the dump: unix connections not accepted yet, with data,
+	 * taken from the process only now, when little is left that can fail
+	 * (sk-unix-icons.c); their data goes in files.img */
+	if (!o.leave_running && (cs_fault("icons") || unix_icons_take()))
+		goto err;
+	for (size_t i = 0; i < tree.nr; i++) {
+		struct dump_ctx *p = tree.n[i].c;
+
+		if (!p)
+			continue;
+		if (write_threads(p) || write_files(p) || write_ghosts(p) || write_locks(p))
+			goto err;
 	}
 	if (tree_merge_sums(&tree))
 		goto err;
@@ -820,6 +834,7 @@ err:
 	img_drop_deferred();
 	/* before the release: nothing of a failed dump is left in the file system */
 	link_remap_undo();
+	unix_icons_failed();
 	if (seized && !released)
 		tree_release(&tree);
 	/* the target runs on with its connections: nothing to hold */

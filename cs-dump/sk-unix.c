@@ -2,7 +2,8 @@
  * Unix sockets (unix(7)): what sock_diag's UNIX_DIAG reports (type, state,
  * name, peer, backlog, shutdown), the simple options, and the receive queue
  * copied with MSG_PEEK. Every peer must be in the process: check_unix_peers
- * decides how cs-restore reconnects each pair, or refuses.
+ * decides how cs-restore reconnects each pair, or refuses. Connections not
+ * accepted yet, whose client has no peer inode: sk-unix-icons.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +28,8 @@ struct usk {
 	FdEntry *e;
 	struct unix_diag d;
 	int name_lost;		/* a relative path name whose directory is unknown */
+	int no_peer;		/* connected, no peer inode: in flight (sk-unix-icons.c) or refused */
+	pid_t pid;		/* the process it was collected in */
 };
 static struct usk *usks;
 static size_t nr_usks;
@@ -123,6 +126,7 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	u = &usks[nr_usks];
 	memset(u, 0, sizeof(*u));
 	u->e = e;
+	u->pid = c->pid;
 	r = sockdiag_unix(e->ino, &u->d);
 	if (r == 1)
 		return pr_err("fd %d (unix socket, inode %llu) is not found by sock_diag", fd,
@@ -156,9 +160,7 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	if (s->state == TCP_LISTEN) {
 		s->has_backlog = 1;
 		s->backlog = u->d.wqueue;
-		if (u->d.rqueue)
-			pr_warn("%s: %u connections not accepted yet are not saved", what, u->d.rqueue);
-		return 0;
+		return unix_icons_listener(c, fd, e, &u->d, sk);	/* sk-unix-icons.c */
 	}
 	if (u->d.peer) {
 		s->has_peer_ino = 1;
@@ -166,12 +168,13 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 	} else if (s->state == TCP_ESTABLISHED && s->type != SOCK_DGRAM) {
 		/* no peer inode: the peer was closed (which shut this one down
 		 * both ways), or it is a connection no listener accepted yet,
-		 * which has no inode before accept(2) */
-		if (u->d.shutdown != 3)
-			return pr_err("%s is connected to a socket that no process has accepted yet (it has no "
-				      "inode): not supported", what);
-		s->has_peer_closed = 1;
-		s->peer_closed = 1;
+		 * which has no inode before accept(2): decided by
+		 * check_unix_peers, once every listener of the tree is known */
+		u->no_peer = 1;
+		if (u->d.shutdown == 3) {
+			s->has_peer_closed = 1;
+			s->peer_closed = 1;
+		}
 	}
 	/* a connection-oriented socket has a queue only once connected */
 	if (s->type != SOCK_DGRAM && s->state != TCP_ESTABLISHED)
@@ -187,6 +190,17 @@ static struct usk *usk_by_ino(uint64_t ino)
 		if (usks[i].d.ino == ino && !usks[i].e->has_peer_fd)
 			return &usks[i];
 	return NULL;
+}
+
+FdEntry *unix_fd_by_ino(uint64_t ino, const struct unix_diag **d, pid_t *pid)
+{
+	struct usk *u = usk_by_ino(ino);
+
+	if (!u || u->e->has_from_pid)
+		return NULL;
+	*d = &u->d;
+	*pid = u->pid;
+	return u->e;
 }
 
 /* The listener of the process whose name is name (len bytes) and type type. */
@@ -297,6 +311,9 @@ static void drop_accepted(struct usk *u)
 
 int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 {
+	/* first: which sockets without a peer inode are clients in flight */
+	if (unix_icons_check(c))
+		return -1;
 	for (size_t i = 0; i < nr_usks; i++) {
 		struct usk *u = &usks[i], *p;
 		UnixSkEntry *s = u->e->usk;
@@ -304,6 +321,10 @@ int check_unix_peers(struct dump_ctx *c, int tcp_close, int ext_unix_sk)
 
 		if (u->e->has_peer_fd || u->e->has_from_pid)
 			continue;
+		if (u->no_peer && !s->has_icon_listener && !s->peer_closed)
+			return pr_err("fd %u (unix %s socket, inode %llu) is connected to a socket that no process has "
+				      "accepted yet (it has no inode), and the listening socket is not in the dumped "
+				      "tree: not supported", u->e->fd, type_name(u->d.type), (unsigned long long)u->d.ino);
 		p = u->d.peer ? usk_by_ino(u->d.peer) : NULL;
 		if (u->d.peer && !p) {
 			/* accepted from a listener of ours: a client connection */

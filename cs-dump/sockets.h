@@ -1,12 +1,13 @@
 /*
- * cs-dump: unix, netlink, UDP and established TCP sockets (sk-unix.c,
- * sk-netlink.c, sk-udp.c, sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
+ * cs-dump: unix, netlink, packet, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-packet.c, sk-udp.c, sk-queue.c, sk-tcp.c). Kept apart from dump.h so that files.c needs only
  * a few hooks.
  */
 #ifndef CS_DUMP_SOCKETS_H
 #define CS_DUMP_SOCKETS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "dump.h"
 
 /*
@@ -33,6 +34,22 @@ int sk_peek_queue(int sk, int dgram, int inet, int eof0, const char *what, SkQue
  * Sources: netlink(7), linux/netlink_diag.h, net/netlink/diag.c. sk-netlink.c.
  */
 int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk);
+
+/*
+ * dump_packet - fill e->pksk (type FD_PACKET) for target fd, a packet
+ * socket whose copy is sk: type, protocol (network order), the interface
+ * it is bound to (index and name), PACKET_* options, multicast list,
+ * fanout (PACKET_FANOUT: id | type << 16 | flags << 24), classic BPF
+ * filter and SO_LOCK_FILTER, socket options. From PACKET_DIAG
+ * (sockdiag_packet) and getsockopt(2). Refuses, naming the fd, a
+ * memory-mapped ring, an eBPF filter, a BPF-steered fanout group, an
+ * interface without a name, a socket sock_diag does not find in our
+ * network namespace. Packets not read yet are left out of the image with
+ * a warning (dropped; with c->leave_running, left to the process). 0 or -1
+ * (logged). Sources: packet(7), socket(7), linux/packet_diag.h,
+ * net/packet/af_packet.c (packet_getsockopt), net/packet/diag.c.
+ */
+int dump_packet(struct dump_ctx *c, int fd, FdEntry *e, int sk);
 
 /* dump_unix - fill e (type FD_UNIX) for target fd, whose copy is sk. 0 or -1 (logged). */
 int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk);
@@ -64,6 +81,65 @@ struct unix_diag;
  * peer's own name), net/unix/diag.c (UNIX_DIAG_NAME, UNIX_DIAG_VFS).
  */
 int unix_ext_peer(const struct unix_diag *d, UnixSkEntry *s, const char *what, pid_t pid, int allowed);
+
+/*
+ * unix_fd_by_ino - the entry collected for unix socket inode ino (the one
+ * that describes it: not an fd sharing another's file), its sock_diag
+ * answer in *d and the process it was collected in (*pid, as cs-dump sees
+ * it). NULL when no process of the tree holds it. sk-unix.c.
+ */
+FdEntry *unix_fd_by_ino(uint64_t ino, const struct unix_diag **d, pid_t *pid);
+
+/*
+ * Connections not accepted yet (in flight) on the tree's listening unix
+ * sockets: sk-unix-icons.c. Source: net/unix/diag.c sk_diag_dump_icons
+ * (UNIX_DIAG_ICONS: for each connection in the listener's queue, in accept
+ * order, the inode of its client, the embryo's peer; the embryo itself has
+ * no inode before accept(2), so the client's UNIX_DIAG_PEER is 0), and
+ * net/unix/af_unix.c (unix_stream_connect: the bytes a client sends before
+ * the accept wait in the embryo's receive queue, charged to the client's
+ * send buffer, which UNIX_DIAG_RQLEN's udiag_wqueue reports; unix_shutdown
+ * sets the embryo's shutdown bits from the client's, mirrored).
+ */
+
+/*
+ * unix_icons_listener - from dump_unix, for listening socket e (target fd
+ * fd, our copy sk, sock_diag answer d) of process c: remember its queue of
+ * connections not accepted yet (d->icons) and keep a copy of sk, with which
+ * unix_icons_take may accept them. 0 or -1 (logged).
+ */
+int unix_icons_listener(struct dump_ctx *c, int fd, FdEntry *e, const struct unix_diag *d, int sk);
+
+/*
+ * unix_icons_check - from check_unix_peers (root: the tree's root, whose
+ * leave_running says whether the tree goes on): for each listening socket
+ * of the tree, the connections in its queue whose client is a socket of
+ * the tree are listed in its entry (usk->icons, in accept order, with the
+ * client's shutdown mirrored) and the client's entry names the listener
+ * (usk->icon_listener); the others are counted (icons_lost) and a warning
+ * names the listener. A client that has sent data into its connection
+ * (its send buffer is not empty) is refused under -R: the data can be read
+ * only by accepting the connection, which would take it from the process.
+ * 0 or -1 (logged).
+ */
+int unix_icons_check(struct dump_ctx *root);
+
+/*
+ * unix_icons_take - dump that kills the tree, after everything else was
+ * read and before the images are written: when a client of the tree has
+ * sent data into a connection not accepted yet, accept(2) the listener's
+ * connections through our copy, in order, up to the last such one, check
+ * that each is the one UNIX_DIAG_ICONS listed, and copy each one's receive
+ * queue (sk_peek_queue) and shutdown bits into its icon entry. The taken
+ * connections are gone from the target: a failure from here on leaves it
+ * running without them (unix_icons_failed says so). Closes the copies.
+ * 0 or -1 (logged).
+ */
+int unix_icons_take(void);
+
+/* unix_icons_failed - on a failed dump: a warning naming each listener
+ * whose connections unix_icons_take took (lost to the process). */
+void unix_icons_failed(void);
 
 /*
  * udp_check_mcast - refuse UDP socket sk (our copy of a socket of process

@@ -233,6 +233,10 @@ int check_files(struct rst_ctx *c)
 			if (!e->has_peer_fd && check_netlink(e))	/* sk-netlink.c */
 				return -1;
 			break;
+		case FD_PACKET:
+			if (!e->has_peer_fd && check_packet(e))	/* sk-packet.c */
+				return -1;
+			break;
 		case FD_FIFO:
 			if (!e->has_peer_fd && check_fifo(e))	/* fifo.c */
 				return -1;
@@ -428,6 +432,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 		return fd;
 	case FD_NETLINK:
 		return netlink_make(e, err, len);	/* sk-netlink.c */
+	case FD_PACKET:
+		return packet_make(e, err, len);	/* sk-packet.c */
 	case FD_UNIX:
 		/* every unix socket at once: pairs and connections need each other */
 		if (unix_make_all(c, tmp, tmp_min, err, len))

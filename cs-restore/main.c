@@ -508,7 +508,7 @@ int main(int argc, char **argv)
 	/* 2. create, 3. state; orphaned stubs of a failed restore come to us */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || restore_ttys(&tree) ||
-	    restore_pidfds(&tree) || cs_fault("create"))
+	    restore_pidfds(&tree) || restore_unix_icons(&tree) || cs_fault("create"))
 		goto err;
 	/* every stub took its copy: ours must not keep a pipe from its EOF */
 	for (size_t i = 0; i < c.nr_inherit; i++)

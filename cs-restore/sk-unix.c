@@ -8,6 +8,9 @@
  *   socket takes datagrams from its peer only) - connect datagram sockets -
  *   refill stream and seqpacket queues from the peer - shutdown - unlink
  *   names whose file was gone - buffer sizes and SO_PEEK_OFF last.
+ * A client whose connection was not accepted yet is left unconnected (and
+ * not shut down, and its listener's vanished name not unlinked): its
+ * connection is made once every stub exists (sk-unix-icons.c).
  * Names relative to a directory are bound after a chdir there: the stub
  * changes to the saved working directory afterwards anyway.
  */
@@ -58,7 +61,7 @@ int check_unix(struct rst_ctx *c, const FdEntry *e)
 		return pr_err("fd %u: unix socket of unknown type %u in files.img", e->fd, s->type);
 	if (s->has_name && !name_ok(s))
 		return pr_err("fd %u: unix socket name of %zu bytes in files.img", e->fd, s->name.len);
-	if (!(e->has_peer_fd || e->has_from_pid) && check_unix_ext(e))
+	if (!(e->has_peer_fd || e->has_from_pid) && (check_unix_ext(e) || check_unix_icons(c, e)))
 		return -1;
 	if ((e->has_peer_fd || e->has_from_pid) || !s->has_name || !s->name_owned)
 		return 0;
@@ -452,10 +455,12 @@ static int finish(struct mk *m)
 			close(m->closer[i]);
 			m->closer[i] = -1;
 		}
-		if (s->has_shutdown && (s->shutdown & 3) && shutdown(m->fd[i], (s->shutdown & 3) - 1) &&
-		    errno != ENOTCONN)
+		/* a client in flight is connected later, then shut down (sk-unix-icons.c) */
+		if (s->has_shutdown && (s->shutdown & 3) && !s->has_icon_listener &&
+		    shutdown(m->fd[i], (s->shutdown & 3) - 1) && errno != ENOTCONN)
 			return fail(m, i, "cannot shut it down (%u): %m", s->shutdown);
-		if (s->name_owned && s->name_unlinked && path_of(s, path, sizeof(path)) == 0) {
+		/* a listener with connections in flight keeps its name until they are made */
+		if (s->name_owned && s->name_unlinked && !s->n_icons && path_of(s, path, sizeof(path)) == 0) {
 			if (s->name_dir && chdir(s->name_dir))
 				return fail(m, i, "cannot change to %s: %m", s->name_dir);
 			if (unlink(path))

@@ -1,6 +1,6 @@
 /*
- * cs-restore: unix, netlink, UDP and established TCP sockets (sk-unix.c,
- * sk-netlink.c, sk-udp.c, sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
+ * cs-restore: unix, netlink, packet, UDP and established TCP sockets (sk-unix.c,
+ * sk-netlink.c, sk-packet.c, sk-udp.c, sk-tcp.c). Kept apart from restore.h so that files.c needs only a few
  * hooks.
  */
 #ifndef CS_RESTORE_SOCKETS_H
@@ -48,6 +48,38 @@ void unix_undo(struct rst_ctx *c);
 int unix_make_all(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t len);
 
 /*
+ * Connections not accepted yet (in flight) of a listening unix socket of
+ * the tree, whose clients are sockets of the tree (unix_sk_entry icons,
+ * icon_listener): sk-unix-icons.c. The stubs make the listener (bound,
+ * listening) and the client (not connected; its shutdown and, for a
+ * listener whose file was gone, the unlink, left for later); once every
+ * stub exists the clients connect again, in the listener's accept order.
+ * Sources: unix(7), net/unix/af_unix.c unix_stream_connect (the embryo's
+ * SO_PEERCRED is the connecting task's).
+ */
+/*
+ * check_unix_icons - check phase for unix socket entry e of process c: a
+ * listener with icons has a name to connect to, each client is an entry
+ * of the tree of the same type that names this listener; a client naming
+ * a listener is listed by it. 0 (also for other entries) or -1 (logged,
+ * naming the fd).
+ */
+int check_unix_icons(struct rst_ctx *c, const FdEntry *e);
+/*
+ * restore_unix_icons - once every stub is seized (seize_stubs), before
+ * their memory is rebuilt: for each listener of the tree, in its saved
+ * order, each client connects to it with remote syscalls in the client's
+ * own stub (non-blocking for the call; from the listener's saved
+ * directory for a relative name), sends what it had sent (its send buffer
+ * first made large enough through a pidfd_getfd copy, then put back as
+ * saved), and is shut down as saved (the bits the other end lacks, which
+ * the client set before it connected, before the connect); a listener's name whose file was
+ * gone at dump time is unlinked after. 0 or -1 (logged, naming the
+ * listener and the client).
+ */
+int restore_unix_icons(struct rst_tree *t);
+
+/*
  * netlink_make - a netlink socket as e->nlsk saved it: same protocol and
  * type, NETLINK_* flags and socket options, bound to the saved portid
  * (when not 0), a member of the saved groups (NETLINK_ADD_MEMBERSHIP, any
@@ -60,6 +92,26 @@ int unix_make_all(struct rst_ctx *c, int *tmp, int tmp_min, char *err, size_t le
 int netlink_make(const FdEntry *e, char *err, size_t len);
 /* check_netlink - check phase: netlink_make once, closed again. 0 or -1 (logged). */
 int check_netlink(const FdEntry *e);
+
+/*
+ * packet_make - a packet socket as e->pksk saved it: same type, PACKET_*
+ * options, socket options and classic BPF filter, then bound to the saved
+ * protocol and to the interface of the saved name (looked up here: its
+ * index may differ), memberships added (count times each), the fanout
+ * group joined (a kernel-chosen id, PACKET_FANOUT_FLAG_UNIQUEID, is asked
+ * for explicitly), SO_LOCK_FILTER last. Used by the stub. Returns the fd
+ * (close-on-exec), or -1 with a message in err naming the fd and what
+ * failed (EPERM at socket(2): no CAP_NET_RAW; no interface of that name;
+ * EINVAL joining a fanout group another socket holds with another type).
+ * Source: packet(7), socket(7). sk-packet.c.
+ */
+int packet_make(const FdEntry *e, char *err, size_t len);
+/*
+ * check_packet - check phase: every interface e names exists here, and a
+ * socket of its type can be made with its options and filter (CAP_NET_RAW),
+ * unbound and closed again. 0 or -1 (logged, naming the fd).
+ */
+int check_packet(const FdEntry *e);
 
 /* is_raw_sk - is e a raw or ping socket (sk_rawkind, lib/sk-rawopts.h) that raw_make makes? */
 int is_raw_sk(const FdEntry *e);

@@ -46,7 +46,9 @@ enum fd_type { FD_REG = 1, FD_CHR, FD_PIPE, FD_FIFO, FD_EPOLL, FD_EVENTFD, FD_IN
 	       /* 180..189: pidfds on processes of the tree (cs-dump/pidfd.c) */
 	       FD_PIDFD = 180,
 	       /* 200..209: netlink sockets (cs-dump/sk-netlink.c) */
-	       FD_NETLINK = 200 };
+	       FD_NETLINK = 200,
+	       /* 220..229: packet sockets (cs-dump/sk-packet.c) */
+	       FD_PACKET = 220 };
 
 /* ShmemEntry.kind (mm.proto) */
 enum shmem_kind { SHM_ANON = 1, SHM_MEMFD = 2 };

@@ -25,8 +25,10 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_GHOST_MAPS] = { "ghost-maps", "deleted files mapped or run as the executable, saved as ghost files" },
 	[CS_FEAT_PIDFD] = { "pidfd", "pidfds on processes of the tree (fd type 180, pidfd_pid)" },
 	[CS_FEAT_NETLINK] = { "netlink", "netlink sockets (fd type 200, nlsk)" },
+	[CS_FEAT_PACKET] = { "packet", "packet sockets (fd type 220, pksk)" },
 	[CS_FEAT_LINK_REMAP] = { "link-remap", "files deleted under their name but with other hard links, linked again by cs-dump --link-remap (ghost_file_entry link_remap)" },
 	[CS_FEAT_THREAD_CREDS] = { "thread-creds", "threads with credentials of their own (thread_core_entry.creds)" },
+	[CS_FEAT_UNIX_ICONS] = { "unix-icons", "unix connections not accepted yet whose client is in the tree (icons)" },
 	[CS_FEAT_RAW_SOCKETS] = { "raw-sockets", "raw, ping (ICMP echo) and UDP-Lite sockets (inet_sk_entry type SOCK_RAW or proto ICMP, ICMPv6, UDP-Lite; fields 200..208)" },
 };
 

@@ -29,8 +29,10 @@ enum cs_feature {
 	CS_FEAT_GHOST_MAPS,	/* "ghost-maps" */
 	CS_FEAT_PIDFD,		/* "pidfd" */
 	CS_FEAT_NETLINK,	/* "netlink" */
+	CS_FEAT_PACKET,		/* "packet" */
 	CS_FEAT_LINK_REMAP,	/* "link-remap" */
 	CS_FEAT_THREAD_CREDS,	/* "thread-creds" */
+	CS_FEAT_UNIX_ICONS,	/* "unix-icons" */
 	CS_FEAT_RAW_SOCKETS,	/* "raw-sockets" */
 	CS_FEAT_NR
 };

@@ -1,4 +1,4 @@
-/* sock_diag through libnl (unix and netlink sockets): see sockdiag.h. */
+/* sock_diag through libnl (unix, netlink and packet sockets): see sockdiag.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include <linux/unix_diag.h>
 #include <linux/netlink.h>
 #include <linux/netlink_diag.h>
+#include <linux/packet_diag.h>
 #include <netlink/netlink.h>
 #include <netlink/msg.h>
 #include <netlink/attr.h>
@@ -259,4 +260,114 @@ const char *netlink_proto_name(int protocol)
 		return names[protocol];
 	snprintf(buf, sizeof(buf), "protocol %d", protocol);
 	return buf;
+}
+
+struct plookup {
+	struct pk_diag *out;
+	uint64_t ino;
+	int found, err;
+};
+
+static int on_packet(struct nl_msg *msg, void *arg)
+{
+	struct plookup *l = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct packet_diag_msg *m = nlmsg_data(h);
+	struct nlattr *tb[PACKET_DIAG_MAX + 1];
+	struct pk_diag *d = l->out;
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m) ||
+	    nlmsg_parse(h, sizeof(*m), tb, PACKET_DIAG_MAX, NULL) < 0) {
+		l->err = 1;
+		return NL_OK;
+	}
+	if (m->pdiag_ino != l->ino || l->found)
+		return NL_OK;
+	memset(d, 0, sizeof(*d));
+	d->type = m->pdiag_type;
+	d->num = m->pdiag_num;
+	if (tb[PACKET_DIAG_INFO] && nla_len(tb[PACKET_DIAG_INFO]) >= (int)sizeof(struct packet_diag_info)) {
+		struct packet_diag_info *i = nla_data(tb[PACKET_DIAG_INFO]);
+
+		d->has_info = 1;
+		d->ifindex = i->pdi_index;
+		d->version = i->pdi_version;
+		d->reserve = i->pdi_reserve;
+		d->copy_thresh = i->pdi_copy_thresh;
+		d->tstamp = i->pdi_tstamp;
+		d->flags = i->pdi_flags;
+	}
+	if (tb[PACKET_DIAG_MCLIST]) {
+		size_t n = nla_len(tb[PACKET_DIAG_MCLIST]) / sizeof(struct packet_diag_mclist);
+		struct packet_diag_mclist *mc = nla_data(tb[PACKET_DIAG_MCLIST]);
+
+		if (n) {
+			d->mc = calloc(n, sizeof(*d->mc));
+			if (!d->mc) {
+				l->err = 2;
+				return NL_OK;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			d->mc[i].ifindex = mc[i].pdmc_index;
+			d->mc[i].count = mc[i].pdmc_count;
+			d->mc[i].type = mc[i].pdmc_type;
+			d->mc[i].alen = mc[i].pdmc_alen > sizeof(d->mc[i].addr) ? sizeof(d->mc[i].addr) : mc[i].pdmc_alen;
+			memcpy(d->mc[i].addr, mc[i].pdmc_addr, d->mc[i].alen);
+		}
+		d->n_mc = n;
+	}
+	d->has_ring = tb[PACKET_DIAG_RX_RING] || tb[PACKET_DIAG_TX_RING];
+	if (tb[PACKET_DIAG_FANOUT] && nla_len(tb[PACKET_DIAG_FANOUT]) >= 4) {
+		d->has_fanout = 1;
+		d->fanout = nla_get_u32(tb[PACKET_DIAG_FANOUT]);
+	}
+	if (tb[PACKET_DIAG_MEMINFO] && nla_len(tb[PACKET_DIAG_MEMINFO]) > (int)(SK_MEMINFO_RMEM_ALLOC * 4))
+		d->rmem = ((uint32_t *)nla_data(tb[PACKET_DIAG_MEMINFO]))[SK_MEMINFO_RMEM_ALLOC];
+	if (tb[PACKET_DIAG_FILTER]) {
+		size_t n = nla_len(tb[PACKET_DIAG_FILTER]) / 8;
+
+		d->has_filter = 1;
+		if (n) {
+			d->filter = calloc(n, 8);
+			if (!d->filter) {
+				l->err = 2;
+				return NL_OK;
+			}
+			memcpy(d->filter, nla_data(tb[PACKET_DIAG_FILTER]), n * 8);
+		}
+		d->n_filter = n;
+	}
+	l->found = 1;
+	return NL_OK;
+}
+
+void pk_diag_free(struct pk_diag *d)
+{
+	free(d->mc);
+	free(d->filter);
+	d->mc = NULL;
+	d->filter = NULL;
+	d->n_mc = d->n_filter = 0;
+}
+
+int sockdiag_packet(uint64_t ino, struct pk_diag *out)
+{
+	struct packet_diag_req req;
+	struct plookup l = { .out = out, .ino = ino };
+
+	memset(out, 0, sizeof(*out));
+	memset(&req, 0, sizeof(req));
+	req.sdiag_family = AF_PACKET;
+	req.pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST | PACKET_SHOW_RING_CFG | PACKET_SHOW_FANOUT |
+			 PACKET_SHOW_MEMINFO | PACKET_SHOW_FILTER;
+	if (diag_request(&req, sizeof(req), NLM_F_DUMP, on_packet, &l)) {
+		pk_diag_free(out);
+		return -1;
+	}
+	if (l.err) {
+		pk_diag_free(out);
+		return l.err == 2 ? pr_err("out of memory reading PACKET_DIAG") : pr_err("malformed PACKET_DIAG answer");
+	}
+	return l.found ? 0 : 1;
 }

@@ -72,4 +72,46 @@ int sockdiag_netlink(int protocol, uint64_t ino, struct nl_diag *out);
  */
 const char *netlink_proto_name(int protocol);
 
+/* One multicast list entry of a packet socket (struct packet_diag_mclist). */
+struct pk_diag_mc {
+	uint32_t ifindex;
+	uint32_t count;		/* times added */
+	uint16_t type;		/* PACKET_MR_* */
+	uint16_t alen;
+	uint8_t addr[32];
+};
+
+/* What PACKET_DIAG tells about one packet socket (linux/packet_diag.h). */
+struct pk_diag {
+	uint8_t type;		/* SOCK_RAW, SOCK_DGRAM */
+	uint16_t num;		/* protocol, host order (pdiag_num) */
+	int has_info;		/* PACKET_DIAG_INFO was given */
+	uint32_t ifindex;	/* pdi_index */
+	uint32_t version, reserve, copy_thresh, tstamp;
+	uint32_t flags;		/* PDI_RUNNING, PDI_AUXDATA, ... */
+	struct pk_diag_mc *mc;	/* malloc'ed, n_mc entries */
+	size_t n_mc;
+	int has_ring;		/* PACKET_DIAG_RX_RING or TX_RING: a memory-mapped ring */
+	int has_fanout;
+	uint32_t fanout;	/* id | type << 16 (no flags) */
+	uint32_t rmem;		/* SK_MEMINFO_RMEM_ALLOC: bytes (truesize) queued to be read */
+	int has_filter;		/* PACKET_DIAG_FILTER was given (needs CAP_NET_ADMIN) */
+	uint64_t *filter;	/* malloc'ed struct sock_filter copies (8 bytes each), n_filter of them */
+	size_t n_filter;
+};
+
+/*
+ * sockdiag_packet - look up the packet socket with inode ino in the
+ * caller's network namespace and fill *out (PACKET_SHOW_INFO, MCLIST,
+ * RING_CFG, FANOUT, MEMINFO, FILTER). PACKET_DIAG has no exact lookup:
+ * every packet socket of the namespace is dumped and the one with that
+ * inode taken (net/packet/diag.c packet_diag_dump, kernel 3.8). out->mc
+ * and out->filter are malloc'ed: free them with pk_diag_free. Returns 0,
+ * 1 when not found, -1 on a netlink error (logged).
+ */
+int sockdiag_packet(uint64_t ino, struct pk_diag *out);
+
+/* pk_diag_free - free what sockdiag_packet allocated in *d (not d itself). */
+void pk_diag_free(struct pk_diag *d);
+
 #endif

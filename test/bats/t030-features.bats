@@ -56,8 +56,8 @@ expect_refusal() {
 	start_prog files fds
 	dump_killed
 	FEAT=$(features)
-	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk pidns netlock \
-		incremental shmem ghost-maps link-remap netlink thread-creds raw-sockets; do
+	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk unix-icons pidns netlock \
+		incremental shmem ghost-maps link-remap netlink packet thread-creds raw-sockets; do
 		lacks_feature "$f"
 	done
 	[ "$("$CS_SHOW" "$T/img" | jq -c .unknown_features)" = "[]" ]

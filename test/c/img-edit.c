@@ -18,6 +18,10 @@
  *                                        first limit = NAME
  *   img-edit DIR sk-device FILE FD NAME  files image FILE: the inet socket at
  *                                        fd FD has SO_BINDTODEVICE NAME
+ *   img-edit DIR icon-client FILE FD INO files image FILE: the first unix
+ *                                        connection not accepted yet of the
+ *                                        listener at fd FD is from socket
+ *                                        inode INO
  *   img-edit DIR reseal NAME FROM        image NAME replaced by the file
  *                                        FROM (a copy the test edited byte by
  *                                        byte), with the sum of its bytes
@@ -60,7 +64,7 @@ static int edit_cgroup(int dfd, int limit, size_t i, char *val, struct img_sums 
 }
 
 /* files image name: the inet socket at fd gets SO_BINDTODEVICE dev. */
-static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, struct img_sums *sums)
+static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, int icon, struct img_sums *sums)
 {
 	struct img *img = img_open(dfd, name, MAGIC_FILES);
 	FdEntry **e = NULL;
@@ -79,14 +83,19 @@ static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, str
 		if (!e)
 			return 1;
 		e[n++] = one;
-		if (one->fd == fd && one->sk) {
+		if (one->fd == fd && one->sk && !icon) {
 			one->sk->bindtodevice = dev;
+			found = 1;
+		}
+		if (one->fd == fd && one->usk && one->usk->n_icons && icon) {
+			one->usk->icons[0]->client_ino = strtoull(dev, NULL, 0);
 			found = 1;
 		}
 	}
 	img_free(img);
 	if (r < 0 || !found) {
-		fprintf(stderr, "img-edit: no inet socket at fd %u in %s\n", fd, name);
+		fprintf(stderr, "img-edit: no %s at fd %u in %s\n", icon ? "unix listener with icons" : "inet socket",
+			fd, name);
 		return 1;
 	}
 	unlinkat(dfd, name, 0);
@@ -114,12 +123,13 @@ int main(int argc, char **argv)
 	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
 	    !(argc == 4 && !strcmp(argv[2], "format-version")) && !(argc == 5 && !strcmp(argv[2], "reseal")) &&
 	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit"))) &&
-	    !(argc == 6 && !strcmp(argv[2], "sk-device"))) {
+	    !(argc == 6 && (!strcmp(argv[2], "sk-device") || !strcmp(argv[2], "icon-client")))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR or-thread-caps TID MASK\n"
 			"       img-edit DIR drop NAME\n"
 			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
 			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
 			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n"
+			"       img-edit DIR icon-client FILE FD INO\n"
 			"       img-edit DIR reseal NAME FROM\n");
 		return 1;
 	}
@@ -134,7 +144,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 6) {
 		snprintf(name, sizeof(name), "%s", argv[3]);
-		if (edit_sk_device(dfd, name, strtoul(argv[4], NULL, 0), argv[5], &sums))
+		if (edit_sk_device(dfd, name, strtoul(argv[4], NULL, 0), argv[5], !strcmp(argv[2], "icon-client"),
+				   &sums))
 			return 1;
 		goto reseal;
 	}
