@@ -344,7 +344,8 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 		e->type = FD_INET;
 		if (family != AF_INET && family != AF_INET6)
 			return pr_err("fd %d is a socket of family %d: only unix, netlink and packet sockets, "
-				      "and TCP and UDP over IPv4/IPv6, are supported yet", fd, family);
+				      "and TCP, UDP, UDP-Lite, ping and raw sockets over IPv4/IPv6, are supported yet",
+				      fd, family);
 		return dump_inet(c, fd, e, *copy, family, tcp);
 	}
 	if (!strcmp(link, "anon_inode:[eventpoll]")) {

@@ -8,8 +8,10 @@
  *
  * A raw or ping socket connected with port 0, as they are, has no peer for
  * getpeername(2) (ENOTCONN: inet_getname wants a destination port), and
- * ping sockets are in no sock_diag table (6.18: inet_diag has handlers for
- * TCP, UDP, UDP-Lite, raw, MPTCP, SCTP only). Both are in the target's
+ * ping sockets are in no sock_diag table (6.18, measured: an inet_diag
+ * dump for IPPROTO_ICMP answers nothing while a ping socket exists; raw
+ * sockets would need raw_diag's INET_DIAG_REQ_PROTOCOL). Both are in the
+ * target's
  * /proc/PID/net/{raw,raw6,icmp,icmp6} (net/ipv4/raw.c raw_sock_seq_show,
  * net/ipv4/ping.c ping_v4_format_sock), one line per socket with the local
  * and remote address and port, the state and the inode: one parser serves
