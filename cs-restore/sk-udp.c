@@ -137,6 +137,15 @@ int check_udp(const FdEntry *e)
 		return pr_perror("fd %u: cannot bind UDP socket to %s port %u again", e->fd, addr, s->src_port);
 	}
 	close(sk);
+	/* the queued datagrams go again through a raw socket (replay) */
+	if (s->n_queue) {
+		sk = socket(s->family, SOCK_RAW | SOCK_CLOEXEC, udp_proto(s));
+		if (sk < 0)
+			return pr_perror("fd %u (%s socket, port %u): its %zu queued datagram(s) are sent again through "
+					 "a raw socket, which needs CAP_NET_RAW", e->fd,
+					 udp_proto(s) == IPPROTO_UDP ? "UDP" : "UDP-Lite", s->src_port, s->n_queue);
+		close(sk);
+	}
 	return 0;
 }
 

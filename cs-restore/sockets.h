@@ -130,7 +130,12 @@ int raw_make(const FdEntry *e, char *err, size_t len);
 /* check_raw - check phase: raw_make once, closed again. 0 or -1 (logged). */
 int check_raw(const FdEntry *e);
 
-/* check_udp - check phase for a UDP or UDP-Lite socket: its port can be bound again. 0 or -1 (logged). */
+/*
+ * check_udp - check phase for a UDP or UDP-Lite socket: its port can be
+ * bound again, and, when it has queued datagrams, a raw socket of its
+ * protocol can be made to send them again (CAP_NET_RAW, raw(7)). 0 or -1
+ * (logged, naming the fd).
+ */
 int check_udp(const FdEntry *e);
 
 /*

@@ -17,7 +17,8 @@
 # read (no SO_PEEK_OFF on raw or ping sockets), unless -R (a warning).
 # Refused by cs-restore's check phase, naming the fd: a raw socket without
 # CAP_NET_RAW; a ping socket when no group of cs-restore is in
-# ping_group_range; a ping id another socket has.
+# ping_group_range; a ping id another socket has; queued UDP-Lite
+# datagrams (sent again through a raw socket) without CAP_NET_RAW.
 
 load helpers
 
@@ -146,6 +147,20 @@ restore_refused() {
 	restore_refused "fd 3" "ping socket over IPv4, id 4242" "net.ipv4.ping_group_range (1 0)"
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 	ping_range "0 0"
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "rawsk: refused at restore: UDP-Lite datagrams queued, to send again without CAP_NET_RAW; then restored" {
+	require_cs
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	make_ns
+	start_prog rawsk lite "$NS"
+	dump_killed
+	RESTORE_WRAP="setpriv --bounding-set -net_raw" restore_refused "fd 10" "UDP-Lite socket, port 7001" \
+		"2 queued datagram(s)" "CAP_NET_RAW"
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 	restore_wait
 	wake_and_wait "$RPID"
 	assert_prog_ok

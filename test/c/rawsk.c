@@ -9,6 +9,8 @@
  *                              not read (also in /run/netns/NAME)
  *   rawsk READY hold NAME ID   a ping socket bound to 127.0.0.1, ICMP id ID
  *                              (takes the id of a dumped socket)
+ *   rawsk READY lite NAME      only the UDP-Lite sockets (fds 10 to 13) of
+ *                              the round trip, their datagrams queued
  *
  * Round trip, each on a fixed fd (the namespace is the test's own, so the
  * ports and ids are free):
@@ -95,6 +97,7 @@ struct icmp_filter {
 
 static unsigned checked;
 static int have6;	/* fd 4 exists */
+static int lite;	/* only fds 10 to 13 (mode lite) */
 static char table_line[NFD][160];	/* local, remote, state from /proc/self/net/... */
 static const char *const tables[NFD] = { [3] = "icmp", [4] = "icmp6", [5] = "raw", [6] = "raw", [7] = "raw",
 					  [8] = "raw6", [9] = "raw6", [10] = "udplite", [11] = "udplite",
@@ -250,6 +253,8 @@ static void set_up(void)
 	struct icmp6_filter f6;
 	int s;
 
+	if (lite)
+		goto udplite;
 	sock_at(3, AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 	bind4(3, "127.0.0.1", ID4);
 	setint(3, IPPROTO_IP, IP_RECVERR, 1, "IP_RECVERR");
@@ -301,6 +306,7 @@ static void set_up(void)
 	if (setsockopt(9, IPPROTO_ICMPV6, ICMP6_FILTER, &f6, sizeof(f6)))
 		tp_die("ICMP6_FILTER");
 
+udplite:
 	sock_at(10, AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
 	bind4(10, "127.0.0.1", PORT_A);
 	setint(10, SOL_UDPLITE, UDPLITE_SEND_CSCOV, 12, "UDPLITE_SEND_CSCOV");
@@ -339,7 +345,7 @@ static void set_up(void)
 	for (int fd = 3; fd < NFD; fd++) {
 		socklen_t l = sizeof(name_of[fd]);
 
-		if (fd == 4 && !have6)
+		if ((fd == 4 && !have6) || (lite && fd < 10))
 			continue;
 		if (getsockname(fd, (struct sockaddr *)&name_of[fd], &l))
 			tp_die("getsockname %d", fd);
@@ -526,7 +532,7 @@ static void check_all(void)
 		socklen_t l = sizeof(a);
 		char w[64];
 
-		if (fd == 4 && !have6)
+		if ((fd == 4 && !have6) || (lite && fd < 10))
 			continue;
 		check_int("SO_DOMAIN", fd, getint(fd, SOL_SOCKET, SO_DOMAIN), want_dom[fd]);
 		check_int("SO_TYPE", fd, getint(fd, SOL_SOCKET, SO_TYPE), want_type[fd]);
@@ -543,6 +549,8 @@ static void check_all(void)
 		else
 			tp_check_str(w, line, table_line[fd]);
 	}
+	if (lite)
+		goto udplite;
 	check_int("IP_RECVERR", 3, getint(3, IPPROTO_IP, IP_RECVERR), 1);
 	check_int("IP_TTL", 3, getint(3, IPPROTO_IP, IP_TTL), 33);
 	check_int("ICMP_FILTER", 5, icmp_filter_of(5), ~(1U << ICMP_ECHOREPLY));
@@ -571,11 +579,12 @@ static void check_all(void)
 	ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &w6);
 	checked++;
 	tp_check_bytes("fd 9 ICMPV6_FILTER", &f6, &w6, sizeof(f6));
-	check_int("UDPLITE_SEND_CSCOV", 10, getint(10, SOL_UDPLITE, UDPLITE_SEND_CSCOV), 12);
-	check_int("UDPLITE_RECV_CSCOV", 10, getint(10, SOL_UDPLITE, UDPLITE_RECV_CSCOV), 10);
 	check_ping4();
 	if (have6)
 		check_ping6();
+udplite:
+	check_int("UDPLITE_SEND_CSCOV", 10, getint(10, SOL_UDPLITE, UDPLITE_SEND_CSCOV), 12);
+	check_int("UDPLITE_RECV_CSCOV", 10, getint(10, SOL_UDPLITE, UDPLITE_RECV_CSCOV), 10);
 	check_udplite();
 }
 
@@ -586,8 +595,10 @@ int main(int argc, char **argv)
 
 	tp_init("rawsk", argc, argv);
 	tp_block_usr2();
-	if (argc < 4 || (strcmp(argv[2], "netns") && strcmp(argv[2], "unread") && strcmp(argv[2], "hold")))
-		tp_die("usage: rawsk READY netns|unread|hold NAME [ID]");
+	if (argc < 4 || (strcmp(argv[2], "netns") && strcmp(argv[2], "unread") && strcmp(argv[2], "hold") &&
+			 strcmp(argv[2], "lite")))
+		tp_die("usage: rawsk READY netns|unread|hold|lite NAME [ID]");
+	lite = !strcmp(argv[2], "lite");
 	if (!in_netns(argv[3])) {
 		tp_log("not in network namespace %s", argv[3]);
 		exit(TP_EXIT_SKIP);
@@ -620,7 +631,8 @@ int main(int argc, char **argv)
 	}
 	tp_corrupt_check_mode(modes);
 	set_up();
-	corrupt();
+	if (!lite)
+		corrupt();
 	tp_write_ready(argv[1]);
 	tp_wait_usr2();
 	check_all();
