@@ -220,10 +220,12 @@ int dump_anon_fd(struct dump_ctx *c, int fd, const char *link, FdEntry *e);
 int dump_pidfd(struct dump_ctx *c, int fd, FdEntry *e);
 /*
  * tree_check_pidfds - once every process of t is collected: each pidfd
- * refers to a process of t (a live one or a zombie; a thread pidfd to a
- * thread group leader), and its pidfd_pid becomes that PID as the tree
- * sees it (dump_vpid, under --pidns). Returns 0, or -1 with an error
- * naming the fd and the PID outside the tree.
+ * refers to a process of t (a live one or a zombie), or, a thread pidfd
+ * (PIDFD_THREAD, O_EXCL in its flags), to any thread of a process of t;
+ * its pidfd_pid becomes that PID or TID as the tree sees it (dump_vpid,
+ * under --pidns). An epoll set may watch pidfds. Returns 0, or -1 with an
+ * error naming the fd and the PID outside the tree. Sources:
+ * pidfd_open(2), fs/pidfs.c pidfd_show_fdinfo.
  */
 int tree_check_pidfds(struct dump_tree *t);
 

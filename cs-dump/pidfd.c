@@ -6,8 +6,10 @@
  * pidfd_show_fdinfo); "flags:" has O_NONBLOCK (PIDFD_NONBLOCK) and, for a
  * thread pidfd, O_EXCL (PIDFD_THREAD; the kernel sets it on the file by
  * hand, measured on 6.18: flags 02004202). Only a pidfd on a process of
- * the dumped tree (alive or a zombie) can be made again: cs-restore opens
- * it with pidfd_open on the restored process.
+ * the dumped tree (alive or a zombie), or a thread pidfd on any thread of
+ * a live process of the tree, can be made again: cs-restore opens it with
+ * pidfd_open on the restored process (thread). An epoll set may watch a
+ * pidfd: cs-restore registers it once the pidfd exists.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,26 +63,25 @@ int tree_check_pidfds(struct dump_tree *t)
 			pid_t pid = e->pidfd_pid;
 			long j;
 
-			/* an epoll set is filled in the stub, before the pidfds exist */
-			for (size_t w = 0; e->type == FD_EPOLL && w < e->n_tfds; w++)
-				for (size_t m = 0; m < c->nr_fds; m++)
-					if (c->fds[m]->fd == e->tfds[w]->tfd && c->fds[m]->type == FD_PIDFD)
-						return pr_err("fd %u of process %d (epoll) watches fd %u, a pidfd: not "
-							      "supported yet", e->fd, c->pid, e->tfds[w]->tfd);
 			if (e->type != FD_PIDFD || e->has_parked)
 				continue;
 			j = node_of(t, pid, 0);
-			if (j < 0 && node_of(t, pid, 1) >= 0)
-				return pr_err("fd %u of process %d is a pidfd of thread %d of process %d: a pidfd on a "
-					      "thread other than a leader is not supported yet", e->fd, c->pid, pid,
-					      t->n[node_of(t, pid, 1)].pid);
-			if (j < 0)
+			if (j >= 0) {
+				e->pidfd_pid = dump_vpid(pid, 0);	/* pidns.c: the PID inside, under --pidns */
+			} else if ((j = node_of(t, pid, 1)) >= 0 && (e->flags & O_EXCL)) {
+				/* a thread pidfd (PIDFD_THREAD) on a thread other than
+				 * the leader: made once the threads exist (cs-restore) */
+				e->pidfd_pid = dump_vpid(t->n[j].pid, pid);
+			} else if (j >= 0) {
+				/* pidfd_open(TID, 0) is ENOENT on 6.18: not made by the kernel */
+				return pr_err("fd %u of process %d is a process pidfd of thread %d of process %d, "
+					      "which is no leader: cannot restore it", e->fd, c->pid, pid, t->n[j].pid);
+			} else
 				return pr_err("fd %u of process %d is a pidfd of process %d, which is outside the dumped "
 					      "tree: cannot restore it", e->fd, c->pid, pid);
-			e->pidfd_pid = dump_vpid(pid, 0);	/* pidns.c: the PID inside, under --pidns */
 			if (!e->pidfd_pid)
-				return pr_err("fd %u of process %d: pidfd of process %d, which has no PID in the "
-					      "namespace", e->fd, c->pid, pid);
+				return pr_err("fd %u of process %d: pidfd of %s %d, which has no ID in the "
+					      "namespace", e->fd, c->pid, (e->flags & O_EXCL) ? "thread" : "process", pid);
 		}
 	}
 	return 0;

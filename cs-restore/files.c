@@ -36,8 +36,7 @@
  * EPOLLET | EPOLLEXCLUSIVE). */
 #define EP_PRIVATE (EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE)
 
-/* A one-shot registration that has fired: no event bit left. */
-static int oneshot_fired(uint32_t events)
+int epoll_fired(uint32_t events)
 {
 	return (events & EPOLLONESHOT) && !(events & ~EP_PRIVATE);
 }
@@ -54,14 +53,11 @@ static int oneshot_fired(uint32_t events)
  */
 static int epoll_disarmed(FdEntry *e, char *err, size_t len)
 {
-	const uint32_t all = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND |
-			     EPOLLMSG | EPOLLRDHUP;
-
 	for (size_t t = 0; t < e->n_tfds; t++) {
 		EpollTfdEntry *r = e->tfds[t];
-		struct epoll_event one = { .events = r->events | all, .data.u64 = r->data }, got;
+		struct epoll_event one = { .events = r->events | EPOLL_ALL_EVENTS, .data.u64 = r->data }, got;
 
-		if (!oneshot_fired(r->events))
+		if (!epoll_fired(r->events))
 			continue;
 		if (epoll_ctl(e->fd, EPOLL_CTL_ADD, r->tfd, &one)) {
 			snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m", e->fd, r->tfd);
@@ -540,14 +536,17 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 	for (size_t i = 0; i < c->nr_fds; i++) {
 		FdEntry *e = c->fds[i];
 
-		if (e->type != FD_EPOLL || e->has_peer_fd)
+		/* a set taken from an earlier process was filled there (EEXIST
+		 * here); a set with a fired one-shot pidfd: all of it later (pidfd.c) */
+		if (e->type != FD_EPOLL || e->has_peer_fd || e->has_from_pid || pidfd_epoll_late(c, e))
 			continue;
 		if (epoll_disarmed(e, err, len))
 			return -1;
 		for (size_t t = 0; t < e->n_tfds; t++) {
 			struct epoll_event ev = { .events = e->tfds[t]->events, .data.u64 = e->tfds[t]->data };
 
-			if (oneshot_fired(e->tfds[t]->events))
+			/* a pidfd does not exist yet: restore_pidfds registers it */
+			if (epoll_fired(e->tfds[t]->events) || pidfd_watched(c, e->tfds[t]->tfd))
 				continue;
 			if (epoll_ctl(e->fd, EPOLL_CTL_ADD, e->tfds[t]->tfd, &ev)) {
 				snprintf(err, len, "fd %u: cannot register fd %u in the epoll set: %m",

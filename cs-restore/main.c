@@ -375,7 +375,9 @@ static int check_all(struct rst_ctx *c, struct rst_tree *t)
 	       check_tree_creds(t);
 }
 
-/* Everything the stubs cannot do themselves, process by process. */
+/* Everything the stubs cannot do themselves: the memory and threads of every
+ * process first, then the pidfds (they may name any thread), then the rest,
+ * process by process. */
 static int restore_all(struct rst_tree *t)
 {
 	for (size_t i = 0; i < t->nr; i++) {
@@ -383,8 +385,18 @@ static int restore_all(struct rst_tree *t)
 
 		if (p->proc->zombie)
 			continue;
-		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_cgroup_threads(p) ||
-		    restore_timers(p) ||
+		if (restore_mm(p) || cs_fault("threads") || restore_threads(p) || restore_cgroup_threads(p))
+			return -1;
+	}
+	/* every process and thread exists: pidfds can name any of them (pidfd.c) */
+	if (restore_pidfds(t))
+		return -1;
+	for (size_t i = 0; i < t->nr; i++) {
+		struct rst_ctx *p = t->p[i];
+
+		if (p->proc->zombie)
+			continue;
+		if (restore_timers(p) ||
 		    restore_signals(p) || restore_locks(p) || restore_root(p) || restore_sched(p) || restore_procattr(p) ||
 		    restore_seccomp(p) || restore_creds(p) || restore_fown(p) || unmap_hole(p) || finish_threads(p))
 			return -1;
@@ -508,7 +520,7 @@ int main(int argc, char **argv)
 	/* 2. create, 3. state; orphaned stubs of a failed restore come to us */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (shmem_create(&c) || create_stub(&c) || seize_stubs(&tree) || restore_ttys(&tree) ||
-	    restore_pidfds(&tree) || restore_unix_icons(&tree) || cs_fault("create"))
+	    restore_unix_icons(&tree) || cs_fault("create"))
 		goto err;
 	/* every stub took its copy: ours must not keep a pipe from its EOF */
 	for (size_t i = 0; i < c.nr_inherit; i++)

@@ -93,6 +93,15 @@ enum file_validation { FV_MTIME, FV_FILESIZE, FV_NONE };
 
 /* files.c */
 int check_files(struct rst_ctx *c);
+/* Every event bit a registration can ask for (epoll_ctl(2)). */
+#define EPOLL_ALL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND | \
+			  EPOLLMSG | EPOLLRDHUP)
+/*
+ * epoll_fired - whether a saved registration's events are those of a
+ * one-shot registration that has fired: EPOLLONESHOT and no event bit
+ * (fs/eventpoll.c keeps only EP_PRIVATE_BITS when it fires). 1 or 0.
+ */
+int epoll_fired(uint32_t events);
 /* stub_files - run in the stub: create every fd at its number. Returns 0 or
  * -1 with a message in err (the stub has no log). *errfd (the pipe that
  * carries that message) is moved above every target fd. */
@@ -157,16 +166,35 @@ int make_anon_fd(const FdEntry *e, char *err, size_t len);
 /* pidfd.c: pidfds on processes of the tree (feature "pidfd") */
 /*
  * check_pidfd - check phase: pidfd e (FD_PIDFD) refers to a process of
- * pstree.img (live or zombie). Returns 0, or -1 with an error naming the fd.
+ * pstree.img (live or zombie) or, a thread pidfd (O_EXCL), to a thread of
+ * a live one. Returns 0, or -1 with an error naming the fd.
  */
 int check_pidfd(struct rst_ctx *c, const FdEntry *e);
 /*
- * restore_pidfds - once every stub of t is seized (seize_stubs): each pidfd
+ * pidfd_watched - whether fd tfd of c is a pidfd (an entry of type
+ * FD_PIDFD): stub_files leaves its registrations in epoll sets to
+ * restore_pidfds. Runs in the stub too (no log). Returns 1 or 0.
+ */
+int pidfd_watched(const struct rst_ctx *c, uint32_t tfd);
+/*
+ * pidfd_epoll_late - whether epoll set e (FD_EPOLL) of c holds a fired
+ * one-shot registration of a pidfd: stub_files then leaves the whole set
+ * empty and restore_pidfds fills it, fired one-shots first, while it
+ * reports nothing else (see epoll_disarmed in files.c). Runs in the stub
+ * too. Returns 1 or 0.
+ */
+int pidfd_epoll_late(const struct rst_ctx *c, const FdEntry *e);
+/*
+ * restore_pidfds - once every stub of t is seized and every live process
+ * has its threads (restore_all, after restore_threads of each): each pidfd
  * of each live process, opened in its stub with pidfd_open(2) (remote
  * syscall; the saved PIDFD_NONBLOCK and PIDFD_THREAD flags) on the restored
- * process, or taken from the earlier process that shares it (pidfd_getfd(2)),
- * and moved to its number with its FD_CLOEXEC (dup3(2)). 0, or -1 with an
- * error naming the process and fd. Sources: pidfd_open(2), pidfd_getfd(2).
+ * process or thread, or taken from the lower fd or earlier process that
+ * shares it (dup(2), pidfd_getfd(2)), and moved to its number with its
+ * FD_CLOEXEC (dup3(2)); then every registration of a pidfd in an epoll set
+ * (epoll_ctl(2) EPOLL_CTL_ADD, saved events and data). 0, or -1 with an
+ * error naming the process and fd. Sources: pidfd_open(2), pidfd_getfd(2),
+ * epoll_ctl(2).
  */
 int restore_pidfds(struct rst_tree *t);
 

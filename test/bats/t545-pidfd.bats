@@ -7,12 +7,25 @@
 # through each reaches the right process, and that poll() on the child's
 # says readable once the child is killed through it.
 #
+# "pidfd epoll": an epoll set watching the pidfds of a child, of a zombie
+# and of the process itself, and an eventfd, with two one-shots that have
+# fired (a second zombie's pidfd, an eventfd): the registrations come back
+# (events, data; the fired ones disarmed), the zombie's is reported at
+# once, the child's once the child is killed after the restore; a second
+# child inherits the set and the pidfds (the same files after the restore). "pidfd thread": thread pidfds on a
+# thread other than the leader, of the process and of its child, watched
+# by epoll: Pid: is the TID, the flags, a signal through each is pending
+# for that thread only, and the set reports each thread's exit. Both
+# killed and with -R, and twice through --pidns (the TIDs inside).
+#
 # Refused by cs-dump, one line naming the fd and the PID, the target left
-# running: a pidfd on a process outside the tree (a sleep of this test), on
-# a child already reaped (Pid: -1), on a thread other than a leader, and an
-# epoll set watching a pidfd.
+# running: a pidfd on a process outside the tree (a sleep of this test),
+# and on a child already reaped (Pid: -1). Refused by cs-restore before
+# anything is made: a thread pidfd whose TID (edited into the images) is no
+# thread of the tree.
 
 load helpers
+load pidns
 
 PIDFD=$CS_BUILDDIR/test/c/pidfd
 
@@ -81,14 +94,110 @@ pidfd_refused() {
 	pidfd_refused "fd " "pidfd of a process that is gone" "Pid: -1"
 }
 
-@test "pidfd: refused: a thread pidfd on a thread other than the leader, and an epoll set watching a pidfd" {
+# pidfd_killed MODE, pidfd_running MODE: the round trips of "pidfd MODE",
+# killed, and with -R (the original checks itself, then the restored one)
+pidfd_killed() {
 	require_pidfd
+	local st=0
+	start_prog pidfd "$1" || st=$?
+	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
+	[ $st = 0 ]
+	record_pid "$(cat "$T/ready.pids")"
+	dump_killed
+	expect_features "$T/img" +pidfd
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+pidfd_running() {
+	require_pidfd
+	local child st=0
+	start_prog pidfd "$1" || st=$?
+	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
+	[ $st = 0 ]
+	child=$(cat "$T/ready.pids")
+	record_pid "$child"
+	dump_running
+	wake_and_wait "$PID"
+	assert_prog_ok
+	wait_pid_gone "$child"
+	restore_wait --file-validation=none	# prog.out grew
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+@test "pidfd epoll: control and negative control (registration data, removed, events, a fired one-shot armed, the heir's set)" {
+	[ -x "$PIDFD" ] || skip "$PIDFD is not built"
+	control pidfd epoll
+	record_pid "$(cat "$T/ready.pids")"
+	expect_detects_all pidfd "epoll-data epoll-del epoll-events epoll-oneshot epoll-heir" epoll
+}
+
+@test "pidfd epoll: round trip killed: registrations, the zombie's at once, the child's once killed" {
+	pidfd_killed epoll
+	# the registrations are in the images, the pidfds' among them
+	"$CS_SHOW" "$T/img" | jq -e '[.images["files.img"][] | select(.type == 5)][0].tfds | length == 6' \
+		>/dev/null || { echo "want an epoll set with 4 registrations in files.img" >&2; return 1; }
+}
+
+@test "pidfd epoll: round trip with -R, then restored after the original is gone" {
+	pidfd_running epoll
+}
+
+@test "pidfd thread: control and negative control (TID, flags, the child's TID)" {
+	[ -x "$PIDFD" ] || skip "$PIDFD is not built"
 	local st=0
 	start_prog pidfd thread || st=$?
 	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
 	[ $st = 0 ]
-	pidfd_refused "fd " "pidfd of thread" "other than a leader"
-	kill_recorded
-	start_prog pidfd epoll
-	pidfd_refused "(epoll) watches fd" "a pidfd"
+	record_pid "$(cat "$T/ready.pids")"
+	wake_and_wait "$PID"
+	assert_prog_ok
+	expect_detects_all pidfd "tid tflags ctid" thread
+}
+
+@test "pidfd thread: round trip killed: thread pidfds on non-leaders, here and in a child, watched by epoll" {
+	pidfd_killed thread
+	# the two thread pidfds (O_EXCL) name threads other than a leader in the images
+	"$CS_SHOW" "$T/img" | jq -e '.images as $i | [$i["pstree.img"][] | .threads[1:][]] as $nl |
+		[$i["files.img"][] | select(.type == 180 and ((.flags / 128 | floor) % 2 == 1)) | .pidfd_pid] |
+		length == 2 and (. - $nl | length) == 0' >/dev/null ||
+		{ echo "the thread pidfds of files.img do not name the non-leader threads" >&2; return 1; }
+}
+
+@test "pidfd thread: round trip with -R, then restored after the original is gone" {
+	pidfd_running thread
+}
+
+@test "pidfd epoll: twice through --pidns" {
+	require_pidfd
+	require_pidns_caps
+	pidns_chain pidfd epoll
+}
+
+@test "pidfd thread: twice through --pidns: the TIDs inside" {
+	require_pidfd
+	require_pidns_caps
+	pidns_chain pidfd thread
+}
+
+@test "pidfd thread: refused by cs-restore: a thread pidfd on a TID of no process of the images, nothing made" {
+	require_pidfd
+	local edit=$CS_BUILDDIR/test/c/img-edit fd st=0
+	[ -x "$edit" ] || skip "img-edit is not built (make test/c/img-edit)"
+	start_prog pidfd thread || st=$?
+	[ $st = 77 ] && skip "no PIDFD_THREAD on this kernel"
+	[ $st = 0 ]
+	record_pid "$(cat "$T/ready.pids")"
+	dump_killed
+	fd=$("$CS_SHOW" "$T/img" | jq '[.images["files.img"][] | select(.type == 180 and
+		((.flags / 128 | floor) % 2 == 1))][0].fd')
+	"$edit" "$T/img" pidfd-pid files.img "$fd" 1
+	run "$CS_RESTORE" -D "$T/img"
+	[ "$status" = 1 ]
+	[ "${#lines[@]}" = 1 ] || { echo "want one line: $output" >&2; return 1; }
+	[[ "$output" == *"fd $fd (pidfd): refers to thread 1, which is not in pstree.img"* ]] ||
+		{ echo "said: $output" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "process $PID exists after the refused restore" >&2; return 1; }
 }

@@ -22,6 +22,8 @@
  *                                        connection not accepted yet of the
  *                                        listener at fd FD is from socket
  *                                        inode INO
+ *   img-edit DIR pidfd-pid FILE FD ID    files image FILE: the pidfd at fd FD
+ *                                        refers to process (thread) ID
  *   img-edit DIR reseal NAME FROM        image NAME replaced by the file
  *                                        FROM (a copy the test edited byte by
  *                                        byte), with the sum of its bytes
@@ -63,8 +65,12 @@ static int edit_cgroup(int dfd, int limit, size_t i, char *val, struct img_sums 
 	return 0;
 }
 
-/* files image name: the inet socket at fd gets SO_BINDTODEVICE dev. */
-static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, int icon, struct img_sums *sums)
+/* files image name: the fd entry of fd gets val, as what says: SO_BINDTODEVICE
+ * of its inet socket (EDIT_SK_DEVICE), the ID its pidfd refers to
+ * (EDIT_PIDFD), the client inode of the first connection not accepted yet of
+ * its unix listener (EDIT_ICON). */
+enum { EDIT_SK_DEVICE, EDIT_PIDFD, EDIT_ICON };
+static int edit_fd(int dfd, const char *name, unsigned fd, int what, char *val, struct img_sums *sums)
 {
 	struct img *img = img_open(dfd, name, MAGIC_FILES);
 	FdEntry **e = NULL;
@@ -83,18 +89,23 @@ static int edit_sk_device(int dfd, const char *name, unsigned fd, char *dev, int
 		if (!e)
 			return 1;
 		e[n++] = one;
-		if (one->fd == fd && one->sk && !icon) {
-			one->sk->bindtodevice = dev;
+		if (one->fd == fd && what == EDIT_SK_DEVICE && one->sk) {
+			one->sk->bindtodevice = val;
 			found = 1;
 		}
-		if (one->fd == fd && one->usk && one->usk->n_icons && icon) {
-			one->usk->icons[0]->client_ino = strtoull(dev, NULL, 0);
+		if (one->fd == fd && what == EDIT_PIDFD && one->type == FD_PIDFD) {
+			one->pidfd_pid = strtoul(val, NULL, 0);
+			found = 1;
+		}
+		if (one->fd == fd && what == EDIT_ICON && one->usk && one->usk->n_icons) {
+			one->usk->icons[0]->client_ino = strtoull(val, NULL, 0);
 			found = 1;
 		}
 	}
 	img_free(img);
 	if (r < 0 || !found) {
-		fprintf(stderr, "img-edit: no %s at fd %u in %s\n", icon ? "unix listener with icons" : "inet socket",
+		fprintf(stderr, "img-edit: no %s at fd %u in %s\n",
+			what == EDIT_ICON ? "unix listener with icons" : what == EDIT_PIDFD ? "pidfd" : "inet socket",
 			fd, name);
 		return 1;
 	}
@@ -123,13 +134,15 @@ int main(int argc, char **argv)
 	    !(argc == 4 && !strcmp(argv[2], "netlock-table")) && !(argc == 4 && !strcmp(argv[2], "add-feature")) &&
 	    !(argc == 4 && !strcmp(argv[2], "format-version")) && !(argc == 5 && !strcmp(argv[2], "reseal")) &&
 	    !(argc == 5 && (!strcmp(argv[2], "cgroup-path") || !strcmp(argv[2], "cgroup-limit"))) &&
-	    !(argc == 6 && (!strcmp(argv[2], "sk-device") || !strcmp(argv[2], "icon-client")))) {
+	    !(argc == 6 && (!strcmp(argv[2], "sk-device") || !strcmp(argv[2], "icon-client") ||
+			    !strcmp(argv[2], "pidfd-pid")))) {
 		fprintf(stderr, "usage: img-edit DIR or-xfeatures TID MASK\n       img-edit DIR or-thread-caps TID MASK\n"
 			"       img-edit DIR drop NAME\n"
 			"       img-edit DIR netlock-table NAME\n       img-edit DIR add-feature NAME\n"
 			"       img-edit DIR format-version N\n       img-edit DIR cgroup-path I PATH\n"
 			"       img-edit DIR cgroup-limit I NAME\n       img-edit DIR sk-device FILE FD NAME\n"
 			"       img-edit DIR icon-client FILE FD INO\n"
+			"       img-edit DIR pidfd-pid FILE FD ID\n"
 			"       img-edit DIR reseal NAME FROM\n");
 		return 1;
 	}
@@ -144,8 +157,9 @@ int main(int argc, char **argv)
 	}
 	if (argc == 6) {
 		snprintf(name, sizeof(name), "%s", argv[3]);
-		if (edit_sk_device(dfd, name, strtoul(argv[4], NULL, 0), argv[5], !strcmp(argv[2], "icon-client"),
-				   &sums))
+		if (edit_fd(dfd, name, strtoul(argv[4], NULL, 0),
+			    !strcmp(argv[2], "icon-client") ? EDIT_ICON :
+			    !strcmp(argv[2], "pidfd-pid") ? EDIT_PIDFD : EDIT_SK_DEVICE, argv[5], &sums))
 			return 1;
 		goto reseal;
 	}
