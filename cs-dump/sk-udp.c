@@ -57,7 +57,8 @@ int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family)
 	socklen_t al = sizeof(a);
 	char what[96];
 
-	snprintf(what, sizeof(what), "fd %d (UDP socket over %s, inode %llu)", fd, family == AF_INET ? "IPv4" : "IPv6",
+	snprintf(what, sizeof(what), "fd %d (%s socket over %s, inode %llu)", fd,
+		 s->proto == IPPROTO_UDP ? "UDP" : "UDP-Lite", family == AF_INET ? "IPv4" : "IPv6",
 		 (unsigned long long)e->ino);
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("%s: cannot read its address", what);

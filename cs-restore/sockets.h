@@ -173,7 +173,29 @@ int packet_make(const FdEntry *e, char *err, size_t len);
  */
 int check_packet(const FdEntry *e);
 
-/* check_udp - check phase for a UDP socket: its port can be bound again. 0 or -1 (logged). */
+/* is_raw_sk - is e a raw or ping socket (sk_rawkind, lib/sk-rawopts.h) that raw_make makes? */
+int is_raw_sk(const FdEntry *e);
+
+/*
+ * raw_make - a raw socket (raw(7)) or ping socket (icmp(7)) as e->sk saved
+ * it: socket(family, type, protocol), options, bound (a ping socket to its
+ * ICMP id), fields 200..208 (sk_rawopts_apply), connected when it was.
+ * Used by the stub and, once, by the check phase. Returns the fd
+ * (close-on-exec), or -1 with one line in err naming the fd and the cause:
+ * no CAP_NET_RAW (EPERM), no group in net.ipv4.ping_group_range (EACCES),
+ * the ICMP id taken (EADDRINUSE). sk-raw.c.
+ */
+int raw_make(const FdEntry *e, char *err, size_t len);
+
+/* check_raw - check phase: raw_make once, closed again. 0 or -1 (logged). */
+int check_raw(const FdEntry *e);
+
+/*
+ * check_udp - check phase for a UDP or UDP-Lite socket: its port can be
+ * bound again, and, when it has queued datagrams, a raw socket of its
+ * protocol can be made to send them again (CAP_NET_RAW, raw(7)). 0 or -1
+ * (logged, naming the fd).
+ */
 int check_udp(const FdEntry *e);
 
 /*
