@@ -202,7 +202,6 @@ int pt_restore_regs(struct pt_thread *t);
  */
 int pt_release(struct pt_proc *p);
 
-
 /*
  * pt_kill - SIGKILL the stopped thread group and collect each thread's exit
  * as its tracer, so that the real parent is notified and can reap it (a
