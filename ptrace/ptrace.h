@@ -195,10 +195,14 @@ int pt_signals_on(struct pt_thread *t);
 int pt_restore_regs(struct pt_thread *t);
 
 /*
- * pt_release - put registers back and detach every thread, re-injecting a
- * signal caught at seize: with its siginfo when the thread is still in that
- * signal-delivery-stop, else sent again with tgkill. Returns 0 or -1
- * (some thread could not be detached; it is logged).
+ * pt_release - put registers back and detach every thread, giving back
+ * the signals taken out of delivery: one caught at seize is re-injected by
+ * the detach when the thread is still in that signal-delivery-stop; it and
+ * the ones remote syscalls took are otherwise sent again, with their
+ * siginfo by rt_tgsigqueueinfo(2) where the kernel allows it for another
+ * process (si_code < 0 but SI_TKILL), else by tgkill(2) (si_code becomes
+ * SI_TKILL, si_pid ours). Returns 0 or -1 (some thread could not be
+ * detached; it is logged).
  */
 int pt_release(struct pt_proc *p);
 
