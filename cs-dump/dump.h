@@ -285,6 +285,12 @@ int check_reopenable(struct dump_ctx *c, int fd, const char *link, const struct 
  */
 int dump_ghosts(struct dump_ctx *c, uint64_t limit, int link_remap);
 /*
+ * ghost_add - a new entry in c->ghosts for the deleted file st (stat(2))
+ * whose name was path: path, dev, ino, mode, owner and mtime filled, no
+ * contents yet. Returns the entry, or NULL (out of memory, logged).
+ */
+GhostFileEntry *ghost_add(struct dump_ctx *c, const struct stat *st, const char *path);
+/*
  * ghost_save - a new entry in c->ghosts for the deleted file open at the
  * /proc path src (an fd, map_files or exe link), st its stat(2), path its
  * name without " (deleted)": its contents read through src (O_NOATIME

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "util.h"
 #include "imgfeatures.h"
+#include "sk-rawopts.h"
 #include "dump.h"
 #include "inventory.pb-c.h"
 
@@ -48,6 +49,9 @@ static void fd_features(const struct dump_ctx *p, uint32_t *f)
 			if (e->sk->tcp->our_fin || e->sk->tcp->peer_fin)
 				*f |= 1u << CS_FEAT_TCP_HALF_CLOSED;
 		}
+		/* an older cs-restore would make a UDP or TCP socket of them */
+		if (e->sk && sk_rawkind(e->sk->family, e->sk->type, e->sk->proto))
+			*f |= 1u << CS_FEAT_RAW_SOCKETS;
 		if (e->sk && e->sk->has_closed_rcvq)
 			*f |= 1u << CS_FEAT_TCP_HALF_CLOSED;
 	}

@@ -28,6 +28,7 @@
 #include "sockdiag.h"
 #include "sk-opts.h"
 #include "sk-xopts.h"
+#include "sk-rawopts.h"
 #include "dump.h"
 #include "sockets.h"
 
@@ -152,8 +153,11 @@ static int dump_inet(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family,
 	s->proto = proto;
 	if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
 		return dump_udp(c, fd, e, sk, family);
+	if (sk_rawkind(family, type, proto))
+		return dump_raw(c, fd, e, sk, family);	/* sk-raw.c: raw, ping, UDP-Lite */
 	if (type != SOCK_STREAM || proto != IPPROTO_TCP)
-		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP and UDP are supported yet",
+		return pr_err("fd %d is an %s socket of type %d protocol %d: only TCP, UDP, UDP-Lite, ping and raw "
+			      "sockets are supported yet",
 			      fd, family == AF_INET ? "AF_INET" : "AF_INET6", type, proto);
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("cannot read the address of fd %d", fd);
@@ -340,7 +344,8 @@ static int dump_fd(struct dump_ctx *c, int fd, FdEntry *e, int tcp, int shell_jo
 		e->type = FD_INET;
 		if (family != AF_INET && family != AF_INET6)
 			return pr_err("fd %d is a socket of family %d: only unix, netlink and packet sockets, "
-				      "and TCP and UDP over IPv4/IPv6, are supported yet", fd, family);
+				      "and TCP, UDP, UDP-Lite, ping and raw sockets over IPv4/IPv6, are supported yet",
+				      fd, family);
 		return dump_inet(c, fd, e, *copy, family, tcp);
 	}
 	if (!strcmp(link, "anon_inode:[eventpoll]")) {

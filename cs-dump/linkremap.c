@@ -203,7 +203,7 @@ GhostFileEntry *link_remap_save(struct dump_ctx *c, const char *src, const struc
 				const char *what)
 {
 	struct remap *r;
-	GhostFileEntry *g, **arr;
+	GhostFileEntry *g;
 
 	if (!S_ISREG(st->st_mode)) {
 		pr_err("%s: %s is deleted under this name and not a regular file: not supported", what, path);
@@ -212,25 +212,12 @@ GhostFileEntry *link_remap_save(struct dump_ctx *c, const char *src, const struc
 	r = remap_make(src, st, path, what);
 	if (!r || cs_fault("link-remap"))
 		return NULL;
-	g = xzalloc(sizeof(*g));
-	arr = g ? xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr)) : NULL;
-	if (!arr) {
-		free(g);
+	g = ghost_add(c, st, path);
+	if (!g)
 		return NULL;
-	}
-	c->ghosts = arr;
-	ghost_file_entry__init(g);
-	arr[c->nr_ghosts++] = g;
-	g->path = xstrdup(path);
 	g->link_remap = xstrdup(r->name);
-	if (!g->path || !g->link_remap)
+	if (!g->link_remap)
 		return NULL;
-	g->dev = st->st_dev;
-	g->ino = st->st_ino;
-	g->mode = st->st_mode;
-	g->uid = st->st_uid;
-	g->gid = st->st_gid;
-	g->mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 	g->has_size = 1;
 	g->size = st->st_size;
 	g->data.data = (uint8_t *)&no_data;

@@ -626,6 +626,10 @@ static int dump_main(int argc, char **argv)
 	/* before --gc-align's wait: the freeze follows that right away */
 	if (o.pre_copy && (cs_fault("precopy") || track_precopy(&c, o.pre_copy)))
 		goto err;
+	/* the memory the pages go into: ready before --gc-align's wait, which
+	 * the freeze must follow at once (the Go sweeper runs on meanwhile: the
+	 * longer the gap, the fewer spans are left unswept at the freeze) */
+	mm_prefault(&c);
 	if (c.go && o.gc_align_ms) {
 		uint64_t waited;
 		int r = go_rt_wait_gc(c.go, o.pid, o.gc_align_ms, &waited);
@@ -645,7 +649,6 @@ static int dump_main(int argc, char **argv)
 
 		c.was_stopped = proc_status_line(o.pid, 0, "State", state, sizeof(state)) == 0 && state[0] == 'T';
 	}
-	mm_prefault(&c);
 	proc_locks_warm();
 	t0 = now_us();
 	cpu0 = cpu_us();

@@ -45,8 +45,10 @@ int remote_scratch_map(struct dump_ctx *c)
 
 	if (pt_install_gadget(&c->pt))
 		return -1;
-	if (getenv("CS_FAULT") && !strcmp(getenv("CS_FAULT"), "flood"))
+	if (getenv("CS_FAULT") && !strcmp(getenv("CS_FAULT"), "flood")) {
 		c->pt.extra_max = 2;	/* a test's flood without thousands of signals */
+		c->pt.no_block = 1;	/* which pt_signals_off would keep out */
+	}
 	c->vmlck_kb = status_kb(c->pid, "VmLck");
 	if (pt_syscall(&c->pt, &c->pt.t[0], &ret, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))

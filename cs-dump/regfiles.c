@@ -84,18 +84,10 @@ static int add_fd(GhostFileEntry *g, uint32_t fd)
 	return 0;
 }
 
-GhostFileEntry *ghost_save(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
-			   const char *what, uint64_t limit)
+GhostFileEntry *ghost_add(struct dump_ctx *c, const struct stat *st, const char *path)
 {
-	GhostFileEntry *g, **arr;
-	int fd;
+	GhostFileEntry *g = xzalloc(sizeof(*g)), **arr;
 
-	if ((uint64_t)st->st_size > limit) {
-		pr_err("%s: deleted file %s of %lld bytes is more than the --ghost-limit of %llu bytes", what, path,
-		       (long long)st->st_size, (unsigned long long)limit);
-		return NULL;
-	}
-	g = xzalloc(sizeof(*g));
 	arr = g ? xrealloc(c->ghosts, (c->nr_ghosts + 1) * sizeof(*arr)) : NULL;
 	if (!arr) {
 		free(g);
@@ -111,9 +103,26 @@ GhostFileEntry *ghost_save(struct dump_ctx *c, const char *src, const struct sta
 	g->uid = st->st_uid;
 	g->gid = st->st_gid;
 	g->mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	return g->path ? g : NULL;
+}
+
+GhostFileEntry *ghost_save(struct dump_ctx *c, const char *src, const struct stat *st, const char *path,
+			   const char *what, uint64_t limit)
+{
+	GhostFileEntry *g;
+	int fd;
+
+	if ((uint64_t)st->st_size > limit) {
+		pr_err("%s: deleted file %s of %lld bytes is more than the --ghost-limit of %llu bytes", what, path,
+		       (long long)st->st_size, (unsigned long long)limit);
+		return NULL;
+	}
+	g = ghost_add(c, st, path);
+	if (!g)
+		return NULL;
 	g->data.len = st->st_size;
 	g->data.data = xmalloc(st->st_size ? st->st_size : 1);
-	if (!g->path || !g->data.data)
+	if (!g->data.data)
 		return NULL;
 	/* a new open file description of the same inode: the process's own
 	 * offset is not touched (the magic link opens even a deleted file) */

@@ -187,6 +187,13 @@ int dump_netlink(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 			return pr_err("%s, portid %u) is not found by sock_diag in this network namespace "
 				      "(made in another one?): not supported", what, n->portid);
 	}
+	{
+		char fwhat[96];
+
+		snprintf(fwhat, sizeof(fwhat), "%s, portid %u)", what, n->portid);
+		if (sk_opts_filter_refuse(sk, fwhat))
+			return -1;
+	}
 	nl_flag(sk, NETLINK_PKTINFO, &n->has_pktinfo, &n->pktinfo);
 	nl_flag(sk, NETLINK_BROADCAST_ERROR, &n->has_broadcast_error, &n->broadcast_error);
 	nl_flag(sk, NETLINK_NO_ENOBUFS, &n->has_no_enobufs, &n->no_enobufs);

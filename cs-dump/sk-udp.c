@@ -57,7 +57,8 @@ int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family)
 	socklen_t al = sizeof(a);
 	char what[96];
 
-	snprintf(what, sizeof(what), "fd %d (UDP socket over %s, inode %llu)", fd, family == AF_INET ? "IPv4" : "IPv6",
+	snprintf(what, sizeof(what), "fd %d (%s socket over %s, inode %llu)", fd,
+		 s->proto == IPPROTO_UDP ? "UDP" : "UDP-Lite", family == AF_INET ? "IPv4" : "IPv6",
 		 (unsigned long long)e->ino);
 	if (getsockname(sk, (struct sockaddr *)&a, &al))
 		return pr_perror("%s: cannot read its address", what);
@@ -80,7 +81,7 @@ int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family)
 		s->has_v6only = 1;
 		s->v6only = sockopt_int(sk, IPPROTO_IPV6, IPV6_V6ONLY);
 	}
-	if (udp_check_mcast(sk, c->pid, family, what))
+	if (udp_check_mcast(sk, c->pid, family, what) || sk_opts_filter_refuse(sk, what))
 		return -1;
 	s->opts = sk_opts_save(sk, 1);
 	if (!s->opts || sk_xopts_save(sk, s, what))

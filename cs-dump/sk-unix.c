@@ -142,6 +142,8 @@ int dump_unix(struct dump_ctx *c, int fd, FdEntry *e, int sk)
 		 (unsigned long long)e->ino);
 	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
 		return pr_err("%s: socket type %u is not supported", what, s->type);
+	if (sk_opts_filter_refuse(sk, what))
+		return -1;
 	s->opts = sk_opts_save(sk, 0);
 	if (!s->opts)
 		return -1;

@@ -175,7 +175,20 @@ void unix_icons_failed(void);
  */
 int udp_check_mcast(int sk, pid_t pid, int family, const char *what);
 
-/* dump_udp - fill e->sk for a UDP socket (target fd, copy sk). 0 or -1 (logged). */
+/*
+ * dump_raw - fill e->sk (family, type, proto set) for a raw socket, a ping
+ * socket or a UDP-Lite socket (sk_rawkind, lib/sk-rawopts.h) at target fd,
+ * our copy sk: address (a ping socket's ICMP id as its port), peer and
+ * state from /proc/PID/net/{raw,raw6,icmp,icmp6} (a raw or ping socket
+ * connected with port 0 has no getpeername), options, fields 200..208.
+ * Datagrams not read yet on a raw or ping socket are refused unless
+ * c->leave_running (then a warning); UDP-Lite keeps them as UDP does.
+ * 0 or -1 (logged, naming the fd). Sources: raw(7), icmp(7), udplite(7),
+ * net/ipv4/raw.c, net/ipv4/ping.c. sk-raw.c.
+ */
+int dump_raw(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);
+
+/* dump_udp - fill e->sk for a UDP or UDP-Lite socket (target fd, copy sk). 0 or -1 (logged). */
 int dump_udp(struct dump_ctx *c, int fd, FdEntry *e, int sk, int family);
 
 /*

@@ -32,6 +32,7 @@
  * ambient set (bits 6 and 7, linux/securebits.h) */
 #define SB_LATE (SECBIT_KEEP_CAPS_LOCKED | (1 << 6) | (1 << 7))
 #define SB_ALL 0xff		/* the bits linux/securebits.h defines */
+#define SB_LOCKS 0xaa		/* the *_LOCKED ones: each locks the bit below it */
 #define MAX_GROUPS 1024		/* what the scratch page holds (cs-dump refuses more) */
 
 /* cs-restore's own credentials, which the stub's threads start with. */
@@ -165,8 +166,12 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr, const st
 	/* keep capabilities across the uid change, then set them exactly; the
 	 * securebits go in while the thread still has CAP_SETPCAP, but SB_LATE
 	 * (capabilities(7)) */
-	if (sb) {
-		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, (sb & ~SB_LATE) | SECBIT_KEEP_CAPS, 0, 0, 0, 0);
+	/* also when the saved set is 0: the thread starts with cs-restore's
+	 * (a SECBIT_NO_SETUID_FIXUP left there would let it keep its
+	 * capabilities across a later setuid away from root) */
+	if (sb || o->sb) {
+		r = rsys(c, i, SYS_prctl, PR_SET_SECUREBITS, (sb & ~SB_LATE) | (o->sb & SB_LATE) | SECBIT_KEEP_CAPS,
+			 0, 0, 0, 0);
 		if (r)
 			return pr_err("thread %d: cannot set securebits %#x: %s", tid, sb, strerror(-r));
 	} else {
@@ -196,6 +201,15 @@ static int thread_creds(struct rst_ctx *c, int i, const CredsEntry *cr, const st
 			  cr->cap_prm | (setpcap ? 1ULL << CAP_SETPCAP : 0), cr->cap_inh);
 	if (r)
 		return pr_err("thread %d: cannot set capabilities: %s", tid, strerror(-r));
+	/* the ambient set the thread started with is cs-restore's: capset
+	 * keeps what stays in both permitted and inheritable, and an ambient
+	 * capability the thread had not would reach the programs it execs */
+	if (o->amb & ~cr->cap_amb) {
+		r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
+		if (r)
+			return pr_err("thread %d: cannot clear the ambient capabilities of cs-restore: %s", tid,
+				      strerror(-r));
+	}
 	for (int cap = 0; cap < 64; cap++)
 		if (cr->cap_amb & (1ULL << cap)) {
 			r = rsys(c, i, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0);
@@ -287,6 +301,12 @@ static int check_one(const CredsEntry *cr, const char *who, const struct own_cre
 		return pr_err("%s: capabilities %#llx of its inheritable set are outside the bounding set it gets "
 			      "(%#llx): they cannot be given back", who, (unsigned long long)missing,
 			      (unsigned long long)(o->bnd & cr->cap_bnd));
+	/* a lock bit (the odd ones) cannot be cleared, nor the bit it locks
+	 * changed (capabilities(7), security/commoncap.c cap_task_prctl);
+	 * KEEP_CAPS, which the uid change needs, must not be locked off */
+	if ((o->sb & SB_LOCKS & ~sb) || (((o->sb & SB_LOCKS) >> 1) & (o->sb ^ (sb | SECBIT_KEEP_CAPS))))
+		return pr_err("%s: its securebits %#x cannot be set: cs-restore runs with securebits %#x locked",
+			      who, sb, o->sb);
 	if (((sb != o->sb) || (cr->cap_bnd & o->bnd) != o->bnd) && !setpcap)
 		return pr_err("%s: its securebits %#x or bounding set cannot be set: cs-restore lacks CAP_SETPCAP",
 			      who, sb);

@@ -211,6 +211,11 @@ int check_files(struct rst_ctx *c)
 					return pr_err("%s", msg);
 				close(sk);
 			}
+			if (is_raw_sk(e)) {
+				if (check_raw(e))	/* sk-raw.c */
+					return -1;
+				break;
+			}
 			if (e->sk && e->sk->type == SOCK_DGRAM && check_udp(e))
 				return -1;
 			if (is_tcp_est(e) && check_tcp_est(c, e))
@@ -409,6 +414,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			close(sp[1]);
 			return sp[0];
 		}
+		if (is_raw_sk(e))
+			return raw_make(e, err, len);	/* sk-raw.c: raw and ping sockets */
 		if (e->sk->type == SOCK_DGRAM)
 			return udp_make(e, err, len);
 		if (e->sk->tcp)

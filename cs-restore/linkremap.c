@@ -7,8 +7,8 @@
  * names, as before.
  *
  * The check phase refuses a link that is gone or no longer a regular file,
- * and one whose size or mtime changed since the dump (--file-validation, as
- * for any file). The stub gives the file its old name for the time of the
+ * one that is another inode now, and one whose size or mtime changed since
+ * the dump (--file-validation, as for any file; none lets all three by). The stub gives the file its old name for the time of the
  * opens when that name is free (a hard link, unlinked at once, as ghosts
  * are), so that /proc/PID/fd reads "PATH (deleted)" as before; else it
  * opens the link itself. The link stays while the restore can still fail,
@@ -57,6 +57,13 @@ int check_link_remap(struct rst_ctx *c, const GhostFileEntry *g)
 	if (!S_ISREG(st.st_mode))
 		return pr_err("%s: file %s (deleted under this name at the dump): its --link-remap link %s is no longer "
 			      "a regular file", what, g->path, g->link_remap);
+	/* the point of the link is the very inode (a copy renamed over it, of
+	 * the same size and mtime, would split the file in two); st_ino
+	 * only: st_dev may change across a reboot (device-mapper minors) */
+	if (c->file_validation != FV_NONE && st.st_ino != g->ino)
+		return pr_err("%s: file %s (deleted under this name at the dump): its --link-remap link %s is another "
+			      "file now (inode %llu, was %llu): use --file-validation=none to restore anyway", what,
+			      g->path, g->link_remap, (unsigned long long)st.st_ino, (unsigned long long)g->ino);
 	return check_file_same(c, what, g->link_remap, &st, 1, g->size, 1, g->mtime_ns);
 }
 

@@ -79,6 +79,11 @@ int check_seccomp(struct rst_ctx *c)
 						(size_t)tc->seccomp_filter >= pe->n_seccomp_filters)))
 			return pr_err("core-%u.img: corrupt seccomp filter reference", tc->tid);
 		any |= mode != SECCOMP_MODE_DISABLED;
+		/* the stub's threads inherit cs-restore's no_new_privs, which
+		 * nothing clears (prctl(2) PR_SET_NO_NEW_PRIVS) */
+		if (tc->has_no_new_privs && !tc->no_new_privs && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+			return pr_err("thread %u ran without no_new_privs: cs-restore runs with it, which its threads "
+				      "would inherit and cannot drop", tc->tid);
 	}
 	if (!any)
 		return 0;

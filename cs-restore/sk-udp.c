@@ -23,8 +23,12 @@
 #include "util.h"
 #include "sk-opts.h"
 #include "sk-xopts.h"
+#include "sk-rawopts.h"
 #include "sockets.h"
 
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
 #ifndef SO_PEEK_OFF
 #define SO_PEEK_OFF 42
 #endif
@@ -59,12 +63,41 @@ static void setopt(int sk, int level, int name, int v)
 	setsockopt(sk, level, name, &v, sizeof(v));
 }
 
+/* IPPROTO_UDP, or IPPROTO_UDPLITE for a UDP-Lite socket (udplite(7)) */
+static int udp_proto(const InetSkEntry *s)
+{
+	return s->proto == IPPROTO_UDPLITE ? IPPROTO_UDPLITE : IPPROTO_UDP;
+}
+
+/*
+ * The UDP-Lite checksum of an IPv4 datagram pkt (len bytes, header
+ * included) from src to dst with coverage 0 (the whole datagram): RFC 3828
+ * 3.1, the Internet checksum over the pseudo-header (length: the whole
+ * datagram's) and the covered bytes; never 0 (an UDP-Lite receiver drops
+ * a zero checksum). A raw IPv4 socket computes none; IPv6's does
+ * (IPV6_CHECKSUM).
+ */
+static uint16_t udplite4_csum(const uint8_t *src, const uint8_t *dst, const uint8_t *pkt, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (int i = 0; i < 4; i += 2)
+		sum += (src[i] << 8 | src[i + 1]) + (dst[i] << 8 | dst[i + 1]);
+	sum += IPPROTO_UDPLITE + (uint32_t)len;
+	for (size_t i = 0; i < len; i += 2)
+		sum += pkt[i] << 8 | (i + 1 < len ? pkt[i + 1] : 0);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	return htons(sum ? sum : 0xffff);
+}
+
 /* A UDP socket of e with its reuse options, bound when it was. -1 (errno) on failure. */
 static int udp_bound(const InetSkEntry *s)
 {
 	struct sockaddr_storage a;
 	socklen_t al;
-	int sk = socket(s->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP), e;
+	int sk = socket(s->family, SOCK_DGRAM | SOCK_CLOEXEC, udp_proto(s)), e;
 	char oe[200];
 
 	if (sk < 0)
@@ -104,6 +137,15 @@ int check_udp(const FdEntry *e)
 		return pr_perror("fd %u: cannot bind UDP socket to %s port %u again", e->fd, addr, s->src_port);
 	}
 	close(sk);
+	/* the queued datagrams go again through a raw socket (replay) */
+	if (s->n_queue) {
+		sk = socket(s->family, SOCK_RAW | SOCK_CLOEXEC, udp_proto(s));
+		if (sk < 0)
+			return pr_perror("fd %u (%s socket, port %u): its %zu queued datagram(s) are sent again through "
+					 "a raw socket, which needs CAP_NET_RAW", e->fd,
+					 udp_proto(s) == IPPROTO_UDP ? "UDP" : "UDP-Lite", s->src_port, s->n_queue);
+		close(sk);
+	}
 	return 0;
 }
 
@@ -159,10 +201,13 @@ static int replay(const InetSkEntry *s, const SkQueueMsg *m, char *err, size_t l
 	h = (struct udphdr *)pkt;
 	h->source = htons(m->src_port);
 	h->dest = htons(s->src_port);
-	h->len = htons(sizeof(*h) + m->data.len);
+	/* UDP-Lite: the length field is the checksum coverage, 0 all of it */
+	h->len = udp_proto(s) == IPPROTO_UDP ? htons(sizeof(*h) + m->data.len) : 0;
 	h->check = 0;	/* IPv4: none; IPv6: filled by the kernel (IPV6_CHECKSUM) */
 	memcpy(pkt + sizeof(*h), m->data.data, m->data.len);
-	raw = socket(fam, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fam == AF_INET && udp_proto(s) == IPPROTO_UDPLITE)
+		h->check = udplite4_csum(from, to, (const uint8_t *)pkt, sizeof(*h) + m->data.len);
+	raw = socket(fam, SOCK_RAW | SOCK_CLOEXEC, udp_proto(s));
 	if (raw < 0) {
 		snprintf(err, len, "cannot create a raw socket to queue a datagram again: %m");
 		goto out;
@@ -223,7 +268,8 @@ int udp_make(const FdEntry *e, char *err, size_t len)
 		snprintf(err, len, "fd %u: cannot bind UDP socket to port %u: %m", e->fd, s->src_port);
 		return -1;
 	}
-	if (sk_xopts_apply(sk, s, 0, oe, sizeof(oe)) || sk_opts_apply(sk, s->opts, oe, sizeof(oe))) {
+	if (sk_xopts_apply(sk, s, 0, oe, sizeof(oe)) || sk_rawopts_apply(sk, s, oe, sizeof(oe)) ||
+	    sk_opts_apply(sk, s->opts, oe, sizeof(oe))) {
 		snprintf(err, len, "fd %u (UDP socket): %s", e->fd, oe);
 		goto fail;
 	}

@@ -234,20 +234,32 @@ out:
 	return ret;
 }
 
+int unix_runlink(struct rst_ctx *c, const UnixSkEntry *ls, long *ret)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
+	memcpy(path, ls->name.data, ls->name.len);
+	path[ls->name.len] = 0;
+	if ((ls->name_dir && rchdir(c, ls->name_dir)) || scratch_write(c, ADDR_OFF, path, strlen(path) + 1))
+		return -1;
+	*ret = rsys(c, 0, SYS_unlink, SCRATCH(c) + ADDR_OFF, 0, 0, 0, 0, 0);
+	if (ls->name_dir && rchdir(c, c->proc->cwd))
+		return -1;
+	return 0;
+}
+
 /* The file of listener le's name was gone at dump time: unlink it in its process. */
 static int unlink_name(struct rst_ctx *lc, const FdEntry *le)
 {
 	const UnixSkEntry *ls = le->usk;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	char full[PATH_MAX + sizeof(path) + 1];
+	char full[PATH_MAX + sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
 	int pidfd, sk, own;
 	long r;
 
-	memcpy(path, ls->name.data, ls->name.len);
-	path[ls->name.len] = 0;
 	/* still its own file: another socket of the tree may have taken the name since */
-	snprintf(full, sizeof(full), "%s%s%s", path[0] != '/' && ls->name_dir ? ls->name_dir : "",
-		 path[0] != '/' && ls->name_dir ? "/" : "", path);
+	snprintf(full, sizeof(full), "%s%s%.*s", ls->name.data[0] != '/' && ls->name_dir ? ls->name_dir : "",
+		 ls->name.data[0] != '/' && ls->name_dir ? "/" : "",
+		 (int)strnlen((const char *)ls->name.data, ls->name.len), (const char *)ls->name.data);
 	pidfd = syscall(SYS_pidfd_open, lc->pid, 0);
 	if (pidfd < 0)
 		return pr_perror("cannot open a pidfd for process %d", lc->pid);
@@ -264,14 +276,11 @@ static int unlink_name(struct rst_ctx *lc, const FdEntry *le)
 			lc->pid, full);
 		return 0;
 	}
-	if ((ls->name_dir && rchdir(lc, ls->name_dir)) || scratch_write(lc, ADDR_OFF, path, strlen(path) + 1))
-		return -1;
-	r = rsys(lc, 0, SYS_unlink, SCRATCH(lc) + ADDR_OFF, 0, 0, 0, 0, 0);
-	if (ls->name_dir && rchdir(lc, lc->proc->cwd))
+	if (unix_runlink(lc, le->usk, &r))
 		return -1;
 	if (r)
-		return pr_err("fd %u of process %d: cannot unlink %s, which was gone at dump time: %s", le->fd,
-			      lc->pid, path, strerror(-r));
+		return pr_err("fd %u of process %d: cannot unlink %.*s, which was gone at dump time: %s", le->fd,
+			      lc->pid, (int)le->usk->name.len, (const char *)le->usk->name.data, strerror(-r));
 	return 0;
 }
 

@@ -269,18 +269,13 @@ static int refill(struct rst_ctx *fc, const FdEntry *from, const UnixSkEntry *to
 /* In sc's stub: unlink the path name of ls (from its directory); a missing file is fine. 0 or -1. */
 static int runlink(struct rst_ctx *sc, const UnixSkEntry *ls, const char *what)
 {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	long r;
 
-	memcpy(path, ls->name.data, ls->name.len);
-	path[ls->name.len] = 0;
-	if ((ls->name_dir && unix_rchdir(sc, ls->name_dir)) || scratch_write(sc, EV_OFF, path, strlen(path) + 1))
-		return -1;
-	r = rsys(sc, 0, SYS_unlink, SCRATCH(sc) + EV_OFF, 0, 0, 0, 0, 0);
-	if (ls->name_dir && unix_rchdir(sc, sc->proc->cwd))
+	if (unix_runlink(sc, ls, &r))
 		return -1;
 	if (r && r != -ENOENT)
-		return pr_err("%s: cannot remove %s: %s", what, path, strerror(-r));
+		return pr_err("%s: cannot remove %.*s: %s", what, (int)ls->name.len, (const char *)ls->name.data,
+			      strerror(-r));
 	return 0;
 }
 

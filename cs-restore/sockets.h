@@ -100,11 +100,16 @@ int restore_unix_icons(struct rst_tree *t);
  *   message's size), MSG_DONTWAIT. what names it in errors. 0 or -1 (logged).
  * unix_runlink_name - remote unlink(2), in lc's stub, of listener le's path
  *   name (from its saved directory). 0 or -1 (logged).
+ * unix_runlink - remote unlink(2), in c's stub, of the path name of unix
+ *   socket ls (from its saved directory, then back to the process's cwd):
+ *   0 with *ret the syscall's return (0 or -errno), or -1 when the stub
+ *   could not be driven (logged).
  */
 FdEntry *unix_tree_sk(struct rst_tree *t, uint64_t ino, struct rst_ctx **pc);
 int unix_rchdir(struct rst_ctx *c, const char *dir);
 int unix_rsend(struct rst_ctx *c, int fd, int stream, const uint8_t *data, size_t len, const char *what);
 int unix_runlink_name(struct rst_ctx *lc, const FdEntry *le);
+int unix_runlink(struct rst_ctx *c, const UnixSkEntry *ls, long *ret);
 
 /*
  * Accepted unix stream and seqpacket connections whose two ends are in
@@ -179,7 +184,29 @@ int packet_make(const FdEntry *e, char *err, size_t len);
  */
 int check_packet(const FdEntry *e);
 
-/* check_udp - check phase for a UDP socket: its port can be bound again. 0 or -1 (logged). */
+/* is_raw_sk - is e a raw or ping socket (sk_rawkind, lib/sk-rawopts.h) that raw_make makes? */
+int is_raw_sk(const FdEntry *e);
+
+/*
+ * raw_make - a raw socket (raw(7)) or ping socket (icmp(7)) as e->sk saved
+ * it: socket(family, type, protocol), options, bound (a ping socket to its
+ * ICMP id), fields 200..208 (sk_rawopts_apply), connected when it was.
+ * Used by the stub and, once, by the check phase. Returns the fd
+ * (close-on-exec), or -1 with one line in err naming the fd and the cause:
+ * no CAP_NET_RAW (EPERM), no group in net.ipv4.ping_group_range (EACCES),
+ * the ICMP id taken (EADDRINUSE). sk-raw.c.
+ */
+int raw_make(const FdEntry *e, char *err, size_t len);
+
+/* check_raw - check phase: raw_make once, closed again. 0 or -1 (logged). */
+int check_raw(const FdEntry *e);
+
+/*
+ * check_udp - check phase for a UDP or UDP-Lite socket: its port can be
+ * bound again, and, when it has queued datagrams, a raw socket of its
+ * protocol can be made to send them again (CAP_NET_RAW, raw(7)). 0 or -1
+ * (logged, naming the fd).
+ */
 int check_udp(const FdEntry *e);
 
 /*

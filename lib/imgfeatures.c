@@ -30,6 +30,7 @@ const struct cs_feature_desc cs_features[CS_FEAT_NR] = {
 	[CS_FEAT_THREAD_CREDS] = { "thread-creds", "threads with credentials of their own (thread_core_entry.creds)" },
 	[CS_FEAT_UNIX_ICONS] = { "unix-icons", "unix connections not accepted yet whose client is in the tree (icons)" },
 	[CS_FEAT_UNIX_XPROC] = { "unix-xproc", "accepted unix connections between two processes of the tree" },
+	[CS_FEAT_RAW_SOCKETS] = { "raw-sockets", "raw, ping (ICMP echo) and UDP-Lite sockets (inet_sk_entry type SOCK_RAW or proto ICMP, ICMPv6, UDP-Lite; fields 200..208)" },
 };
 
 int feature_known(const char *name)

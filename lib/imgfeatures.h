@@ -34,6 +34,7 @@ enum cs_feature {
 	CS_FEAT_THREAD_CREDS,	/* "thread-creds" */
 	CS_FEAT_UNIX_ICONS,	/* "unix-icons" */
 	CS_FEAT_UNIX_XPROC,	/* "unix-xproc" */
+	CS_FEAT_RAW_SOCKETS,	/* "raw-sockets" */
 	CS_FEAT_NR
 };
 

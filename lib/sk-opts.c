@@ -33,6 +33,22 @@ static int get_tv(int sk, int name, uint64_t *us)
 	return 0;
 }
 
+int sk_opts_filter_refuse(int sk, const char *what)
+{
+	socklen_t l = 0;
+	int locked;
+
+	/* with no buffer, SO_GET_FILTER returns the filter's length in
+	 * instructions (0: none); a filter attached with bpf(2) reads as
+	 * EACCES, a filter all the same */
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &l) == 0 ? l != 0 : errno == EACCES)
+		return pr_err("%s has a socket filter of its own (SO_ATTACH_FILTER/SO_ATTACH_BPF): "
+			      "not supported (the restored socket would have none)", what);
+	if (get_int(sk, SO_LOCK_FILTER, &locked) == 0 && locked)
+		return pr_err("%s has its socket filter locked (SO_LOCK_FILTER): not supported", what);
+	return 0;
+}
+
 SkOptsEntry *sk_opts_save(int sk, int inet)
 {
 	SkOptsEntry *o = xzalloc(sizeof(*o));

@@ -25,6 +25,17 @@ SkOptsEntry *sk_opts_save(int sk, int inet);
  */
 int sk_opts_apply(int sk, const SkOptsEntry *o, char *err, size_t len);
 
+/*
+ * sk_opts_filter_refuse - refuse socket sk (what names it: "fd N (...)")
+ * when it has a socket filter of its own (SO_ATTACH_FILTER or
+ * SO_ATTACH_BPF: SO_GET_FILTER gives a non-zero length, socket(7)) or a
+ * locked one (SO_LOCK_FILTER): nothing in the images carries it, and the
+ * restored socket would take every message the filter dropped (libudev's
+ * uevent monitor filters by subsystem so). Returns 0, or -1 with one line
+ * logged naming what. Kernel: net/core/sock.c SO_GET_FILTER, sk_get_filter.
+ */
+int sk_opts_filter_refuse(int sk, const char *what);
+
 /* sk_opts_peek_off - set SO_PEEK_OFF as saved (last: sending data into the
  * socket's queue does not move it, reading does). 0, or -1 with err. */
 int sk_opts_peek_off(int sk, const SkOptsEntry *o, char *err, size_t len);

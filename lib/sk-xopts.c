@@ -13,6 +13,7 @@
 #include "log.h"
 #include "util.h"
 #include "sk-xopts.h"
+#include "sk-rawopts.h"
 
 #ifndef SO_BUSY_POLL
 #define SO_BUSY_POLL 46
@@ -88,8 +89,8 @@ static const struct xopt xopts[] = {
 
 static int kind_of(const InetSkEntry *s)
 {
-	if (s->type == SOCK_DGRAM)
-		return K_UDP;
+	if (s->type == SOCK_DGRAM || s->type == SOCK_RAW)
+		return K_UDP;	/* and raw, ping and UDP-Lite sockets (sk-rawopts.h) */
 	if (s->tcp)
 		return K_EST;
 	if (s->has_backlog)
@@ -134,28 +135,36 @@ static int get_dev(int sk, char *dev)
  * getsockopt calls per socket would add up in a process with thousands).
  */
 struct fresh {
-	int family, type, valid;
+	int family, type, proto, valid;
 	int ok[ARRAY_SIZE(xopts)], v[ARRAY_SIZE(xopts)];
 	int sndbuf, rcvbuf;
 };
 
-static const struct fresh *fresh_of(int family, int type, const char *what)
+/*
+ * proto: 0, but for raw and ping sockets (a raw socket needs one; a ping
+ * socket's defaults differ from UDP's in nothing we save, and one can be
+ * made only by a group in net.ipv4.ping_group_range: UDP's stand in then).
+ */
+static const struct fresh *fresh_of(int family, int type, int proto, const char *what)
 {
-	static struct fresh cache[4];
+	static struct fresh cache[16];
+	static size_t next;	/* all taken (raw sockets of many protocols): replaced in turn */
 	struct fresh *f = NULL;
 	socklen_t l;
 	int sk;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cache) && !f; i++)
-		if (!cache[i].valid || (cache[i].family == family && cache[i].type == type))
+		if (!cache[i].valid || (cache[i].family == family && cache[i].type == type && cache[i].proto == proto))
 			f = &cache[i];
 	if (!f) {
-		pr_err("%s: socket family %d type %d: no room to compare its options", what, family, type);
-		return NULL;
+		f = &cache[next++ % ARRAY_SIZE(cache)];
+		f->valid = 0;
 	}
 	if (f->valid)
 		return f;
-	sk = socket(family, type | SOCK_CLOEXEC, 0);
+	sk = socket(family, type | SOCK_CLOEXEC, proto);
+	if (sk < 0 && type == SOCK_DGRAM && proto)
+		sk = socket(family, type | SOCK_CLOEXEC, 0);
 	if (sk < 0) {
 		pr_perror("%s: cannot make a new socket to compare its options with", what);
 		return NULL;
@@ -171,6 +180,7 @@ static const struct fresh *fresh_of(int family, int type, const char *what)
 	close(sk);
 	f->family = family;
 	f->type = type;
+	f->proto = proto;
 	f->valid = 1;
 	return f;
 }
@@ -183,7 +193,8 @@ int sk_xopts_save(int sk, InetSkEntry *s, const char *what)
 
 	if (!kind_of(s))
 		return 0;
-	f = fresh_of(s->family, s->type, what);
+	f = fresh_of(s->family, s->type, s->type == SOCK_RAW || sk_rawkind(s->family, s->type, s->proto) == SK_PING ?
+		    (int)s->proto : 0, what);
 	if (!f)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(xopts); i++) {

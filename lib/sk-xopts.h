@@ -17,8 +17,11 @@
  * copy) into s, whose family, type, backlog and tcp fields are set
  * already (they say which options apply: multicast ones to UDP,
  * TCP_DEFER_ACCEPT, TCP_FASTOPEN and SO_INCOMING_CPU to listeners, none
- * to an unconnected TCP socket). Each is compared with a new
- * socket(s->family, s->type, 0); one that either socket cannot report
+ * to an unconnected TCP socket; raw, ping and UDP-Lite sockets count as
+ * UDP). Each is compared with a new socket(s->family, s->type, 0), or
+ * with s->proto for a raw or ping socket (a ping socket cs-dump may not
+ * make, outside net.ipv4.ping_group_range: a UDP socket stands in); one
+ * that either socket cannot report
  * (ENOPROTOOPT: not in this kernel) is left out. SO_BINDTODEVICE is saved
  * by the interface's name whenever set. A listener's s->opts loses its
  * buffer sizes when they are a new socket's (the host's defaults: set

@@ -208,6 +208,7 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
 	}
 	t->regs_dirty = 1;
 	t->in_sigstop = 0;
+	pt_signals_off(p, t);
 	for (;;) {
 		siginfo_t si;
 		int status, sig, have_si;

@@ -262,6 +262,43 @@ static void drop_thread(struct pt_proc *p, int i)
 	p->nr--;
 }
 
+/* the signals whose blocking the kernel undoes by force (force_sig_info_to_task) */
+#define FORCED_SIGS ((1ULL << (SIGTRAP - 1)) | (1ULL << (SIGSEGV - 1)) | (1ULL << (SIGBUS - 1)) | \
+		     (1ULL << (SIGILL - 1)) | (1ULL << (SIGFPE - 1)) | (1ULL << (SIGSYS - 1)))
+
+void pt_signals_off(struct pt_proc *p, struct pt_thread *t)
+{
+	/* syscalls with a temporary mask (set_user_sigmask), x86-64 numbers */
+	static const long temp_mask[] = { 130 /* rt_sigsuspend */, 270 /* pselect6 */, 271 /* ppoll */,
+					  281 /* epoll_pwait */, 333 /* io_pgetevents */, 426 /* io_uring_enter */,
+					  441 /* epoll_pwait2 */ };
+	uint64_t all;
+
+	if (t->mask_blocked || p->no_block)
+		return;
+	for (size_t i = 0; i < sizeof(temp_mask) / sizeof(temp_mask[0]); i++)
+		if ((long)t->regs.orig_rax == temp_mask[i])
+			return;
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(t->mask), &t->mask))
+		return;
+	all = t->mask | ~(FORCED_SIGS | (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(all), &all) == 0)
+		t->mask_blocked = 1;
+}
+
+int pt_signals_on(struct pt_thread *t)
+{
+	if (!t->mask_blocked)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(t->mask), &t->mask)) {
+		if (errno == ESRCH)
+			return -1;	/* gone: pt_restore_regs says so */
+		return pr_perror("cannot give thread %d its signal mask back", t->tid);
+	}
+	t->mask_blocked = 0;
+	return 0;
+}
+
 /* Wait for the first stop of every thread seized but not yet waited for;
  * -2 (not logged) when p->exit_quiet and the leader exited. */
 static int wait_seized(struct pt_proc *p, int from)
@@ -466,6 +503,7 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 	}
 	t->regs_dirty = 1;
 	t->in_sigstop = 0;
+	pt_signals_off(p, t);
 	for (;;) {
 		int status, sig;
 
@@ -507,6 +545,10 @@ int pt_syscall(struct pt_proc *p, struct pt_thread *t, long *ret, long nr,
 
 int pt_restore_regs(struct pt_thread *t)
 {
+	/* the mask first (pt_signals_off): a signal sent again at the
+	 * release, or injected at the detach, must not find itself blocked */
+	if (pt_signals_on(t) && errno != ESRCH)
+		return -1;
 	if (!t->regs_dirty)
 		return 0;
 	if (pt_setregs(t->tid, &t->regs)) {

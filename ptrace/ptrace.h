@@ -40,6 +40,8 @@ struct pt_thread {
 	siginfo_t *extra;		/* signals taken out of delivery during remote syscalls */
 	int nr_extra, max_extra;	/* (grown as they come; freed by pt_free) */
 	int regs_dirty;			/* regs changed by remote syscalls: put `regs` back */
+	int mask_blocked;		/* pt_signals_off blocked its signals: `mask` goes back */
+	uint64_t mask;			/* its own signal mask (when mask_blocked) */
 	struct user_regs_struct regs;	/* as seized */
 };
 
@@ -54,6 +56,7 @@ struct pt_proc {
 	int exit_quiet;			/* pt_seize_child: an exit is not an error to log */
 	int extra_max;			/* signals kept per thread before a flood fails the
 					 * dump; 0: PT_EXTRA_MAX (CS_FAULT=flood: fewer) */
+	int no_block;			/* pt_signals_off does nothing (CS_FAULT=flood) */
 	int draining;			/* clean-up under way (the code page's munmap): a
 					 * flood gets PT_EXTRA_MAX more, or the page would stay */
 };
@@ -167,14 +170,39 @@ int pt_batch(struct pt_proc *p, struct pt_thread *t, unsigned long table, struct
 #define PT_EXTRA_MAX 4096
 int pt_keep_signal(struct pt_proc *p, struct pt_thread *t, int sig, const siginfo_t *si);
 
+/*
+ * pt_signals_off - block every signal of thread t (PTRACE_SETSIGMASK) but
+ * SIGKILL, SIGSTOP and the ones the kernel forces (SIGTRAP, SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGSYS: forcing a blocked one resets it to
+ * SIG_DFL, kernel/signal.c force_sig_info_to_task) for the time of its
+ * remote syscalls (pt_syscall, pt_batch), so that they take no signal out
+ * of delivery: one kept and sent again at the release came behind the
+ * ones queued after it, out of the order real-time signals keep
+ * (signal(7)). pt_signals_on (from pt_restore_regs, after each call, as
+ * for the registers: a tracer that dies between two calls leaves the mask
+ * as it was) puts t's own back. Nothing is done for a thread stopped in a
+ * syscall with a temporary mask (rt_sigsuspend, ppoll, pselect6,
+ * epoll_pwait(2), io_pgetevents, io_uring_enter: PTRACE_SETSIGMASK clears
+ * TIF_RESTORE_SIGMASK, kernel/ptrace.c, which would leave the temporary
+ * mask for good; such a thread's signals are kept and sent again as
+ * before), nor when p->no_block, nor when PTRACE_GETSIGMASK fails.
+ * pt_signals_on returns 0, or -1 (logged but ESRCH, errno kept).
+ */
+void pt_signals_off(struct pt_proc *p, struct pt_thread *t);
+int pt_signals_on(struct pt_thread *t);
+
 /* pt_restore_regs - put t->regs back if remote syscalls changed them. 0 or -1. */
 int pt_restore_regs(struct pt_thread *t);
 
 /*
- * pt_release - put registers back and detach every thread, re-injecting a
- * signal caught at seize: with its siginfo when the thread is still in that
- * signal-delivery-stop, else sent again with tgkill. Returns 0 or -1
- * (some thread could not be detached; it is logged).
+ * pt_release - put registers back and detach every thread, giving back
+ * the signals taken out of delivery: one caught at seize is re-injected by
+ * the detach when the thread is still in that signal-delivery-stop; it and
+ * the ones remote syscalls took are otherwise sent again, with their
+ * siginfo by rt_tgsigqueueinfo(2) where the kernel allows it for another
+ * process (si_code < 0 but SI_TKILL), else by tgkill(2) (si_code becomes
+ * SI_TKILL, si_pid ours). Returns 0 or -1 (some thread could not be
+ * detached; it is logged).
  */
 int pt_release(struct pt_proc *p);
 

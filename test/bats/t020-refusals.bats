@@ -647,3 +647,122 @@ own_creds_cores() {
 		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
 	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
 }
+
+# The stub's threads start with cs-restore's credentials, securebits
+# included: a thread saved with none (main, A, C) kept cs-restore's
+# SECBIT_NO_SETUID_FIXUP (a later setuid from root would then keep every
+# capability). Each thread must come back with its own securebits,
+# 0 included (threadcreds checks every thread's PR_GET_SECUREBITS).
+@test "fixed: threads come back with their own securebits, not those of cs-restore (setpriv --securebits +no_setuid_fixup)" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --securebits +no_setuid_fixup %s "$@"\n' "$CS_RESTORE" >"$T/restore-sb"
+	chmod +x "$T/restore-sb"
+	CS_RESTORE=$T/restore-sb
+	restore_wait
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 60 values checked" "$T/prog.out"
+}
+
+# cs-restore whose securebits are locked (NOROOT_LOCKED without NOROOT,
+# here: SECBIT_KEEP_CAPS_LOCKED, which also pins KEEP_CAPS off) cannot
+# give a thread other ones: refused at the check, one line, nothing made.
+@test "refuse (cs-restore): a thread's securebits when cs-restore's are locked" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local st=0
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --securebits +keep_caps_locked %s "$@"\n' "$CS_RESTORE" >"$T/restore-lk"
+	chmod +x "$T/restore-lk"
+	(close_fds; exec timeout -k 5 60 "$T/restore-lk" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "want one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	grep -qF "cannot be set: cs-restore runs with securebits 0x20 locked" "$T/restore.out" ||
+		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+}
+
+# no_new_privs cannot be cleared (prctl(2)), and the stub's threads inherit
+# cs-restore's: under setpriv --no-new-privs every thread came back with it
+# (NoNewPrivs 1: set-user-ID programs it runs lose their privileges).
+# Refused at the check, one line naming the thread, nothing made; the
+# restore without it works and gives NoNewPrivs 0.
+@test "refuse (cs-restore): cs-restore runs with no_new_privs, which a thread did not have; then restored without it" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local st=0 t
+	start_prog threadcreds root
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --no-new-privs %s "$@"\n' "$CS_RESTORE" >"$T/restore-nnp"
+	chmod +x "$T/restore-nnp"
+	(close_fds; exec timeout -k 5 60 "$T/restore-nnp" -D "$T/img" -d -v4 -o "$T/restore.log") \
+		</dev/null >"$T/restore.out" 2>&1 || st=$?
+	[ "$st" = 1 ] || { echo "cs-restore: status $st, want 1" >&2; cat "$T/restore.out" >&2; return 1; }
+	[ "$(wc -l <"$T/restore.out")" = 1 ] || { echo "want one line:" >&2; cat "$T/restore.out" >&2; return 1; }
+	grep -qE "thread [0-9]+ ran without no_new_privs: cs-restore runs with it" "$T/restore.out" ||
+		{ echo "not the refusal: $(cat "$T/restore.out")" >&2; return 1; }
+	[ ! -e "/proc/$PID" ] || { echo "PID $PID exists after a refused restore" >&2; return 1; }
+	restore_wait
+	for t in /proc/"$PID"/task/*; do
+		[ "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$t/status")" = 0 ] ||
+			{ echo "${t##*/}: NoNewPrivs $(awk '$1 == "NoNewPrivs:" { print $2 }' "$t/status")" >&2; return 1; }
+	done
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
+# A socket filter (SO_ATTACH_FILTER) is in no image: a unix datagram or
+# UDP socket came back without it, taking what it dropped. Refused, naming
+# the fd, with and without -R; the program (test/c/netlink filter) checks
+# its filter is still there once woken.
+@test "refuse: a unix or UDP socket with a socket filter of its own (SO_ATTACH_FILTER); it goes on" {
+	require_cs
+	[ -x "$CS_BUILDDIR/test/c/netlink" ] || skip "test/c/netlink is not built"
+	local kind want
+	for kind in unix udp; do
+		rm -f "$T/prog.out"
+		want="fd 3 (unix dgram socket"
+		[ $kind = unix ] || want="fd 3 (UDP socket over IPv4"
+		start_prog netlink filter $kind
+		refused "$want" "has a socket filter of its own (SO_ATTACH_FILTER"
+		DUMP_OPTS=(-R)
+		refused "$want" "has a socket filter of its own (SO_ATTACH_FILTER"
+		DUMP_OPTS=()
+		wake_and_wait "$PID"
+		assert_prog_ok
+		grep -q "ok: filter" "$T/prog.out"
+	done
+}
+
+# The stub's threads start with cs-restore's ambient capabilities, and
+# capset keeps those in both the permitted and the inheritable set it
+# gives: a thread that had CAP_NET_RAW inheritable but not ambient came
+# back with it ambient (then in the permitted and effective sets of any
+# program it execs: more than it had). threadcreds checks each thread's
+# CapAmb; started with CAP_NET_RAW inheritable (setpriv), restored by a
+# cs-restore that has it ambient.
+@test "fixed: a thread does not get cs-restore's ambient capabilities (setpriv --ambient-caps +net_raw)" {
+	require_threadcreds
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local t
+	START_WRAP="setpriv --inh-caps +net_raw" start_prog threadcreds root
+	t=$(thread_with "$PID" CapInh 0000000000002000)
+	[ "$(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" = 0000000000000000 ] ||
+		{ echo "thread $t has ambient capabilities before the dump" >&2; return 1; }
+	dump_killed
+	printf '#!/bin/bash\nexec setpriv --inh-caps +net_raw --ambient-caps +net_raw %s "$@"\n' "$CS_RESTORE" \
+		>"$T/restore-amb"
+	chmod +x "$T/restore-amb"
+	CS_RESTORE=$T/restore-amb
+	restore_wait
+	[ "$(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" = 0000000000000000 ] ||
+		{ echo "thread $t: CapAmb $(awk '$1 == "CapAmb:" { print $2 }' "/proc/$PID/task/$t/status")" >&2; return 1; }
+	wake_and_wait "$RPID"
+	assert_prog_ok
+	grep -q "ok: 60 values checked" "$T/prog.out"
+}

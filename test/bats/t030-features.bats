@@ -57,7 +57,7 @@ expect_refusal() {
 	dump_killed
 	FEAT=$(features)
 	for f in file-locks ghost-files pty tcp-established tcp-half-closed ext-unix-sk unix-icons unix-xproc pidns netlock \
-		incremental shmem ghost-maps link-remap netlink packet thread-creds; do
+		incremental shmem ghost-maps link-remap netlink packet thread-creds raw-sockets; do
 		lacks_feature "$f"
 	done
 	[ "$("$CS_SHOW" "$T/img" | jq -c .unknown_features)" = "[]" ]

@@ -119,6 +119,38 @@ load helpers
 	assert_prog_ok
 }
 
+# Real-time signals of one number come in the order they were sent
+# (signal(7)). A signal that cs-dump's remote syscalls take out of delivery
+# (pt_keep_signal, or the one of a signal-delivery-stop at the seize) is
+# sent again at the release, behind the ones queued meanwhile: its value
+# comes late. Only main takes SIGRTMIN; the sender (sigflood send) queues
+# 1..20000 as fast as the queue takes them while cs-dump -R runs again and
+# again (8 times at least). Measured before the fix with a standalone copy
+# (6 dumps back to back): 1 run in 4 out of order, 0 in 3 without cs-dump.
+# Now pt_seize blocks the threads' signals for the remote syscalls: 0 in 6.
+@test "batch: sigqueue values during repeated cs-dump -R come in the order sent; controls" {
+	local sender k=0 st=0
+	require_cs
+	control sigflood 0 ordered
+	expect_detects sigflood order 0 ordered
+	start_prog sigflood 20000 ordered
+	"$CS_BUILDDIR/test/c/sigflood" send "$PID" 20000 &
+	sender=$!
+	record_pid "$sender"
+	# at least 8: the queue drains into the handler after the sender is done
+	while kill -0 "$sender" 2>/dev/null || [ $k -lt 8 ]; do
+		rm -rf "$T/img" "$T/dump.log"
+		mkdir -p "$T/img"
+		timeout -k 5 60 "$CS_DUMP" -R -t "$PID" -D "$T/img" -o "$T/dump.log" \
+			</dev/null >"$T/dump.out" 2>&1 3>&- || st=$?
+		k=$((k + 1))
+	done
+	wait "$sender" || { echo "the sender could not queue every signal" >&2; return 1; }
+	echo "# $k dumps during the flood" >&3
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
 # A flood beyond what cs-dump keeps (CS_FAULT=flood: 2 signals per thread
 # instead of PT_EXTRA_MAX) fails the dump; the signals keep coming while it
 # unmaps its scratch and code pages, which must go all the same (they used

@@ -14,7 +14,8 @@
 # Refused by cs-dump, one line naming the fd, the target left running: a
 # socket in the middle of a dump the kernel sends in parts
 # (NDIAG_FLAG_CB_RUNNING), with or without -R; messages not read yet,
-# without -R (with -R: a warning); a netfilter socket an NFQUEUE queue is
+# without -R (with -R: a warning); a socket filter of its own (SO_ATTACH_FILTER,
+# locked or not, with or without -R); a netfilter socket an NFQUEUE queue is
 # bound to (the binding goes with the socket); a socket of another network
 # namespace (made there after a setns). Refused by cs-restore's check phase: a
 # portid taken by another socket; a flag that needs a capability cs-restore
@@ -194,6 +195,27 @@ image_portid() {
 	ip netns add "$NS-b" || skip "cannot create network namespaces here"
 	start_prog netlink foreign "$NS-b"
 	nl_refused "fd 5" "netlink route socket" "not found by sock_diag in this network namespace"
+	wake_and_wait "$PID"
+	assert_prog_ok
+}
+
+# A socket filter (SO_ATTACH_FILTER; libudev's uevent monitor has one) is
+# in no image: the restored socket took every message the filter dropped.
+# Refused, naming the fd, with and without -R; the program checks its
+# filter is still there (1 instruction) once woken.
+@test "netlink: refused: a socket filter of its own (SO_ATTACH_FILTER), locked or not; it goes on" {
+	require_netlink
+	start_prog netlink filter
+	nl_refused "fd 3 (netlink route socket, portid $PID) has a socket filter of its own"
+	DUMP_OPTS=(-R)
+	refused "fd 3 (netlink route socket, portid $PID) has a socket filter of its own"
+	DUMP_OPTS=()
+	wake_and_wait "$PID"
+	assert_prog_ok
+	grep -q "ok: filter" "$T/prog.out"
+	rm -f "$T/prog.out"
+	start_prog netlink filter lock
+	nl_refused "fd 3 (netlink route socket, portid $PID) has a socket filter of its own"
 	wake_and_wait "$PID"
 	assert_prog_ok
 }

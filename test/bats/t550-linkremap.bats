@@ -12,10 +12,12 @@
 # that name only (the link is gone).
 #
 # Also: without --link-remap the dump is refused (one line, the process
-# goes on, no images); a failed dump (CS_FAULT) leaves no link; a failed
+# goes on, no images); a failed dump (CS_FAULT) leaves no link, a killed
+# one (exit:link-remap) leaves it and the next dump uses it; a failed
 # restore leaves the link and the images restore after; cs-dump -R leaves
 # the link for the images, and a second -R dump uses it again; a link gone
-# or changed (mtime) refuses the restore, naming it; a file on a read-only
+# or changed (mtime, or another inode renamed over it) refuses the
+# restore, naming it; a file on a read-only
 # mount cannot be linked: refused, naming it.
 
 load helpers
@@ -240,6 +242,30 @@ expect_restore_refusal() {
 	assert_prog_ok
 }
 
+# A cs-dump that dies after making the link (CS_FAULT=exit:link-remap, as
+# SIGKILL would) cannot remove it: the file keeps one more name (a third
+# trace, cs-dump(8) NOTES). The next dump finds it (the same inode) and
+# uses it; the restore of its images removes it.
+@test "linkremap: a cs-dump killed after making the link leaves it; the next dump uses it and its restore removes it" {
+	require_lr
+	local st=0
+	start_prog linkremap fd
+	CS_FAULT=exit:link-remap timeout -k 5 60 "$CS_DUMP" --runtime=none -t "$PID" -D "$T/img" --link-remap -v4 \
+		-o "$T/dump.log" </dev/null >>"$T/dump.out" 2>&1 3>&- || st=$?
+	[ "$st" = 42 ] || { echo "CS_FAULT=exit:link-remap: status $st, want 42" >&2; return 1; }
+	[ ! -e "$T/img" ] || { echo "$T/img left by the killed dump" >&2; return 1; }
+	expect_link
+	[ "$(proc_state "$PID")" = S ] || { echo "process $PID: state $(proc_state "$PID")" >&2; return 1; }
+	rm -f "$T/dump.log"
+	dump_killed --link-remap
+	grep -q "already linked (an earlier dump) as $LINK" "$T/dump.log" ||
+		{ echo "the dump did not use the link left" >&2; return 1; }
+	restore_wait
+	no_link
+	wake_and_wait "$RPID"
+	assert_prog_ok
+}
+
 @test "linkremap: a failed restore leaves the link, and the images restore after" {
 	require_lr
 	local step
@@ -290,6 +316,27 @@ expect_restore_refusal() {
 	mv "$T/img1" "$T/img"
 	expect_restore_refusal "fd 10: file $T/lr/a (deleted under this name at the dump): its --link-remap link $first" \
 		"No such file or directory" --
+}
+
+# A copy of the file, of the same size and mtime (cp -p), renamed over the
+# link: size and mtime pass, but it is not the inode the other names lead
+# to, and the process would no longer share the file with them: refused,
+# naming the link and both inodes; the original linked back, the restore
+# works.
+@test "linkremap: a link renamed over by a copy (same size and mtime) refuses the restore, naming it" {
+	require_lr
+	start_prog linkremap fd
+	dump_killed --link-remap
+	expect_link
+	cp -p "$LINK" "$T/lr/copy"
+	mv "$T/lr/copy" "$LINK"
+	expect_restore_refusal "fd 10: file $T/lr/a (deleted under this name at the dump): its --link-remap link $LINK is another file now" \
+		"was $(stat -c %i "$T/lr/b")" "--file-validation=none" --
+	ln -f "$T/lr/b" "$LINK"
+	restore_wait
+	no_link
+	wake_and_wait "$RPID"
+	assert_prog_ok
 }
 
 @test "linkremap: a link whose mtime changed refuses the restore, naming it, unless --file-validation=filesize" {

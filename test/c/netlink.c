@@ -11,6 +11,14 @@
  *                              /run/netns/NAME (setns there and back)
  *   netlink READY nfqueue NUM  a netfilter socket bound to NFQUEUE queue NUM
  *                              (run it in a network namespace of the test's)
+ *   netlink READY filter [lock|unix|udp]
+ *                              an rtnetlink listener (RTMGRP_LINK) with a
+ *                              classic socket filter (SO_ATTACH_FILTER, one
+ *                              instruction that keeps every message), and
+ *                              with lock the filter locked (SO_LOCK_FILTER);
+ *                              unix: the filter on a unix datagram socket
+ *                              of a pair instead, udp: on a UDP socket
+ *                              bound to 127.0.0.1 (fd 3 in each case)
  *   netlink READY hold PROTO PORTID
  *                              a socket of PROTO bound to PORTID (takes the
  *                              address of a dumped socket before its restore)
@@ -36,6 +44,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/genetlink.h>
@@ -337,6 +346,41 @@ static void unread(const char *ready)
 	exit(0);
 }
 
+/* An rtnetlink listener with a socket filter of its own (the process checks it is still there). */
+static void filter(const char *ready, const char *how)
+{
+	struct sock_filter keep = BPF_STMT(BPF_RET | BPF_K, 0xffff);
+	struct sock_fprog prog = { 1, &keep };
+	int lock = how && !strcmp(how, "lock"), s, sv[2];
+	socklen_t l = 0;
+
+	if (how && !strcmp(how, "unix")) {
+		/* fd 3 and 4: a unix datagram pair, the filter on 3 */
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+			tp_die("socketpair");
+		s = sv[0];
+	} else if (how && !strcmp(how, "udp")) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		s = socket(AF_INET, SOCK_DGRAM, 0);
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)))
+			tp_die("udp socket");
+	} else {
+		s = nl_socket(SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		nl_bind(s, 0, RTMGRP_LINK);
+	}
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		tp_die("SO_ATTACH_FILTER");
+	if (lock)
+		setint(s, SOL_SOCKET, SO_LOCK_FILTER, 1);
+	tp_write_ready(ready);
+	tp_wait_usr2();
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &l) || l != 1)
+		tp_die("fd %d: socket filter of %u instruction(s), want 1", s, (unsigned)l);
+	tp_log("ok: filter");
+	exit(0);
+}
+
 /* A bound rtnetlink socket of network namespace /run/netns/NAME, ours left as it was. */
 static void foreign(const char *ready, const char *name)
 {
@@ -415,6 +459,8 @@ int main(int argc, char **argv)
 		dump_running(argv[1]);
 	if (argc > 2 && !strcmp(argv[2], "unread"))
 		unread(argv[1]);
+	if (argc > 2 && !strcmp(argv[2], "filter"))
+		filter(argv[1], argc > 3 ? argv[3] : NULL);
 	if (argc > 3 && !strcmp(argv[2], "foreign"))
 		foreign(argv[1], argv[3]);
 	if (argc > 3 && !strcmp(argv[2], "nfqueue"))
