@@ -5,7 +5,8 @@
  * of the /proc mount (ours), -1 once the process is reaped (fs/pidfs.c,
  * pidfd_show_fdinfo); "flags:" has O_NONBLOCK (PIDFD_NONBLOCK) and, for a
  * thread pidfd, O_EXCL (PIDFD_THREAD; the kernel sets it on the file by
- * hand, measured on 6.18: flags 02004202). Only a pidfd on a process of
+ * hand, measured on 6.18: flags 02004202). A pidfd whose process was
+ * reaped (Pid: -1) is saved as such (pidfd_reaped). Otherwise only a pidfd on a process of
  * the dumped tree (alive or a zombie), or a thread pidfd on any thread of
  * a live process of the tree, can be made again: cs-restore opens it with
  * pidfd_open on the restored process (thread). An epoll set may watch a
@@ -29,9 +30,14 @@ int dump_pidfd(struct dump_ctx *c, int fd, FdEntry *e)
 	if (proc_fdinfo_field(c->pid, fd, "Pid", val, sizeof(val)))
 		return pr_err("fd %d (pidfd): no Pid in its fdinfo", fd);
 	pid = strtol(val, NULL, 10);
-	if (pid <= 0)
-		return pr_err("fd %d is a pidfd of a process that is gone (Pid: %ld in its fdinfo): cannot restore it",
-			      fd, pid);
+	if (pid <= 0) {
+		/* reaped: nothing of it is left but that it is dead (Pid: -1) */
+		e->has_pidfd_reaped = 1;
+		e->pidfd_reaped = 1;
+		pr_info("fd %d: pidfd of a reaped %s, flags %#o", fd, (e->flags & O_EXCL) ? "thread" : "process",
+			e->flags);
+		return 0;
+	}
 	e->has_pidfd_pid = 1;
 	e->pidfd_pid = pid;
 	pr_info("fd %d: pidfd of %s %ld, flags %#o", fd, (e->flags & O_EXCL) ? "thread" : "process", pid, e->flags);
@@ -63,7 +69,7 @@ int tree_check_pidfds(struct dump_tree *t)
 			pid_t pid = e->pidfd_pid;
 			long j;
 
-			if (e->type != FD_PIDFD || e->has_parked)
+			if (e->type != FD_PIDFD || e->has_parked || e->pidfd_reaped)
 				continue;
 			j = node_of(t, pid, 0);
 			if (j >= 0) {

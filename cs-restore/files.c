@@ -436,6 +436,8 @@ static int make_object(struct rst_ctx *c, size_t i, int *tmp, char *err, size_t 
 			return -1;
 		return dup(tmp[i]);
 	}
+	if (e->type == FD_PIDFD)
+		return stub_reaped_pidfd(e, err, len);	/* pidfd-reaped.c */
 	fd = make_anon_fd(e, err, len);	/* timerfd, signalfd, inotify */
 	if (fd != -2)
 		return fd;
@@ -495,7 +497,7 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 		int fd;
 
 		/* pidfds: made once every process exists (restore_pidfds, pidfd.c) */
-		if (c->fds[i]->has_peer_fd || c->fds[i]->type == FD_PIDFD || tmp[i] >= 0 ||
+		if (c->fds[i]->has_peer_fd || (c->fds[i]->type == FD_PIDFD && !pidfd_in_stub(c->fds[i])) || tmp[i] >= 0 ||
 		    make_rank(c->fds[i]) != n / c->nr_fds)
 			continue;
 		fd = make_object(c, i, tmp, err, len);
@@ -514,7 +516,7 @@ int stub_files(struct rst_ctx *c, int *errfdp, char *err, size_t len)
 		FdEntry *e = c->fds[i];
 		int src = tmp[i];
 
-		if (e->type == FD_PIDFD)
+		if (e->type == FD_PIDFD && !pidfd_in_stub(e))
 			continue;
 		if (e->has_peer_fd) {
 			if (entry_of(c, e->peer_fd) < 0) {

@@ -45,7 +45,7 @@ static int in_tree(const struct rst_tree *t, uint32_t id, int thread)
 
 int check_pidfd(struct rst_ctx *c, const FdEntry *e)
 {
-	if (e->has_peer_fd || e->has_from_pid)
+	if (e->has_peer_fd || e->has_from_pid || e->pidfd_reaped)
 		return 0;
 	if (!e->has_pidfd_pid)
 		return pr_err("fd %u (pidfd): no process in files.img", e->fd);
@@ -192,7 +192,7 @@ int restore_pidfds(struct rst_tree *t)
 		struct rst_ctx *c = t->p[i];
 
 		for (size_t k = 0; !c->proc->zombie && k < c->nr_fds; k++)
-			if (c->fds[k]->type == FD_PIDFD && make_pidfd(c, c->fds[k]))
+			if (c->fds[k]->type == FD_PIDFD && !pidfd_in_stub(c->fds[k]) && make_pidfd(c, c->fds[k]))
 				return -1;
 	}
 	/* every pidfd exists: the epoll sets of every process can watch them */

@@ -198,6 +198,28 @@ int pidfd_epoll_late(const struct rst_ctx *c, const FdEntry *e);
  */
 int restore_pidfds(struct rst_tree *t);
 
+/* pidfd-reaped.c: pidfds on processes already reaped (pidfd_reaped) */
+/*
+ * pidfd_in_stub - whether pidfd e is made by stub_files (a pidfd on a
+ * reaped process that the entry itself makes: not one taken from a lower
+ * fd or an earlier process, which restore_pidfds takes as for any pidfd).
+ * Runs in the stub too. Returns 1 or 0.
+ */
+int pidfd_in_stub(const FdEntry *e);
+/*
+ * stub_reaped_pidfd - in the stub: a pidfd on a process that is dead and
+ * reaped. The stub forks a child (raw clone(2), SIGCHLD) that exits at
+ * once, opens a pidfd on it while it is a zombie with pidfd_open(2) and
+ * e's PIDFD_NONBLOCK (O_NONBLOCK) and PIDFD_THREAD (O_EXCL) flags, then
+ * reaps it (waitpid(2)): the pidfd then says Pid: -1 in its fdinfo,
+ * waitid(P_PIDFD) is ECHILD and pidfd_send_signal(2) ESRCH (measured on
+ * 6.18), as for the dumped one. The child takes one PID for a moment.
+ * Returns the pidfd (any number; stub_files moves it and sets FD_CLOEXEC),
+ * or -1 with a message in err naming the fd. Sources: pidfd_open(2),
+ * fs/pidfs.c pidfd_show_fdinfo.
+ */
+int stub_reaped_pidfd(const FdEntry *e, char *err, size_t len);
+
 /* timers.c */
 /*
  * check_timers - check phase: POSIX timer IDs, clocks and signalled threads,

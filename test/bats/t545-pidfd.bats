@@ -18,9 +18,15 @@
 # for that thread only, and the set reports each thread's exit. Both
 # killed and with -R, and twice through --pidns (the TIDs inside).
 #
+# "pidfd reaped": pidfds on children already reaped (fdinfo Pid: -1), as a
+# supervisor holds them between reaping a worker and closing its pidfd:
+# plain, PIDFD_NONBLOCK without FD_CLOEXEC, registered in an epoll set, and
+# a thread pidfd. After the restore: Pid: -1, the flags, waitid ECHILD,
+# pidfd_send_signal ESRCH, poll readable, the registration and what the
+# set reports (its data, the events measured before the dump).
+#
 # Refused by cs-dump, one line naming the fd and the PID, the target left
-# running: a pidfd on a process outside the tree (a sleep of this test),
-# and on a child already reaped (Pid: -1). Refused by cs-restore before
+# running: a pidfd on a process outside the tree (a sleep of this test). Refused by cs-restore before
 # anything is made: a thread pidfd whose TID (edited into the images) is no
 # thread of the tree.
 
@@ -86,12 +92,6 @@ pidfd_refused() {
 	record_pid "$s"
 	start_prog pidfd outside "$s"
 	pidfd_refused "fd " "pidfd of process $s" "outside the dumped tree"
-}
-
-@test "pidfd: refused: a pidfd on a child already reaped (Pid: -1)" {
-	require_pidfd
-	start_prog pidfd reaped
-	pidfd_refused "fd " "pidfd of a process that is gone" "Pid: -1"
 }
 
 # pidfd_killed MODE, pidfd_running MODE: the round trips of "pidfd MODE",
@@ -200,4 +200,26 @@ pidfd_running() {
 	[[ "$output" == *"fd $fd (pidfd): refers to thread 1, which is not in pstree.img"* ]] ||
 		{ echo "said: $output" >&2; return 1; }
 	[ ! -e "/proc/$PID" ] || { echo "process $PID exists after the refused restore" >&2; return 1; }
+}
+
+@test "pidfd reaped: control and negative control (a live child's pidfd, flags, FD_CLOEXEC, registration data)" {
+	[ -x "$PIDFD" ] || skip "$PIDFD is not built"
+	control pidfd reaped
+	expect_detects_all pidfd "rpid rflags rcloexec rdata" reaped
+}
+
+@test "pidfd reaped: round trip killed: Pid: -1, flags, ECHILD, ESRCH, the epoll set reports it" {
+	pidfd_killed reaped
+	"$CS_SHOW" "$T/img" | jq -e '[.images["files.img"][] | select(.type == 180 and .pidfd_reaped)] | length >= 3' \
+		>/dev/null || { echo "want 3 pidfds marked reaped in files.img" >&2; return 1; }
+}
+
+@test "pidfd reaped: round trip with -R, then restored after the original is gone" {
+	pidfd_running reaped
+}
+
+@test "pidfd reaped: twice through --pidns" {
+	require_pidfd
+	require_pidns_caps
+	pidns_chain pidfd reaped
 }

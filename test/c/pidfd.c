@@ -7,7 +7,7 @@
  *   pidfd READY_FILE thread       round trip: thread pidfds on threads other
  *                                 than a leader, here and in a child
  *   pidfd READY_FILE outside PID  holds a pidfd on PID (outside the tree)
- *   pidfd READY_FILE reaped       holds a pidfd on a child it has reaped
+ *   pidfd READY_FILE reaped       round trip: pidfds on children it has reaped
  *
  * Round trip: a zombie child (exit status 7) is not reaped, a pidfd held
  * on it. A child blocks in sigwaitinfo(SIGUSR1) and reports every
@@ -45,6 +45,18 @@
  * set reports its data. CS_TEST_CORRUPT: tid (T's pidfd names the leader
  * instead), tflags (PIDFD_NONBLOCK cleared), ctid (CT's names the child's
  * leader).
+ *
+ * reaped: pidfds on three children that exited and were reaped, as a
+ * supervisor holds them between reaping a worker and closing its pidfd:
+ * one plain (FD_CLOEXEC), one with PIDFD_NONBLOCK and no FD_CLOEXEC, one
+ * registered in an epoll set, and on Linux 6.9+ a thread pidfd
+ * (PIDFD_THREAD) on a fourth. After SIGUSR2, for each: fdinfo "Pid: -1",
+ * O_NONBLOCK, FD_CLOEXEC, the thread flag, waitid(P_PIDFD) is ECHILD,
+ * pidfd_send_signal ESRCH, poll readable; the set's registration (events,
+ * data) and epoll_wait reports it at once with its data (EPOLLIN|EPOLLHUP,
+ * measured on 6.18). CS_TEST_CORRUPT: rpid (the plain one is a pidfd on a
+ * live child instead), rflags (PIDFD_NONBLOCK cleared), rcloexec
+ * (FD_CLOEXEC set on the second), rdata (the registration's data changed).
  *
  * Writes the child's PID to READY_FILE.pids. CS_TEST_CORRUPT (round
  * trip): pid (the child's pidfd is made one on the parent), flags
@@ -123,16 +135,6 @@ static int refusal(const char *ready, const char *mode, const char *arg)
 
 	if (!strcmp(mode, "outside")) {
 		fd = pidfd_open(arg ? atoi(arg) : 1, 0);
-	} else if (!strcmp(mode, "reaped")) {
-		pid_t c = fork();
-
-		if (c == 0) {
-			pause();
-			_exit(0);
-		}
-		fd = pidfd_open(c, 0);
-		kill(c, SIGKILL);
-		waitpid(c, NULL, 0);
 	} else
 		tp_die("unknown mode %s", mode);
 	if (fd < 0)
@@ -493,6 +495,117 @@ static int run_thread(const char *ready)
 	tp_finish(checked);
 }
 
+#define D_REAPED 0x4ea9ed0000000003ULL
+
+/* A child that exits at once, reaped; the pidfd opened on it (flags) before. */
+static int reaped_pidfd(unsigned flags)
+{
+	pid_t c = fork();
+	int fd;
+
+	if (c < 0)
+		tp_die("fork");
+	if (c == 0)
+		_exit(0);
+	fd = pidfd_open(c, flags);	/* ours, not waited for: at worst a zombie */
+	waitpid(c, NULL, 0);
+	return fd;
+}
+
+/* Each check of a reaped pidfd; the number of values checked. */
+static unsigned ck_reaped(const char *what, int fd, unsigned nonblock, int cloexec, unsigned thread)
+{
+	char w[128];
+	long pid;
+	unsigned fl, n = 0;
+	siginfo_t si;
+	int r, e;
+
+	fdinfo(fd, &pid, &fl);
+	snprintf(w, sizeof(w), "%s: Pid", what);
+	tp_check_u64(w, pid, -1), n++;
+	snprintf(w, sizeof(w), "%s: O_NONBLOCK", what);
+	tp_check_u64(w, fl & O_NONBLOCK, nonblock), n++;
+	snprintf(w, sizeof(w), "%s: thread flag (O_EXCL)", what);
+	tp_check_u64(w, fl & O_EXCL, thread), n++;
+	snprintf(w, sizeof(w), "%s: FD_CLOEXEC", what);
+	tp_check_u64(w, fcntl(fd, F_GETFD), cloexec ? FD_CLOEXEC : 0), n++;
+	memset(&si, 0, sizeof(si));
+	r = waitid(P_PIDFD, fd, &si, WEXITED | WNOHANG);
+	e = r < 0 ? errno : 0;
+	snprintf(w, sizeof(w), "%s: waitid(P_PIDFD) errno (ECHILD %d)", what, ECHILD);
+	tp_check_u64(w, e, ECHILD), n++;
+	r = send_sig(fd, 0);
+	e = r < 0 ? errno : 0;
+	snprintf(w, sizeof(w), "%s: pidfd_send_signal errno (ESRCH %d)", what, ESRCH);
+	tp_check_u64(w, e, ESRCH), n++;
+	snprintf(w, sizeof(w), "%s: poll readable", what);
+	tp_check_u64(w, poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 0), 1), n++;
+	return n;
+}
+
+static int run_reaped(const char *ready)
+{
+	static const char *const modes[] = { "rpid", "rflags", "rcloexec", "rdata", NULL };
+	int plain, nb, watched, thr, ep, n;
+	unsigned checked = 0, ev;
+	struct epoll_event got[4];
+	pid_t live = 0;
+
+	tp_corrupt_check_mode(modes);
+	plain = reaped_pidfd(0);
+	nb = reaped_pidfd(PIDFD_NONBLOCK);
+	watched = reaped_pidfd(0);
+	thr = reaped_pidfd(PIDFD_THREAD);	/* Linux 6.9 */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (plain < 0 || nb < 0 || watched < 0 || ep < 0)
+		tp_die("pidfd_open of a child that exits, or epoll_create1");
+	if (thr < 0)
+		tp_log("no PIDFD_THREAD here (%s): not checked", strerror(errno));
+	fcntl(nb, F_SETFD, 0);
+	add(ep, watched, EPOLLIN, D_REAPED);
+	/* measured: what the set reports of a reaped pidfd */
+	n = epoll_wait(ep, got, 4, 0);
+	if (n != 1 || got[0].data.u64 != D_REAPED)
+		tp_die("the set does not report the reaped pidfd before the dump (%d)", n);
+	ev = got[0].events;
+	tp_log("a reaped pidfd in an epoll set reports events %#x", ev);
+	if (tp_corrupting("rpid")) {
+		live = fork();
+		if (live == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+		dup3(pidfd_open(live, 0), plain, O_CLOEXEC);
+	}
+	if (tp_corrupting("rflags"))
+		fcntl(nb, F_SETFL, 0);
+	if (tp_corrupting("rcloexec"))
+		fcntl(nb, F_SETFD, FD_CLOEXEC);
+	if (tp_corrupting("rdata"))
+		epoll_ctl(ep, EPOLL_CTL_MOD, watched, &(struct epoll_event){ .events = EPOLLIN, .data.u64 = ~D_REAPED });
+	write_pids(ready, getpid());
+	tp_write_ready(ready);
+	tp_wait_usr2();
+
+	checked += ck_reaped("reaped child's pidfd", plain, 0, 1, 0);
+	checked += ck_reaped("reaped child's pidfd (PIDFD_NONBLOCK, no FD_CLOEXEC)", nb, O_NONBLOCK, 0, 0);
+	checked += ck_reaped("reaped child's pidfd in the epoll set", watched, 0, 1, 0);
+	if (thr >= 0)
+		checked += ck_reaped("reaped child's thread pidfd", thr, 0, 1, O_EXCL);
+	CK("epoll set: registrations", ep_count(ep), 1);
+	checked += ck_reg("reaped child's pidfd in the set", ep, watched, EPOLLIN | EPOLLERR | EPOLLHUP, D_REAPED);
+	memset(got, 0, sizeof(got));
+	n = epoll_wait(ep, got, 4, 0);
+	CK("epoll_wait: events", n, 1);
+	CK("epoll_wait: the reaped pidfd's data", n >= 1 ? got[0].data.u64 : 0, D_REAPED);
+	CK("epoll_wait: the events (as before the dump)", n >= 1 ? got[0].events : 0, ev);
+	if (live > 0)
+		kill(live, SIGKILL);
+	tp_finish(checked);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "pid", "flags", "cloexec", NULL };
@@ -508,6 +621,8 @@ int main(int argc, char **argv)
 		return run_epoll(argv[1]);
 	if (argc > 2 && !strcmp(argv[2], "thread"))
 		return run_thread(argv[1]);
+	if (argc > 2 && !strcmp(argv[2], "reaped"))
+		return run_reaped(argv[1]);
 	if (argc > 2)
 		return refusal(argv[1], argv[2], argc > 3 ? argv[3] : NULL);
 	tp_corrupt_check_mode(modes);
