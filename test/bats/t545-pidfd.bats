@@ -21,7 +21,8 @@
 # "pidfd reaped": pidfds on children already reaped (fdinfo Pid: -1), as a
 # supervisor holds them between reaping a worker and closing its pidfd:
 # plain, PIDFD_NONBLOCK without FD_CLOEXEC, registered in an epoll set, and
-# a thread pidfd. After the restore: Pid: -1, the flags, waitid ECHILD,
+# a thread pidfd, a dup, and a child inheriting the set and the pidfds
+# (kcmp: the same files). After the restore: Pid: -1, the flags, waitid ECHILD,
 # pidfd_send_signal ESRCH, poll readable, the registration and what the
 # set reports (its data, the events measured before the dump).
 #

@@ -57,6 +57,8 @@
  * measured on 6.18). CS_TEST_CORRUPT: rpid (the plain one is a pidfd on a
  * live child instead), rflags (PIDFD_NONBLOCK cleared), rcloexec
  * (FD_CLOEXEC set on the second), rdata (the registration's data changed).
+ * A dup of the plain one (no FD_CLOEXEC) and a child that inherits the set
+ * and the pidfds: the same open files after the restore (kcmp(2)).
  *
  * Writes the child's PID to READY_FILE.pids. CS_TEST_CORRUPT (round
  * trip): pid (the child's pidfd is made one on the parent), flags
@@ -547,10 +549,10 @@ static unsigned ck_reaped(const char *what, int fd, unsigned nonblock, int cloex
 static int run_reaped(const char *ready)
 {
 	static const char *const modes[] = { "rpid", "rflags", "rcloexec", "rdata", NULL };
-	int plain, nb, watched, thr, ep, n;
+	int plain, nb, watched, thr, ep, n, pdup;
 	unsigned checked = 0, ev;
 	struct epoll_event got[4];
-	pid_t live = 0;
+	pid_t live = 0, heir;
 
 	tp_corrupt_check_mode(modes);
 	plain = reaped_pidfd(0);
@@ -585,10 +587,26 @@ static int run_reaped(const char *ready)
 		fcntl(nb, F_SETFD, FD_CLOEXEC);
 	if (tp_corrupting("rdata"))
 		epoll_ctl(ep, EPOLL_CTL_MOD, watched, &(struct epoll_event){ .events = EPOLLIN, .data.u64 = ~D_REAPED });
+	pdup = dup(plain);	/* the same open file, without FD_CLOEXEC */
+	/* a child that inherits the set and the pidfds: the same open files */
+	heir = fork();
+	if (heir == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
 	write_pids(ready, getpid());
 	tp_write_ready(ready);
 	tp_wait_usr2();
 
+	CK("the heir's epoll set: the same file", syscall(SYS_kcmp, getpid(), heir, KCMP_FILE, ep, ep), 0);
+	CK("the heir's reaped pidfd (PIDFD_NONBLOCK): the same file",
+	   syscall(SYS_kcmp, getpid(), heir, KCMP_FILE, nb, nb), 0);
+	CK("dup of the reaped child's pidfd: the same file", syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, plain, pdup),
+	   0);
+	send_sig(pidfd_open(heir, 0), SIGKILL);
+	waitpid(heir, NULL, 0);
+	checked += ck_reaped("dup of the reaped child's pidfd", pdup, 0, 0, 0);
 	checked += ck_reaped("reaped child's pidfd", plain, 0, 1, 0);
 	checked += ck_reaped("reaped child's pidfd (PIDFD_NONBLOCK, no FD_CLOEXEC)", nb, O_NONBLOCK, 0, 0);
 	checked += ck_reaped("reaped child's pidfd in the epoll set", watched, 0, 1, 0);
