@@ -98,9 +98,34 @@ static int inet_addr_of(const InetSkEntry *s, struct sockaddr_storage *a, sockle
 	return -1;
 }
 
-static void setopt(int sk, int level, int name, int v)
+void sk_setint(int sk, int level, int name, int v)
 {
 	setsockopt(sk, level, name, &v, sizeof(v));
+}
+
+int inet_sockaddr(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,
+		  socklen_t *al)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET && addr->len == 4 && port < 65536) {
+		struct sockaddr_in *in = (struct sockaddr_in *)a;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, addr->data, 4);
+		*al = sizeof(*in);
+		return 0;
+	}
+	if (family == AF_INET6 && addr->len == 16 && port < 65536) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		memcpy(&in6->sin6_addr, addr->data, 16);
+		*al = sizeof(*in6);
+		return 0;
+	}
+	return -1;
 }
 
 /*
@@ -127,12 +152,12 @@ static int make_listener(const FdEntry *e, int listen_too, char *err, size_t len
 		snprintf(err, len, "fd %u: malformed TCP listener in files.img", e->fd);
 		return -1;
 	}
-	setopt(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
-	setopt(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
-	setopt(sk, IPPROTO_TCP, TCP_NODELAY, s->nodelay);
-	setopt(sk, SOL_SOCKET, SO_KEEPALIVE, s->keepalive);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
+	sk_setint(sk, IPPROTO_TCP, TCP_NODELAY, s->nodelay);
+	sk_setint(sk, SOL_SOCKET, SO_KEEPALIVE, s->keepalive);
 	if (s->family == AF_INET6)
-		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
+		sk_setint(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
 	if (sk_xopts_apply(sk, s, 1, oe, sizeof(oe))) {
 		snprintf(err, len, "fd %u (TCP listener at %s port %u): %s", e->fd, addr, s->src_port, oe);
 		goto fail;

@@ -24,42 +24,12 @@
 #include "sk-rawopts.h"
 #include "sockets.h"
 
-static int sockaddr_of(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,
-		       socklen_t *al)
-{
-	memset(a, 0, sizeof(*a));
-	if (family == AF_INET && addr->len == 4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)a;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, addr->data, 4);
-		*al = sizeof(*in);
-		return 0;
-	}
-	if (family == AF_INET6 && addr->len == 16) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, addr->data, 16);
-		*al = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
-
 static int is_any(const ProtobufCBinaryData *a)
 {
 	for (size_t i = 0; i < a->len; i++)
 		if (a->data[i])
 			return 0;
 	return 1;
-}
-
-static void setopt(int sk, int level, int name, int v)
-{
-	setsockopt(sk, level, name, &v, sizeof(v));
 }
 
 /* net.ipv4.ping_group_range of our network namespace, for messages */
@@ -109,10 +79,10 @@ int raw_make(const FdEntry *e, char *err, size_t len)
 			snprintf(err, len, "%s: cannot create the socket: %m", what);
 		return -1;
 	}
-	setopt(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
-	setopt(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
 	if (s->family == AF_INET6 && s->has_v6only)
-		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
+		sk_setint(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
 	if (sk_xopts_apply(sk, s, 1, oe, sizeof(oe))) {
 		snprintf(err, len, "%s: %s", what, oe);
 		goto fail;
@@ -120,7 +90,7 @@ int raw_make(const FdEntry *e, char *err, size_t len)
 	/* a ping socket never bound (id 0) gets its id at its first send; a raw
 	 * socket is bound to an address only */
 	if ((ping && s->src_port) || !is_any(&s->src_addr)) {
-		if (sockaddr_of(s->family, &s->src_addr, ping ? s->src_port : 0, &a, &al)) {
+		if (inet_sockaddr(s->family, &s->src_addr, ping ? s->src_port : 0, &a, &al)) {
 			snprintf(err, len, "%s: malformed address in files.img", what);
 			goto fail;
 		}
@@ -139,7 +109,7 @@ int raw_make(const FdEntry *e, char *err, size_t len)
 		goto fail;
 	}
 	if (s->state == 1 && s->dst_addr.len) {
-		if (sockaddr_of(s->family, &s->dst_addr, s->dst_port, &a, &al) ||
+		if (inet_sockaddr(s->family, &s->dst_addr, s->dst_port, &a, &al) ||
 		    connect(sk, (struct sockaddr *)&a, al)) {
 			snprintf(err, len, "%s: cannot connect it again: %m", what);
 			goto fail;

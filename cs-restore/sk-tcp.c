@@ -55,31 +55,6 @@ int is_tcp_est(const FdEntry *e)
 	return e->type == FD_INET && e->sk && e->sk->tcp && !(e->has_peer_fd || e->has_from_pid);
 }
 
-static int sockaddr_of(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,
-		       socklen_t *al)
-{
-	memset(a, 0, sizeof(*a));
-	if (family == AF_INET && addr->len == 4 && port < 65536) {
-		struct sockaddr_in *in = (struct sockaddr_in *)a;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, addr->data, 4);
-		*al = sizeof(*in);
-		return 0;
-	}
-	if (family == AF_INET6 && addr->len == 16 && port < 65536) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, addr->data, 16);
-		*al = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
-
 /* "fd N (TCP connection A -> B)" for messages. */
 static void describe(const FdEntry *e, char *buf, size_t len)
 {
@@ -105,7 +80,6 @@ static int set_int(int sk, int level, int name, int v)
 	return setsockopt(sk, level, name, &v, sizeof(v));
 }
 
-
 /* A socket in repair mode, bound and connected to e's addresses: the
  * connection, not yet filled. Returns the fd or -1 with errno, *step naming
  * what failed. */
@@ -117,8 +91,8 @@ static int repair_connect(const InetSkEntry *s, const TcpConnEntry *t, const cha
 	int sk, err;
 
 	*step = "malformed entry in files.img";
-	if (sockaddr_of(s->family, &s->src_addr, s->src_port, &src, &sl) ||
-	    sockaddr_of(s->family, &s->dst_addr, s->dst_port, &dst, &dl)) {
+	if (inet_sockaddr(s->family, &s->src_addr, s->src_port, &src, &sl) ||
+	    inet_sockaddr(s->family, &s->dst_addr, s->dst_port, &dst, &dl)) {
 		errno = EINVAL;
 		return -1;
 	}

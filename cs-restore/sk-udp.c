@@ -33,36 +33,6 @@
 #define SO_PEEK_OFF 42
 #endif
 
-static int sockaddr_of(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,
-		       socklen_t *al)
-{
-	memset(a, 0, sizeof(*a));
-	if (family == AF_INET && addr->len == 4) {
-		struct sockaddr_in *in = (struct sockaddr_in *)a;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, addr->data, 4);
-		*al = sizeof(*in);
-		return 0;
-	}
-	if (family == AF_INET6 && addr->len == 16) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)a;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, addr->data, 16);
-		*al = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
-
-static void setopt(int sk, int level, int name, int v)
-{
-	setsockopt(sk, level, name, &v, sizeof(v));
-}
-
 /* IPPROTO_UDP, or IPPROTO_UDPLITE for a UDP-Lite socket (udplite(7)) */
 static int udp_proto(const InetSkEntry *s)
 {
@@ -102,10 +72,10 @@ static int udp_bound(const InetSkEntry *s)
 
 	if (sk < 0)
 		return -1;
-	setopt(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
-	setopt(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEADDR, s->reuseaddr);
+	sk_setint(sk, SOL_SOCKET, SO_REUSEPORT, s->reuseport);
 	if (s->family == AF_INET6)
-		setopt(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
+		sk_setint(sk, IPPROTO_IPV6, IPV6_V6ONLY, s->v6only);
 	if (sk_xopts_apply(sk, s, 1, oe, sizeof(oe))) {
 		e = errno;
 		close(sk);
@@ -114,7 +84,7 @@ static int udp_bound(const InetSkEntry *s)
 	}
 	if (!s->src_port)
 		return sk;
-	if (sockaddr_of(s->family, &s->src_addr, s->src_port, &a, &al) == 0 &&
+	if (inet_sockaddr(s->family, &s->src_addr, s->src_port, &a, &al) == 0 &&
 	    bind(sk, (struct sockaddr *)&a, al) == 0)
 		return sk;
 	e = errno ? errno : EINVAL;
@@ -183,15 +153,15 @@ static int replay(const InetSkEntry *s, const SkQueueMsg *m, char *err, size_t l
 
 		if (!memcmp(to, any, 4))
 			memcpy(to, lo, 4);
-		sockaddr_of(AF_INET, &f, 0, &src, &sl);
-		sockaddr_of(AF_INET, &t, 0, &dst, &dl);
+		inet_sockaddr(AF_INET, &f, 0, &src, &sl);
+		inet_sockaddr(AF_INET, &t, 0, &dst, &dl);
 	} else {
 		ProtobufCBinaryData f = { 16, from }, t = { 16, to };
 
 		if (!memcmp(to, &in6addr_any, 16))
 			memcpy(to, &in6addr_loopback, 16);
-		sockaddr_of(AF_INET6, &f, 0, &src, &sl);
-		sockaddr_of(AF_INET6, &t, 0, &dst, &dl);
+		inet_sockaddr(AF_INET6, &f, 0, &src, &sl);
+		inet_sockaddr(AF_INET6, &t, 0, &dst, &dl);
 	}
 	pkt = xmalloc(sizeof(*h) + m->data.len);
 	if (!pkt) {
@@ -213,10 +183,10 @@ static int replay(const InetSkEntry *s, const SkQueueMsg *m, char *err, size_t l
 		goto out;
 	}
 	if (fam == AF_INET)
-		setopt(raw, IPPROTO_IP, IP_FREEBIND, 1);
+		sk_setint(raw, IPPROTO_IP, IP_FREEBIND, 1);
 	else {
-		setopt(raw, IPPROTO_IPV6, IPV6_FREEBIND, 1);
-		setopt(raw, IPPROTO_IPV6, IPV6_CHECKSUM, offsetof(struct udphdr, check));
+		sk_setint(raw, IPPROTO_IPV6, IPV6_FREEBIND, 1);
+		sk_setint(raw, IPPROTO_IPV6, IPV6_CHECKSUM, offsetof(struct udphdr, check));
 	}
 	if (bind(raw, (struct sockaddr *)&src, sl)) {
 		snprintf(err, len, "cannot send a queued datagram again from its source address: %m");
@@ -287,7 +257,7 @@ int udp_make(const FdEntry *e, char *err, size_t len)
 		}
 		poll(NULL, 0, 10);
 	}
-	if (s->dst_port && sockaddr_of(s->family, &s->dst_addr, s->dst_port, &a, &al) == 0 &&
+	if (s->dst_port && inet_sockaddr(s->family, &s->dst_addr, s->dst_port, &a, &al) == 0 &&
 	    connect(sk, (struct sockaddr *)&a, al)) {
 		snprintf(err, len, "fd %u: cannot connect UDP socket to port %u: %m", e->fd, s->dst_port);
 		goto fail;

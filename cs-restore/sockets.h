@@ -8,6 +8,19 @@
 
 #include <stddef.h>
 #include "restore.h"
+#include <sys/socket.h>
+
+/*
+ * inet_sockaddr - in *a the sockaddr_in (family AF_INET, addr 4 bytes) or
+ * sockaddr_in6 (AF_INET6, addr 16 bytes, network order as saved) for addr
+ * and port (host order), its length in bytes in *al. Returns 0, or -1 for
+ * another family, address length, or a port of 65536 or more. (files.c)
+ */
+int inet_sockaddr(int family, const ProtobufCBinaryData *addr, uint32_t port, struct sockaddr_storage *a,
+		  socklen_t *al);
+/* sk_setint - setsockopt(2) of an int option v; a failure is ignored (best
+ * effort: the callers read back what matters). (files.c) */
+void sk_setint(int sk, int level, int name, int v);
 
 /*
  * check_unix - check phase for unix socket entry e: its own path name can
