@@ -30,15 +30,6 @@
 #include "dump.h"
 #include "sockets.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-#ifndef NETLINK_EXT_ACK
-#define NETLINK_EXT_ACK 11
-#endif
-#ifndef NETLINK_GET_STRICT_CHK
-#define NETLINK_GET_STRICT_CHK 12
-#endif
 #define NL_CONNECTED 1	/* sk_state after connect(2) (net/netlink/af_netlink.c NETLINK_CONNECTED) */
 
 static int int_opt(int sk, int level, int name, int *v)

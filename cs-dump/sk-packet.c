@@ -33,18 +33,6 @@
 #include "dump.h"
 #include "sockets.h"
 
-#ifndef PACKET_VNET_HDR_SZ
-#define PACKET_VNET_HDR_SZ 24	/* Linux 6.2 */
-#endif
-#ifndef PACKET_IGNORE_OUTGOING
-#define PACKET_IGNORE_OUTGOING 23
-#endif
-#ifndef SO_LOCK_FILTER
-#define SO_LOCK_FILTER 44
-#endif
-#ifndef SO_GET_FILTER
-#define SO_GET_FILTER SO_ATTACH_FILTER
-#endif
 #define FANOUT_TYPE(v) (((v) >> 16) & 0xff)
 
 static int pk_int(int sk, int name, int *v)

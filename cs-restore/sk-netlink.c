@@ -25,16 +25,6 @@
 #include "restore.h"
 #include "sockets.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-#ifndef NETLINK_EXT_ACK
-#define NETLINK_EXT_ACK 11
-#endif
-#ifndef NETLINK_GET_STRICT_CHK
-#define NETLINK_GET_STRICT_CHK 12
-#endif
-
 /* Set flag name when the image says it was on. 0, or -1 with err. */
 static int nl_flag(int sk, protobuf_c_boolean on, int name, const char *oname, const char *what, char *err,
 		   size_t len)

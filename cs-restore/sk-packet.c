@@ -33,15 +33,6 @@
 #include "sk-opts.h"
 #include "sockets.h"
 
-#ifndef PACKET_VNET_HDR_SZ
-#define PACKET_VNET_HDR_SZ 24	/* Linux 6.2 */
-#endif
-#ifndef PACKET_IGNORE_OUTGOING
-#define PACKET_IGNORE_OUTGOING 23
-#endif
-#ifndef SO_LOCK_FILTER
-#define SO_LOCK_FILTER 44
-#endif
 #define PK_MAX_FILTER 4096	/* BPF_MAXINSNS: the kernel takes no longer classic program */
 
 static void pk_what(const FdEntry *e, char *what, size_t len)

@@ -5,6 +5,31 @@
 #include <stddef.h>
 #include "fdinfo.pb-c.h"
 
+/* Socket constants newer than Debian 12's headers (linux 6.1), or only in
+ * the kernel's: the values of include/uapi (asm-generic/socket.h,
+ * linux/netlink.h, linux/if_packet.h, linux/socket.h). */
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+#ifndef PACKET_VNET_HDR_SZ
+#define PACKET_VNET_HDR_SZ 24	/* Linux 6.2 */
+#endif
+#ifndef SO_LOCK_FILTER
+#define SO_LOCK_FILTER 44
+#endif
+#ifndef SO_GET_FILTER
+#define SO_GET_FILTER SO_ATTACH_FILTER
+#endif
+
 /*
  * sk_opts_save - read the options of sk_opts_entry (fdinfo.proto) from
  * socket sk with getsockopt(2); broadcast only for inet sockets (inet != 0),

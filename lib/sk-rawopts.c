@@ -32,12 +32,6 @@
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
 #endif
-#ifndef SO_GET_FILTER
-#define SO_GET_FILTER SO_ATTACH_FILTER
-#endif
-#ifndef SO_LOCK_FILTER
-#define SO_LOCK_FILTER 44
-#endif
 #define BPF_MAXINSNS_ 4096	/* net/core/filter.c: the most a classic program has */
 
 /* The classic BPF filter of sk and SO_LOCK_FILTER into s. 0 or -1 (logged). */

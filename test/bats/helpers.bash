@@ -87,6 +87,20 @@ is_ours() {
 	return 1
 }
 
+# drop_netns NAME...: for each network namespace this test made, kill the
+# processes of ours left in it (is_ours), then delete it. Absent ones are fine.
+drop_netns() {
+	local ns pid
+	for ns in "$@"; do
+		ip netns list 2>/dev/null | grep -qw "$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
 kill_recorded() {
 	local pid killed=()
 	[ -f "$T/pids" ] || return 0

@@ -31,15 +31,8 @@ setup() {
 }
 
 teardown() {
-	local pid
 	kill_recorded
-	if ip netns list 2>/dev/null | grep -qw "$NS"; then
-		for pid in $(ip netns pids "$NS" 2>/dev/null); do
-			is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
-	ip netns del "$NS-b" 2>/dev/null
+	drop_netns "$NS" "$NS-b"
 	cs_teardown
 }
 

@@ -30,14 +30,8 @@ setup() {
 }
 
 teardown() {
-	local pid
 	kill_recorded
-	if ip netns list 2>/dev/null | grep -qw "$NS"; then
-		for pid in $(ip netns pids "$NS" 2>/dev/null); do
-			is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
+	drop_netns "$NS"
 	cs_teardown
 }
 

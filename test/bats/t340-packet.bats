@@ -32,16 +32,8 @@ setup() {
 }
 
 teardown() {
-	local pid ns
 	kill_recorded
-	for ns in "$NS" "$NS-b"; do
-		if ip netns list 2>/dev/null | grep -qw "$ns"; then
-			for pid in $(ip netns pids "$ns" 2>/dev/null); do
-				is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
-			done
-			ip netns del "$ns" 2>/dev/null
-		fi
-	done
+	drop_netns "$NS" "$NS-b"
 	cs_teardown
 }
 
